@@ -1,0 +1,1 @@
+"""Beyond Boundaries command line and development stack."""

@@ -1,0 +1,74 @@
+"""``lbb``: run the whole system locally, migrate schemas."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lbb.devstack import DEFAULT_PORTS, Stack
+from shared.migrations import SCHEMA_SERVICES, upgrade
+
+app = typer.Typer(help="Beyond Boundaries: cross-organisational leadership programmes for ICSs.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def dev(
+    home: Annotated[
+        Path, typer.Option(help="Where the embedded database and logs live (delete it to start afresh)")
+    ] = Path(".lbb"),
+    port: Annotated[int, typer.Option(help="Gateway port")] = DEFAULT_PORTS["gateway"],
+) -> None:
+    """Start everything: broker, PostgreSQL, migrations, demo data, services and gateway. Ctrl-C stops."""
+    stack = Stack(
+        home=home.resolve(),
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+        database_url=os.environ.get("DATABASE_URL"),
+        ports={**DEFAULT_PORTS, "gateway": port},
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with console.status("starting Beyond Boundaries…") as status:
+
+            def say(line: str) -> None:
+                console.log(line)
+                status.update(line)
+
+            stack.start(say=say)
+        console.print(
+            f"[bold green]Beyond Boundaries is up:[/] gateway {stack.gateway_url}  "
+            f"(API docs {stack.gateway_url}/docs, health {stack.gateway_url}/api/health)\n"
+            f"logs in {stack.log_dir}; press Ctrl-C to stop"
+        )
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping…")
+        stack.stop()
+        console.print("stopped")
+
+
+@app.command()
+def migrate(
+    services: Annotated[list[str] | None, typer.Argument(help="Services to migrate (default: all)")] = None,
+    database_url: Annotated[str, typer.Option(envvar="DATABASE_URL", help="postgresql+asyncpg://…")] = "",
+) -> None:
+    """Apply each service's Alembic migrations to its own schema."""
+    if not database_url:
+        raise typer.BadParameter("set DATABASE_URL or --database-url")
+    for service in services or SCHEMA_SERVICES:
+        upgrade(service, database_url)
+        console.log(f"{service}: at head")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,480 @@
+"""HTTP commands and queries of the applications service (the gateway calls these)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.applications import domain
+from services.applications.models import Application, Cohort, Decision, Organisation, Programme, outbox
+from shared import events as ev
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.identity import Caller, CallerDep
+from shared.service import RuntimeDep
+
+router = APIRouter()
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CreateCohort(Strict):
+    programme: Text
+    name: Text
+    capacity: int = Field(ge=2, le=100_000)
+    pairing_mode: ev.PairingMode
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    exchange_starts: date | None = None
+    exchange_ends: date | None = None
+    auto_publish: bool = False
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class Created(BaseModel):
+    id: uuid.UUID
+
+
+def _weekdays() -> list[ev.Weekday]:
+    return ["monday", "tuesday", "wednesday", "thursday", "friday"]
+
+
+class SubmitApplication(Strict):
+    cohort_id: uuid.UUID
+    name: Text
+    email: EmailStr
+    job_title: Text
+    organisation_id: uuid.UUID
+    staff_group: ev.StaffGroup
+    band: str
+    statement: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=domain.STATEMENT_MIN, max_length=domain.STATEMENT_MAX)
+    ]
+    availability: list[ev.Weekday] = Field(default_factory=_weekdays, min_length=1)
+    interests: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=20
+    )
+    equality: dict[str, Any] | None = None
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    @field_validator("band")
+    @classmethod
+    def _band(cls, band: str) -> str:
+        if not domain.BAND_PATTERN.match(band):
+            raise ValueError(
+                "band must be an Agenda for Change band 2-9 or 8a-8d, "
+                "FY1, FY2, CT1-3, ST1-8, SAS, consultant, GP or other"
+            )
+        return band
+
+    @field_validator("equality")
+    @classmethod
+    def _consent(cls, equality: dict[str, Any] | None) -> dict[str, Any] | None:
+        if equality is not None and equality.get("consent") is not True:
+            raise ValueError("equality data is kept only with consent: set equality.consent to true")
+        return equality
+
+
+class BoardDecision(Strict):
+    decision: Literal["shortlist", "waitlist", "decline"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class Empty(Strict):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _organisation_view(o: Organisation) -> dict[str, Any]:
+    return {"id": o.id, "code": o.code, "name": o.name, "sector": o.sector, "place": o.place}
+
+
+def _application_view(a: Application) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "cohort_id": a.cohort_id,
+        "name": a.name,
+        "email": a.email,
+        "job_title": a.job_title,
+        "organisation_id": a.organisation_id,
+        "staff_group": a.staff_group,
+        "band": a.band,
+        "statement": a.statement,
+        "availability": a.availability,
+        "interests": a.interests,
+        "state": a.state,
+        "submitted_at": a.submitted_at,
+        "updated_at": a.updated_at,
+    }
+
+
+@router.get("/organisations")
+async def list_organisations(runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
+    async with runtime.transaction() as s:
+        rows = (await s.scalars(select(Organisation).order_by(Organisation.name))).all()
+    return [_organisation_view(o) for o in rows]
+
+
+@router.post("/cohorts", status_code=status.HTTP_201_CREATED)
+async def create_cohort(body: CreateCohort, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("admin")
+    now = _now()
+    opens_at = body.opens_at or now
+    starts = body.exchange_starts or now.date()
+    ends = body.exchange_ends or starts + timedelta(days=365)
+    if body.closes_at is not None and body.closes_at <= opens_at:
+        raise Invalid("closes_at must be after opens_at")
+    if ends < starts:
+        raise Invalid("exchange_ends must not be before exchange_starts")
+    async with runtime.transaction() as s:
+        programme = await s.scalar(select(Programme).where(Programme.name == body.programme))
+        if programme is None:
+            programme = Programme(id=uuid.uuid4(), name=body.programme)
+            s.add(programme)
+            await s.flush()
+        cohort = Cohort(
+            id=uuid.uuid4(),
+            programme_id=programme.id,
+            name=body.name,
+            capacity=body.capacity,
+            pairing_mode=body.pairing_mode,
+            opens_at=opens_at,
+            closes_at=body.closes_at,
+            exchange_starts=starts,
+            exchange_ends=ends,
+            auto_publish=body.auto_publish,
+            created_by=caller.sub,
+        )
+        s.add(cohort)
+        await s.flush()
+        await outbox.add(
+            s,
+            ev.CohortOpened(
+                cohort_id=cohort.id,
+                programme=programme.name,
+                name=cohort.name,
+                capacity=cohort.capacity,
+                pairing_mode=body.pairing_mode,
+                opens_at=opens_at,
+                closes_at=body.closes_at,
+                exchange_starts=starts,
+                exchange_ends=ends,
+                auto_publish=body.auto_publish,
+            ),
+        )
+    return Created(id=cohort.id)
+
+
+async def _cohort(s: AsyncSession, cohort_id: uuid.UUID) -> tuple[Cohort, Programme]:
+    row = (await s.execute(select(Cohort, Programme).join(Programme).where(Cohort.id == cohort_id))).first()
+    if row is None:
+        raise NotFound("no such cohort")
+    return row[0], row[1]
+
+
+@router.get("/cohorts/{cohort_id}")
+async def get_cohort(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    async with runtime.transaction() as s:
+        cohort, programme = await _cohort(s, cohort_id)
+        counts = dict(
+            (
+                await s.execute(
+                    select(Application.state, func.count())
+                    .where(Application.cohort_id == cohort_id)
+                    .group_by(Application.state)
+                )
+            ).all()
+        )
+    return {
+        "id": cohort.id,
+        "programme": programme.name,
+        "name": cohort.name,
+        "capacity": cohort.capacity,
+        "pairing_mode": cohort.pairing_mode,
+        "opens_at": cohort.opens_at,
+        "closes_at": cohort.closes_at,
+        "exchange_starts": cohort.exchange_starts,
+        "exchange_ends": cohort.exchange_ends,
+        "auto_publish": cohort.auto_publish,
+        "counts": {state: counts.get(state, 0) for state in domain.STATES},
+    }
+
+
+@router.post("/applications", status_code=status.HTTP_201_CREATED)
+async def submit_application(body: SubmitApplication, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("applicant")
+    now = _now()
+    async with runtime.transaction() as s:
+        cohort = await s.get(Cohort, body.cohort_id)
+        if cohort is None:
+            raise Invalid("cohort_id: no such cohort")
+        if now < cohort.opens_at:
+            raise Conflict(f"applications to this cohort open at {cohort.opens_at.isoformat()}")
+        if cohort.closes_at is not None and now >= cohort.closes_at:
+            raise Conflict(f"applications to this cohort closed at {cohort.closes_at.isoformat()}")
+        organisation = await s.get(Organisation, body.organisation_id)
+        if organisation is None:
+            raise Invalid("organisation_id: no such organisation")
+        duplicate = await s.scalar(
+            select(Application.id).where(
+                Application.cohort_id == body.cohort_id, func.lower(Application.email) == body.email.lower()
+            )
+        )
+        if duplicate is not None:
+            raise Conflict("an application with this e-mail address already exists for this cohort")
+        application = Application(
+            id=uuid.uuid4(),
+            cohort_id=body.cohort_id,
+            owner_sub=caller.sub,
+            name=body.name,
+            email=body.email,
+            job_title=body.job_title,
+            organisation_id=organisation.id,
+            staff_group=body.staff_group,
+            band=body.band,
+            statement=body.statement,
+            availability=list(dict.fromkeys(body.availability)),
+            interests=list(dict.fromkeys(body.interests)),
+            equality=body.equality,
+            state=domain.SUBMITTED,
+            submitted_at=now,
+            updated_at=now,
+        )
+        s.add(application)
+        try:
+            await s.flush()
+        except IntegrityError as exc:
+            raise Conflict("an application with this e-mail address already exists for this cohort") from exc
+        await outbox.add(
+            s,
+            ev.ApplicationSubmitted(
+                application_id=application.id,
+                cohort_id=cohort.id,
+                organisation_id=organisation.id,
+                organisation_code=organisation.code,
+                staff_group=body.staff_group,
+                band=body.band,
+                submitted_at=now,
+            ),
+            ev.ContactRecorded(
+                person_id=application.id,
+                subject=caller.sub,
+                name=body.name,
+                email=body.email,
+                job_title=body.job_title,
+                organisation_id=organisation.id,
+                organisation_name=organisation.name,
+            ),
+        )
+    return Created(id=application.id)
+
+
+def _can_read(caller: Caller, application: Application) -> bool:
+    if caller.role in ("board", "admin"):
+        return True
+    if caller.role == "sponsor":
+        return caller.organisation_id == application.organisation_id
+    return caller.sub == application.owner_sub
+
+
+async def _readable(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -> Application:
+    application = await s.get(Application, application_id, with_for_update=True)
+    # Not found and not yours answer the same, so nobody learns which ids exist.
+    if application is None or not _can_read(caller, application):
+        raise NotFound("no such application")
+    return application
+
+
+@router.get("/applications/mine")
+async def my_applications(runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
+    async with runtime.transaction() as s:
+        rows = (
+            await s.scalars(
+                select(Application).where(Application.owner_sub == caller.sub).order_by(Application.submitted_at)
+            )
+        ).all()
+    return [_application_view(a) for a in rows]
+
+
+@router.get("/applications/{application_id}")
+async def get_application(application_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    async with runtime.transaction() as s:
+        application = await _readable(s, caller, application_id)
+    return _application_view(application)
+
+
+async def _change(
+    s: AsyncSession, application: Application, action: str, caller: Caller, reason: str | None = None
+) -> tuple[str, datetime]:
+    previous = application.state
+    try:
+        application.state = domain.transition(previous, action)
+    except domain.IllegalTransition as exc:
+        raise Conflict(str(exc), state=previous) from exc
+    now = _now()
+    application.updated_at = now
+    s.add(
+        Decision(
+            application_id=application.id,
+            action=action,
+            from_state=previous,
+            to_state=application.state,
+            reason=reason,
+            decided_by=caller.sub,
+            decided_at=now,
+        )
+    )
+    return previous, now
+
+
+async def _organisation_code(s: AsyncSession, organisation_id: uuid.UUID) -> str:
+    code = await s.scalar(select(Organisation.code).where(Organisation.id == organisation_id))
+    return code or ""
+
+
+@router.post("/applications/{application_id}/endorse", status_code=status.HTTP_202_ACCEPTED)
+async def endorse(application_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("sponsor")
+    async with runtime.transaction() as s:
+        application = await _readable(s, caller, application_id)
+        _, now = await _change(s, application, "endorse", caller)
+        await outbox.add(
+            s,
+            ev.ApplicationEndorsed(
+                application_id=application.id,
+                cohort_id=application.cohort_id,
+                organisation_code=await _organisation_code(s, application.organisation_id),
+                endorsed_at=now,
+            ),
+        )
+    return Created(id=application.id)
+
+
+DECISION_EVENTS: dict[str, type[ev.ApplicationShortlisted | ev.ApplicationWaitlisted | ev.ApplicationDeclined]] = {
+    "shortlist": ev.ApplicationShortlisted,
+    "waitlist": ev.ApplicationWaitlisted,
+    "decline": ev.ApplicationDeclined,
+}
+
+
+@router.post("/applications/{application_id}/decision", status_code=status.HTTP_202_ACCEPTED)
+async def decide(application_id: uuid.UUID, body: BoardDecision, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        application = await _readable(s, caller, application_id)
+        _, now = await _change(s, application, body.decision, caller, body.reason)
+        await outbox.add(
+            s,
+            DECISION_EVENTS[body.decision](
+                application_id=application.id,
+                cohort_id=application.cohort_id,
+                organisation_code=await _organisation_code(s, application.organisation_id),
+                decided_at=now,
+            ),
+        )
+    return Created(id=application.id)
+
+
+@router.post("/applications/{application_id}/withdraw", status_code=status.HTTP_202_ACCEPTED)
+async def withdraw(application_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        application = await _readable(s, caller, application_id)
+        if caller.role not in ("board",) and caller.sub != application.owner_sub:
+            raise Forbidden("only the applicant or the board can withdraw an application")
+        previous, now = await _change(s, application, "withdraw", caller)
+        await outbox.add(
+            s,
+            ev.ApplicationWithdrawn(
+                application_id=application.id,
+                cohort_id=application.cohort_id,
+                previous_state=previous,
+                withdrawn_at=now,
+            ),
+        )
+    return Created(id=application.id)
+
+
+@router.post("/cohorts/{cohort_id}/enrol", status_code=status.HTTP_202_ACCEPTED)
+async def enrol(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        cohort, _ = await _cohort(s, cohort_id)
+        shortlisted = (
+            await s.scalars(
+                select(Application)
+                .where(Application.cohort_id == cohort_id, Application.state == domain.SHORTLISTED)
+                .order_by(Application.updated_at, Application.id)
+                .with_for_update()
+            )
+        ).all()
+        enrolled = await s.scalar(
+            select(func.count()).where(Application.cohort_id == cohort_id, Application.state == domain.ENROLLED)
+        )
+        room = domain.enrolment(len(shortlisted), enrolled or 0, cohort.capacity)
+        organisations = {o.id: o for o in (await s.scalars(select(Organisation))).all()}
+        fellow_ids = []
+        for application in shortlisted[:room]:
+            _, now = await _change(s, application, "enrol", caller)
+            organisation = organisations[application.organisation_id]
+            fellow_ids.append(application.id)
+            await outbox.add(
+                s,
+                ev.FellowEnrolled(
+                    fellow_id=application.id,
+                    cohort_id=cohort_id,
+                    organisation_id=organisation.id,
+                    organisation_code=organisation.code,
+                    sector=organisation.sector,
+                    place=organisation.place,
+                    staff_group=application.staff_group,
+                    band=application.band,
+                    availability=application.availability,
+                    interests=application.interests,
+                    enrolled_at=now,
+                ),
+            )
+    return {"id": cohort_id, "enrolled": fellow_ids, "over_capacity": len(shortlisted) - room}
+
+
+@router.post("/cohorts/{cohort_id}/pairing", status_code=status.HTTP_202_ACCEPTED)
+async def request_pairing(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        cohort, _ = await _cohort(s, cohort_id)
+        fellow_ids = (
+            await s.scalars(
+                select(Application.id)
+                .where(Application.cohort_id == cohort_id, Application.state == domain.ENROLLED)
+                .order_by(Application.id)
+            )
+        ).all()
+        if len(fellow_ids) < 2:
+            raise Conflict(f"a pairing round needs at least two enrolled fellows; this cohort has {len(fellow_ids)}")
+        await outbox.add(
+            s,
+            ev.PairingRequested(
+                cohort_id=cohort_id,
+                fellow_ids=list(fellow_ids),
+                pairing_mode=cohort.pairing_mode,
+                auto_publish=cohort.auto_publish,
+                exchange_starts=cohort.exchange_starts,
+                exchange_ends=cohort.exchange_ends,
+                requested_at=_now(),
+            ),
+        )
+    return Created(id=cohort_id)

@@ -1,0 +1,57 @@
+"""The application state machine and its rules: pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SUBMITTED = "submitted"
+ENDORSED = "endorsed"
+SHORTLISTED = "shortlisted"
+WAITLISTED = "waitlisted"
+DECLINED = "declined"
+ENROLLED = "enrolled"
+WITHDRAWN = "withdrawn"
+
+STATES = (SUBMITTED, ENDORSED, SHORTLISTED, WAITLISTED, DECLINED, ENROLLED, WITHDRAWN)
+OPEN_STATES = frozenset({SUBMITTED, ENDORSED, SHORTLISTED, WAITLISTED, ENROLLED})
+
+# action -> (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "endorse": (frozenset({SUBMITTED}), ENDORSED),
+    "shortlist": (frozenset({ENDORSED, WAITLISTED}), SHORTLISTED),
+    "waitlist": (frozenset({ENDORSED}), WAITLISTED),
+    "decline": (frozenset({ENDORSED, WAITLISTED}), DECLINED),
+    "enrol": (frozenset({SHORTLISTED}), ENROLLED),
+    "withdraw": (OPEN_STATES, WITHDRAWN),
+}
+
+BOARD_DECISIONS = {"shortlist": "shortlist", "waitlist": "waitlist", "decline": "decline"}
+
+BAND_PATTERN = re.compile(r"^([2-7]|8[a-d]|9|FY[12]|CT[1-3]|ST[1-8]|SAS|consultant|GP|other)$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEFAULT_AVAILABILITY = WEEKDAYS[:5]
+STATEMENT_MIN, STATEMENT_MAX = 20, 3000
+
+
+@dataclass(frozen=True)
+class IllegalTransition(Exception):
+    action: str
+    state: str
+
+    def __str__(self) -> str:
+        allowed = ", ".join(sorted(TRANSITIONS[self.action][0]))
+        return f"cannot {self.action} an application that is {self.state} (only from: {allowed})"
+
+
+def transition(state: str, action: str) -> str:
+    """The state an application reaches by ``action``, or IllegalTransition."""
+    sources, target = TRANSITIONS[action]
+    if state not in sources:
+        raise IllegalTransition(action, state)
+    return target
+
+
+def enrolment(shortlisted: int, enrolled: int, capacity: int) -> int:
+    """How many of the shortlisted can be enrolled now without going over capacity."""
+    return max(0, min(shortlisted, capacity - enrolled))

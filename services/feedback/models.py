@@ -1,0 +1,78 @@
+"""Tables of the feedback service, all in the ``feedback`` schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import schema_metadata
+from shared.inbox import Inbox
+from shared.outbox import Outbox
+
+SCHEMA = "feedback"
+
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata(SCHEMA)
+
+
+metadata = Base.metadata
+outbox = Outbox(metadata, service="feedback")
+inbox = Inbox(metadata)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ExchangePair(Base):
+    """Projection of PairAssigned / ExchangeCompleted."""
+
+    __tablename__ = "exchange_pair"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    cohort_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    fellow_ids: Mapped[list[str]] = mapped_column(Json)
+    organisation_codes: Mapped[list[str]] = mapped_column(Json)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    exchange_completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedbackRequest(Base):
+    __tablename__ = "feedback_request"
+    __table_args__ = (UniqueConstraint("pair_id", "from_fellow_id", "to_fellow_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exchange_pair.id"), index=True)
+    from_fellow_id: Mapped[uuid.UUID]
+    to_fellow_id: Mapped[uuid.UUID]
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("pair_id", "from_fellow_id", "to_fellow_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exchange_pair.id"), index=True)
+    from_fellow_id: Mapped[uuid.UUID]
+    to_fellow_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    strengths: Mapped[dict[str, int]] = mapped_column(Json)
+    narrative: Mapped[str] = mapped_column(Text)
+    collaboration_ideas: Mapped[list[str]] = mapped_column(Json)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CollaborationOpportunity(Base):
+    __tablename__ = "collaboration_opportunity"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exchange_pair.id"), index=True)
+    feedback_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("feedback.id"))
+    idea: Mapped[str] = mapped_column(Text)
+    organisation_codes: Mapped[list[str]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,89 @@
+"""Tables of the pairing service, all in the ``pairing`` schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import schema_metadata
+from shared.inbox import Inbox
+from shared.outbox import Outbox
+
+SCHEMA = "pairing"
+
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata(SCHEMA)
+
+
+metadata = Base.metadata
+outbox = Outbox(metadata, service="pairing")
+inbox = Inbox(metadata)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Fellow(Base):
+    """Projection of FellowEnrolled / ApplicationWithdrawn."""
+
+    __tablename__ = "fellow"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    cohort_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    organisation_id: Mapped[uuid.UUID]
+    organisation_code: Mapped[str] = mapped_column(String(20))
+    sector: Mapped[str] = mapped_column(String(40))
+    place: Mapped[str] = mapped_column(String(40))
+    staff_group: Mapped[str] = mapped_column(String(20))
+    band: Mapped[str] = mapped_column(String(20))
+    availability: Mapped[list[str]] = mapped_column(Json)
+    interests: Mapped[list[str]] = mapped_column(Json)
+    withdrawn: Mapped[bool] = mapped_column(default=False)
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PairingRound(Base):
+    """The latest pairing request of a cohort: waiting for fellows, paired, or published."""
+
+    __tablename__ = "pairing_round"
+
+    cohort_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fellow_ids: Mapped[list[str]] = mapped_column(Json)
+    pairing_mode: Mapped[str] = mapped_column(String(20))
+    auto_publish: Mapped[bool]
+    exchange_starts: Mapped[date] = mapped_column(Date)
+    exchange_ends: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    unpaired: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Pair(Base):
+    __tablename__ = "pair"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    cohort_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pairing_round.cohort_id"), index=True)
+    fellow_ids: Mapped[list[str]] = mapped_column(Json)
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(Json)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Visit(Base):
+    __tablename__ = "visit"
+    __table_args__ = (UniqueConstraint("pair_id", "host_fellow_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), index=True)
+    host_fellow_id: Mapped[uuid.UUID]
+    date: Mapped[date] = mapped_column(Date)
+    scheduled_by: Mapped[str] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

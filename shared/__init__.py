@@ -1,0 +1,1 @@
+"""Code that two or more Beyond Boundaries services use: contracts, envelope, plumbing."""

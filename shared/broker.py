@@ -1,0 +1,83 @@
+"""The Kafka broker of a service (FastStream) and topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+
+from shared import topics
+from shared.outbox import Send
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
+    """A FastStream KafkaBroker; idempotence stays off (the embedded broker refuses it)."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        acks="all",
+        client_id=client_id,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        linger_ms=5,
+        logger=logging.getLogger(f"lbb.{client_id}.broker"),
+        log_level=logging.DEBUG,
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    names: list[str] | None = None,
+    partitions: int = topics.PARTITIONS,
+    *,
+    timeout_s: float = 30.0,
+) -> None:
+    """Create the contract's topics (and their dead-letter topics) with explicit partition counts.
+
+    Existing topics are fine: the broker answers error 36 for them rather than raising.
+    """
+    names = names if names is not None else topics.all_topics_with_dlq()
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            response: Any = await admin.create_topics(
+                [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+            )
+            errors = [
+                (name, code)
+                for name, code, *_ in getattr(response, "topic_errors", [])
+                if code not in (0, TOPIC_ALREADY_EXISTS)
+            ]
+            if errors:
+                raise RuntimeError(f"could not create topics: {errors}")
+            return
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"Kafka at {bootstrap_servers} did not accept topics: {exc}") from exc
+            log.info("waiting for Kafka at %s: %s", bootstrap_servers, exc)
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+def sender(broker: KafkaBroker) -> Send:
+    """The relay's way to publish: pipelined, each send returns a future of its acknowledgement."""
+
+    async def send(topic: str, key: bytes, value: bytes) -> Any:
+        return await broker.publish(
+            value,
+            topic=topic,
+            key=key,
+            headers={"content-type": "application/cloudevents+json; charset=utf-8"},
+            no_confirm=True,
+        )
+
+    return send

@@ -1,0 +1,144 @@
+"""Consuming contract events: envelope → inbox → handler → commit → offset, or dead letter.
+
+Every service subscribes through ``Consumer.subscribe``: one consumer group per service, manual
+acknowledgement, offsets committed only after the handler's transaction committed. A message
+that cannot be parsed or validated, or whose handler keeps failing, goes to ``<topic>.dlq`` with
+the error in its headers, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import topics
+from shared.envelope import Envelope, InvalidEnvelope, parse
+from shared.events import Event
+from shared.inbox import Inbox
+from shared.outbox import Outbox
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What a handler gets besides its event: the open transaction and where to put new events."""
+
+    session: AsyncSession
+    envelope: Envelope
+    outbox: Outbox
+
+    async def publish(self, *events: Event) -> None:
+        await self.outbox.add(self.session, *events)
+
+
+Handler = Callable[[Context, Any], Awaitable[None]]
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        broker: KafkaBroker,
+        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        inbox: Inbox,
+        outbox: Outbox,
+        handlers: Mapping[type[Event], Handler],
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.sessions = sessions
+        self.inbox = inbox
+        self.outbox = outbox
+        self.handlers = {cls.type_name(): h for cls, h in handlers.items()}
+        self.topics = sorted({cls.topic for cls in handlers})
+        self.failures: dict[uuid.UUID, int] = {}
+        self.applied = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+
+    def subscribe(self) -> None:
+        if not self.handlers:
+            return
+
+        @self.broker.subscriber(
+            *self.topics,
+            group_id=self.settings.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            title=f"{self.settings.service_name}:events",
+            description=f"Contract events the {self.settings.service_name} service consumes",
+        )
+        async def on_event(message: KafkaMessage) -> None:
+            await self.handle(message)
+
+    async def handle(self, message: Any) -> None:
+        raw = message.raw_message
+        try:
+            envelope, event = parse(message.body)
+        except InvalidEnvelope as exc:
+            await self.dead_letter(raw, str(exc))
+            await message.ack()
+            return
+        handler = self.handlers.get(envelope.type)
+        if handler is None:  # an event of the topic that this service does not act on
+            await message.ack()
+            return
+        try:
+            await self.apply(envelope, event, handler)
+        except Exception as exc:
+            attempts = self.failures.get(envelope.id, 0) + 1
+            self.failures[envelope.id] = attempts
+            if attempts >= self.settings.handler_max_attempts:
+                log.exception("%s failed %d times; dead-lettering it", envelope.type, attempts)
+                await self.dead_letter(raw, f"handler failed {attempts} times: {exc!r}")
+                self.failures.pop(envelope.id, None)
+                await message.ack()
+                return
+            log.warning("%s %s failed (attempt %d): %r; will retry", envelope.type, envelope.id, attempts, exc)
+            await asyncio.sleep(min(0.1 * 2**attempts, 5.0))  # back off before the redelivery
+            await message.nack()
+            return
+        self.failures.pop(envelope.id, None)
+        await message.ack()
+
+    async def apply(self, envelope: Envelope, event: Event, handler: Handler) -> bool:
+        """Apply one event in one transaction; False when the inbox says it was applied before."""
+        async with self.sessions()() as session, session.begin():
+            if not await self.inbox.first_time(session, envelope.id, envelope.type):
+                self.duplicates += 1
+                return False
+            await handler(Context(session=session, envelope=envelope, outbox=self.outbox), event)
+        self.applied += 1
+        return True
+
+    async def dead_letter(self, raw: Any, error: str) -> None:
+        topic = getattr(raw, "topic", "unknown")
+        headers = {
+            "x-lbb-error": error[:2000],
+            "x-lbb-original-topic": str(topic),
+            "x-lbb-original-partition": str(getattr(raw, "partition", "")),
+            "x-lbb-original-offset": str(getattr(raw, "offset", "")),
+            "x-lbb-consumer": self.settings.group_id,
+        }
+        await self.broker.publish(
+            raw.value if raw is not None else b"",
+            topic=topics.dlq(topic),
+            key=getattr(raw, "key", None),
+            headers=headers,
+        )
+        self.dead_lettered += 1
+        log.warning("dead-lettered a message of %s: %s", topic, error[:300])

@@ -1,0 +1,61 @@
+"""The CloudEvents 1.0 structured envelope of DESIGN.md: ``wrap`` an event, ``parse`` bytes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.events import REGISTRY, Event
+
+
+class InvalidEnvelope(ValueError):
+    """The bytes are not a valid envelope of a known event: they belong on the dead-letter topic."""
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: uuid.UUID
+    type: str
+    source: str
+    time: datetime
+    subject: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str
+    data: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def wrap(event: Event, service: str, *, event_id: uuid.UUID | None = None) -> Envelope:
+    """Put an event into its envelope, keyed and subjected by its aggregate id."""
+    return Envelope(
+        id=event_id or uuid.uuid4(),
+        type=event.type_name(),
+        source=f"lbb/{service}",
+        time=datetime.now(UTC),
+        subject=event.key,
+        dataschema=event.dataschema(),
+        data=event.model_dump(mode="json"),
+    )
+
+
+def parse(raw: bytes | str) -> tuple[Envelope, Event]:
+    """Parse and validate an envelope and its data; raise InvalidEnvelope with the reason."""
+    try:
+        envelope = Envelope.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidEnvelope(f"not a CloudEvents envelope: {exc}") from exc
+    event_type = REGISTRY.get(envelope.type)
+    if event_type is None:
+        raise InvalidEnvelope(f"unknown event type {envelope.type!r}")
+    try:
+        event = event_type.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise InvalidEnvelope(f"invalid data for {envelope.type}: {exc}") from exc
+    return envelope, event

@@ -1,0 +1,312 @@
+"""The event contracts: one pydantic model per event of DESIGN.md, with its topic and key.
+
+Each event's ``data`` on the wire is exactly its model's JSON. The type name is the class name,
+the topic and the aggregate (the message key and the envelope's ``subject``) are class variables.
+Integration events carry ids, organisation codes and states only: names and e-mail addresses
+travel on the internal contacts topic, equality data and feedback narrative never travel at all.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import topics
+
+PairingMode = Literal["peer", "bipartite"]
+StaffGroup = Literal["clinical", "non_clinical"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+SECTORS = (
+    "acute",
+    "community",
+    "mental_health",
+    "ambulance",
+    "primary_care",
+    "icb",
+    "local_authority",
+    "social_care",
+    "fire_rescue",
+    "police",
+    "vcse",
+    "education",
+    "healthwatch",
+)
+PLACES = ("bedford_borough", "central_bedfordshire", "luton", "milton_keynes", "other")
+LEADERSHIP_DIMENSIONS = (
+    "inspiring_shared_purpose",
+    "leading_with_care",
+    "evaluating_information",
+    "connecting_our_service",
+    "sharing_the_vision",
+    "engaging_the_team",
+    "holding_to_account",
+    "developing_capability",
+    "influencing_for_results",
+)
+
+REGISTRY: dict[str, type[Event]] = {}
+
+
+class Event(BaseModel):
+    """Base of every contract event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: ClassVar[str]
+    key_field: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            REGISTRY[cls.__name__] = cls
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.__name__
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return f"lbb/{cls.__name__}/v1"
+
+    @property
+    def key(self) -> str:
+        """The aggregate id: message key and envelope subject."""
+        return str(getattr(self, self.key_field))
+
+
+# --- lbb.applications.v1 -------------------------------------------------------------------
+
+
+class CohortOpened(Event):
+    topic = topics.APPLICATIONS
+    key_field = "cohort_id"
+    cohort_id: UUID
+    programme: str
+    name: str
+    capacity: int
+    pairing_mode: PairingMode
+    opens_at: datetime
+    closes_at: datetime | None
+    exchange_starts: date
+    exchange_ends: date
+    auto_publish: bool
+
+
+class CohortClosed(Event):
+    topic = topics.APPLICATIONS
+    key_field = "cohort_id"
+    cohort_id: UUID
+    closed_at: datetime
+
+
+class ApplicationSubmitted(Event):
+    topic = topics.APPLICATIONS
+    key_field = "application_id"
+    application_id: UUID
+    cohort_id: UUID
+    organisation_id: UUID
+    organisation_code: str
+    staff_group: StaffGroup
+    band: str
+    submitted_at: datetime
+
+
+class ApplicationEndorsed(Event):
+    topic = topics.APPLICATIONS
+    key_field = "application_id"
+    application_id: UUID
+    cohort_id: UUID
+    organisation_code: str
+    endorsed_at: datetime
+
+
+class _BoardDecision(Event):
+    topic = topics.APPLICATIONS
+    key_field = "application_id"
+    application_id: UUID
+    cohort_id: UUID
+    organisation_code: str
+    decided_at: datetime
+
+
+class ApplicationShortlisted(_BoardDecision):
+    pass
+
+
+class ApplicationWaitlisted(_BoardDecision):
+    pass
+
+
+class ApplicationDeclined(_BoardDecision):
+    pass
+
+
+class ApplicationWithdrawn(Event):
+    topic = topics.APPLICATIONS
+    key_field = "application_id"
+    application_id: UUID
+    cohort_id: UUID
+    previous_state: str
+    withdrawn_at: datetime
+
+
+class FellowEnrolled(Event):
+    """A shortlisted applicant became a fellow; carries what pairing needs."""
+
+    topic = topics.APPLICATIONS
+    key_field = "fellow_id"
+    fellow_id: UUID = Field(description="The id of the application that enrolled the fellow")
+    cohort_id: UUID
+    organisation_id: UUID
+    organisation_code: str
+    sector: str
+    place: str
+    staff_group: StaffGroup
+    band: str
+    availability: list[Weekday]
+    interests: list[str]
+    enrolled_at: datetime
+
+
+class PairingRequested(Event):
+    """The board asked for a pairing round of a cohort over exactly these fellows."""
+
+    topic = topics.APPLICATIONS
+    key_field = "cohort_id"
+    cohort_id: UUID
+    fellow_ids: list[UUID]
+    pairing_mode: PairingMode
+    auto_publish: bool
+    exchange_starts: date
+    exchange_ends: date
+    requested_at: datetime
+
+
+# --- lbb.internal.contacts.v1 (internal only: personal data) -------------------------------
+
+
+class ContactRecorded(Event):
+    """Who a person is and how to reach them. Internal topic only."""
+
+    topic = topics.CONTACTS
+    key_field = "person_id"
+    person_id: UUID = Field(description="Application id (a fellow's id once enrolled)")
+    subject: str = Field(description="Token subject of the person")
+    name: str
+    email: str
+    job_title: str
+    organisation_id: UUID
+    organisation_name: str
+
+
+# --- lbb.pairing.v1 ------------------------------------------------------------------------
+
+
+class PairAssigned(Event):
+    topic = topics.PAIRING
+    key_field = "pair_id"
+    pair_id: UUID
+    cohort_id: UUID
+    fellow_ids: list[UUID]
+    organisation_codes: list[str]
+    score: float
+    reasons: list[str]
+    assigned_at: datetime
+
+
+class ExchangeVisitScheduled(Event):
+    topic = topics.PAIRING
+    key_field = "pair_id"
+    visit_id: UUID
+    pair_id: UUID
+    host_fellow_id: UUID
+    date: date
+
+
+class ExchangeVisitCompleted(Event):
+    topic = topics.PAIRING
+    key_field = "pair_id"
+    visit_id: UUID
+    pair_id: UUID
+    host_fellow_id: UUID
+    completed_at: datetime
+
+
+class ExchangeCompleted(Event):
+    topic = topics.PAIRING
+    key_field = "pair_id"
+    pair_id: UUID
+    cohort_id: UUID
+    fellow_ids: list[UUID]
+    completed_at: datetime
+
+
+# --- lbb.feedback.v1 -----------------------------------------------------------------------
+
+
+class FeedbackRequested(Event):
+    topic = topics.FEEDBACK
+    key_field = "pair_id"
+    request_id: UUID
+    pair_id: UUID
+    from_fellow_id: UUID
+    to_fellow_id: UUID
+    due_at: datetime
+
+
+class FeedbackSubmitted(Event):
+    topic = topics.FEEDBACK
+    key_field = "pair_id"
+    feedback_id: UUID
+    pair_id: UUID
+    from_fellow_id: UUID
+    to_fellow_id: UUID
+    strengths: dict[str, int]
+    submitted_at: datetime
+
+
+class FeedbackReleased(Event):
+    topic = topics.FEEDBACK
+    key_field = "pair_id"
+    feedback_id: UUID
+    pair_id: UUID
+    to_fellow_id: UUID
+    strengths: dict[str, int]
+    released_at: datetime
+
+
+class CollaborationOpportunityIdentified(Event):
+    topic = topics.FEEDBACK
+    key_field = "pair_id"
+    opportunity_id: UUID
+    pair_id: UUID
+    organisation_ids: list[UUID]
+    identified_at: datetime
+
+
+# --- lbb.notifications.v1 ------------------------------------------------------------------
+
+
+class NotificationSent(Event):
+    topic = topics.NOTIFICATIONS
+    key_field = "delivery_id"
+    delivery_id: UUID
+    event_id: UUID
+    recipient_id: UUID
+    template: str
+    sent_at: datetime
+
+
+class NotificationFailed(Event):
+    topic = topics.NOTIFICATIONS
+    key_field = "delivery_id"
+    delivery_id: UUID
+    event_id: UUID
+    recipient_id: UUID
+    template: str
+    error: str
+    attempts: int

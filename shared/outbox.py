@@ -1,0 +1,195 @@
+"""The transactional outbox: events saved with the state change, published after commit by a relay.
+
+``Outbox.add`` writes the envelopes in the caller's transaction. The ``Relay`` claims unsent rows
+in order (one relay at a time per schema, held by a transaction-scoped advisory lock, so per-key
+order survives several instances), publishes them pipelined, waits for every acknowledgement and
+marks them sent in the same transaction. A crash between publish and mark publishes again:
+delivery is at least once, and consumers dedupe on the envelope id through their inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from shared.envelope import wrap
+from shared.events import Event
+
+log = logging.getLogger(__name__)
+
+# Send one message (topic, key, value); returns an awaitable that completes on the broker's ack.
+Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+
+_WAKE_KEY = "lbb_outbox_wake"
+
+
+class Outbox:
+    """The outbox table of one service's schema."""
+
+    def __init__(self, metadata: MetaData, service: str) -> None:
+        self.service = service
+        self.table = Table(
+            "outbox",
+            metadata,
+            Column("seq", BigInteger, Identity(), primary_key=True),
+            Column("event_id", Uuid, nullable=False, unique=True),
+            Column("event_type", String(100), nullable=False),
+            Column("topic", String(200), nullable=False),
+            Column("key", String(200), nullable=False),
+            Column("payload", Text, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("sent_at", DateTime(timezone=True)),
+            Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
+        )
+        self._listeners: list[Callable[[], None]] = []
+
+    async def add(self, session: AsyncSession, *events: Event) -> list[uuid.UUID]:
+        """Stage events in the caller's transaction; they are published only if it commits."""
+        if not events:
+            return []
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = []
+        ids: list[uuid.UUID] = []
+        for ev in events:
+            envelope = wrap(ev, self.service)
+            ids.append(envelope.id)
+            rows.append(
+                {
+                    "event_id": envelope.id,
+                    "event_type": envelope.type,
+                    "topic": ev.topic,
+                    "key": ev.key,
+                    "payload": envelope.model_dump_json(),
+                    "created_at": now,
+                }
+            )
+        await session.execute(self.table.insert(), rows)
+        session.sync_session.info[_WAKE_KEY] = self._notify
+        return ids
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that added rows (the relay wakes up at once)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    notify = session.info.pop(_WAKE_KEY, None)
+    if notify is not None:
+        notify()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_WAKE_KEY, None)
+
+
+class Relay:
+    """Publishes a schema's outbox rows in order and marks them sent."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        sessions: async_sessionmaker[AsyncSession],
+        send: Send,
+        *,
+        poll_interval_s: float = 0.5,
+        batch_size: int = 200,
+    ) -> None:
+        self.outbox = outbox
+        self.sessions = sessions
+        self.send = send
+        self.poll_interval_s = poll_interval_s
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+        outbox.on_commit(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch of unsent rows; return how many were published."""
+        table = self.outbox.table
+        lock_key = f"lbb-outbox-{table.schema}"
+        async with self.sessions() as session, session.begin():
+            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtext(lock_key))))
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    select(table.c.seq, table.c.topic, table.c.key, table.c.payload)
+                    .where(table.c.sent_at.is_(None))
+                    .order_by(table.c.seq)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            acks = [await self.send(r.topic, r.key.encode(), r.payload.encode()) for r in rows]
+            await asyncio.gather(*acks)
+            await session.execute(
+                update(table).where(table.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    async def run(self) -> None:
+        backoff = self.poll_interval_s
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                published = await self.publish_batch()
+                backoff = self.poll_interval_s
+            except Exception:  # the broker or database is away: keep the rows, try again later
+                log.exception("outbox relay of %s failed; retrying in %.1fs", self.outbox.service, backoff)
+                published = 0
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if published == self.batch_size:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.outbox.service}")
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task

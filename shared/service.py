@@ -1,0 +1,153 @@
+"""What every event-driven service is made of: broker, database, consumer, relay, HTTP app.
+
+A service's ``main.py`` (its composition root) builds one ``ServiceRuntime`` with its own tables
+and handlers, then asks it for the FastAPI app (commands, queries, health) and the FastStream app
+(the AsyncAPI description of what it consumes and publishes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from faststream import FastStream
+from faststream.specification import AsyncAPI
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.broker import make_broker, sender
+from shared.consumer import Consumer, Handler
+from shared.db import make_engine, make_sessionmaker
+from shared.errors import install_error_handlers
+from shared.events import Event
+from shared.inbox import Inbox
+from shared.outbox import Outbox, Relay
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        metadata: MetaData,
+        outbox: Outbox,
+        inbox: Inbox,
+        handlers: Mapping[type[Event], Handler] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.metadata = metadata
+        self.outbox = outbox
+        self.inbox = inbox
+        self.broker = make_broker(settings, self.name)
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self.relay: Relay | None = None
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self.consumer = Consumer(
+            settings=settings,
+            broker=self.broker,
+            sessions=lambda: self.sessions,
+            inbox=inbox,
+            outbox=outbox,
+            handlers=handlers or {},
+        )
+        self.consumer.subscribe()
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        if self._sessions is None:
+            raise RuntimeError(f"the {self.name} service has not started")
+        return self._sessions
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Run ``hook`` once the database is reachable, before consuming starts."""
+        self._on_start.append(hook)
+        return hook
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: state changes and outbox rows commit together or not at all."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def start(self) -> None:
+        self._engine = make_engine(self.settings.database_url)
+        self._sessions = make_sessionmaker(self._engine)
+        self.relay = Relay(
+            self.outbox,
+            self._sessions,
+            sender(self.broker),
+            poll_interval_s=self.settings.relay_poll_interval_s,
+            batch_size=self.settings.relay_batch_size,
+        )
+        for hook in self._on_start:
+            await hook()
+        await self.broker.start()
+        self.relay.start()
+        log.info("%s started", self.name)
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.broker.stop()
+        if self._engine is not None:
+            await self._engine.dispose()
+        log.info("%s stopped", self.name)
+
+    async def health(self) -> dict[str, str]:
+        checks = {"database": "ok", "broker": "ok"}
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        if not await self.broker.ping(timeout=2.0):
+            checks["broker"] = "error: unreachable"
+        status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+        return {"status": status, **checks}
+
+    def http_app(self, *routers: APIRouter) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            app.state.runtime = self
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(title=f"Beyond Boundaries {self.name} service", lifespan=lifespan)
+        install_error_handlers(app)
+
+        @app.get("/health", tags=["health"])
+        async def health() -> dict[str, str]:
+            return await self.health()
+
+        for router in routers:
+            app.include_router(router)
+        return app
+
+    def asyncapi_app(self) -> FastStream:
+        return FastStream(
+            self.broker,
+            specification=AsyncAPI(
+                title=f"Beyond Boundaries {self.name} service",
+                version="1.0.0",
+                description=f"Events the {self.name} service consumes and publishes",
+            ),
+        )
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]

