@@ -33,7 +33,9 @@ def dev(
         ports={**DEFAULT_PORTS, "gateway": port},
     )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM both stop cleanly, even where SIGINT arrives ignored (background jobs).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         with console.status("starting Beyond Boundaries…") as status:
 
