@@ -170,6 +170,11 @@ class FellowEnrolled(Event):
     availability: list[Weekday]
     interests: list[str]
     enrolled_at: datetime
+    person_id: UUID | None = Field(
+        default=None,
+        description="Stable pseudonymous id of the person across cohorts (not contact data): "
+        "lets pairing avoid repeating an earlier pairing",
+    )
 
 
 class PairingRequested(Event):

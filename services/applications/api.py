@@ -446,6 +446,7 @@ async def enrol(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: 
                     availability=application.availability,
                     interests=application.interests,
                     enrolled_at=now,
+                    person_id=domain.person_id(application.email),
                 ),
             )
     return {"id": cohort_id, "enrolled": fellow_ids, "over_capacity": len(shortlisted) - room}

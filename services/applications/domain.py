@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 
 SUBMITTED = "submitted"
@@ -55,3 +56,11 @@ def transition(state: str, action: str) -> str:
 def enrolment(shortlisted: int, enrolled: int, capacity: int) -> int:
     """How many of the shortlisted can be enrolled now without going over capacity."""
     return max(0, min(shortlisted, capacity - enrolled))
+
+
+_PERSON_NAMESPACE = uuid.UUID("9c7fb252-9d61-8384-5796-d6b01b29f787")
+
+
+def person_id(email: str) -> uuid.UUID:
+    """A stable pseudonymous id of a person across cohorts, derived from the e-mail address."""
+    return uuid.uuid5(_PERSON_NAMESPACE, email.strip().lower())
