@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from shared import topics
 from shared.envelope import Envelope, InvalidEnvelope, parse
 from shared.events import Event
 from shared.inbox import Inbox
+from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS, event_id_var
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
 
@@ -94,12 +96,19 @@ class Consumer:
             await message.ack()
             return
         handler = self.handlers.get(envelope.type)
+        service = self.settings.service_name
         if handler is None:  # an event of the topic that this service does not act on
+            EVENTS_CONSUMED.labels(service, envelope.type, "ignored").inc()
             await message.ack()
             return
+        token = event_id_var.set(str(envelope.id))
+        started = time.perf_counter()
         try:
-            await self.apply(envelope, event, handler)
+            applied = await self.apply(envelope, event, handler)
+            HANDLER_SECONDS.labels(service, envelope.type).observe(time.perf_counter() - started)
+            EVENTS_CONSUMED.labels(service, envelope.type, "applied" if applied else "duplicate").inc()
         except Exception as exc:
+            EVENTS_CONSUMED.labels(service, envelope.type, "retried").inc()
             attempts = self.failures.get(envelope.id, 0) + 1
             self.failures[envelope.id] = attempts
             if attempts >= self.settings.handler_max_attempts:
@@ -112,6 +121,8 @@ class Consumer:
             await asyncio.sleep(min(0.1 * 2**attempts, 5.0))  # back off before the redelivery
             await message.nack()
             return
+        finally:
+            event_id_var.reset(token)
         self.failures.pop(envelope.id, None)
         await message.ack()
 
@@ -141,4 +152,5 @@ class Consumer:
             headers=headers,
         )
         self.dead_lettered += 1
+        DEAD_LETTERS.labels(self.settings.service_name, str(topic)).inc()
         log.warning("dead-lettered a message of %s: %s", topic, error[:300])

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from shared.envelope import wrap
 from shared.events import Event
+from shared.observability import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_UNSENT
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class Relay:
                 return 0
             rows = (
                 await session.execute(
-                    select(table.c.seq, table.c.topic, table.c.key, table.c.payload)
+                    select(table.c.seq, table.c.topic, table.c.key, table.c.payload, table.c.event_type)
                     .where(table.c.sent_at.is_(None))
                     .order_by(table.c.seq)
                     .limit(self.batch_size)
@@ -164,7 +165,22 @@ class Relay:
                 update(table).where(table.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
             )
         self.published += len(rows)
+        for r in rows:
+            EVENTS_PUBLISHED.labels(self.outbox.service, r.event_type).inc()
         return len(rows)
+
+    async def measure_lag(self) -> None:
+        """Update the outbox gauges: unsent rows and the age of the oldest one."""
+        table = self.outbox.table
+        async with self.sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(table.c.created_at)).where(table.c.sent_at.is_(None))
+                )
+            ).one()
+        OUTBOX_UNSENT.labels(self.outbox.service).set(count)
+        lag = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_LAG.labels(self.outbox.service).set(lag)
 
     async def run(self) -> None:
         backoff = self.poll_interval_s
@@ -181,6 +197,8 @@ class Relay:
                 continue
             if published == self.batch_size:
                 continue
+            with contextlib.suppress(Exception):
+                await self.measure_lag()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
 

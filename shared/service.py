@@ -8,13 +8,15 @@ and handlers, then asks it for the FastAPI app (commands, queries, health) and t
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from faststream import FastStream
 from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,6 +26,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers
 from shared.events import Event
 from shared.inbox import Inbox
+from shared.observability import configure_logging, request_id_var
 from shared.outbox import Outbox, Relay
 from shared.settings import ServiceSettings
 
@@ -123,8 +126,10 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
+        configure_logging(self.name, self.settings.log_level)
         app = FastAPI(title=f"Beyond Boundaries {self.name} service", lifespan=lifespan)
         install_error_handlers(app)
+        install_observability(app)
 
         @app.get("/health", tags=["health"])
         async def health() -> dict[str, str]:
@@ -151,3 +156,22 @@ def _runtime(request: Request) -> ServiceRuntime:
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
+
+
+def install_observability(app: FastAPI) -> None:
+    """GET /metrics for Prometheus, and the request id (from the gateway or new) on logs and answers."""
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-Id"] = rid
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from services.gateway.auth import CallerDep, issue_dev_token
 from services.gateway.settings import GatewaySettings
 from shared.identity import Caller
+from shared.observability import request_id_var
 
 router = APIRouter(prefix="/api")
 
@@ -30,7 +31,7 @@ async def forward(request: Request, service: str, method: str, path: str, caller
     settings = _settings(request)
     client: httpx.AsyncClient = request.app.state.http
     url = settings.service_urls()[service] + path
-    headers = caller.headers() | {"X-Request-Id": request.state.request_id}
+    headers = caller.headers() | {"X-Request-Id": request_id_var.get() or ""}
     try:
         upstream = await client.request(method, url, json=body, headers=headers)
     except httpx.HTTPError as exc:

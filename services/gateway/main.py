@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from services.gateway import api as routes
 from services.gateway.settings import GatewaySettings
+from shared.observability import configure_logging
+from shared.service import install_observability
 
 settings = GatewaySettings()
 
@@ -23,13 +24,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
+configure_logging("gateway", settings.log_level)
 api = FastAPI(title="Beyond Boundaries gateway", version="1.0.0", lifespan=lifespan)
 api.include_router(routes.router)
-
-
-@api.middleware("http")
-async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    response = await call_next(request)
-    response.headers["X-Request-Id"] = request.state.request_id
-    return response
+install_observability(api)

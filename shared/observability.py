@@ -1,0 +1,58 @@
+"""Metrics (prometheus-client) and structured JSON logs carrying the event id and request id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+
+from prometheus_client import Counter, Gauge, Histogram
+from pythonjsonlogger.json import JsonFormatter
+
+event_id_var: ContextVar[str | None] = ContextVar("lbb_event_id", default=None)
+request_id_var: ContextVar[str | None] = ContextVar("lbb_request_id", default=None)
+
+EVENTS_CONSUMED = Counter(
+    "lbb_events_consumed_total",
+    "Events a service consumed, by type and outcome (applied, duplicate, ignored, dead_lettered, retried)",
+    ["service", "type", "outcome"],
+)
+EVENTS_PUBLISHED = Counter("lbb_events_published_total", "Events the outbox relay published", ["service", "type"])
+OUTBOX_UNSENT = Gauge("lbb_outbox_unsent", "Outbox rows not yet published", ["service"])
+OUTBOX_LAG = Gauge("lbb_outbox_lag_seconds", "Age of the oldest unsent outbox row", ["service"])
+HANDLER_SECONDS = Histogram(
+    "lbb_handler_seconds",
+    "Time to apply one consumed event (inbox, effect, commit)",
+    ["service", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+DEAD_LETTERS = Counter("lbb_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic"])
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.event_id = event_id_var.get()
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """One JSON object per line on stderr: time, level, logger, message, service, event_id, request_id."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(event_id)s %(request_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"service": service},
+        )
+    )
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # FastStream logs every message at INFO; keep that for debugging only.
+    logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
