@@ -72,5 +72,16 @@ def migrate(
         console.log(f"{service}: at head")
 
 
+@app.command()
+def asyncapi(
+    out: Annotated[Path, typer.Option(help="Output folder")] = Path("docs/asyncapi"),
+) -> None:
+    """Write each service's AsyncAPI document and a JSON Schema per event, generated from the code."""
+    from lbb.asyncapi import write
+
+    for path in write(out):
+        console.log(f"wrote {path}")
+
+
 if __name__ == "__main__":
     app()

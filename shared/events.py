@@ -51,6 +51,11 @@ LEADERSHIP_DIMENSIONS = (
 REGISTRY: dict[str, type[Event]] = {}
 
 
+def contract_events() -> list[type[Event]]:
+    """The events of the contract (defined here), in name order."""
+    return [cls for name, cls in sorted(REGISTRY.items()) if cls.__module__ == __name__]
+
+
 class Event(BaseModel):
     """Base of every contract event."""
 

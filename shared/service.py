@@ -20,11 +20,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import topics
 from shared.broker import make_broker, sender
 from shared.consumer import Consumer, Handler
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers
-from shared.events import Event
+from shared.events import Event, contract_events
 from shared.inbox import Inbox
 from shared.observability import configure_logging, request_id_var
 from shared.outbox import Outbox, Relay
@@ -119,6 +120,7 @@ class ServiceRuntime:
     def http_app(self, *routers: APIRouter) -> FastAPI:
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            configure_logging(self.name, self.settings.log_level)
             app.state.runtime = self
             await self.start()
             try:
@@ -126,7 +128,6 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        configure_logging(self.name, self.settings.log_level)
         app = FastAPI(title=f"Beyond Boundaries {self.name} service", lifespan=lifespan)
         install_error_handlers(app)
         install_observability(app)
@@ -140,6 +141,17 @@ class ServiceRuntime:
         return app
 
     def asyncapi_app(self) -> FastStream:
+        """The FastStream app whose AsyncAPI document describes this service's events."""
+        for event_type in contract_events():
+            if event_type.topic in topics.PUBLISHED_BY.get(self.name, ()):
+                # Documentation only: events leave through the outbox relay, never through this publisher.
+                self.broker.publisher(
+                    event_type.topic,
+                    title=f"{self.name}:{event_type.type_name()}",
+                    description=(event_type.__doc__ or event_type.type_name()).strip().splitlines()[0]
+                    + " (CloudEvents 1.0 envelope; this schema is its `data`)",
+                    schema=event_type,
+                )
         return FastStream(
             self.broker,
             specification=AsyncAPI(

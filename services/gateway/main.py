@@ -18,13 +18,13 @@ settings = GatewaySettings()
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    configure_logging("gateway", settings.log_level)
     app.state.settings = settings
     async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:
         app.state.http = client
         yield
 
 
-configure_logging("gateway", settings.log_level)
 api = FastAPI(title="Beyond Boundaries gateway", version="1.0.0", lifespan=lifespan)
 api.include_router(routes.router)
 install_observability(api)

@@ -1,0 +1,42 @@
+"""Generate the event documentation from the code: AsyncAPI per service, JSON Schema per event."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+from shared.events import contract_events
+
+SERVICES = ("applications", "pairing", "feedback", "notifications")
+
+
+def documents() -> dict[str, str]:
+    """File name (relative to the output folder) → content, deterministic."""
+    out: dict[str, str] = {}
+    for service in SERVICES:
+        module = importlib.import_module(f"services.{service}.main")
+        spec = module.app.schema.to_specification().to_jsonable()
+        # The document describes the contract, not one deployment's broker address.
+        spec["servers"] = {
+            "production": {"host": "kafka:9092", "protocol": "kafka", "protocolVersion": "auto", "pathname": ""}
+        }
+        out[f"{service}.asyncapi.json"] = json.dumps(spec, indent=2, sort_keys=True) + "\n"
+    for event_type in contract_events():
+        name = event_type.type_name()
+        schema = event_type.model_json_schema()
+        schema["$id"] = event_type.dataschema()
+        schema["x-lbb-topic"] = event_type.topic
+        schema["x-lbb-key"] = event_type.key_field
+        out[f"schemas/{name}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return out
+
+
+def write(out_dir: Path) -> list[Path]:
+    written = []
+    for relative, content in documents().items():
+        path = out_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        written.append(path)
+    return written
