@@ -153,10 +153,7 @@ async def test_refusals_duplicate_email_closed_window_bad_fields_and_another_org
     assert nowhere.status_code == 422 and "organisation" in nowhere.text
 
     stranger = ("sid", "sponsor", other)
-    assert (await api.call("POST", f"/api/applications/{application_id}/endorse", stranger, {})).status_code in (
-        403,
-        404,
-    )
+    assert (await api.call("POST", f"/api/applications/{application_id}/endorse", stranger, {})).status_code == 404
     assert await state(api, application_id) == "submitted"
 
     reader = await topic_reader([topics.APPLICATIONS])
@@ -260,3 +257,17 @@ async def test_email_and_equality_data_never_reach_the_integration_topics(api: A
     contacts = [r for r in records if r.topic == topics.CONTACTS and email.encode() in r.value]
     assert contacts, "the e-mail travels on the internal contacts topic"
     assert all(marker.encode() not in r.value.replace(email.encode(), b"") for r in contacts)
+
+
+async def test_a_declined_application_is_closed_and_an_application_before_the_window_is_refused(api: Api) -> None:
+    org = (await orgs(api))["RC9"]
+    cohort = await new_cohort(api)
+    application_id, me = await endorsed(api, cohort, org)
+    await decide(api, application_id, "decline")
+    assert await state(api, application_id) == "declined"
+    late = await api.call("POST", f"/api/applications/{application_id}/withdraw", me, {})
+    assert late.status_code == 409 and late.json()["state"] == "declined"
+
+    future = await new_cohort(api, opens_at="2999-01-01T00:00:00Z")
+    early = await api.call("POST", "/api/applications", ("early", "applicant"), form(future, org, "early"))
+    assert early.status_code == 409 and "open at" in early.json()["detail"]
