@@ -139,7 +139,8 @@ class _BoardDecision(Event):
 
 
 class ApplicationShortlisted(_BoardDecision):
-    pass
+    # Set when a withdrawal freed a place and this waitlisted application moved up into it.
+    promoted_after_withdrawal_of: UUID | None = None
 
 
 class ApplicationWaitlisted(_BoardDecision):

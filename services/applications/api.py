@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -87,6 +88,15 @@ class SubmitApplication(Strict):
         return equality
 
 
+class CreateOrganisation(Strict):
+    code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
+    ]
+    name: Text
+    sector: Literal[ev.SECTORS]  # type: ignore[valid-type]
+    place: Literal[ev.PLACES]  # type: ignore[valid-type]
+
+
 class BoardDecision(Strict):
     decision: Literal["shortlist", "waitlist", "decline"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -128,6 +138,23 @@ async def list_organisations(runtime: RuntimeDep, caller: CallerDep) -> list[dic
     async with runtime.transaction() as s:
         rows = (await s.scalars(select(Organisation).order_by(Organisation.name))).all()
     return [_organisation_view(o) for o in rows]
+
+
+@router.post("/organisations", status_code=status.HTTP_201_CREATED)
+async def create_organisation(body: CreateOrganisation, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("admin")
+    async with runtime.transaction() as s:
+        if await s.scalar(select(Organisation.id).where(func.lower(Organisation.code) == body.code.lower())):
+            raise Conflict(f"an organisation with code {body.code} already exists")
+        organisation = Organisation(
+            id=uuid.uuid4(), code=body.code, name=body.name, sector=body.sector, place=body.place
+        )
+        s.add(organisation)
+        try:
+            await s.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"an organisation with code {body.code} already exists") from exc
+    return Created(id=organisation.id)
 
 
 @router.post("/cohorts", status_code=status.HTTP_201_CREATED)
@@ -212,6 +239,60 @@ async def get_cohort(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDe
         "exchange_ends": cohort.exchange_ends,
         "auto_publish": cohort.auto_publish,
         "counts": {state: counts.get(state, 0) for state in domain.STATES},
+    }
+
+
+@router.post("/cohorts/{cohort_id}/close", status_code=status.HTTP_202_ACCEPTED)
+async def close_cohort(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    """Close the application window now; later applications are refused."""
+    caller.require("admin")
+    now = _now()
+    async with runtime.transaction() as s:
+        cohort = await s.get(Cohort, cohort_id, with_for_update=True)
+        if cohort is None:
+            raise NotFound("no such cohort")
+        if cohort.closes_at is not None and cohort.closes_at <= now:
+            raise Conflict(f"applications to this cohort already closed at {cohort.closes_at.isoformat()}")
+        cohort.closes_at = now
+        await outbox.add(s, ev.CohortClosed(cohort_id=cohort.id, closed_at=now))
+    return Created(id=cohort_id)
+
+
+@router.get("/cohorts/{cohort_id}/shortlisting")
+async def shortlisting(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """The board's fair-shortlisting view: who applied, in aggregate, with small numbers suppressed."""
+    caller.require("board")
+    async with runtime.transaction() as s:
+        await _cohort(s, cohort_id)
+        rows = (
+            await s.execute(
+                select(Application, Organisation)
+                .join(Organisation, Organisation.id == Application.organisation_id)
+                .where(Application.cohort_id == cohort_id, Application.state != domain.WITHDRAWN)
+            )
+        ).all()
+    by: dict[str, Counter[str]] = {k: Counter() for k in ("organisation", "sector", "place", "staff_group", "state")}
+    equality: dict[str, Counter[str]] = {}
+    consented = 0
+    for application, organisation in rows:
+        by["organisation"][organisation.code] += 1
+        by["sector"][organisation.sector] += 1
+        by["place"][organisation.place] += 1
+        by["staff_group"][application.staff_group] += 1
+        by["state"][application.state] += 1
+        if application.equality and application.equality.get("consent") is True:
+            consented += 1
+            for key, value in application.equality.items():
+                if key != "consent" and isinstance(value, str | int | bool):
+                    equality.setdefault(key, Counter())[str(value)] += 1
+    return {
+        "cohort_id": cohort_id,
+        "applications": len(rows),
+        **{f"by_{k}": dict(sorted(v.items())) for k, v in by.items()},
+        "equality": {
+            "consented": domain.suppressed({"n": consented})["n"],
+            "by_question": {k: domain.suppressed(dict(v)) for k, v in sorted(equality.items())},
+        },
     }
 
 
@@ -406,7 +487,42 @@ async def withdraw(application_id: uuid.UUID, body: Empty, runtime: RuntimeDep, 
                 withdrawn_at=now,
             ),
         )
+        if previous in (domain.SHORTLISTED, domain.ENROLLED):
+            await _promote_next(s, application, caller)
     return Created(id=application.id)
+
+
+async def _promote_next(s: AsyncSession, withdrawn: Application, caller: Caller) -> None:
+    """A place was freed: the first waitlisted application (in decision order) moves up to shortlisted."""
+    cohort = await s.get(Cohort, withdrawn.cohort_id, with_for_update=True)
+    assert cohort is not None
+    taken = await s.scalar(
+        select(func.count()).where(
+            Application.cohort_id == cohort.id, Application.state.in_((domain.SHORTLISTED, domain.ENROLLED))
+        )
+    )
+    if (taken or 0) >= cohort.capacity:
+        return
+    nxt = await s.scalar(
+        select(Application)
+        .where(Application.cohort_id == cohort.id, Application.state == domain.WAITLISTED)
+        .order_by(Application.updated_at, Application.id)
+        .limit(1)
+        .with_for_update()
+    )
+    if nxt is None:
+        return
+    _, now = await _change(s, nxt, "promote", caller, f"a place was freed by the withdrawal of {withdrawn.id}")
+    await outbox.add(
+        s,
+        ev.ApplicationShortlisted(
+            application_id=nxt.id,
+            cohort_id=nxt.cohort_id,
+            organisation_code=await _organisation_code(s, nxt.organisation_id),
+            decided_at=now,
+            promoted_after_withdrawal_of=withdrawn.id,
+        ),
+    )
 
 
 @router.post("/cohorts/{cohort_id}/enrol", status_code=status.HTTP_202_ACCEPTED)
@@ -449,7 +565,20 @@ async def enrol(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: 
                     person_id=domain.person_id(application.email),
                 ),
             )
-    return {"id": cohort_id, "enrolled": fellow_ids, "over_capacity": len(shortlisted) - room}
+        waitlisted = []
+        for application in shortlisted[room:]:
+            _, now = await _change(s, application, "overflow", caller, "over the cohort's capacity")
+            waitlisted.append(application.id)
+            await outbox.add(
+                s,
+                ev.ApplicationWaitlisted(
+                    application_id=application.id,
+                    cohort_id=cohort_id,
+                    organisation_code=organisations[application.organisation_id].code,
+                    decided_at=now,
+                ),
+            )
+    return {"id": cohort_id, "enrolled": fellow_ids, "waitlisted": waitlisted, "over_capacity": len(waitlisted)}
 
 
 @router.post("/cohorts/{cohort_id}/pairing", status_code=status.HTTP_202_ACCEPTED)

@@ -24,6 +24,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "waitlist": (frozenset({ENDORSED}), WAITLISTED),
     "decline": (frozenset({ENDORSED, WAITLISTED}), DECLINED),
     "enrol": (frozenset({SHORTLISTED}), ENROLLED),
+    # enrolment over capacity: shortlisted beyond the capacity wait, in decision order
+    "overflow": (frozenset({SHORTLISTED}), WAITLISTED),
+    # a withdrawal freed a place: the first waitlisted moves up
+    "promote": (frozenset({WAITLISTED}), SHORTLISTED),
     "withdraw": (OPEN_STATES, WITHDRAWN),
 }
 
@@ -64,3 +68,15 @@ _PERSON_NAMESPACE = uuid.UUID("9c7fb252-9d61-8384-5796-d6b01b29f787")
 def person_id(email: str) -> uuid.UUID:
     """A stable pseudonymous id of a person across cohorts, derived from the e-mail address."""
     return uuid.uuid5(_PERSON_NAMESPACE, email.strip().lower())
+
+
+SMALL_NUMBER = 5
+
+
+def suppressed(counts: dict[str, int]) -> dict[str, int | str]:
+    """Aggregate counts with small numbers (1 to 4) shown as "<5" so nobody can be singled out."""
+    return {k: ("<5" if 0 < v < SMALL_NUMBER else v) for k, v in sorted(counts.items())}
+
+
+def places_taken(shortlisted: int, enrolled: int) -> int:
+    return shortlisted + enrolled

@@ -218,3 +218,20 @@ async def fellow_feedback(fellow_id: uuid.UUID, request: Request, caller: Caller
 @router.get("/notifications")
 async def notifications(request: Request, caller: CallerDep) -> Response:
     return await forward(request, "notifications", "GET", "/notifications", caller)
+
+
+@router.post("/organisations", status_code=201)
+async def create_organisation(request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
+    return await forward(request, "applications", "POST", "/organisations", caller, body)
+
+
+@router.post("/cohorts/{cohort_id}/close", status_code=202)
+async def close_cohort(
+    cohort_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+) -> Response:
+    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/close", caller, body)
+
+
+@router.get("/cohorts/{cohort_id}/shortlisting")
+async def shortlisting(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}/shortlisting", caller)

@@ -55,3 +55,14 @@ def test_enrolment_never_goes_over_capacity() -> None:
     assert domain.enrolment(shortlisted=10, enrolled=25, capacity=28) == 3
     assert domain.enrolment(shortlisted=2, enrolled=0, capacity=28) == 2
     assert domain.enrolment(shortlisted=5, enrolled=30, capacity=28) == 0
+
+
+def test_enrolment_over_capacity_moves_shortlisted_to_waitlisted_and_a_freed_place_promotes_back() -> None:
+    assert domain.transition("shortlisted", "overflow") == "waitlisted"
+    assert domain.transition("waitlisted", "promote") == "shortlisted"
+    with pytest.raises(domain.IllegalTransition):
+        domain.transition("enrolled", "overflow")
+
+
+def test_small_equality_counts_are_suppressed_but_zero_and_five_are_shown() -> None:
+    assert domain.suppressed({"a": 4, "b": 5, "c": 0, "d": 1}) == {"a": "<5", "b": 5, "c": 0, "d": "<5"}
