@@ -48,6 +48,13 @@ SECTOR_COLOURS = {
 
 def fetch(gateway_url: str, cohort_id: str, token: str | None = None, timeout_s: float = 30) -> dict[str, Any]:
     """The report JSON from the gateway; without a token, a dev-mode board token is asked for."""
+    try:
+        return _fetch(gateway_url, cohort_id, token, timeout_s)
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"could not reach the gateway at {gateway_url}: {exc.__class__.__name__}") from exc
+
+
+def _fetch(gateway_url: str, cohort_id: str, token: str | None, timeout_s: float) -> dict[str, Any]:
     with httpx.Client(base_url=gateway_url, timeout=timeout_s) as client:
         if not token:
             answer = client.post("/api/dev/token", json={"sub": "lbb-report", "role": "board"})
@@ -65,8 +72,11 @@ def _label(value: Any) -> str:
     return SUPPRESSED_NOTE if value == SUPPRESSED_NOTE else str(value)
 
 
+ACRONYMS = {"icb": "ICB", "vcse": "VCSE"}
+
+
 def _humanise(key: str) -> str:
-    return key.replace("_", " ").capitalize()
+    return ACRONYMS.get(key, key.replace("_", " ").capitalize())
 
 
 def completion_chart(report: Mapping[str, Any]) -> Figure:
@@ -82,7 +92,15 @@ def completion_chart(report: Mapping[str, Any]) -> Figure:
             ax.text(0.5, y, "suppressed (fewer than 5)", ha="center", va="center", color="#555555")
         else:
             ax.barh(y, rate, color="#005EB8")
-            ax.text(min(rate, 0.85) + 0.02, y, f"{rate:.0%}", va="center")
+            inside = rate > 0.85
+            ax.text(
+                rate - 0.02 if inside else rate + 0.02,
+                y,
+                f"{rate:.0%}",
+                va="center",
+                ha="right" if inside else "left",
+                color="white" if inside else "black",
+            )
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
@@ -126,12 +144,14 @@ def sectors_chart(report: Mapping[str, Any]) -> Figure:
         ax.text(0.5, 0.5, "no released feedback yet", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    grid = [[s["dimensions"][d]["mean"] for d in dimensions] for s in sectors]
-    masked = [[v if v is not None else float("nan") for v in row] for row in grid]
+    cells = [[s["dimensions"][d] for d in dimensions] for s in sectors]
+    masked = [[c["mean"] if c["mean"] is not None else float("nan") for c in row] for row in cells]
     image = ax.imshow(masked, cmap="Blues", vmin=1, vmax=5, aspect="auto")
-    for i, row in enumerate(grid):
-        for j, v in enumerate(row):
-            ax.text(j, i, f"{v:.1f}" if v is not None else SUPPRESSED_NOTE, ha="center", va="center", fontsize=8)
+    for i, row in enumerate(cells):
+        for j, c in enumerate(row):
+            label = f"{c['mean']:.1f}" if c["mean"] is not None else "0" if c["ratings"] == 0 else SUPPRESSED_NOTE
+            colour = "white" if c["mean"] is not None and c["mean"] > 3.5 else "black"
+            ax.text(j, i, label, ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(len(dimensions)), [_humanise(d) for d in dimensions], rotation=35, ha="right")
     ax.set_yticks(range(len(sectors)), [f"{_humanise(s['sector'])} ({_label(s['fellows_rated'])})" for s in sectors])
     fig.colorbar(image, ax=ax, label="mean rating")
@@ -146,32 +166,41 @@ def network_chart(report: Mapping[str, Any]) -> Figure:
         graph.add_node(node["organisation_id"], **node)
     for edge in network["edges"]:
         graph.add_edge(edge["source"], edge["target"], **edge)
-    fig = Figure(figsize=(9, 7), layout="constrained")
+    fig = Figure(figsize=(10, 7.5), layout="constrained")
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_title("Cross-organisation collaboration network")
     if graph.number_of_nodes() == 0:
         ax.text(0.5, 0.5, "no pairs yet", ha="center", va="center")
         return fig
-    layout = nx.spring_layout(graph, seed=7)
+    # Organisations on a circle grouped by sector, links as chords: readable for one ICS's partners
+    # (tens of organisations), reproducible, and a young cohort's many small components do not collapse.
+    ordered = sorted(graph.nodes, key=lambda n: (graph.nodes[n].get("sector", ""), graph.nodes[n].get("code", "")))
+    layout = nx.circular_layout(ordered)
     paired = [(a, b) for a, b, d in graph.edges(data=True) if d.get("pairs") not in (0, None)]
     ideas = [(a, b) for a, b, d in graph.edges(data=True) if d.get("opportunities") not in (0, None)]
-    nx.draw_networkx_edges(graph, layout, edgelist=paired, ax=ax, edge_color="#999999", width=1.5)
-    nx.draw_networkx_edges(graph, layout, edgelist=ideas, ax=ax, edge_color="#009639", width=3.5, style="dashed")
-    colours = [SECTOR_COLOURS.get(graph.nodes[n].get("sector", ""), "#425563") for n in graph.nodes]
-    nx.draw_networkx_nodes(graph, layout, ax=ax, node_color=colours, node_size=700)
-    nx.draw_networkx_labels(
-        graph, layout, ax=ax, labels={n: graph.nodes[n].get("code", "?") for n in graph.nodes}, font_size=7
+    nx.draw_networkx_edges(graph, layout, edgelist=paired, ax=ax, edge_color="#999999", width=2, node_size=900)
+    nx.draw_networkx_edges(
+        graph, layout, edgelist=ideas, ax=ax, edge_color="#009639", width=4, style="dashed", node_size=900
     )
+    colours = [SECTOR_COLOURS.get(graph.nodes[n].get("sector", ""), "#425563") for n in graph.nodes]
+    nx.draw_networkx_nodes(graph, layout, ax=ax, node_color=colours, node_size=900, alpha=0.9)
+    for n, (x, y) in layout.items():
+        ax.text(
+            1.2 * x, 1.2 * y, graph.nodes[n].get("code", "?"), ha="center", va="center", fontsize=8, color="#212b32"
+        )
+    ax.set_xlim(-1.45, 1.45)
+    ax.set_ylim(-1.35, 1.35)
+    ax.set_aspect("equal")
     sectors = sorted({graph.nodes[n].get("sector", "") for n in graph.nodes})
     handles: list[Any] = [
         Patch(color=SECTOR_COLOURS.get(s, "#425563"), label=_humanise(s) if s else "unknown") for s in sectors
     ]
     handles += [
-        Line2D([], [], color="#999999", lw=1.5, label="paired fellows"),
-        Line2D([], [], color="#009639", lw=3.5, ls="--", label="collaboration opportunity"),
+        Line2D([], [], color="#999999", lw=2, label="paired fellows"),
+        Line2D([], [], color="#009639", lw=4, ls="--", label="collaboration opportunity"),
     ]
-    ax.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
     return fig
 
 
