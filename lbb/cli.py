@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -81,6 +82,36 @@ def asyncapi(
 
     for path in write(out):
         console.log(f"wrote {path}")
+
+
+@app.command()
+def report(
+    cohort_id: Annotated[str, typer.Argument(help="The cohort to report on")],
+    out: Annotated[Path, typer.Option(help="Directory for index.html, its SVG charts and report.json")] = Path(
+        "report"
+    ),
+    gateway: Annotated[str, typer.Option(envvar="LBB_GATEWAY_URL", help="Gateway base URL")] = (
+        f"http://127.0.0.1:{DEFAULT_PORTS['gateway']}"
+    ),
+    token: Annotated[
+        str, typer.Option(envvar="LBB_TOKEN", help="Bearer token of a board or admin user (dev mode: optional)")
+    ] = "",
+    from_json: Annotated[
+        Path | None, typer.Option("--from-json", help="Render a saved report.json instead of asking the gateway")
+    ] = None,
+) -> None:
+    """Write the cohort evaluation report as an HTML page with charts."""
+    from lbb import report as cohort_report
+
+    try:
+        data = (
+            json.loads(from_json.read_text()) if from_json else cohort_report.fetch(gateway, cohort_id, token or None)
+        )
+    except (RuntimeError, OSError, ValueError) as exc:
+        console.print(f"[red]could not get the report:[/] {exc}")
+        raise typer.Exit(1) from exc
+    page = cohort_report.render(data, out)
+    console.print(f"report written to {page}")
 
 
 if __name__ == "__main__":

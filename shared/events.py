@@ -278,6 +278,12 @@ class FeedbackSubmitted(Event):
     to_fellow_id: UUID
     strengths: dict[str, int]
     submitted_at: datetime
+    top_strengths: list[str] = Field(
+        default_factory=list, description="The dimensions the giver picked as the partner's top strengths"
+    )
+    corrected_at: datetime | None = Field(
+        default=None, description="Set when this re-states a feedback corrected within its edit window"
+    )
 
 
 class FeedbackReleased(Event):
@@ -288,6 +294,9 @@ class FeedbackReleased(Event):
     to_fellow_id: UUID
     strengths: dict[str, int]
     released_at: datetime
+    top_strengths: list[str] = Field(
+        default_factory=list, description="The dimensions the giver picked as the partner's top strengths"
+    )
 
 
 class CollaborationOpportunityIdentified(Event):

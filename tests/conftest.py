@@ -8,6 +8,7 @@ LBB_TEST_BACKEND=containers: Apache Kafka and PostgreSQL through testcontainers 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
@@ -94,6 +95,17 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float 
             return last
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last saw {last!r}")
+
+
+def envelopes(records: list[Any]) -> list[dict[str, Any]]:
+    """The JSON envelopes among records, skipping what is not JSON (poison-message tests write some)."""
+    out = []
+    for r in records:
+        try:
+            out.append(json.loads(r.value))
+        except ValueError:
+            continue
+    return out
 
 
 class TopicReader:

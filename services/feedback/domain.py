@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from shared.events import LEADERSHIP_DIMENSIONS
 
 MIN_DIMENSIONS = 3
+MAX_TOP_STRENGTHS = 3
+SMALL_NUMBER = 5  # counts from 1 to SMALL_NUMBER - 1 are shown as "<5"
+SUPPRESSED = f"<{SMALL_NUMBER}"
+
+ALL_SUBMITTED = "all_submitted"
+DEADLINE = "deadline"
 
 
 def strengths_problem(strengths: dict[str, int]) -> str | None:
@@ -21,10 +31,233 @@ def strengths_problem(strengths: dict[str, int]) -> str | None:
     return None
 
 
+def top_strengths_problem(strengths: Mapping[str, int], top: list[str]) -> str | None:
+    if not top:
+        return "pick at least one top strength"
+    if len(top) > MAX_TOP_STRENGTHS:
+        return f"pick at most {MAX_TOP_STRENGTHS} top strengths"
+    if len(set(top)) != len(top):
+        return "each top strength once"
+    unrated = [t for t in top if t not in strengths]
+    if unrated:
+        return f"top strengths must be among the dimensions you rated: {', '.join(unrated)}"
+    return None
+
+
+def default_top_strengths(strengths: Mapping[str, int]) -> list[str]:
+    """When the giver picks none: the best-rated dimensions (up to three, in the model's order)."""
+    best = max(strengths.values())
+    return [d for d in LEADERSHIP_DIMENSIONS if strengths.get(d) == best][:MAX_TOP_STRENGTHS]
+
+
 def partners(fellow_ids: list[uuid.UUID], fellow: uuid.UUID) -> list[uuid.UUID]:
     return [f for f in fellow_ids if f != fellow]
 
 
+def expected(fellow_ids: list[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Every (giver, receiver) of a pair or trio: each fellow writes about each partner."""
+    return {(a, b) for a in fellow_ids for b in partners(fellow_ids, a)}
+
+
 def all_submitted(fellow_ids: list[uuid.UUID], submitted: set[tuple[uuid.UUID, uuid.UUID]]) -> bool:
     """Blind release: every fellow has written about every partner."""
-    return all((a, b) in submitted for a in fellow_ids for b in partners(fellow_ids, a))
+    return expected(fellow_ids) <= submitted
+
+
+def due_at(exchange_completed_at: datetime, due_after: timedelta) -> datetime:
+    """Deterministic from the event, so a redelivered ExchangeCompleted computes the same due date."""
+    return exchange_completed_at + due_after
+
+
+def correction_problem(
+    submitted_at: datetime, released_at: datetime | None, now: datetime, edit_window: timedelta
+) -> str | None:
+    if released_at is not None:
+        return "this feedback has been released and can no longer be corrected"
+    if now > submitted_at + edit_window:
+        return f"corrections are possible for {_human(edit_window)} after submitting; that time has passed"
+    return None
+
+
+def _human(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    if hours >= 24 and hours % 24 == 0:
+        days = int(hours // 24)
+        return f"{days} day{'s' if days != 1 else ''}"
+    if hours >= 1 and hours == int(hours):
+        return f"{int(hours)} hour{'s' if hours != 1 else ''}"
+    return f"{int(delta.total_seconds() // 60)} minutes"
+
+
+# --- the cohort evaluation report --------------------------------------------------------------
+
+
+def suppress(n: int) -> int | str:
+    """Small-number suppression: 1 to 4 become "<5" so nobody can be singled out; 0 stays 0."""
+    return SUPPRESSED if 0 < n < SMALL_NUMBER else n
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    """A proportion, shown only when its denominator is not a small number."""
+    if denominator < SMALL_NUMBER:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def mean(values: list[int]) -> float | None:
+    """A mean score, shown only when at least five ratings make it up."""
+    if len(values) < SMALL_NUMBER:
+        return None
+    return round(sum(values) / len(values), 2)
+
+
+@dataclass(frozen=True)
+class PairFacts:
+    id: uuid.UUID
+    fellow_ids: list[uuid.UUID]
+    exchange_completed: bool
+
+
+@dataclass(frozen=True)
+class FeedbackFacts:
+    from_fellow_id: uuid.UUID
+    to_fellow_id: uuid.UUID
+    strengths: Mapping[str, int]
+    top_strengths: list[str]
+    released: bool
+
+
+@dataclass(frozen=True)
+class FellowFacts:
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    organisation_code: str
+    sector: str
+    place: str
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    from_fellow_id: uuid.UUID
+    to_fellow_id: uuid.UUID
+    missing: bool
+
+
+def cohort_report(
+    cohort_id: uuid.UUID,
+    *,
+    fellows: Iterable[FellowFacts],
+    pairs: Iterable[PairFacts],
+    requests: Iterable[RequestFacts],
+    feedback: Iterable[FeedbackFacts],
+    opportunities: Iterable[tuple[uuid.UUID, ...]],
+) -> dict[str, Any]:
+    """The cohort evaluation report: completion rates, strengths, the collaboration network.
+
+    Every count is suppressed below five; rates and means are shown only over five or more.
+    ``opportunities`` are the organisation ids each collaboration opportunity links.
+    """
+    fellows_by_id = {f.id: f for f in fellows}
+    pairs = list(pairs)
+    requests = list(requests)
+    feedback = list(feedback)
+    completed = [p for p in pairs if p.exchange_completed]
+
+    scores: dict[str, list[int]] = {d: [] for d in LEADERSHIP_DIMENSIONS}
+    top: dict[str, int] = dict.fromkeys(LEADERSHIP_DIMENSIONS, 0)
+    by_sector: dict[str, dict[str, list[int]]] = {}
+    receivers_by_sector: dict[str, set[uuid.UUID]] = {}
+    for f in feedback:
+        if not f.released:  # blind until release, in aggregate too
+            continue
+        sector = fellows_by_id[f.to_fellow_id].sector if f.to_fellow_id in fellows_by_id else "unknown"
+        receivers_by_sector.setdefault(sector, set()).add(f.to_fellow_id)
+        sector_scores = by_sector.setdefault(sector, {d: [] for d in LEADERSHIP_DIMENSIONS})
+        for dimension, score in f.strengths.items():
+            scores[dimension].append(score)
+            sector_scores[dimension].append(score)
+        for dimension in f.top_strengths:
+            top[dimension] += 1
+
+    organisations: dict[uuid.UUID, FellowFacts] = {}
+    for fellow in fellows_by_id.values():
+        organisations.setdefault(fellow.organisation_id, fellow)
+    edges: dict[tuple[uuid.UUID, uuid.UUID], dict[str, int]] = {}
+
+    def edge(a: uuid.UUID, b: uuid.UUID) -> dict[str, int]:
+        key = (min(a, b), max(a, b))
+        return edges.setdefault(key, {"pairs": 0, "opportunities": 0})
+
+    for p in pairs:
+        orgs = sorted({fellows_by_id[f].organisation_id for f in p.fellow_ids if f in fellows_by_id})
+        for i, a in enumerate(orgs):
+            for b in orgs[i + 1 :]:
+                edge(a, b)["pairs"] += 1
+    for linked in opportunities:
+        orgs = sorted(set(linked))
+        for i, a in enumerate(orgs):
+            for b in orgs[i + 1 :]:
+                edge(a, b)["opportunities"] += 1
+    in_network = {o for key in edges for o in key}
+
+    submitted = len(feedback)
+    return {
+        "cohort_id": str(cohort_id),
+        "suppression": f"counts from 1 to {SMALL_NUMBER - 1} are shown as {SUPPRESSED!r}; "
+        f"rates and means need at least {SMALL_NUMBER} in their base",
+        "fellows": suppress(len(fellows_by_id)),
+        "exchange": {
+            "pairs": suppress(len(pairs)),
+            "completed": suppress(len(completed)),
+            "not_completed": suppress(len(pairs) - len(completed)),
+            "completion_rate": rate(len(completed), len(pairs)),
+        },
+        "feedback": {
+            "requested": suppress(len(requests)),
+            "submitted": suppress(submitted),
+            "released": suppress(sum(1 for f in feedback if f.released)),
+            "missing": suppress(sum(1 for r in requests if r.missing)),
+            "completion_rate": rate(submitted, len(requests)),
+        },
+        "strengths_by_dimension": [
+            {
+                "dimension": d,
+                "ratings": suppress(len(scores[d])),
+                "mean": mean(scores[d]),
+                "top_strength": suppress(top[d]),
+                "distribution": {str(score): suppress(scores[d].count(score)) for score in range(1, 6)},
+            }
+            for d in LEADERSHIP_DIMENSIONS
+        ],
+        "strengths_by_sector": [
+            {
+                "sector": sector,
+                "fellows_rated": suppress(len(receivers_by_sector[sector])),
+                "dimensions": {
+                    d: {"ratings": suppress(len(values)), "mean": mean(values)} for d, values in dims.items()
+                },
+            }
+            for sector, dims in sorted(by_sector.items())
+        ],
+        "collaboration_network": {
+            "nodes": [
+                {
+                    "organisation_id": str(o),
+                    "code": organisations[o].organisation_code,
+                    "sector": organisations[o].sector,
+                    "place": organisations[o].place,
+                }
+                for o in sorted(in_network, key=lambda o: organisations[o].organisation_code)
+                if o in organisations
+            ],
+            "edges": [
+                {
+                    "source": str(a),
+                    "target": str(b),
+                    "pairs": suppress(counts["pairs"]),
+                    "opportunities": suppress(counts["opportunities"]),
+                }
+                for (a, b), counts in sorted(edges.items())
+            ],
+        },
+    }

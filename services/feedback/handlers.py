@@ -8,12 +8,28 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.dialects.postgresql import insert
 
 from services.feedback import domain
-from services.feedback.models import ExchangePair, FeedbackRequest
+from services.feedback.models import ExchangePair, FeedbackRequest, Fellow
 from shared import events as ev
 from shared.consumer import Context, Handler
 
 
 def make_handlers(due_after: timedelta) -> dict[type[ev.Event], Handler]:
+    async def on_fellow_enrolled(ctx: Context, event: ev.FellowEnrolled) -> None:
+        """Who a fellow is, organisationally: for collaboration opportunities and the report."""
+        values = {
+            "cohort_id": event.cohort_id,
+            "organisation_id": event.organisation_id,
+            "organisation_code": event.organisation_code,
+            "sector": event.sector,
+            "place": event.place,
+            "enrolled_at": event.enrolled_at,
+        }
+        await ctx.session.execute(
+            insert(Fellow)
+            .values(id=event.fellow_id, **values)
+            .on_conflict_do_update(index_elements=["id"], set_=values)
+        )
+
     async def on_pair_assigned(ctx: Context, event: ev.PairAssigned) -> None:
         await ctx.session.execute(
             insert(ExchangePair)
@@ -36,7 +52,8 @@ def make_handlers(due_after: timedelta) -> dict[type[ev.Event], Handler]:
             return
         pair.exchange_completed_at = event.completed_at
         now = datetime.now(UTC)
-        due = now + due_after
+        due = domain.due_at(event.completed_at, due_after)
+        pair.due_at = due
         for giver in event.fellow_ids:
             for receiver in domain.partners(event.fellow_ids, giver):
                 request = FeedbackRequest(
@@ -54,4 +71,8 @@ def make_handlers(due_after: timedelta) -> dict[type[ev.Event], Handler]:
                     )
                 )
 
-    return {ev.PairAssigned: on_pair_assigned, ev.ExchangeCompleted: on_exchange_completed}
+    return {
+        ev.FellowEnrolled: on_fellow_enrolled,
+        ev.PairAssigned: on_pair_assigned,
+        ev.ExchangeCompleted: on_exchange_completed,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +38,24 @@ class ExchangePair(Base):
     organisation_codes: Mapped[list[str]] = mapped_column(Json)
     assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     exchange_completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When feedback is due (set on ExchangeCompleted) and when the pair's feedback was released.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    release_reason: Mapped[str | None] = mapped_column(String(20))
+
+
+class Fellow(Base):
+    """Projection of FellowEnrolled: which organisation, sector and place a fellow comes from."""
+
+    __tablename__ = "fellow"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    cohort_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    organisation_id: Mapped[uuid.UUID]
+    organisation_code: Mapped[str] = mapped_column(String(50))
+    sector: Mapped[str] = mapped_column(String(50))
+    place: Mapped[str] = mapped_column(String(50))
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class FeedbackRequest(Base):
@@ -50,6 +68,8 @@ class FeedbackRequest(Base):
     to_fellow_id: Mapped[uuid.UUID]
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Recorded when the due date passed without this fellow's feedback.
+    missing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Feedback(Base):
@@ -61,9 +81,11 @@ class Feedback(Base):
     from_fellow_id: Mapped[uuid.UUID]
     to_fellow_id: Mapped[uuid.UUID] = mapped_column(index=True)
     strengths: Mapped[dict[str, int]] = mapped_column(Json)
+    top_strengths: Mapped[list[str]] = mapped_column(Json, server_default="[]")
     narrative: Mapped[str] = mapped_column(Text)
     collaboration_ideas: Mapped[list[str]] = mapped_column(Json)
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    corrected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -75,4 +97,5 @@ class CollaborationOpportunity(Base):
     feedback_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("feedback.id"))
     idea: Mapped[str] = mapped_column(Text)
     organisation_codes: Mapped[list[str]] = mapped_column(Json)
+    organisation_ids: Mapped[list[str]] = mapped_column(Json, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -235,3 +235,29 @@ async def close_cohort(
 @router.get("/cohorts/{cohort_id}/shortlisting")
 async def shortlisting(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
     return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}/shortlisting", caller)
+
+
+@router.put("/pairs/{pair_id}/feedback/{feedback_id}", status_code=202)
+async def correct_feedback(
+    pair_id: uuid.UUID, feedback_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+) -> Response:
+    return await forward(
+        request,
+        "feedback",
+        "PUT",
+        f"/pairs/{pair_id}/feedback/{feedback_id}",
+        await with_fellows(request, caller),
+        body,
+    )
+
+
+@router.get("/pairs/{pair_id}/feedback")
+async def my_pair_feedback(pair_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "feedback", "GET", f"/pairs/{pair_id}/feedback", await with_fellows(request, caller))
+
+
+@router.get("/cohorts/{cohort_id}/report")
+async def cohort_report(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+    if caller.role not in ("board", "admin"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the cohort report needs the role board or admin")
+    return await forward(request, "feedback", "GET", f"/cohorts/{cohort_id}/report", caller)

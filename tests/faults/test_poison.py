@@ -17,7 +17,7 @@ from tests.conftest import eventually
 
 # which consumer groups read each topic (DESIGN.md, "Shape")
 CONSUMERS = {
-    topics.APPLICATIONS: {"lbb-pairing", "lbb-notifications"},
+    topics.APPLICATIONS: {"lbb-pairing", "lbb-feedback", "lbb-notifications"},
     topics.PAIRING: {"lbb-feedback", "lbb-notifications"},
     topics.FEEDBACK: {"lbb-notifications"},
     topics.CONTACTS: {"lbb-notifications"},

@@ -1,0 +1,114 @@
+"""The feedback rules and the report's arithmetic, without any I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from services.feedback import domain
+
+A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+T0 = datetime(2027, 3, 1, 12, tzinfo=UTC)
+
+
+def test_fewer_than_three_dimensions_are_refused_with_a_readable_reason() -> None:
+    assert domain.strengths_problem({"leading_with_care": 4, "engaging_the_team": 5}) == (
+        "rate at least 3 of the nine leadership dimensions"
+    )
+
+
+def test_unknown_dimensions_and_out_of_range_ratings_are_named() -> None:
+    problem = domain.strengths_problem({"charisma": 5, "leading_with_care": 4, "engaging_the_team": 5})
+    assert problem is not None and "charisma" in problem and "inspiring_shared_purpose" in problem
+    problem = domain.strengths_problem({"leading_with_care": 0, "engaging_the_team": 6, "holding_to_account": 3})
+    assert problem == "ratings are 1 to 5: check engaging_the_team, leading_with_care"
+
+
+def test_three_valid_ratings_pass() -> None:
+    assert domain.strengths_problem({"leading_with_care": 1, "engaging_the_team": 5, "holding_to_account": 3}) is None
+
+
+def test_top_strengths_must_be_rated_and_at_most_three() -> None:
+    rated = {"leading_with_care": 4, "engaging_the_team": 5, "holding_to_account": 3, "sharing_the_vision": 2}
+    assert domain.top_strengths_problem(rated, ["engaging_the_team"]) is None
+    assert domain.top_strengths_problem(rated, []) == "pick at least one top strength"
+    assert "at most 3" in (domain.top_strengths_problem(rated, list(rated)) or "")
+    assert "influencing_for_results" in (domain.top_strengths_problem(rated, ["influencing_for_results"]) or "")
+
+
+def test_without_a_pick_the_best_rated_dimensions_are_the_top_strengths() -> None:
+    rated = {"holding_to_account": 5, "leading_with_care": 5, "engaging_the_team": 3}
+    assert domain.default_top_strengths(rated) == ["leading_with_care", "holding_to_account"]
+
+
+def test_a_pair_is_complete_when_both_wrote_about_each_other() -> None:
+    assert not domain.all_submitted([A, B], {(A, B)})
+    assert domain.all_submitted([A, B], {(A, B), (B, A)})
+
+
+def test_a_trio_needs_all_six_feedbacks() -> None:
+    five = domain.expected([A, B, C]) - {(C, A)}
+    assert len(domain.expected([A, B, C])) == 6
+    assert not domain.all_submitted([A, B, C], five)
+    assert domain.all_submitted([A, B, C], five | {(C, A)})
+
+
+def test_the_due_date_follows_from_the_exchange_so_redelivery_computes_the_same() -> None:
+    assert domain.due_at(T0, timedelta(days=14)) == datetime(2027, 3, 15, 12, tzinfo=UTC)
+
+
+def test_corrections_are_possible_only_inside_the_window_and_before_release() -> None:
+    window = timedelta(hours=48)
+    assert domain.correction_problem(T0, None, T0 + timedelta(hours=47), window) is None
+    assert "2 days" in (domain.correction_problem(T0, None, T0 + timedelta(hours=49), window) or "")
+    assert "released" in (domain.correction_problem(T0, T0, T0 + timedelta(hours=1), window) or "")
+
+
+def test_small_numbers_are_suppressed_but_zero_and_five_are_shown() -> None:
+    assert [domain.suppress(n) for n in (0, 1, 4, 5, 12)] == [0, "<5", "<5", 5, 12]
+    assert domain.rate(3, 4) is None and domain.rate(4, 5) == 0.8
+    assert domain.mean([5, 4, 3, 2]) is None and domain.mean([5, 4, 3, 2, 1]) == 3.0
+
+
+def _fellow(org: uuid.UUID, code: str, sector: str) -> domain.FellowFacts:
+    return domain.FellowFacts(uuid.uuid4(), org, code, sector, "luton")
+
+
+def test_the_report_counts_completion_strengths_and_the_network() -> None:
+    orgs = [uuid.uuid4() for _ in range(6)]
+    fellows = [_fellow(orgs[i], f"ORG{i}", "acute" if i < 3 else "local_authority") for i in range(6)]
+    f = [x.id for x in fellows]
+    pairs = [
+        domain.PairFacts(uuid.uuid4(), [f[0], f[3]], True),
+        domain.PairFacts(uuid.uuid4(), [f[1], f[4]], True),
+        domain.PairFacts(uuid.uuid4(), [f[2], f[5]], True),
+    ]
+    requests = [domain.RequestFacts(a, b, missing=False) for p in pairs for a, b in domain.expected(p.fellow_ids)]
+    scores = {"leading_with_care": 4, "engaging_the_team": 5, "holding_to_account": 2}
+    feedback = [
+        domain.FeedbackFacts(a, b, scores, ["engaging_the_team"], released=True)
+        for p in pairs
+        for a, b in domain.expected(p.fellow_ids)
+    ]
+    unreleased = domain.FeedbackFacts(f[0], f[3], {"developing_capability": 1}, [], released=False)
+    report = domain.cohort_report(
+        uuid.uuid4(),
+        fellows=fellows,
+        pairs=pairs,
+        requests=requests,
+        feedback=[*feedback, unreleased],
+        opportunities=[(orgs[0], orgs[3]), (orgs[0], orgs[3])],
+    )
+    assert report["fellows"] == 6
+    assert report["exchange"] == {"pairs": "<5", "completed": "<5", "not_completed": 0, "completion_rate": None}
+    assert report["feedback"]["requested"] == 6 and report["feedback"]["submitted"] == 7
+    by_dimension = {r["dimension"]: r for r in report["strengths_by_dimension"]}
+    assert by_dimension["engaging_the_team"]["mean"] == 5.0 and by_dimension["engaging_the_team"]["top_strength"] == 6
+    assert by_dimension["engaging_the_team"]["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 6}
+    assert by_dimension["developing_capability"]["ratings"] == 0, "unreleased feedback stays out, even in aggregate"
+    sectors = {s["sector"]: s for s in report["strengths_by_sector"]}
+    assert sectors["acute"]["dimensions"]["leading_with_care"] == {"ratings": "<5", "mean": None}
+    edges = {(e["source"], e["target"]): e for e in report["collaboration_network"]["edges"]}
+    assert len(edges) == 3 and len(report["collaboration_network"]["nodes"]) == 6
+    key = (str(min(orgs[0], orgs[3])), str(max(orgs[0], orgs[3])))
+    assert edges[key]["opportunities"] == "<5" and edges[key]["pairs"] == "<5"

@@ -1,0 +1,170 @@
+"""The cohort evaluation report on a seeded cohort: JSON through the gateway and `lbb report`'s page."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lbb.cli import app as cli
+from lbb.devstack import Stack
+from tests.conftest import Api
+from tests.feedback.flow import ADMIN, BOARD, DIMENSIONS, cohort_with_pairs, complete_exchange, feedback_state, give
+
+
+def shown(n: int) -> int | str:
+    return "<5" if 0 < n < 5 else n
+
+
+async def test_the_report_counts_a_seeded_cohort_and_suppresses_small_numbers(
+    api: Api, stack: Stack, tmp_path: Path
+) -> None:
+    cohort = await cohort_with_pairs(api, 12, name="Report")
+    assert len(cohort.pairs) == 6
+    completed, left_out = cohort.pairs[:5], cohort.pairs[5]
+    ratings: list[tuple[str, dict[str, int]]] = []  # (receiver, strengths)
+    tops: Counter[str] = Counter()
+    ideas = 0
+    for i, pair in enumerate(completed):
+        await complete_exchange(api, cohort, pair)
+        a, b = pair["fellow_ids"]
+        for j, (giver, receiver) in enumerate(((a, b), (b, a))):
+            k = 2 * i + j
+            strengths = {"leading_with_care": 4, "engaging_the_team": 5, "holding_to_account": 1 + k % 5}
+            if k < 2:
+                strengths["influencing_for_results"] = 2
+            top = ["engaging_the_team"] if k % 2 else ["leading_with_care", "engaging_the_team"]
+            with_ideas = [f"Joint workshop {k}"] if i < 2 else []
+            await give(
+                api, cohort, pair["id"], giver, receiver, strengths=strengths, top_strengths=top,
+                collaboration_ideas=with_ideas,
+            )  # fmt: skip
+            ratings.append((receiver, strengths))
+            tops.update(top)
+            ideas += len(with_ideas)
+        await feedback_state(api, cohort, pair, lambda state: state["released_at"] is not None)
+
+    for who in (
+        cohort.who[left_out["fellow_ids"][0]],
+        ("sam", "sponsor", cohort.organisation[left_out["fellow_ids"][0]]["id"]),
+    ):
+        assert (await api.call("GET", f"/api/cohorts/{cohort.id}/report", who)).status_code == 403
+    answer = await api.call("GET", f"/api/cohorts/{cohort.id}/report", BOARD)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert (await api.call("GET", f"/api/cohorts/{cohort.id}/report", ADMIN)).status_code == 200
+
+    assert report["fellows"] == 12
+    assert report["exchange"] == {"pairs": 6, "completed": 5, "not_completed": "<5", "completion_rate": 0.833}
+    assert report["feedback"] == {
+        "requested": 10,
+        "submitted": 10,
+        "released": 10,
+        "missing": 0,
+        "completion_rate": 1.0,
+    }
+    by_dimension = {r["dimension"]: r for r in report["strengths_by_dimension"]}
+    assert [r["dimension"] for r in report["strengths_by_dimension"]] == list(DIMENSIONS)
+    assert by_dimension["leading_with_care"] == {
+        "dimension": "leading_with_care",
+        "ratings": 10,
+        "mean": 4.0,
+        "top_strength": 5,
+        "distribution": {"1": 0, "2": 0, "3": 0, "4": 10, "5": 0},
+    }
+    assert by_dimension["holding_to_account"]["mean"] == 3.0
+    assert by_dimension["holding_to_account"]["distribution"] == {str(s): "<5" for s in range(1, 6)}
+    assert by_dimension["engaging_the_team"]["top_strength"] == 10
+    assert by_dimension["influencing_for_results"] == {
+        "dimension": "influencing_for_results",
+        "ratings": "<5",
+        "mean": None,
+        "top_strength": 0,
+        "distribution": {"1": 0, "2": "<5", "3": 0, "4": 0, "5": 0},
+    }
+    assert by_dimension["sharing_the_vision"]["ratings"] == 0
+
+    # by the rated fellow's sector, from what this test gave
+    per_sector: dict[str, list[dict[str, int]]] = {}
+    for receiver, strengths in ratings:
+        per_sector.setdefault(cohort.organisation[receiver]["sector"], []).append(strengths)
+    sectors = {s["sector"]: s for s in report["strengths_by_sector"]}
+    assert set(sectors) == set(per_sector)
+    for sector, given in per_sector.items():
+        care = [g["leading_with_care"] for g in given]
+        assert sectors[sector]["fellows_rated"] == shown(len(given))
+        assert sectors[sector]["dimensions"]["leading_with_care"] == {
+            "ratings": shown(len(care)),
+            "mean": round(sum(care) / len(care), 2) if len(care) >= 5 else None,
+        }
+
+    # the network: every organisation of the cohort, an edge per pair, opportunities where ideas were named
+    network = report["collaboration_network"]
+    by_id = {o["id"]: o for o in cohort.organisation.values()}
+    assert {n["organisation_id"] for n in network["nodes"]} == set(by_id)
+    assert all(n["code"] == by_id[n["organisation_id"]]["code"] for n in network["nodes"])
+    assert len(network["edges"]) == 6
+    expected_edges = {
+        frozenset(cohort.organisation[f]["id"] for f in p["fellow_ids"]): (i < 2) for i, p in enumerate(cohort.pairs)
+    }
+    for edge in network["edges"]:
+        with_ideas = expected_edges[frozenset((edge["source"], edge["target"]))]
+        assert edge["pairs"] == "<5" and edge["opportunities"] == ("<5" if with_ideas else 0)
+    assert ideas == 4
+
+    # `lbb report` renders the same numbers into an HTML page with SVG charts
+    out = tmp_path / "report"
+    token = await api.token(*BOARD)
+    result = CliRunner().invoke(
+        cli, ["report", cohort.id, "--out", str(out), "--gateway", stack.gateway_url, "--token", token]
+    )
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text()
+    assert json.loads((out / "report.json").read_text())["exchange"] == report["exchange"]
+    assert "83%" in page and "&lt;5" in page and "<5<" not in page
+    for chart in (
+        "completion.svg",
+        "strengths_by_dimension.svg",
+        "strengths_by_sector.svg",
+        "collaboration_network.svg",
+    ):
+        assert f'src="{chart}"' in page
+        ET.parse(out / chart)  # well-formed SVG
+    network_svg = (out / "collaboration_network.svg").read_text()
+    assert all(code in network_svg for code in (o["code"] for o in cohort.organisation.values()))
+    assert "Leading with care" in (out / "strengths_by_dimension.svg").read_text()
+
+
+def test_lbb_report_renders_a_saved_report_without_a_stack(tmp_path: Path) -> None:
+    saved = {
+        "cohort_id": "c0ffee00-0000-4000-8000-000000000000",
+        "generated_at": "2027-03-01T12:00:00+00:00",
+        "suppression": "counts from 1 to 4 are shown as '<5'",
+        "fellows": "<5",
+        "exchange": {"pairs": "<5", "completed": 0, "not_completed": "<5", "completion_rate": None},
+        "feedback": {"requested": 0, "submitted": 0, "released": 0, "missing": 0, "completion_rate": None},
+        "strengths_by_dimension": [
+            {"dimension": d, "ratings": 0, "mean": None, "top_strength": 0, "distribution": {}} for d in DIMENSIONS
+        ],
+        "strengths_by_sector": [],
+        "collaboration_network": {"nodes": [], "edges": []},
+    }
+    source = tmp_path / "saved.json"
+    source.write_text(json.dumps(saved))
+    result = CliRunner().invoke(
+        cli, ["report", saved["cohort_id"], "--out", str(tmp_path / "out"), "--from-json", str(source)]
+    )
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert saved["cohort_id"] in page and "suppressed" in page
+    assert "no pairs yet" in (tmp_path / "out" / "collaboration_network.svg").read_text()
+
+
+def test_lbb_report_says_why_when_the_gateway_is_unreachable(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["report", "x", "--out", str(tmp_path), "--gateway", "http://127.0.0.1:9", "--token", "t"]
+    )
+    assert result.exit_code == 1 and "could not get the report" in result.output
