@@ -217,3 +217,30 @@ async def fellow_feedback(fellow_id: uuid.UUID, request: Request, caller: Caller
 @router.get("/notifications")
 async def notifications(request: Request, caller: CallerDep) -> Response:
     return await forward(request, "notifications", "GET", "/notifications", caller)
+
+
+@router.get("/notifications/preferences")
+async def notification_preferences(request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "notifications", "GET", "/notifications/preferences", caller)
+
+
+@router.put("/notifications/preferences")
+async def set_notification_preferences(
+    request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+) -> Response:
+    return await forward(request, "notifications", "PUT", "/notifications/preferences", caller, body)
+
+
+@router.post("/notifications/staff-contacts", status_code=201)
+async def register_staff_contact(request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
+    return await forward(request, "notifications", "POST", "/staff-contacts", caller, body)
+
+
+@router.get("/notifications/staff-contacts")
+async def staff_contacts(request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "notifications", "GET", "/staff-contacts", caller)
+
+
+@router.delete("/notifications/staff-contacts/{staff_id}", status_code=202)
+async def remove_staff_contact(staff_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "notifications", "DELETE", f"/staff-contacts/{staff_id}", caller)
