@@ -3,7 +3,8 @@
 It speaks SMTP for real, so the notifications service's aiosmtplib client is exercised end to end.
 Tests reach into it: ``messages`` (parsed e-mails), ``refuse`` (addresses answered with 550 at
 RCPT TO), ``hold`` (addresses whose DATA is received but not answered until released: the moment
-a sender could be killed between handing a message over and recording it).
+a sender could be killed between handing a message over and recording it) and ``hold_rcpt``
+(addresses whose RCPT TO is not answered until released: killed before handing anything over).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,6 +29,7 @@ class MailSink:
         self.messages: list[EmailMessage] = []
         self.refuse: set[str] = set()
         self.hold: set[str] = set()
+        self.hold_rcpt: set[str] = set()
         self.refused: list[str] = []  # one entry per refused RCPT TO
         self._lock = threading.Lock()
 
@@ -35,6 +38,7 @@ class MailSink:
             with self._lock:
                 self.refused.append(address.lower())
             return "550 5.1.1 mailbox unavailable (refused by the test sink)"
+        await self._wait_while(lambda: address.lower() in self.hold_rcpt)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -48,11 +52,15 @@ class MailSink:
             self.spool.mkdir(parents=True, exist_ok=True)
             name = f"{time.time():.6f}-{len(self.messages)}.eml"
             (self.spool / name).write_bytes(raw)
-        deadline = time.monotonic() + 120
-        # released from the test's thread, so a plain poll rather than an asyncio.Event of this loop
-        while {a.lower() for a in envelope.rcpt_tos} & self.hold and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        await self._wait_while(lambda: bool({a.lower() for a in envelope.rcpt_tos} & self.hold))
         return "250 Message accepted for delivery"
+
+    @staticmethod
+    async def _wait_while(held: Callable[[], bool], timeout_s: float = 120) -> None:
+        # released from the test's thread, so a plain poll rather than an asyncio.Event of this loop
+        deadline = time.monotonic() + timeout_s
+        while held() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     def to(self, address: str) -> list[EmailMessage]:
         """Messages received for ``address``, oldest first."""

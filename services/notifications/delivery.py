@@ -59,7 +59,7 @@ class DeliveryConfig:
     contact_wait_s: float = 600.0  # how long to wait for a recipient's contact details to arrive
     contact_retry_s: float = 2.0
     batch_size: int = 20
-    concurrency: int = 4
+    concurrency: int = 8
     poll_interval_s: float = 0.5
     message_id_domain: str = "beyond-boundaries.nhs.uk"
     sender: str = "Beyond Boundaries <no-reply@beyond-boundaries.nhs.uk>"
@@ -91,7 +91,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(config.concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,8 +102,31 @@ class DeliveryWorker:
         """Recover expired claims, claim a batch, send it; return how many were claimed."""
         await self.recover()
         jobs = await self.claim()
-        await asyncio.gather(*(self._deliver_in_slot(job) for job in jobs))
+        await asyncio.gather(*(self.deliver(job) for job in jobs))
         return len(jobs)
+
+    async def _dispatch(self) -> int:
+        """Recover, then claim as many deliveries as there are free sending slots and start them."""
+        await self.recover()
+        free = min(self.config.concurrency - len(self._in_flight), self.config.batch_size)
+        if free <= 0:
+            return 0
+        jobs = await self.claim(free)
+        for job in jobs:
+            task = asyncio.create_task(self._deliver_logged(job), name=f"delivery-{job.delivery_id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(jobs)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def _deliver_logged(self, job: Job) -> None:
+        try:
+            await self.deliver(job)
+        except Exception:  # the database went away while recording: the lease recovers the row later
+            log.exception("delivery %s: could not record the outcome", job.delivery_id)
 
     async def recover(self) -> int:
         now = self.clock()
@@ -134,7 +157,7 @@ class DeliveryWorker:
                     await self._publish_failed(s, d)
         return len(rows)
 
-    async def claim(self) -> list[Job]:
+    async def claim(self, limit: int | None = None) -> list[Job]:
         now = self.clock()
         jobs: list[Job] = []
         async with self.sessions()() as s, s.begin():
@@ -143,7 +166,7 @@ class DeliveryWorker:
                     select(Delivery)
                     .where(Delivery.status == store.PENDING, Delivery.next_attempt_at <= now)
                     .order_by(Delivery.next_attempt_at)
-                    .limit(self.config.batch_size)
+                    .limit(limit or self.config.batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
@@ -207,10 +230,6 @@ class DeliveryWorker:
         )
         message["X-Lbb-Delivery"] = str(d.id)
         return address, message
-
-    async def _deliver_in_slot(self, job: Job) -> None:
-        async with self._slots:
-            await self.deliver(job)
 
     async def deliver(self, job: Job) -> None:
         handed_over = False
@@ -311,7 +330,7 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
-                claimed = await self.run_once()
+                claimed = await self._dispatch()
                 backoff = self.config.poll_interval_s
             except Exception:  # the database is away: keep going, slower
                 log.exception("delivery round failed; retrying in %.1fs", backoff)
@@ -319,7 +338,7 @@ class DeliveryWorker:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            if claimed == self.config.batch_size:
+            if claimed and len(self._in_flight) < self.config.concurrency:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval_s)
@@ -333,3 +352,5 @@ class DeliveryWorker:
         self._wake.set()
         if self._task is not None:
             await self._task
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)

@@ -40,7 +40,7 @@ class NotificationsSettings(ServiceSettings):
     delivery_lease_s: float = Field(default=120.0, gt=0)  # > one SMTP exchange (several timeouts)
     delivery_poll_interval_s: float = Field(default=0.5, gt=0)
     delivery_batch_size: int = Field(default=20, gt=0)
-    delivery_concurrency: int = Field(default=4, gt=0)
+    delivery_concurrency: int = Field(default=8, gt=0)
     contact_wait_s: float = Field(default=600.0, gt=0)
 
     # Reminders
