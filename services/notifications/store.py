@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -72,7 +72,7 @@ async def record(
             status=MUTED if muted else PENDING,
             attempts=0,
             created_at=now,
-            next_attempt_at=None if muted else now,
+            next_attempt_at=None if muted else func.now(),  # due at once, whatever clock ``now`` came from
         )
         .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
         .returning(Delivery.id)

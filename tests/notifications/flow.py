@@ -8,6 +8,9 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from lbb.mailsink import MailSink
 from services.notifications.domain import TEMPLATES
 from shared.events import LEADERSHIP_DIMENSIONS
@@ -153,3 +156,23 @@ STRENGTHS = dict.fromkeys(LEADERSHIP_DIMENSIONS, 4)
 
 def unique() -> str:
     return uuid.uuid4().hex[:10]
+
+
+async def outcomes(engine: AsyncEngine, recipient_ids: list[str], timeout_s: float = 30) -> list[Any]:
+    """The deliveries to these recipients once none is still on its way (the sink may have a message
+    a moment before the service has recorded it as sent)."""
+
+    async def settled() -> list[Any]:
+        async with engine.connect() as c:
+            rows = (
+                await c.execute(
+                    text(
+                        "SELECT id, event_id, template, status, attempts, last_error, sent_at"
+                        " FROM notifications.delivery WHERE recipient_id = ANY(CAST(:ids AS uuid[]))"
+                    ),
+                    {"ids": recipient_ids},
+                )
+            ).all()
+        return list(rows) if rows and all(r.status not in ("pending", "sending", "handing_over") for r in rows) else []
+
+    return await eventually(settled, timeout_s, "every delivery to be recorded with its outcome")

@@ -15,7 +15,17 @@ from lbb.devstack import Stack
 from lbb.mailsink import MailSink
 from shared import topics
 from tests.conftest import Api, eventually
-from tests.notifications.flow import apply, mail_arrives, new_cohort, organisations, person, subjects, title, unique
+from tests.notifications.flow import (
+    apply,
+    mail_arrives,
+    new_cohort,
+    organisations,
+    outcomes,
+    person,
+    subjects,
+    title,
+    unique,
+)
 
 
 async def deliveries(engine: AsyncEngine, recipient_id: str) -> list[Any]:
@@ -66,7 +76,7 @@ async def test_a_redelivered_event_sends_nothing_twice(
     await mail_arrives(mail, erin.email, title("application_withdrawn"))
 
     assert subjects(mail, erin.email) == sorted([title("application_submitted"), title("application_withdrawn")])
-    rows = await deliveries(engine, erin.id)
+    rows = await outcomes(engine, [erin.id])
     assert sorted(r.template for r in rows) == ["application_submitted", "application_withdrawn"]
     assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
 

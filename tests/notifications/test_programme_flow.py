@@ -7,7 +7,6 @@ import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.mailsink import MailSink
@@ -23,6 +22,7 @@ from tests.notifications.flow import (
     mail_arrives,
     new_cohort,
     organisations,
+    outcomes,
     person,
     register_staff,
     remove_staff,
@@ -144,6 +144,8 @@ async def test_everyone_involved_hears_what_they_need_across_the_programme_exact
         ids = Counter(str(m["Message-ID"]) for m in mail.messages)
         assert [i for i, n in ids.items() if n > 1] == []
 
+        ids_of_people = [p.id for p in (alice, bob, carol, dave)]
+        rows = await outcomes(engine, ids_of_people)
         # the in-app inbox: the caller's own, newest first, sponsors included
         inbox = (await api.call("GET", "/api/notifications", alice.who)).json()
         assert sorted(n["template"] for n in inbox) == sorted(FELLOW_JOURNEY)
@@ -153,17 +155,6 @@ async def test_everyone_involved_hears_what_they_need_across_the_programme_exact
         assert [n["template"] for n in sponsor_inbox] == ["endorsement_requested"] * 2
 
         # every delivery recorded once, sent on the first attempt, and announced on lbb.notifications.v1
-        ids_of_people = [p.id for p in (alice, bob, carol, dave)]
-        async with engine.connect() as c:
-            rows = (
-                await c.execute(
-                    text(
-                        "SELECT id, template, status, attempts, sent_at FROM notifications.delivery"
-                        " WHERE recipient_id = ANY(CAST(:ids AS uuid[]))"
-                    ),
-                    {"ids": ids_of_people},
-                )
-            ).all()
         assert len(rows) == sum(len(expected[p.email]) for p in (alice, bob, carol, dave))
         assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
         reader = await topic_reader([topics.NOTIFICATIONS])
