@@ -31,6 +31,8 @@ def dev(
         home=home.resolve(),
         kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         database_url=os.environ.get("DATABASE_URL"),
+        smtp_host=os.environ.get("SMTP_HOST"),
+        smtp_port=int(os.environ.get("SMTP_PORT", "25")),
         ports={**DEFAULT_PORTS, "gateway": port},
     )
     stop = threading.Event()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from lbb.mailsink import SmtpServer
 from shared.broker import ensure_topics
 from shared.migrations import SCHEMA_SERVICES, upgrade
 
@@ -229,6 +230,10 @@ class Stack:
     kafka: EmbeddedKafka | None = None
     postgres: EmbeddedPostgres | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    # SMTP: a real local server that keeps every e-mail (in memory and in home/mail) unless set
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp: SmtpServer | None = None
 
     @property
     def log_dir(self) -> Path:
@@ -249,6 +254,11 @@ class Stack:
             self.postgres = EmbeddedPostgres(self.home / "pgdata")
             self.database_url = self.postgres.start()
             say(f"embedded PostgreSQL in {self.postgres.data_dir}")
+        if not self.smtp_host:
+            self.smtp = SmtpServer(free_port(), spool=self.home / "mail")
+            self.smtp.start()
+            self.smtp_host, self.smtp_port = "127.0.0.1", self.smtp.port
+            say(f"SMTP sink on {self.smtp_host}:{self.smtp_port}, e-mails kept in {self.home / 'mail'}")
         asyncio.run(ensure_topics(self.kafka_bootstrap_servers))
         say("topics ready")
         for service in SCHEMA_SERVICES:
@@ -265,6 +275,8 @@ class Stack:
             "SEED_DEMO_DATA": "true" if self.seed_demo_data else "false",
             "PYTHONUNBUFFERED": "1",
         }
+        if self.smtp_host:
+            env |= {"SMTP_HOST": self.smtp_host, "SMTP_PORT": str(self.smtp_port or 25)}
         for service in SERVICES:
             env[f"{service.upper()}_URL"] = f"http://127.0.0.1:{self.ports[service]}"
         return env | self.extra_env
@@ -299,3 +311,6 @@ class Stack:
             self.kafka.stop()
         if self.postgres:
             self.postgres.stop()
+        if self.smtp:
+            self.smtp.stop()
+            self.smtp, self.smtp_host, self.smtp_port = None, None, None

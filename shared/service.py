@@ -54,6 +54,7 @@ class ServiceRuntime:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.relay: Relay | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.consumer = Consumer(
             settings=settings,
             broker=self.broker,
@@ -73,6 +74,11 @@ class ServiceRuntime:
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Run ``hook`` once the database is reachable, before consuming starts."""
         self._on_start.append(hook)
+        return hook
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Run ``hook`` first when the service stops (background work ends before the relay does)."""
+        self._on_stop.append(hook)
         return hook
 
     @asynccontextmanager
@@ -98,6 +104,8 @@ class ServiceRuntime:
         log.info("%s started", self.name)
 
     async def stop(self) -> None:
+        for hook in self._on_stop:
+            await hook()
         if self.relay is not None:
             await self.relay.stop()
         await self.broker.stop()

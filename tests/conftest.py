@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack
+from lbb.mailsink import MailSink
 
 T = TypeVar("T")
 
@@ -49,6 +50,18 @@ def _containers() -> tuple[str, str, Callable[[], None]]:
     return kafka.get_bootstrap_server(), postgres.get_connection_url(), stop
 
 
+# The notifications service retries fast and recovers abandoned sends soon in tests.
+NOTIFICATIONS_TEST_ENV = {
+    "DELIVERY_MAX_ATTEMPTS": "3",
+    "DELIVERY_RETRY_BASE_S": "0.2",
+    "DELIVERY_RETRY_MAX_S": "1",
+    "DELIVERY_POLL_INTERVAL_S": "0.2",
+    "SMTP_TIMEOUT_S": "5",
+    "DELIVERY_LEASE_S": "12",
+    "REMINDER_POLL_INTERVAL_S": "0.5",
+}
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     home = Path(tempfile.mkdtemp(prefix="lbb-test-"))
@@ -57,7 +70,7 @@ def stack() -> Iterator[Stack]:
     database = os.environ.get("DATABASE_URL")
     if os.environ.get("LBB_TEST_BACKEND") == "containers":
         kafka, database, cleanup = _containers()
-    running = Stack(home=home, kafka_bootstrap_servers=kafka, database_url=database)
+    running = Stack(home=home, kafka_bootstrap_servers=kafka, database_url=database, extra_env=NOTIFICATIONS_TEST_ENV)
     try:
         running.start(say=lambda line: None)
         yield running
@@ -69,6 +82,14 @@ def stack() -> Iterator[Stack]:
         running.stop()
         cleanup()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mail(stack: Stack) -> MailSink:
+    """The real SMTP server every e-mail of the stack goes to: received messages, refusals, holds."""
+    if stack.smtp is None:
+        pytest.skip("SMTP_HOST points at an outside server; the tests need the local sink")
+    return stack.smtp.sink
 
 
 @pytest.fixture(scope="session")

@@ -261,3 +261,30 @@ async def cohort_report(cohort_id: uuid.UUID, request: Request, caller: CallerDe
     if caller.role not in ("board", "admin"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the cohort report needs the role board or admin")
     return await forward(request, "feedback", "GET", f"/cohorts/{cohort_id}/report", caller)
+
+
+@router.get("/notifications/preferences")
+async def notification_preferences(request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "notifications", "GET", "/notifications/preferences", caller)
+
+
+@router.put("/notifications/preferences")
+async def set_notification_preferences(
+    request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+) -> Response:
+    return await forward(request, "notifications", "PUT", "/notifications/preferences", caller, body)
+
+
+@router.post("/notifications/staff-contacts", status_code=201)
+async def register_staff_contact(request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
+    return await forward(request, "notifications", "POST", "/staff-contacts", caller, body)
+
+
+@router.get("/notifications/staff-contacts")
+async def staff_contacts(request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "notifications", "GET", "/staff-contacts", caller)
+
+
+@router.delete("/notifications/staff-contacts/{staff_id}", status_code=202)
+async def remove_staff_contact(staff_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+    return await forward(request, "notifications", "DELETE", f"/staff-contacts/{staff_id}", caller)

@@ -1,94 +1,292 @@
-"""Who hears about which event, and what they are told: pure, no I/O."""
+"""Who hears about which event, what they are told, and which reminders an event sets or settles.
+
+Pure, no I/O: the handlers look up the audience (pair members, the organisation's sponsors, the
+board) and pass it in; the messages carry only ids and facts from the event, and the templates
+get names, job titles and organisations from the contact projection when the e-mail is rendered.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from shared import events as ev
+
+PERSON = "person"  # a recipient from the contact projection (an application / fellow id)
+STAFF = "staff"  # a recipient from the notifications-owned staff directory (sponsor, board)
+
+# Reminder kinds
+VISIT_UNSCHEDULED = "visit_unscheduled"
+VISIT_UNCOMPLETED = "visit_uncompleted"
+FEEDBACK_DUE = "feedback_due"
+
+_NAMESPACE = uuid.UUID("6b3f0a52-7d0e-4a55-9d0c-6a1f1f6a0b6e")
+
+
+@dataclass(frozen=True)
+class Template:
+    title: str
+    summary: str  # the in-app text before the e-mail is rendered: no personal data
+    essential: bool = True
+
+
+TEMPLATES: dict[str, Template] = {
+    "application_submitted": Template(
+        "We have your application", "Thank you for applying. Your organisation's sponsor will review it next."
+    ),
+    "endorsement_requested": Template(
+        "An application needs your endorsement", "A member of your organisation's staff applied and needs your review."
+    ),
+    "application_endorsed": Template(
+        "Your organisation has put you forward",
+        "Your sponsor endorsed your application; the Programme Board will decide next.",
+    ),
+    "decision_requested": Template(
+        "An application awaits the Programme Board's decision", "An endorsed application is ready for a decision."
+    ),
+    "application_shortlisted": Template("You are shortlisted", "The Programme Board shortlisted you."),
+    "application_waitlisted": Template("You are on the waiting list", "The Programme Board waitlisted you."),
+    "application_declined": Template("About your application", "The Programme Board declined your application."),
+    "application_withdrawn": Template("Your application is withdrawn", "Your application has been withdrawn."),
+    "waitlist_promoted": Template(
+        "A place has come up for you", "You have been moved from the waiting list onto the programme."
+    ),
+    "fellow_enrolled": Template("Welcome, fellow", "You are enrolled as a fellow of the cohort."),
+    "pair_assigned": Template(
+        "Meet your Leadership Exchange partner",
+        "You have been paired for the Leadership Exchange: arrange your visits.",
+    ),
+    "visit_scheduled": Template("An exchange visit is in the diary", "A Leadership Exchange visit has been scheduled."),
+    "exchange_completed": Template("Your exchange is complete", "Please give your partner feedback."),
+    "feedback_requested": Template("Feedback for your partner", "Please give your partner feedback."),
+    "feedback_released": Template("Your feedback is ready", "Your partner's feedback is ready to read."),
+    "reminder_schedule_visit": Template(
+        "Reminder: schedule the visit you host", "You have not yet scheduled the visit you host.", essential=False
+    ),
+    "reminder_complete_visit": Template(
+        "Reminder: has your exchange visit happened?",
+        "A scheduled visit has not been marked complete.",
+        essential=False,
+    ),
+    "reminder_feedback_due": Template(
+        "Reminder: your partner's feedback is due soon", "Your feedback for your partner is due soon.", essential=False
+    ),
+}
+
+REMINDER_TEMPLATES = {
+    VISIT_UNSCHEDULED: "reminder_schedule_visit",
+    VISIT_UNCOMPLETED: "reminder_complete_visit",
+    FEEDBACK_DUE: "reminder_feedback_due",
+}
 
 
 @dataclass(frozen=True)
 class Message:
+    """One message to one recipient. ``context`` holds JSON facts for the templates; the ids in
+    ``about_id`` and ``partner_ids`` are people whose contact details the e-mail introduces."""
+
     recipient_id: uuid.UUID
     template: str
-    title: str
-    body: str
+    recipient_kind: str = PERSON
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return TEMPLATES[self.template].title
+
+    @property
+    def body(self) -> str:
+        return TEMPLATES[self.template].summary
+
+    @property
+    def essential(self) -> bool:
+        return TEMPLATES[self.template].essential
 
 
-def _one(recipient: uuid.UUID, template: str, title: str, body: str) -> list[Message]:
-    return [Message(recipient, template, title, body)]
+@dataclass(frozen=True)
+class Audience:
+    """Who, besides the event's own ids, could hear about it: looked up by the handler."""
+
+    pair_members: list[uuid.UUID] = field(default_factory=list)
+    sponsors: list[uuid.UUID] = field(default_factory=list)  # staff ids of the organisation's sponsors
+    board: list[uuid.UUID] = field(default_factory=list)  # staff ids of the Programme Board
 
 
-def messages_for(event: ev.Event, pair_members: list[uuid.UUID]) -> list[Message]:
-    """The messages an event gives rise to. ``pair_members`` are the fellows of the event's pair."""
+@dataclass(frozen=True)
+class ReminderRules:
+    visit_unscheduled_after: timedelta = timedelta(days=21)
+    visit_uncompleted_after: timedelta = timedelta(days=2)
+    feedback_before_due: timedelta = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class ReminderPlan:
+    kind: str
+    subject_id: uuid.UUID
+    recipient_id: uuid.UUID
+    due_at: datetime
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> uuid.UUID:
+        return reminder_id(self.kind, self.subject_id, self.recipient_id)
+
+
+@dataclass(frozen=True)
+class ReminderSettled:
+    """What a reminder asked for happened: it must not fire."""
+
+    kind: str
+    subject_id: uuid.UUID
+    recipient_ids: list[uuid.UUID]
+
+
+def reminder_id(kind: str, subject_id: uuid.UUID, recipient_id: uuid.UUID) -> uuid.UUID:
+    """Deterministic: the same reminder always has the same id (and so the same delivery key)."""
+    return uuid.uuid5(_NAMESPACE, f"{kind}/{subject_id}/{recipient_id}")
+
+
+def feedback_subject(pair_id: uuid.UUID, from_fellow: uuid.UUID, to_fellow: uuid.UUID) -> uuid.UUID:
+    """The key FeedbackRequested and FeedbackSubmitted share (the latter carries no request id)."""
+    return uuid.uuid5(_NAMESPACE, f"feedback/{pair_id}/{from_fellow}/{to_fellow}")
+
+
+def _one(recipient: uuid.UUID, template: str, **context: Any) -> list[Message]:
+    return [Message(recipient, template, context=context)]
+
+
+def _partners(members: list[uuid.UUID], fellow: uuid.UUID) -> list[str]:
+    return [str(m) for m in members if m != fellow]
+
+
+def is_promotion(event: ev.Event) -> bool:
+    """A waitlisted application got a place: any applications event named for a promotion
+    (e.g. ApplicationPromoted) that carries the application id."""
+    return "Promot" in type(event).__name__ and hasattr(event, "application_id")
+
+
+def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Message]:
+    """The messages an event gives rise to."""
+    who = audience or Audience()
     match event:
         case ev.ApplicationSubmitted():
-            return _one(
-                event.application_id,
-                "application_submitted",
-                "We have your application",
-                "Thank you for applying. Your organisation's sponsor will review it next.",
-            )
+            facts = {"application_id": str(event.application_id), "organisation_code": event.organisation_code}
+            return _one(event.application_id, "application_submitted", **facts) + [
+                Message(
+                    sponsor,
+                    "endorsement_requested",
+                    STAFF,
+                    {**facts, "about_id": str(event.application_id)},
+                )
+                for sponsor in who.sponsors
+            ]
         case ev.ApplicationEndorsed():
-            return _one(
-                event.application_id,
-                "application_endorsed",
-                "Your organisation has put you forward",
-                "Your sponsor endorsed your application; the Programme Board will decide next.",
-            )
+            facts = {"application_id": str(event.application_id), "organisation_code": event.organisation_code}
+            return _one(event.application_id, "application_endorsed", **facts) + [
+                Message(member, "decision_requested", STAFF, {**facts, "about_id": str(event.application_id)})
+                for member in who.board
+            ]
         case ev.ApplicationShortlisted():
-            return _one(
-                event.application_id,
-                "application_shortlisted",
-                "You are shortlisted",
-                "The Programme Board shortlisted you.",
-            )
+            return _one(event.application_id, "application_shortlisted")
         case ev.ApplicationWaitlisted():
-            return _one(
-                event.application_id,
-                "application_waitlisted",
-                "You are on the waiting list",
-                "The Programme Board waitlisted you.",
-            )
+            return _one(event.application_id, "application_waitlisted")
         case ev.ApplicationDeclined():
-            return _one(
-                event.application_id,
-                "application_declined",
-                "About your application",
-                "The Programme Board declined your application.",
-            )
+            return _one(event.application_id, "application_declined")
+        case ev.ApplicationWithdrawn():
+            return _one(event.application_id, "application_withdrawn")
         case ev.FellowEnrolled():
-            return _one(
-                event.fellow_id, "fellow_enrolled", "Welcome, fellow", "You are enrolled as a fellow of the cohort."
-            )
+            return _one(event.fellow_id, "fellow_enrolled")
         case ev.PairAssigned():
             return [
                 Message(
                     fellow,
                     "pair_assigned",
-                    "Meet your Leadership Exchange partner",
-                    "You have been paired for the Leadership Exchange: arrange your visits.",
+                    context={"partner_ids": _partners(event.fellow_ids, fellow), "reasons": list(event.reasons)},
                 )
                 for fellow in event.fellow_ids
             ]
+        case ev.ExchangeVisitScheduled():
+            return [
+                Message(
+                    fellow,
+                    "visit_scheduled",
+                    context={
+                        "date": event.date.isoformat(),
+                        "about_id": str(event.host_fellow_id),
+                        "hosting": fellow == event.host_fellow_id,
+                    },
+                )
+                for fellow in who.pair_members
+            ]
         case ev.ExchangeCompleted():
             return [
-                Message(fellow, "exchange_completed", "Your exchange is complete", "Please give your partner feedback.")
+                Message(fellow, "exchange_completed", context={"partner_ids": _partners(event.fellow_ids, fellow)})
                 for fellow in event.fellow_ids
             ]
         case ev.FeedbackRequested():
             return _one(
                 event.from_fellow_id,
                 "feedback_requested",
-                "Feedback for your partner",
-                f"Please give your partner feedback by {event.due_at:%d %B %Y}.",
+                due_at=event.due_at.isoformat(),
+                about_id=str(event.to_fellow_id),
             )
         case ev.FeedbackReleased():
-            return _one(
-                event.to_fellow_id,
-                "feedback_released",
-                "Your feedback is ready",
-                "Your partner's feedback is ready to read.",
-            )
+            return _one(event.to_fellow_id, "feedback_released", fellow_id=str(event.to_fellow_id))
+    if is_promotion(event):
+        return _one(event.application_id, "waitlist_promoted")  # type: ignore[attr-defined]
     return []
+
+
+def reminders_for(
+    event: ev.Event, members: list[uuid.UUID], rules: ReminderRules
+) -> tuple[list[ReminderPlan], list[ReminderSettled]]:
+    """The reminders an event sets, and the ones it settles."""
+    match event:
+        case ev.PairAssigned():
+            due = event.assigned_at + rules.visit_unscheduled_after
+            return [
+                ReminderPlan(
+                    VISIT_UNSCHEDULED, event.pair_id, fellow, due, {"partner_ids": _partners(event.fellow_ids, fellow)}
+                )
+                for fellow in event.fellow_ids
+            ], []
+        case ev.ExchangeVisitScheduled():
+            due = datetime.combine(event.date, time(9), tzinfo=UTC) + rules.visit_uncompleted_after
+            plans = [
+                ReminderPlan(
+                    VISIT_UNCOMPLETED,
+                    event.visit_id,
+                    fellow,
+                    due,
+                    {"date": event.date.isoformat(), "about_id": str(event.host_fellow_id)},
+                )
+                for fellow in members
+            ]
+            return plans, [ReminderSettled(VISIT_UNSCHEDULED, event.pair_id, [event.host_fellow_id])]
+        case ev.ExchangeVisitCompleted():
+            return [], [ReminderSettled(VISIT_UNCOMPLETED, event.visit_id, members)]
+        case ev.FeedbackRequested():
+            subject = feedback_subject(event.pair_id, event.from_fellow_id, event.to_fellow_id)
+            plan = ReminderPlan(
+                FEEDBACK_DUE,
+                subject,
+                event.from_fellow_id,
+                event.due_at - rules.feedback_before_due,
+                {"due_at": event.due_at.isoformat(), "about_id": str(event.to_fellow_id)},
+            )
+            return [plan], []
+        case ev.FeedbackSubmitted():
+            subject = feedback_subject(event.pair_id, event.from_fellow_id, event.to_fellow_id)
+            return [], [ReminderSettled(FEEDBACK_DUE, subject, [event.from_fellow_id])]
+    return [], []
+
+
+def reminder_message(kind: str, recipient_id: uuid.UUID, context: dict[str, Any]) -> Message:
+    return Message(recipient_id, REMINDER_TEMPLATES[kind], context=context)
+
+
+def retry_delay(attempts: int, base_s: float, max_s: float) -> timedelta:
+    """Exponential backoff after the ``attempts``-th failed attempt: base, 2·base, 4·base … ≤ max."""
+    return timedelta(seconds=min(base_s * 2 ** max(attempts - 1, 0), max_s))

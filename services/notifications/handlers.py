@@ -1,4 +1,9 @@
-"""Events the notifications service consumes; each runs in one transaction with its inbox row."""
+"""Events the notifications service consumes; each runs in one transaction with its inbox row.
+
+A handler only records: who gets which message (deliveries) and which reminders are set or
+settled. E-mail goes out later from the delivery worker, so a slow or refusing SMTP server never
+holds up consumption, and a redelivered event finds its deliveries already recorded.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from services.notifications.domain import messages_for
-from services.notifications.models import Contact, Delivery, PairMember
+from services.notifications import domain, reminders, store
+from services.notifications.models import Contact, PairMember, StaffContact
 from shared import events as ev
 from shared.consumer import Context, Handler
-
-RECORDED = "recorded"
 
 
 async def on_contact_recorded(ctx: Context, event: ev.ContactRecorded) -> None:
@@ -26,37 +29,48 @@ async def on_contact_recorded(ctx: Context, event: ev.ContactRecorded) -> None:
     )
 
 
-async def notify(ctx: Context, event: Any) -> None:
+async def _staff(ctx: Context, role: str, organisation_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    query = select(StaffContact.id).where(StaffContact.role == role, StaffContact.active.is_(True))
+    if organisation_id is not None:
+        query = query.where(StaffContact.organisation_id == organisation_id)
+    return list((await ctx.session.scalars(query.order_by(StaffContact.subject))).all())
+
+
+async def audience(ctx: Context, event: Any) -> domain.Audience:
     s = ctx.session
-    if isinstance(event, ev.PairAssigned) and event.fellow_ids:
-        await s.execute(
-            insert(PairMember)
-            .values([{"pair_id": event.pair_id, "person_id": f} for f in event.fellow_ids])
-            .on_conflict_do_nothing()
-        )
-    pair_id = getattr(event, "pair_id", None)
     members: list[uuid.UUID] = []
+    pair_id = getattr(event, "pair_id", None)
     if pair_id is not None:
-        members = list((await s.scalars(select(PairMember.person_id).where(PairMember.pair_id == pair_id))).all())
-    now = datetime.now(UTC)
-    for message in messages_for(event, members):
-        await s.execute(
-            insert(Delivery)
-            .values(
-                id=uuid.uuid4(),
-                event_id=ctx.envelope.id,
-                event_type=ctx.envelope.type,
-                recipient_id=message.recipient_id,
-                template=message.template,
-                title=message.title,
-                body=message.body,
-                context={"subject": ctx.envelope.subject},
-                status=RECORDED,
-                attempts=0,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+        members = list(
+            (
+                await s.scalars(
+                    select(PairMember.person_id).where(PairMember.pair_id == pair_id).order_by(PairMember.person_id)
+                )
+            ).all()
         )
+    sponsors = await _staff(ctx, "sponsor", event.organisation_id) if isinstance(event, ev.ApplicationSubmitted) else []
+    board = await _staff(ctx, "board") if isinstance(event, ev.ApplicationEndorsed) else []
+    return domain.Audience(pair_members=members, sponsors=sponsors, board=board)
+
+
+def make_notify(rules: domain.ReminderRules) -> Handler:
+    async def notify(ctx: Context, event: Any) -> None:
+        s = ctx.session
+        now = datetime.now(UTC)
+        if isinstance(event, ev.PairAssigned) and event.fellow_ids:
+            await s.execute(
+                insert(PairMember)
+                .values([{"pair_id": event.pair_id, "person_id": f} for f in event.fellow_ids])
+                .on_conflict_do_nothing()
+            )
+        who = await audience(ctx, event)
+        for message in domain.messages_for(event, who):
+            await store.record(s, event_id=ctx.envelope.id, event_type=ctx.envelope.type, message=message, now=now)
+        planned, settled = domain.reminders_for(event, who.pair_members, rules)
+        await reminders.settle(s, settled, now)
+        await reminders.plan(s, planned, now)
+
+    return notify
 
 
 NOTIFIED: tuple[type[ev.Event], ...] = (
@@ -76,5 +90,12 @@ NOTIFIED: tuple[type[ev.Event], ...] = (
     ev.FeedbackReleased,
     ev.CollaborationOpportunityIdentified,
 )
+# Waitlist promotion: whatever the applications service names its event (e.g. ApplicationPromoted)
+PROMOTIONS: tuple[type[ev.Event], ...] = tuple(
+    cls for name, cls in ev.REGISTRY.items() if "Promot" in name and "application_id" in cls.model_fields
+)
 
-HANDLERS: dict[type[ev.Event], Handler] = {ev.ContactRecorded: on_contact_recorded, **dict.fromkeys(NOTIFIED, notify)}
+
+def make_handlers(rules: domain.ReminderRules) -> dict[type[ev.Event], Handler]:
+    notify = make_notify(rules)
+    return {ev.ContactRecorded: on_contact_recorded, **dict.fromkeys(NOTIFIED + PROMOTIONS, notify)}

@@ -1,0 +1,83 @@
+"""A real local SMTP server (aiosmtpd) that keeps every message: `lbb dev` and the tests use it.
+
+It speaks SMTP for real, so the notifications service's aiosmtplib client is exercised end to end.
+Tests reach into it: ``messages`` (parsed e-mails), ``refuse`` (addresses answered with 550 at
+RCPT TO), ``hold`` (addresses whose DATA is received but not answered until released: the moment
+a sender could be killed between handing a message over and recording it) and ``hold_rcpt``
+(addresses whose RCPT TO is not answered until released: killed before handing anything over).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class MailSink:
+    """The aiosmtpd handler: accepts everything except what tests ask it to refuse or hold."""
+
+    def __init__(self, spool: Path | None = None) -> None:
+        self.spool = spool
+        self.messages: list[EmailMessage] = []
+        self.refuse: set[str] = set()
+        self.hold: set[str] = set()
+        self.hold_rcpt: set[str] = set()
+        self.refused: list[str] = []  # one entry per refused RCPT TO
+        self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        if address.lower() in self.refuse:
+            with self._lock:
+                self.refused.append(address.lower())
+            return "550 5.1.1 mailbox unavailable (refused by the test sink)"
+        await self._wait_while(lambda: address.lower() in self.hold_rcpt)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or envelope.content
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        with self._lock:
+            self.messages.append(message)
+        if self.spool is not None:
+            self.spool.mkdir(parents=True, exist_ok=True)
+            name = f"{time.time():.6f}-{len(self.messages)}.eml"
+            (self.spool / name).write_bytes(raw)
+        await self._wait_while(lambda: bool({a.lower() for a in envelope.rcpt_tos} & self.hold))
+        return "250 Message accepted for delivery"
+
+    @staticmethod
+    async def _wait_while(held: Callable[[], bool], timeout_s: float = 120) -> None:
+        # released from the test's thread, so a plain poll rather than an asyncio.Event of this loop
+        deadline = time.monotonic() + timeout_s
+        while held() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Messages received for ``address``, oldest first."""
+        with self._lock:
+            return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
+
+
+class SmtpServer:
+    """aiosmtpd's Controller on 127.0.0.1 and a free port (port 0 fails its readiness probe)."""
+
+    def __init__(self, port: int, spool: Path | None = None) -> None:
+        self.port = port
+        self.sink = MailSink(spool)
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()

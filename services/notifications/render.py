@@ -1,0 +1,112 @@
+"""Renders a message's plain-text and HTML e-mail from the Jinja2 templates in ``templates/``.
+
+Each template ``<name>`` has ``<name>.txt.j2`` and ``<name>.html.j2`` (HTML auto-escaped, text not).
+Undefined variables are errors, so a template that asks for something its message lacks fails
+loudly in its rendering test, not silently in someone's inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Person:
+    """What an e-mail may say about a person: from the contact projection or the staff directory."""
+
+    name: str
+    job_title: str = ""
+    organisation_name: str = ""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """Everything a template sees."""
+
+    title: str
+    recipient: Person
+    facts: dict[str, Any] = field(default_factory=dict)
+    about: Person | None = None
+    partners: list[Person] = field(default_factory=list)
+    inbox_url: str = "http://127.0.0.1:8000/api/notifications"
+
+
+def _day(value: str | date | datetime) -> str:
+    """7 December 2026."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    return f"{value.day} {value:%B %Y}"
+
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+environment.filters["day"] = _day
+
+
+def template_names() -> list[str]:
+    """Every template of the folder (a name has both a .txt.j2 and an .html.j2 file)."""
+    return sorted(p.name.removesuffix(".txt.j2") for p in TEMPLATES_DIR.glob("*.txt.j2") if not p.name.startswith("_"))
+
+
+def render(template: str, page: Page) -> Rendered:
+    values = {
+        "title": page.title,
+        "recipient": page.recipient,
+        "facts": page.facts,
+        "about": page.about,
+        "partners": page.partners,
+        "inbox_url": page.inbox_url,
+    }
+    text = environment.get_template(f"{template}.txt.j2").render(values)
+    html = environment.get_template(f"{template}.html.j2").render(values)
+    return Rendered(subject=page.title, text=_tidy(text), html=html)
+
+
+def _tidy(text: str) -> str:
+    """At most one blank line in a row, so optional blocks leave no holes."""
+    lines: list[str] = []
+    for line in text.strip().splitlines():
+        if line.strip() or (lines and lines[-1].strip()):
+            lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def email(rendered: Rendered, *, sender: str, to: str, message_id: str, when: datetime) -> EmailMessage:
+    """A multipart/alternative e-mail (text first, HTML preferred by clients that can)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(when)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+def delivery_message_id(delivery_id: Any, domain: str) -> str:
+    """The same Message-ID on every attempt of one delivery, so mail systems can drop a repeat."""
+    return f"<{delivery_id}@{domain}>"

@@ -1,0 +1,113 @@
+"""Recording deliveries and reading who is who: shared by the event handlers, the reminder
+scheduler, the delivery worker and the HTTP routes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from services.notifications.domain import PERSON, Message
+from services.notifications.models import Contact, Delivery, Preference, StaffContact
+from services.notifications.render import Person
+
+# Delivery states (see models.Delivery)
+PENDING = "pending"
+SENDING = "sending"
+HANDING_OVER = "handing_over"
+SENT = "sent"
+FAILED = "failed"
+UNCONFIRMED = "unconfirmed"
+MUTED = "muted"
+
+_WAKE_KEY = "lbb_notifications_recorded"
+_listeners: list[Callable[[], None]] = []
+
+
+def on_recorded(listener: Callable[[], None]) -> None:
+    """Call ``listener`` after every commit that recorded a delivery (the worker wakes at once)."""
+    _listeners.append(listener)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_WAKE_KEY, None):
+        for listener in _listeners:
+            listener()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_WAKE_KEY, None)
+
+
+async def record(
+    session: AsyncSession, *, event_id: uuid.UUID, event_type: str, message: Message, now: datetime
+) -> bool:
+    """Record one delivery, once per (event, recipient); False if it was recorded before.
+
+    A non-essential message to someone who muted reminders is recorded as ``muted``: it shows in
+    their in-app inbox but is never e-mailed.
+    """
+    muted = not message.essential and await is_muted(session, message.recipient_id, message.recipient_kind)
+    result = await session.execute(
+        insert(Delivery)
+        .values(
+            id=uuid.uuid4(),
+            event_id=event_id,
+            event_type=event_type,
+            recipient_id=message.recipient_id,
+            recipient_kind=message.recipient_kind,
+            template=message.template,
+            title=message.title,
+            body=message.body,
+            context=message.context,
+            essential=message.essential,
+            status=MUTED if muted else PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=None if muted else func.now(),  # due at once, whatever clock ``now`` came from
+        )
+        .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+        .returning(Delivery.id)
+    )
+    recorded = result.scalar_one_or_none() is not None
+    if recorded and not muted:
+        session.sync_session.info[_WAKE_KEY] = True
+    return recorded
+
+
+async def subject_of(session: AsyncSession, recipient_id: uuid.UUID, kind: str) -> str | None:
+    table: Any = Contact if kind == PERSON else StaffContact
+    key = table.person_id if kind == PERSON else table.id
+    subject: str | None = await session.scalar(select(table.subject).where(key == recipient_id))
+    return subject
+
+
+async def is_muted(session: AsyncSession, recipient_id: uuid.UUID, kind: str) -> bool:
+    subject = await subject_of(session, recipient_id, kind)
+    if subject is None:
+        return False
+    muted = await session.scalar(select(Preference.mute_reminders).where(Preference.subject == subject))
+    return bool(muted)
+
+
+async def people(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Contact]:
+    if not ids:
+        return {}
+    rows = (await session.scalars(select(Contact).where(Contact.person_id.in_(ids)))).all()
+    return {c.person_id: c for c in rows}
+
+
+def person(contact: Contact) -> Person:
+    return Person(contact.name, contact.job_title, contact.organisation_name)
+
+
+def staff_person(staff: StaffContact, organisation_name: str = "") -> Person:
+    return Person(staff.name, "", organisation_name)

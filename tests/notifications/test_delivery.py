@@ -1,0 +1,160 @@
+"""Delivery guarantees against the real SMTP sink: nothing twice under redelivery, retries then
+NotificationFailed when SMTP refuses, and at most once when the service is killed mid-send."""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lbb.devstack import Stack
+from lbb.mailsink import MailSink
+from shared import topics
+from tests.conftest import Api, envelopes, eventually
+from tests.notifications.flow import (
+    apply,
+    mail_arrives,
+    new_cohort,
+    organisations,
+    outcomes,
+    person,
+    subjects,
+    title,
+    unique,
+)
+
+
+async def deliveries(engine: AsyncEngine, recipient_id: str) -> list[Any]:
+    async with engine.connect() as c:
+        return list(
+            (
+                await c.execute(
+                    text(
+                        "SELECT id, event_id, template, status, attempts, last_error, created_at, sent_at"
+                        " FROM notifications.delivery WHERE recipient_id = :r ORDER BY created_at"
+                    ),
+                    {"r": recipient_id},
+                )
+            ).all()
+        )
+
+
+async def test_a_redelivered_event_sends_nothing_twice(
+    api: Api, mail: MailSink, engine: AsyncEngine, stack: Stack, topic_reader: Any
+) -> None:
+    uid = unique()
+    orgs = await organisations(api)
+    cohort_id = await new_cohort(api, f"Redelivery {uid}")
+    erin = person(uid, "Erin", "Pharmacist", orgs["RC9"]["id"], "clinical")
+    await apply(api, cohort_id, erin)
+    await mail_arrives(mail, erin.email, title("application_submitted"))
+
+    reader = await topic_reader([topics.APPLICATIONS])
+
+    async def submitted() -> Any:
+        for r in await reader.poll():
+            try:
+                envelope = json.loads(r.value)
+            except ValueError:  # poison-message tests leave non-JSON records on the topics
+                continue
+            if envelope["type"] == "ApplicationSubmitted" and envelope["subject"] == erin.id:
+                return r
+        return None
+
+    original = await eventually(submitted, 30, "Erin's ApplicationSubmitted")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:  # the broker hands the very same event over twice more (same key, same partition)
+        for _ in range(2):
+            await producer.send_and_wait(topics.APPLICATIONS, original.value, key=original.key)
+    finally:
+        await producer.stop()
+    # a later event of the same application comes after the duplicates on the same partition
+    withdrawn = await api.call("POST", f"/api/applications/{erin.id}/withdraw", erin.who, {})
+    assert withdrawn.status_code == 202, withdrawn.text
+    await mail_arrives(mail, erin.email, title("application_withdrawn"))
+
+    assert subjects(mail, erin.email) == sorted([title("application_submitted"), title("application_withdrawn")])
+    rows = await outcomes(engine, [erin.id])
+    assert sorted(r.template for r in rows) == ["application_submitted", "application_withdrawn"]
+    assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
+
+
+async def test_a_refused_address_is_retried_with_backoff_then_reported_as_notification_failed(
+    api: Api, mail: MailSink, engine: AsyncEngine, topic_reader: Any
+) -> None:
+    uid = unique()
+    orgs = await organisations(api)
+    cohort_id = await new_cohort(api, f"Refused {uid}")
+    frank = person(uid, "Frank", "Paramedic", orgs["RC9"]["id"], "clinical")
+    mail.refuse.add(frank.email)
+    await apply(api, cohort_id, frank)
+
+    async def failed() -> Any:
+        rows = await deliveries(engine, frank.id)
+        return rows[0] if rows and rows[0].status == "failed" else None
+
+    row = await eventually(failed, 60, "Frank's delivery to fail")
+    assert row.attempts == 3  # DELIVERY_MAX_ATTEMPTS in the test stack
+    assert "550" in row.last_error and row.sent_at is None
+    assert mail.refused.count(frank.email) == 3 and mail.to(frank.email) == []
+
+    reader = await topic_reader([topics.NOTIFICATIONS])
+
+    async def reported() -> list[dict[str, Any]]:
+        records = envelopes(await reader.poll())
+        return [e for e in records if e["type"] == "NotificationFailed" and e["data"]["delivery_id"] == str(row.id)]
+
+    (event,) = await eventually(reported, 30, "NotificationFailed for Frank's delivery")
+    assert event["data"]["attempts"] == 3 and event["data"]["recipient_id"] == frank.id
+    assert event["data"]["template"] == "application_submitted" and "550" in event["data"]["error"]
+    assert "@" not in json.dumps(event)  # no contact details on an integration topic
+
+    # the refusal held nobody else up: the address works again for the next message
+    mail.refuse.discard(frank.email)
+    withdrawn = await api.call("POST", f"/api/applications/{frank.id}/withdraw", frank.who, {})
+    assert withdrawn.status_code == 202, withdrawn.text
+    await mail_arrives(mail, frank.email, title("application_withdrawn"))
+
+
+async def test_a_service_killed_mid_send_never_sends_twice_and_retries_what_it_had_not_handed_over(
+    api: Api, mail: MailSink, engine: AsyncEngine, stack: Stack
+) -> None:
+    uid = unique()
+    orgs = await organisations(api)
+    cohort_id = await new_cohort(api, f"Killed {uid}")
+    # Grace's server receives the whole message but never answers: killed after handing it over.
+    # Henry's server never answers RCPT TO: killed before anything was handed over.
+    grace = person(uid, "Grace", "Midwife", orgs["RC9"]["id"], "clinical")
+    henry = person(uid, "Henry", "Porter", orgs["RC9"]["id"], "non_clinical")
+    mail.hold.add(grace.email)
+    mail.hold_rcpt.add(henry.email)
+    try:
+        await apply(api, cohort_id, grace)
+        await apply(api, cohort_id, henry)
+
+        async def stuck() -> bool:
+            g, h = await deliveries(engine, grace.id), await deliveries(engine, henry.id)
+            return bool(g and h and g[0].status == "handing_over" and h[0].status == "sending")
+
+        await eventually(stuck, 30, "both sends to be in flight")
+        assert len(mail.to(grace.email)) == 1  # the server has Grace's message; the service has not recorded it
+        stack.restart("notifications", signal.SIGKILL)
+    finally:
+        mail.hold.discard(grace.email)
+        mail.hold_rcpt.discard(henry.email)
+
+    async def recovered() -> bool:
+        g, h = await deliveries(engine, grace.id), await deliveries(engine, henry.id)
+        return g[0].status == "unconfirmed" and h[0].status == "sent"
+
+    await eventually(recovered, 60, "the restarted service to recover both sends")
+    (g,), (h,) = await deliveries(engine, grace.id), await deliveries(engine, henry.id)
+    assert len(mail.to(grace.email)) == 1, "Grace's message was sent again"
+    assert g.attempts == 1 and "may have it" in g.last_error
+    assert len(mail.to(henry.email)) == 1 and h.attempts == 2
+    assert mail.to(grace.email)[0]["Message-ID"] == f"<{g.id}@beyond-boundaries.nhs.uk>"

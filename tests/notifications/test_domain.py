@@ -1,0 +1,147 @@
+"""Who is told what, and which reminders an event sets or settles: the pure rules."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from services.notifications import domain
+from services.notifications.domain import STAFF, Audience, ReminderRules, messages_for, reminders_for
+from shared import events as ev
+
+NOW = datetime(2027, 1, 10, 12, tzinfo=UTC)
+APP, COHORT, ORG = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+A, B, C = sorted([uuid.uuid4(), uuid.uuid4(), uuid.uuid4()])
+PAIR, VISIT = uuid.uuid4(), uuid.uuid4()
+RULES = ReminderRules(timedelta(days=21), timedelta(days=2), timedelta(days=3))
+
+
+def submitted() -> ev.ApplicationSubmitted:
+    return ev.ApplicationSubmitted(
+        application_id=APP,
+        cohort_id=COHORT,
+        organisation_id=ORG,
+        organisation_code="RC9",
+        staff_group="clinical",
+        band="7",
+        submitted_at=NOW,
+    )
+
+
+def pair_assigned(*fellows: uuid.UUID) -> ev.PairAssigned:
+    return ev.PairAssigned(
+        pair_id=PAIR,
+        cohort_id=COHORT,
+        fellow_ids=list(fellows),
+        organisation_codes=["RC9", "E06000032"],
+        score=3.0,
+        reasons=["different sector"],
+        assigned_at=NOW,
+    )
+
+
+def test_a_submission_tells_the_applicant_and_asks_each_sponsor_of_their_organisation() -> None:
+    s1, s2 = uuid.uuid4(), uuid.uuid4()
+    messages = messages_for(submitted(), Audience(sponsors=[s1, s2]))
+    assert [(m.recipient_id, m.template, m.recipient_kind) for m in messages] == [
+        (APP, "application_submitted", "person"),
+        (s1, "endorsement_requested", STAFF),
+        (s2, "endorsement_requested", STAFF),
+    ]
+    assert messages[1].context["about_id"] == str(APP)
+
+
+def test_an_endorsement_tells_the_applicant_and_puts_the_application_before_the_board() -> None:
+    board = [uuid.uuid4(), uuid.uuid4()]
+    endorsed = ev.ApplicationEndorsed(application_id=APP, cohort_id=COHORT, organisation_code="RC9", endorsed_at=NOW)
+    messages = messages_for(endorsed, Audience(board=board))
+    assert [m.template for m in messages] == ["application_endorsed", "decision_requested", "decision_requested"]
+    assert [m.recipient_id for m in messages[1:]] == board and all(m.recipient_kind == STAFF for m in messages[1:])
+
+
+def test_each_board_decision_goes_to_the_applicant_and_is_essential() -> None:
+    common = {"application_id": APP, "cohort_id": COHORT, "organisation_code": "RC9", "decided_at": NOW}
+    for event, template in [
+        (ev.ApplicationShortlisted(**common), "application_shortlisted"),
+        (ev.ApplicationWaitlisted(**common), "application_waitlisted"),
+        (ev.ApplicationDeclined(**common), "application_declined"),
+    ]:
+        (message,) = messages_for(event)
+        assert (message.recipient_id, message.template, message.essential) == (APP, template, True)
+
+
+def test_a_waitlist_promotion_event_of_any_name_tells_the_applicant() -> None:
+    class _ApplicationPromoted(ev.Event):  # stands in for the applications service's promotion event
+        topic = "lbb.applications.v1"
+        key_field = "application_id"
+        application_id: uuid.UUID
+
+    (message,) = messages_for(_ApplicationPromoted(application_id=APP))
+    assert (message.recipient_id, message.template) == (APP, "waitlist_promoted")
+
+
+def test_both_fellows_hear_of_their_pair_with_the_partner_to_introduce() -> None:
+    messages = messages_for(pair_assigned(A, B))
+    assert {m.recipient_id: m.context["partner_ids"] for m in messages} == {A: [str(B)], B: [str(A)]}
+    assert all(m.template == "pair_assigned" and m.essential for m in messages)
+
+
+def test_a_trio_introduces_each_fellow_to_both_others() -> None:
+    messages = messages_for(pair_assigned(A, B, C))
+    assert {m.recipient_id: sorted(m.context["partner_ids"]) for m in messages} == {
+        A: sorted([str(B), str(C)]),
+        B: sorted([str(A), str(C)]),
+        C: sorted([str(A), str(B)]),
+    }
+
+
+def test_a_pair_assignment_sets_a_visit_reminder_for_each_fellow_after_the_configured_days() -> None:
+    plans, settled = reminders_for(pair_assigned(A, B), [], RULES)
+    assert settled == []
+    assert {(p.kind, p.subject_id, p.recipient_id, p.due_at) for p in plans} == {
+        (domain.VISIT_UNSCHEDULED, PAIR, A, NOW + timedelta(days=21)),
+        (domain.VISIT_UNSCHEDULED, PAIR, B, NOW + timedelta(days=21)),
+    }
+
+
+def test_scheduling_a_visit_settles_the_hosts_reminder_and_sets_one_to_complete_it() -> None:
+    scheduled = ev.ExchangeVisitScheduled(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, date=date(2027, 2, 1))
+    plans, settled = reminders_for(scheduled, [A, B], RULES)
+    assert settled == [domain.ReminderSettled(domain.VISIT_UNSCHEDULED, PAIR, [A])]
+    assert {(p.kind, p.recipient_id) for p in plans} == {(domain.VISIT_UNCOMPLETED, A), (domain.VISIT_UNCOMPLETED, B)}
+    assert {p.due_at for p in plans} == {datetime(2027, 2, 3, 9, tzinfo=UTC)}
+    completed = ev.ExchangeVisitCompleted(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, completed_at=NOW)
+    assert reminders_for(completed, [A, B], RULES) == (
+        [],
+        [domain.ReminderSettled(domain.VISIT_UNCOMPLETED, VISIT, [A, B])],
+    )
+
+
+def test_a_feedback_request_sets_a_reminder_before_the_due_date_that_the_submission_settles() -> None:
+    due = NOW + timedelta(days=14)
+    requested = ev.FeedbackRequested(
+        request_id=uuid.uuid4(), pair_id=PAIR, from_fellow_id=A, to_fellow_id=B, due_at=due
+    )
+    (plan,), _ = reminders_for(requested, [A, B], RULES)
+    assert (plan.kind, plan.recipient_id, plan.due_at) == (domain.FEEDBACK_DUE, A, due - timedelta(days=3))
+    submitted = ev.FeedbackSubmitted(
+        feedback_id=uuid.uuid4(), pair_id=PAIR, from_fellow_id=A, to_fellow_id=B, strengths={}, submitted_at=NOW
+    )
+    _, (settled,) = reminders_for(submitted, [A, B], RULES)
+    assert domain.reminder_id(settled.kind, settled.subject_id, A) == plan.id
+
+
+def test_reminders_are_the_only_messages_a_person_can_mute() -> None:
+    mutable = {name for name, t in domain.TEMPLATES.items() if not t.essential}
+    assert mutable == set(domain.REMINDER_TEMPLATES.values())
+    for kind in domain.REMINDER_TEMPLATES:
+        assert domain.reminder_message(kind, A, {}).essential is False
+
+
+def test_a_reminder_has_the_same_id_however_often_it_is_planned() -> None:
+    assert domain.reminder_id("k", PAIR, A) == domain.reminder_id("k", PAIR, A) != domain.reminder_id("k", PAIR, B)
+
+
+def test_retries_back_off_exponentially_up_to_a_cap() -> None:
+    delays = [domain.retry_delay(n, 30, 300).total_seconds() for n in range(1, 7)]
+    assert delays == [30, 60, 120, 240, 300, 300]
