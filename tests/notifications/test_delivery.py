@@ -134,8 +134,14 @@ async def test_a_service_killed_mid_send_never_sends_twice_and_retries_what_it_h
     mail.hold.add(grace.email)
     mail.hold_rcpt.add(henry.email)
     try:
-        await apply(api, cohort_id, grace)
         await apply(api, cohort_id, henry)
+
+        async def henry_stuck() -> bool:
+            h = await deliveries(engine, henry.id)
+            return bool(h and h[0].status == "sending")
+
+        await eventually(henry_stuck, 30, "Henry's send to wait at RCPT TO")
+        await apply(api, cohort_id, grace)
 
         async def stuck() -> bool:
             g, h = await deliveries(engine, grace.id), await deliveries(engine, henry.id)
