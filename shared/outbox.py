@@ -5,6 +5,7 @@ in order (one relay at a time per schema, held by a transaction-scoped advisory 
 order survives several instances), publishes them pipelined, waits for every acknowledgement and
 marks them sent in the same transaction. A crash between publish and mark publishes again:
 delivery is at least once, and consumers dedupe on the envelope id through their inbox.
+Sent rows are kept for a retention period (for audit and replay by hand), then pruned in batches.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    delete,
     event,
     func,
     select,
@@ -125,6 +127,9 @@ class Relay:
         *,
         poll_interval_s: float = 0.5,
         batch_size: int = 200,
+        retention: timedelta = timedelta(days=7),
+        prune_interval_s: float = 3600.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.outbox = outbox
         self.sessions = sessions
@@ -135,6 +140,10 @@ class Relay:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.retention = retention
+        self.prune_interval_s = prune_interval_s
+        self.clock = clock
+        self._next_prune = 0.0
         outbox.on_commit(self.wake)
 
     def wake(self) -> None:
@@ -169,6 +178,39 @@ class Relay:
             EVENTS_PUBLISHED.labels(self.outbox.service, r.event_type).inc()
         return len(rows)
 
+    async def prune(self, batch_size: int = 5000) -> int:
+        """Delete rows sent longer ago than the retention period; unsent rows are never touched."""
+        table = self.outbox.table
+        cutoff = self.clock() - self.retention
+        removed = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                doomed = (
+                    select(table.c.seq)
+                    .where(table.c.sent_at.is_not(None), table.c.sent_at < cutoff)
+                    .order_by(table.c.seq)
+                    .limit(batch_size)
+                    .scalar_subquery()
+                )
+                result = await session.execute(delete(table).where(table.c.seq.in_(doomed)))
+            count = int(getattr(result, "rowcount", 0) or 0)
+            removed += count
+            if count < batch_size:
+                break
+        if removed:
+            log.info("pruned %d sent outbox rows of %s older than %s", removed, self.outbox.service, cutoff)
+        return removed
+
+    async def _prune_when_due(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.prune_interval_s
+        try:
+            await self.prune()
+        except Exception:  # pruning is housekeeping: never let it stop publishing
+            log.exception("pruning the outbox of %s failed; trying again later", self.outbox.service)
+
     async def measure_lag(self) -> None:
         """Update the outbox gauges: unsent rows and the age of the oldest one."""
         table = self.outbox.table
@@ -197,6 +239,7 @@ class Relay:
                 continue
             if published == self.batch_size:
                 continue
+            await self._prune_when_due()
             with contextlib.suppress(Exception):
                 await self.measure_lag()
             with contextlib.suppress(TimeoutError):

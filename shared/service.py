@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -96,6 +97,8 @@ class ServiceRuntime:
             sender(self.broker),
             poll_interval_s=self.settings.relay_poll_interval_s,
             batch_size=self.settings.relay_batch_size,
+            retention=timedelta(hours=self.settings.outbox_retention_hours),
+            prune_interval_s=self.settings.outbox_prune_interval_s,
         )
         for hook in self._on_start:
             await hook()

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=200, gt=0)
+    # Sent outbox rows are kept this long (audit, replay by hand), then pruned by the relay.
+    outbox_retention_hours: float = Field(default=168, gt=0)
+    outbox_prune_interval_s: float = Field(default=3600, gt=0)
     handler_max_attempts: int = Field(default=5, gt=0)
 
     http_host: str = "127.0.0.1"

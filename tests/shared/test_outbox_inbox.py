@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from lbb.devstack import Stack
@@ -165,3 +166,34 @@ async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_
     assert any("invalid data for ThingMade" in e for e in errors)
     assert any("unknown event type 'NoSuchEvent'" in e for e in errors)
     assert {r.value for r in records} >= {b"{not json"}
+
+
+async def test_pruning_removes_only_rows_sent_before_the_retention_period(sessions: async_sessionmaker[Any]) -> None:
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    ids = {name: uuid.uuid4() for name in ("old-sent", "recent-sent", "old-unsent")}
+    async with sessions() as s, s.begin():
+        staged = {name: (await outbox.add(s, ThingMade(thing_id=i, name=name)))[0] for name, i in ids.items()}
+    table = outbox.table
+    async with sessions() as s, s.begin():
+        await s.execute(
+            update(table)
+            .where(table.c.event_id == staged["old-sent"])
+            .values(created_at=now - timedelta(days=9), sent_at=now - timedelta(days=8))
+        )
+        await s.execute(
+            update(table)
+            .where(table.c.event_id == staged["recent-sent"])
+            .values(created_at=now - timedelta(days=2), sent_at=now - timedelta(days=1))
+        )
+        await s.execute(
+            update(table).where(table.c.event_id == staged["old-unsent"]).values(created_at=now - timedelta(days=30))
+        )
+
+    relay = Relay(outbox, sessions, lambda *_: None, retention=timedelta(days=7), clock=lambda: now)  # type: ignore[arg-type,return-value]
+    removed = await relay.prune(batch_size=1)
+    async with sessions() as s:
+        left = set((await s.scalars(select(table.c.event_id).where(table.c.event_id.in_(staged.values())))).all())
+    assert left == {staged["recent-sent"], staged["old-unsent"]}
+    assert removed >= 1  # other tests' rows sent long ago may go too; never an unsent or recent one
+    async with sessions() as s, s.begin():  # leave nothing unsent behind for other tests' relays
+        await s.execute(update(table).where(table.c.event_id == staged["old-unsent"]).values(sent_at=now))
