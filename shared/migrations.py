@@ -57,8 +57,14 @@ def run_env(metadata: MetaData) -> None:
         engine = create_async_engine(url, poolclass=NullPool)
         try:
             async with engine.connect() as connection:
-                await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-                await connection.commit()
+                # Where an operator made the schema for the service's own role (deploy/postgres), the
+                # role may not create schemas at all: only create it when it is missing.
+                found = await connection.scalar(
+                    text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+                )
+                if not found:
+                    await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                    await connection.commit()
                 await connection.run_sync(migrate)
                 await connection.commit()
         finally:
