@@ -1,0 +1,484 @@
+"""Pipeline benchmark: raw Kafka-protocol throughput against the whole system's, and latency at a fixed load.
+
+    .venv/bin/python bench/pipeline.py                  # defaults: 20,000 raw, 1,000 closed-loop, 200/s for 15 s
+    .venv/bin/python bench/pipeline.py --quick          # a smaller run for a smoke check
+
+It starts its own embedded stack (broker, PostgreSQL, SMTP sink, every service and the gateway, as
+`lbb dev` does, in a temporary folder) and prints:
+
+1. raw: aiokafka produce → consume of envelope-sized messages on the same broker, pipelined (the limit);
+2. pipeline throughput: N applications POSTed through the gateway with a fixed number in flight, until
+   the notifications service has consumed every ApplicationSubmitted (the gateway → applications →
+   outbox → broker → notifications inbox → delivery row path), then until every e-mail was sent;
+3. pipeline latency at a fixed offered load (open loop, default 200 applications/s): from each request's
+   scheduled start to its delivery row in notifications (p50/p95/p99), and to the e-mail sent;
+4. enrolment fan-out: the board enrols the shortlisted cohort in one request; FellowEnrolled events
+   until pairing has projected every fellow (gateway → applications → pairing);
+5. CPU seconds and peak memory (RSS) of each process over the run (psutil).
+
+Times of effects come from the rows the services wrote (PostgreSQL's clock, the same host clock).
+A benchmark, not a test: the machines are noisy, so quote the figures of one run together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from lbb.devstack import Stack
+from shared.broker import ensure_topics
+
+console = Console()
+RAW_TOPIC = "lbb.bench.raw.v1"
+
+
+# ---------------------------------------------------------------- processes: CPU and memory
+
+
+@dataclass
+class Watched:
+    """One service's processes (PostgreSQL: the postmaster and its backends, found afresh each sample)."""
+
+    name: str
+    find: Callable[[], list[psutil.Process]]
+    cpu_seen: dict[int, tuple[float, float]] = field(default_factory=dict)  # pid: (first, last) CPU seconds
+    rss_peak: int = 0
+
+    def sample(self) -> None:
+        rss = 0
+        for p in self.find():
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                cpu = t.user + t.system
+                first = self.cpu_seen.get(p.pid, (cpu, cpu))[0]
+                self.cpu_seen[p.pid] = (first, cpu)
+                rss += p.memory_info().rss
+        self.rss_peak = max(self.rss_peak, rss)
+
+    def cpu(self) -> float:
+        return sum(last - first for first, last in self.cpu_seen.values())
+
+
+def fixed(pid: int) -> Callable[[], list[psutil.Process]]:
+    process = psutil.Process(pid)
+    return lambda: [process]
+
+
+@dataclass
+class Monitor:
+    watched: list[Watched] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of(cls, stack: Stack) -> Monitor:
+        watched = [Watched(name, fixed(p.process.pid)) for name, p in stack.processes.items() if p.process]
+        if stack.kafka and stack.kafka.process:
+            watched.append(Watched("broker (Tansu)", fixed(stack.kafka.process.pid)))
+        if stack.postgres:
+            data_dir = str(stack.postgres.data_dir)
+            postmasters = [p for p in psutil.process_iter(["cmdline"]) if data_dir in " ".join(p.info["cmdline"] or [])]
+            watched.append(
+                Watched("PostgreSQL", lambda: [*postmasters, *(c for p in postmasters for c in p.children())])
+            )
+        return cls(watched)
+
+    async def _sample(self) -> None:
+        while True:
+            for w in self.watched:
+                w.sample()
+            await asyncio.sleep(0.25)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sample())
+
+    async def stop(self) -> None:
+        for w in self.watched:
+            w.sample()
+        if self._task:
+            self._task.cancel()
+
+
+# ---------------------------------------------------------------- raw broker throughput
+
+
+async def raw_throughput(bootstrap: str, count: int, size: int) -> float:
+    """Messages per second from the first send to the last message consumed (pipelined, acks=all)."""
+    await ensure_topics(bootstrap, [RAW_TOPIC])
+    payload = b"x" * size
+    consumer = AIOKafkaConsumer(
+        RAW_TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not consumer.assignment():  # joined the group: "latest" now means from here on
+            await consumer.getmany(timeout_ms=100)
+        for tp in consumer.assignment():
+            await consumer.seek_to_end(tp)
+            await consumer.position(tp)
+        run = uuid.uuid4().hex.encode()
+        received = 0
+
+        async def consume() -> None:
+            nonlocal received
+            while received < count:
+                batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+                received += sum(1 for records in batches.values() for r in records if r.key == run)
+
+        reader = asyncio.create_task(consume())
+        started = time.perf_counter()
+        acks = [await producer.send(RAW_TOPIC, payload, key=run) for _ in range(count)]
+        await asyncio.gather(*acks)
+        await asyncio.wait_for(reader, timeout=120)
+        return count / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+# ---------------------------------------------------------------- the system
+
+
+class System:
+    def __init__(self, stack: Stack, client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+        self.stack, self.client, self.engine = stack, client, engine
+        self.tokens: dict[tuple[str, str], str] = {}
+
+    async def token(self, sub: str, role: str, organisation_id: str | None = None) -> str:
+        key = (sub, role)
+        if key not in self.tokens:
+            body = {"sub": sub, "role": role, "organisation_id": organisation_id}
+            answer = await self.client.post("/api/dev/token", json=body)
+            answer.raise_for_status()
+            self.tokens[key] = answer.json()["token"]
+        return self.tokens[key]
+
+    async def call(self, method: str, path: str, token: str, body: Any = None) -> httpx.Response:
+        return await self.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+    async def cohort(self, name: str, capacity: int) -> str:
+        admin = await self.token("bench-admin", "admin")
+        body = {"programme": "Bench", "name": name, "capacity": capacity, "pairing_mode": "peer"}
+        answer = await self.call("POST", "/api/cohorts", admin, body)
+        answer.raise_for_status()
+        return str(answer.json()["id"])
+
+    async def organisations(self) -> list[str]:
+        answer = await self.call("GET", "/api/organisations", await self.token("bench-admin", "admin"))
+        answer.raise_for_status()
+        return [str(o["id"]) for o in answer.json()]
+
+    async def apply(self, cohort_id: str, org: str, i: int, token: str) -> tuple[str, float]:
+        body = {
+            "cohort_id": cohort_id,
+            "name": f"Bench Fellow {i}",
+            "email": f"bench{i}.{cohort_id[:8]}@example.nhs.uk",
+            "job_title": "Ward manager",
+            "organisation_id": org,
+            "staff_group": "clinical" if i % 2 else "non_clinical",
+            "band": "7",
+            "statement": "I want to see how partners across the system lead.",
+            "availability": ["monday", "wednesday"],
+            "interests": ["flow", "workforce"],
+        }
+        started = time.perf_counter()
+        answer = await self.call("POST", "/api/applications", token, body)
+        if answer.status_code != 201:
+            raise RuntimeError(f"application refused: {answer.status_code} {answer.text}")
+        return str(answer.json()["id"]), time.perf_counter() - started
+
+    async def deliveries(self, ids: list[str]) -> dict[str, tuple[datetime, datetime | None]]:
+        """Per application: when notifications recorded its delivery, and when the e-mail was sent."""
+        async with self.engine.connect() as c:
+            rows = await c.execute(
+                text(
+                    "SELECT recipient_id::text, min(created_at), max(sent_at) FROM notifications.delivery"
+                    " WHERE template = 'application_submitted' AND recipient_id = ANY(CAST(:ids AS uuid[]))"
+                    " GROUP BY recipient_id"
+                ),
+                {"ids": ids},
+            )
+            return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def count_fellows(self, cohort_id: str) -> int:
+        async with self.engine.connect() as c:
+            found = await c.scalar(
+                text("SELECT count(*) FROM pairing.fellow WHERE cohort_id = CAST(:c AS uuid)"), {"c": cohort_id}
+            )
+            return int(found or 0)
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[int]], target: int, what: str, timeout_s: float, progress: Progress
+) -> None:
+    task = progress.add_task(what, total=target)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = await probe()
+        progress.update(task, completed=done)
+        if done >= target:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: {done} of {target} after {timeout_s:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class Figures:
+    raw_per_s: float = 0.0
+    closed_n: int = 0
+    consumed_per_s: float = 0.0
+    emailed_per_s: float = 0.0
+    rate: float = 0.0
+    open_n: int = 0
+    achieved_rate: float = 0.0
+    e2e_ms: list[float] = field(default_factory=list)
+    email_ms: list[float] = field(default_factory=list)
+    http_ms: list[float] = field(default_factory=list)
+    enrolled: int = 0
+    enrol_per_s: float = 0.0
+
+
+async def closed_loop(system: System, n: int, in_flight: int, figures: Figures, progress: Progress) -> None:
+    cohort = await system.cohort("closed loop", n)
+    orgs = await system.organisations()
+    tokens = [await system.token(f"bench-c{i}", "applicant") for i in range(n)]
+    queue = list(range(n))
+    ids: list[str] = []
+    task = progress.add_task(f"closed loop: {n} applications, {in_flight} in flight", total=n)
+    started_wall = time.time()
+
+    async def worker() -> None:
+        while queue:
+            i = queue.pop()
+            app_id, _ = await system.apply(cohort, orgs[i % len(orgs)], i, tokens[i])
+            ids.append(app_id)
+            progress.advance(task)
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+    async def consumed() -> int:
+        return len(await system.deliveries(ids))
+
+    async def emailed() -> int:
+        return sum(1 for _, sent in (await system.deliveries(ids)).values() if sent is not None)
+
+    await wait_for(consumed, n, "…consumed by notifications", 300, progress)
+    await wait_for(emailed, n, "…e-mails sent", 300, progress)
+    rows = await system.deliveries(ids)
+    last_consumed = max(created.timestamp() for created, _ in rows.values())
+    last_sent = max(sent.timestamp() for _, sent in rows.values() if sent)
+    figures.closed_n = n
+    figures.consumed_per_s = n / (last_consumed - started_wall)
+    figures.emailed_per_s = n / (last_sent - started_wall)
+
+
+async def open_loop(system: System, rate: float, seconds: float, figures: Figures, progress: Progress) -> None:
+    n = int(rate * seconds)
+    cohort = await system.cohort("open loop", n)
+    orgs = await system.organisations()
+    tokens = [await system.token(f"bench-o{i}", "applicant") for i in range(n)]
+    scheduled: dict[str, float] = {}
+    task = progress.add_task(f"open loop: {rate:.0f} applications/s for {seconds:.0f} s", total=n)
+    t0 = time.time() + 0.5
+
+    async def one(i: int) -> None:
+        at = t0 + i / rate
+        await asyncio.sleep(max(0.0, at - time.time()))
+        app_id, http_s = await system.apply(cohort, orgs[i % len(orgs)], i, tokens[i])
+        scheduled[app_id] = at  # latency counts from the scheduled start: no coordinated omission
+        figures.http_ms.append(http_s * 1000)
+        progress.advance(task)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    figures.achieved_rate = n / (max(scheduled.values()) - t0 + 1 / rate)
+    ids = list(scheduled)
+
+    async def emailed() -> int:
+        return sum(1 for _, sent in (await system.deliveries(ids)).values() if sent is not None)
+
+    await wait_for(emailed, n, "…consumed and e-mailed", 300, progress)
+    rows = await system.deliveries(ids)
+    figures.rate, figures.open_n = rate, n
+    figures.e2e_ms = [(rows[i][0].timestamp() - scheduled[i]) * 1000 for i in ids]
+    figures.email_ms = [(sent.timestamp() - scheduled[i]) * 1000 for i in ids if (sent := rows[i][1])]
+
+
+async def enrolment(system: System, n: int, figures: Figures, progress: Progress) -> None:
+    cohort = await system.cohort("enrolment fan-out", n)
+    orgs = await system.organisations()
+    board = await system.token("bench-board", "board")
+    task = progress.add_task(f"enrolment: {n} applications endorsed and shortlisted", total=n)
+    sem = asyncio.Semaphore(16)
+
+    async def one(i: int) -> None:
+        async with sem:
+            org = orgs[i % len(orgs)]
+            app_id, _ = await system.apply(cohort, org, i, await system.token(f"bench-e{i}", "applicant"))
+            sponsor = await system.token(f"bench-sponsor-{org}", "sponsor", org)
+            for path, token, body in (
+                (f"/api/applications/{app_id}/endorse", sponsor, {}),
+                (f"/api/applications/{app_id}/decision", board, {"decision": "shortlist", "reason": "bench"}),
+            ):
+                answer = await system.call("POST", path, token, body)
+                if answer.status_code >= 300:
+                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text}")
+            progress.advance(task)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    started = time.perf_counter()
+    answer = await system.call("POST", f"/api/cohorts/{cohort}/enrol", board, {})
+    answer.raise_for_status()
+    await wait_for(lambda: system.count_fellows(cohort), n, "…FellowEnrolled projected by pairing", 300, progress)
+    figures.enrolled = n
+    figures.enrol_per_s = n / (time.perf_counter() - started)
+
+
+def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) -> None:
+    table = Table(title="Pipeline benchmark (one run; the machine is shared and noisy)")
+    table.add_column("measure")
+    table.add_column("figure", justify="right")
+    table.add_column("target / note")
+    ratio = figures.consumed_per_s / figures.raw_per_s if figures.raw_per_s else 0.0
+    table.add_row("raw aiokafka produce→consume", f"{figures.raw_per_s:,.0f} msg/s", f"{raw_count:,} messages")
+    table.add_row(
+        "pipeline: applications consumed by notifications",
+        f"{figures.consumed_per_s:,.1f} ev/s",
+        f"{figures.closed_n:,} applications through the gateway",
+    )
+    table.add_row("pipeline: … and e-mailed over SMTP", f"{figures.emailed_per_s:,.1f} ev/s", "")
+    table.add_row("pipeline / raw", f"{ratio:.1%}", f"target ≥ 30 %: {'met' if ratio >= 0.3 else 'NOT met'}")
+    if figures.e2e_ms:
+        p99 = pct(figures.e2e_ms, 99)
+        table.add_row(
+            "offered load (open loop), achieved",
+            f"{figures.achieved_rate:,.1f} ev/s",
+            f"{figures.open_n:,} applications at {figures.rate:.0f}/s",
+        )
+        table.add_row(
+            "gateway → notifications p50 / p95 / p99",
+            f"{pct(figures.e2e_ms, 50):.0f} / {pct(figures.e2e_ms, 95):.0f} / {p99:.0f} ms",
+            f"target p99 < 250 ms: {'met' if p99 < 250 else 'NOT met'}",
+        )
+        table.add_row(
+            "… to the e-mail sent p50 / p95 / p99",
+            f"{pct(figures.email_ms, 50):.0f} / {pct(figures.email_ms, 95):.0f} / {pct(figures.email_ms, 99):.0f} ms",
+            "includes the SMTP exchange",
+        )
+        table.add_row(
+            "HTTP answer p50 / p99",
+            f"{pct(figures.http_ms, 50):.0f} / {pct(figures.http_ms, 99):.0f} ms",
+            f"mean {statistics.fmean(figures.http_ms):.0f} ms",
+        )
+    if figures.enrolled:
+        table.add_row(
+            "enrolment fan-out: FellowEnrolled → pairing",
+            f"{figures.enrol_per_s:,.1f} ev/s",
+            f"{figures.enrolled:,} fellows enrolled in one request",
+        )
+    console.print(table)
+
+    usage = Table(title=f"CPU and memory per process over the run ({wall_s:.0f} s wall)")
+    for column in ("process", "CPU seconds", "mean CPU %", "peak RSS MiB"):
+        usage.add_column(column, justify="right" if column != "process" else "left")
+    for w in monitor.watched:
+        cpu = w.cpu()
+        usage.add_row(w.name, f"{cpu:.1f}", f"{cpu / wall_s:.0%}", f"{w.rss_peak / 2**20:.0f}")
+    console.print(usage)
+    summary = {
+        "raw_per_s": round(figures.raw_per_s, 1),
+        "pipeline_per_s": round(figures.consumed_per_s, 1),
+        "ratio": round(ratio, 4),
+        "p99_ms": round(pct(figures.e2e_ms, 99), 1) if figures.e2e_ms else None,
+    }
+    console.print_json(json.dumps(summary))
+
+
+async def main(args: argparse.Namespace) -> None:
+    home = Path(tempfile.mkdtemp(prefix="lbb-bench-"))
+    stack = Stack(home=home)
+    figures = Figures()
+    try:
+        with console.status("starting the embedded stack…"):
+            await asyncio.to_thread(stack.start, lambda line: None)
+        assert stack.kafka_bootstrap_servers and stack.database_url
+        engine = create_async_engine(stack.database_url)
+        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits) as client:
+            system = System(stack, client, engine)
+            monitor = Monitor.of(stack)
+            monitor.start()
+            started = time.perf_counter()
+            with console.status(f"raw: {args.raw:,} messages of {args.size} bytes…"):
+                figures.raw_per_s = await raw_throughput(stack.kafka_bootstrap_servers, args.raw, args.size)
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress:
+                await closed_loop(system, args.n, args.in_flight, figures, progress)
+                await open_loop(system, args.rate, args.seconds, figures, progress)
+                if args.enrol:
+                    await enrolment(system, args.enrol, figures, progress)
+            await monitor.stop()
+            report(figures, monitor, time.perf_counter() - started, args.raw)
+        await engine.dispose()
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--raw", type=int, default=20_000, help="raw messages produced and consumed")
+    parser.add_argument("--size", type=int, default=700, help="raw message size in bytes (an envelope's)")
+    parser.add_argument("--n", type=int, default=1_000, help="applications in the closed-loop throughput run")
+    parser.add_argument("--in-flight", type=int, default=32, help="requests in flight in the closed loop")
+    parser.add_argument("--rate", type=float, default=200.0, help="offered load, applications per second")
+    parser.add_argument("--seconds", type=float, default=15.0, help="how long the offered load lasts")
+    parser.add_argument("--enrol", type=int, default=300, help="fellows enrolled at once (0 skips)")
+    parser.add_argument("--quick", action="store_true", help="a small run: 2,000 raw, 100, 50/s for 4 s, 40")
+    args = parser.parse_args()
+    if args.quick:
+        args.raw, args.n, args.rate, args.seconds, args.enrol = 2_000, 100, 50.0, 4.0, 40
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
