@@ -1,9 +1,11 @@
 """Consuming contract events: envelope → inbox → handler → commit → offset, or dead letter.
 
 Every service subscribes through ``Consumer.subscribe``: one consumer group per service, manual
-acknowledgement, offsets committed only after the handler's transaction committed. A message
-that cannot be parsed or validated, or whose handler keeps failing, goes to ``<topic>.dlq`` with
-the error in its headers, and the consumer moves on.
+acknowledgement, offsets committed only after the handlers' transaction committed. Events are
+fetched in batches (up to ``CONSUMER_BATCH_SIZE``, whatever has arrived): one transaction per batch,
+one savepoint per event, one offset commit per batch, so a busy topic costs a round trip per event
+rather than several. A message that cannot be parsed or validated, or whose handler keeps failing,
+goes to ``<topic>.dlq`` with the error in its headers, and the consumer moves on.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import topics
@@ -65,7 +67,7 @@ class Consumer:
         self.outbox = outbox
         self.handlers = {cls.type_name(): h for cls, h in handlers.items()}
         self.topics = sorted({cls.topic for cls in handlers})
-        self.failures: dict[uuid.UUID, int] = {}
+        self.batch_failures = 0
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -81,60 +83,95 @@ class Consumer:
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            batch=True,
+            max_records=self.settings.consumer_batch_size,
+            batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
             title=f"{self.settings.service_name}:events",
             description=f"Contract events the {self.settings.service_name} service consumes",
         )
-        async def on_event(message: KafkaMessage) -> None:
-            await self.handle(message)
+        async def on_events(message: KafkaMessage) -> None:
+            await self.handle_batch(message)
 
-    async def handle(self, message: Any) -> None:
-        raw = message.raw_message
+    async def handle_batch(self, message: Any) -> None:
+        """Apply what was fetched in one transaction, then commit the offsets; on failure, fetch again."""
+        records: tuple[Any, ...] = message.raw_message
+        if not isinstance(records, tuple):
+            records = (records,)
         try:
-            envelope, event = parse(message.body)
-        except InvalidEnvelope as exc:
-            await self.dead_letter(raw, str(exc))
-            await message.ack()
-            return
-        handler = self.handlers.get(envelope.type)
-        service = self.settings.service_name
-        if handler is None:  # an event of the topic that this service does not act on
-            EVENTS_CONSUMED.labels(service, envelope.type, "ignored").inc()
-            await message.ack()
-            return
-        token = event_id_var.set(str(envelope.id))
-        started = time.perf_counter()
-        try:
-            applied = await self.apply(envelope, event, handler)
-            HANDLER_SECONDS.labels(service, envelope.type).observe(time.perf_counter() - started)
-            EVENTS_CONSUMED.labels(service, envelope.type, "applied" if applied else "duplicate").inc()
-        except Exception as exc:
-            EVENTS_CONSUMED.labels(service, envelope.type, "retried").inc()
-            attempts = self.failures.get(envelope.id, 0) + 1
-            self.failures[envelope.id] = attempts
-            if attempts >= self.settings.handler_max_attempts:
-                log.exception("%s failed %d times; dead-lettering it", envelope.type, attempts)
-                await self.dead_letter(raw, f"handler failed {attempts} times: {exc!r}")
-                self.failures.pop(envelope.id, None)
-                await message.ack()
-                return
-            log.warning("%s %s failed (attempt %d): %r; will retry", envelope.type, envelope.id, attempts, exc)
-            await asyncio.sleep(min(0.1 * 2**attempts, 5.0))  # back off before the redelivery
+            dead = await self.apply_batch(records)
+            for record, error in dead:  # before the offsets move on, so a crash here dead-letters again
+                await self.dead_letter(record, error)
+        except Exception:  # the database or broker is away: nothing was committed, the batch comes again
+            self.batch_failures += 1
+            pause = min(0.1 * 2**self.batch_failures, 5.0)
+            log.exception("a batch of %d events could not be applied; fetching it again in %.1fs", len(records), pause)
+            await asyncio.sleep(pause)
             await message.nack()
             return
-        finally:
-            event_id_var.reset(token)
-        self.failures.pop(envelope.id, None)
+        self.batch_failures = 0
         await message.ack()
 
-    async def apply(self, envelope: Envelope, event: Event, handler: Handler) -> bool:
-        """Apply one event in one transaction; False when the inbox says it was applied before."""
+    async def apply_batch(self, records: tuple[Any, ...]) -> list[tuple[Any, str]]:
+        """Every record of a batch in one transaction, each in its own savepoint; returns dead letters.
+
+        A handler that fails is retried in place (same savepoint, with backoff) up to
+        ``handler_max_attempts`` times, then dead-lettered; the records before and after it still
+        apply. A failure of the transaction itself (database gone) raises: nothing is committed.
+        """
+        dead: list[tuple[Any, str]] = []
+        outcomes: list[tuple[str, str, float]] = []
+        service = self.settings.service_name
         async with self.sessions()() as session, session.begin():
-            if not await self.inbox.first_time(session, envelope.id, envelope.type):
+            for record in records:
+                try:
+                    envelope, event = parse(record.value)
+                except InvalidEnvelope as exc:
+                    dead.append((record, str(exc)))
+                    continue
+                handler = self.handlers.get(envelope.type)
+                if handler is None:  # an event of the topic that this service does not act on
+                    outcomes.append((envelope.type, "ignored", 0.0))
+                    continue
+                token = event_id_var.set(str(envelope.id))
+                try:
+                    outcome, seconds = await self._apply_one(session, envelope, event, handler)
+                finally:
+                    event_id_var.reset(token)
+                if outcome.startswith("dead:"):
+                    dead.append((record, outcome[5:]))
+                    outcomes.append((envelope.type, "dead_lettered", seconds))
+                else:
+                    outcomes.append((envelope.type, outcome, seconds))
+        for event_type, outcome, seconds in outcomes:  # counted once the transaction committed
+            EVENTS_CONSUMED.labels(service, event_type, outcome).inc()
+            if outcome == "applied":
+                self.applied += 1
+                HANDLER_SECONDS.labels(service, event_type).observe(seconds)
+            elif outcome == "duplicate":
                 self.duplicates += 1
-                return False
-            await handler(Context(session=session, envelope=envelope, outbox=self.outbox), event)
-        self.applied += 1
-        return True
+        return dead
+
+    async def _apply_one(
+        self, session: AsyncSession, envelope: Envelope, event: Event, handler: Handler
+    ) -> tuple[str, float]:
+        attempts = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                async with session.begin_nested():
+                    if not await self.inbox.first_time(session, envelope.id, envelope.type):
+                        return "duplicate", 0.0
+                    await handler(Context(session=session, envelope=envelope, outbox=self.outbox), event)
+                return "applied", time.perf_counter() - started
+            except Exception as exc:
+                await session.execute(text("SELECT 1"))  # the transaction itself is broken: let it raise
+                attempts += 1
+                EVENTS_CONSUMED.labels(self.settings.service_name, envelope.type, "retried").inc()
+                if attempts >= self.settings.handler_max_attempts:
+                    log.exception("%s failed %d times; dead-lettering it", envelope.type, attempts)
+                    return f"dead:handler failed {attempts} times: {exc!r}", 0.0
+                log.warning("%s %s failed (attempt %d): %r; retrying", envelope.type, envelope.id, attempts, exc)
+                await asyncio.sleep(min(0.1 * 2**attempts, 5.0))
 
     async def dead_letter(self, raw: Any, error: str) -> None:
         topic = getattr(raw, "topic", "unknown")

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     outbox_retention_hours: float = Field(default=168, gt=0)
     outbox_prune_interval_s: float = Field(default=3600, gt=0)
     handler_max_attempts: int = Field(default=5, gt=0)
+    # Consumers take whatever has arrived, up to this many events, in one transaction.
+    consumer_batch_size: int = Field(default=100, gt=0)
+    consumer_batch_timeout_ms: int = Field(default=25, gt=0)
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

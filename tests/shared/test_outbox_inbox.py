@@ -150,7 +150,12 @@ async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_
         async with sessions() as s:
             twice = await s.scalar(select(func.count()).select_from(effect).where(effect.c.thing_id == target))
         assert twice == 1
-        assert consumer.duplicates == 1 and consumer.dead_lettered == 3
+        assert consumer.duplicates == 1
+
+        async def three_dead() -> bool:  # dead letters go out after their batch's transaction commits
+            return consumer.dead_lettered == 3
+
+        await eventually(three_dead, what="three dead letters sent")
     finally:
         await broker.stop()
 
@@ -197,3 +202,58 @@ async def test_pruning_removes_only_rows_sent_before_the_retention_period(sessio
     assert removed >= 1  # other tests' rows sent long ago may go too; never an unsent or recent one
     async with sessions() as s, s.begin():  # leave nothing unsent behind for other tests' relays
         await s.execute(update(table).where(table.c.event_id == staged["old-unsent"]).values(sent_at=now))
+
+
+async def test_a_failing_handler_is_retried_in_place_then_dead_lettered_and_the_rest_of_the_batch_applies(
+    stack: Stack, sessions: async_sessionmaker[Any], topic_reader: Any
+) -> None:
+    flaky, broken, after = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    key = str(flaky).encode()  # one partition: the three arrive in order, usually in one batch
+    calls: dict[uuid.UUID, int] = {}
+
+    async def on_thing_made(ctx: Context, event: ThingMade) -> None:
+        calls[event.thing_id] = calls.get(event.thing_id, 0) + 1
+        await ctx.session.execute(insert(effect).values(thing_id=event.thing_id))
+        if event.thing_id == broken or (event.thing_id == flaky and calls[flaky] == 1):
+            raise RuntimeError(f"handler failure for {event.name}")
+
+    cfg = settings(stack)
+    broker = make_broker(cfg, "plumbing-test-retry")
+    consumer = Consumer(
+        settings=cfg,
+        broker=broker,
+        sessions=lambda: sessions,
+        inbox=inbox,
+        outbox=outbox,
+        handlers={ThingMade: on_thing_made},
+    )
+    consumer.subscribe()
+    await broker.start()
+    try:
+        for thing_id, name in ((flaky, "flaky"), (broken, "broken"), (after, "after")):
+            await broker.publish(wrap(ThingMade(thing_id=thing_id, name=name), "t").to_bytes(), topic=TOPIC, key=key)
+
+        async def after_applied() -> int:
+            async with sessions() as s:
+                return int(await s.scalar(select(func.count()).select_from(effect).where(effect.c.thing_id == after)))
+
+        await eventually(after_applied, timeout_s=60, what="the event after the broken one to apply")
+        async with sessions() as s:
+            counts = {
+                t: await s.scalar(select(func.count()).select_from(effect).where(effect.c.thing_id == t))
+                for t in (flaky, broken, after)
+            }
+        # the failed attempts' writes were rolled back with their savepoint: one effect, or none
+        assert counts == {flaky: 1, broken: 0, after: 1}
+        assert calls[flaky] == 2 and calls[broken] == cfg.handler_max_attempts == 2
+    finally:
+        await broker.stop()
+
+    dlq = await topic_reader([topics.dlq(TOPIC)])
+
+    async def dead_letter() -> list[Any]:
+        return [r for r in await dlq.poll() if r.key == key]
+
+    (record,) = await eventually(dead_letter, what="the broken event's dead letter")
+    assert "handler failed 2 times" in dict(record.headers)["x-lbb-error"].decode()
+    assert json.loads(record.value)["data"]["thing_id"] == str(broken)
