@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -61,6 +62,23 @@ def settings(stack: Stack) -> ServiceSettings:
         database_url=stack.database_url or "",
         handler_max_attempts=2,
     )
+
+
+def subscribed(
+    cfg: ServiceSettings, name: str, sessions: async_sessionmaker[Any], handler: Any
+) -> tuple[KafkaBroker, Consumer]:
+    """A broker with a consumer of ThingMade through the shared inbox, not started yet."""
+    broker = make_broker(cfg, name)
+    consumer = Consumer(
+        settings=cfg,
+        broker=broker,
+        sessions=lambda: sessions,
+        inbox=inbox,
+        outbox=outbox,
+        handlers={ThingMade: handler},
+    )
+    consumer.subscribe()
+    return broker, consumer
 
 
 def ids_on(records: list[Any]) -> list[str]:
@@ -116,16 +134,7 @@ async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_
         await ctx.session.execute(insert(effect).values(thing_id=event.thing_id))
 
     cfg = settings(stack)
-    broker = make_broker(cfg, "plumbing-test-consumer")
-    consumer = Consumer(
-        settings=cfg,
-        broker=broker,
-        sessions=lambda: sessions,
-        inbox=inbox,
-        outbox=outbox,
-        handlers={ThingMade: on_thing_made},
-    )
-    consumer.subscribe()
+    broker, consumer = subscribed(cfg, "plumbing-test-consumer", sessions, on_thing_made)
     duplicate = wrap(ThingMade(thing_id=target, name="twice"), "plumbing-test").to_bytes()
     await broker.start()
     try:
@@ -218,16 +227,7 @@ async def test_a_failing_handler_is_retried_in_place_then_dead_lettered_and_the_
             raise RuntimeError(f"handler failure for {event.name}")
 
     cfg = settings(stack)
-    broker = make_broker(cfg, "plumbing-test-retry")
-    consumer = Consumer(
-        settings=cfg,
-        broker=broker,
-        sessions=lambda: sessions,
-        inbox=inbox,
-        outbox=outbox,
-        handlers={ThingMade: on_thing_made},
-    )
-    consumer.subscribe()
+    broker, _consumer = subscribed(cfg, "plumbing-test-retry", sessions, on_thing_made)
     await broker.start()
     try:
         for thing_id, name in ((flaky, "flaky"), (broken, "broken"), (after, "after")):
