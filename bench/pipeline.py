@@ -490,7 +490,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=1_000, help="applications in the closed-loop throughput run")
     parser.add_argument("--in-flight", type=int, default=32, help="requests in flight in the closed loop")
     parser.add_argument(
-        "--rate", type=float, default=100.0, help="offered load, applications per second (×2 events per second)"
+        "--rate", type=float, default=100.0, help="offered load, applications per second (two events each)"
     )
     parser.add_argument("--seconds", type=float, default=15.0, help="how long the offered load lasts")
     parser.add_argument("--enrol", type=int, default=300, help="fellows enrolled at once (0 skips)")
