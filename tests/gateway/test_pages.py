@@ -1,0 +1,56 @@
+"""The staff pages over plain HTTP: sign-in, the session cookie, CSRF, and refusals as pages.
+(The whole programme through the pages runs in a real browser: test_browser.py.)"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from lbb.devstack import Stack
+from tests.gateway.inprocess import gateway, settings
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+async def test_signing_in_sets_a_strict_httponly_cookie_and_forms_need_the_csrf_token(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        assert (await client.get("/staff/", follow_redirects=False)).headers["location"] == "/staff/sign-in"
+        page = await client.get("/staff/sign-in")
+        assert page.status_code == 200 and '<label for="sub">' in page.text and "Luton" in page.text
+        signed = await client.post("/staff/sign-in", data={"sub": "pat", "role": "board"}, follow_redirects=False)
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/staff" in cookie
+        home = await client.get("/staff/")
+        assert home.status_code == 200 and "pat (board)" in home.text
+        assert home.headers["content-security-policy"].startswith("default-src 'self'")
+        css = await client.get("/static/staff.css")
+        assert css.status_code == 200 and "focus-visible" in css.text
+        # the cookie is not a bearer token for the API
+        assert (await client.get("/api/organisations")).status_code == 401
+        forged = await client.post("/staff/sign-out", data={"csrf": "0" * 64})
+        assert forged.status_code == 403
+        out = await client.post("/staff/sign-out", data={"csrf": csrf_of(home.text)}, follow_redirects=False)
+        assert out.status_code == 303 and 'lbb_session=""' in out.headers["set-cookie"]
+
+
+async def test_a_refusal_from_the_api_is_a_page_with_its_status(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        await client.post("/staff/sign-in", data={"sub": "ann-pages", "role": "applicant"})
+        refused = await client.get("/staff/cohorts/00000000-0000-4000-8000-000000000000")
+        assert refused.status_code == 403 and "Programme Board" in refused.text
+        missing = await client.get("/staff/apply/00000000-0000-4000-8000-000000000000")
+        assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
+
+
+async def test_outside_dev_mode_the_sign_in_page_takes_an_identity_provider_token_only() -> None:
+    async with gateway(settings(dev_mode=False)) as client:
+        page = await client.get("/staff/sign-in")
+        assert page.status_code == 200 and 'name="token"' in page.text and 'name="role"' not in page.text
+        refused = await client.post("/staff/sign-in", data={"sub": "x", "role": "admin"}, follow_redirects=False)
+        assert "identity+provider" in refused.headers["location"]
