@@ -23,17 +23,25 @@ from services.gateway.settings import GatewaySettings
 from shared.identity import Caller
 from shared.observability import request_id_var
 
-router = APIRouter(prefix="/api")
-dev_router = APIRouter(prefix="/api", tags=["dev"])
+INVALID: dict[int | str, dict[str, Any]] = {422: {"model": s.Problem, "description": "Bad input; `detail` says why"}}
+router = APIRouter(prefix="/api", responses=INVALID)
+dev_router = APIRouter(prefix="/api", tags=["dev"], responses=INVALID)
 
 ANY = ("applicant", "sponsor", "board", "admin")
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid bearer token"},
-    403: {"description": "The caller's role may not do this"},
-    404: {"description": "No such object, or not the caller's (the two answer the same)"},
+    401: {"model": s.Problem, "description": "No or invalid bearer token"},
+    403: {"model": s.Problem, "description": "The caller's role may not do this"},
+    404: {"model": s.Problem, "description": "No such object, or not the caller's (the two answer the same)"},
 }
-CREATED: dict[int | str, dict[str, Any]] = {201: {"model": s.Created}, 409: {"description": "Conflict"}, **ERRORS}
-ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"model": s.Created}, 409: {"description": "Illegal state change"}}
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"model": s.Created},
+    409: {"model": s.Problem, "description": "Conflict"},
+    **ERRORS,
+}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": s.Created},
+    409: {"model": s.Problem, "description": "Illegal state change"},
+}
 
 
 def _settings(request: Request) -> GatewaySettings:

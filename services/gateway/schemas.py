@@ -168,6 +168,19 @@ class StaffContactIn(Body):
     organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor")
 
 
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Every refusal: a readable ``detail``; for bad input also ``errors``, one per field."""
+
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
 class ServiceHealth(BaseModel):
     status: str
     services: dict[str, str]
