@@ -8,7 +8,6 @@ service checks object-level access again. "Not yours" answers 404 exactly like "
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -18,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.responses import JSONResponse
 
 from services.gateway import schemas as s
-from services.gateway.auth import CallerDep, current_caller, issue_dev_token
+from services.gateway.auth import CallerDep, issue_dev_token
 from services.gateway.settings import GatewaySettings
 from shared.identity import Caller
 from shared.observability import request_id_var
@@ -127,11 +126,23 @@ async def as_fellow(request: Request, caller: Caller, what: str) -> Caller:
 
 
 async def own_application(request: Request, caller: Caller, application_id: uuid.UUID) -> None:
-    """An applicant reaches only their own applications; sponsors are checked by the service (organisation)."""
-    if caller.role == "applicant" and str(application_id) not in {
-        a["id"] for a in await my_applications(request, caller)
-    }:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
+    """An applicant reaches only their own applications, a sponsor only their organisation's (the
+    service checks both again)."""
+    missing = HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
+    if caller.role == "applicant":
+        if str(application_id) not in {a["id"] for a in await my_applications(request, caller)}:
+            raise missing
+    elif caller.role == "sponsor":
+        answer = await call(request, "applications", "GET", f"/applications/{application_id}", caller)
+        if answer.status_code != 200 or not _of_organisation(answer, caller):
+            raise missing
+
+
+def _of_organisation(answer: httpx.Response, caller: Caller) -> bool:
+    try:
+        return str(answer.json().get("organisation_id")) == str(caller.organisation_id)
+    except (ValueError, AttributeError):
+        return False
 
 
 @router.get("/health", tags=["health"], response_model=s.ServiceHealth, responses={503: {"model": s.ServiceHealth}})
@@ -239,6 +250,13 @@ async def list_applications(
 
 @router.get("/applications/{application_id}", responses=ERRORS, tags=["applications"])
 async def get_application(application_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+    if caller.role == "sponsor":  # one call: the answer itself tells whose it is
+        answer = await call(request, "applications", "GET", f"/applications/{application_id}", caller)
+        if answer.status_code == 200 and not _of_organisation(answer, caller):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
+        if answer.status_code >= 500:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the applications service failed")
+        return Response(answer.content, answer.status_code, media_type="application/json")
     await own_application(request, caller, application_id)
     return await forward(request, "applications", "GET", f"/applications/{application_id}", caller)
 
@@ -249,6 +267,7 @@ async def get_application(application_id: uuid.UUID, request: Request, caller: C
 async def endorse(
     application_id: uuid.UUID, request: Request, caller: Sponsor, body: s.Empty | None = None
 ) -> Response:
+    await own_application(request, caller, application_id)
     return await forward(request, "applications", "POST", f"/applications/{application_id}/endorse", caller, {})
 
 
@@ -410,10 +429,3 @@ async def staff_contacts(request: Request, caller: Admin) -> Response:
 )
 async def remove_staff_contact(staff_id: uuid.UUID, request: Request, caller: Admin) -> Response:
     return await forward(request, "notifications", "DELETE", f"/staff-contacts/{staff_id}", caller)
-
-
-def json_body(response: Response) -> Any:
-    return json.loads(bytes(response.body))
-
-
-__all__ = ["current_caller", "dev_router", "forward", "router"]
