@@ -52,12 +52,22 @@ class JwksKeys:
         self.fetched_at = 0.0
         self.jwks_url = settings.oidc_jwks_url
         self.lock = asyncio.Lock()
+        self._configuration: dict[str, Any] | None = None
+
+    async def configuration(self) -> dict[str, Any]:
+        """The issuer's /.well-known/openid-configuration (fetched once)."""
+        if self._configuration is None:
+            issuer = self.settings.oidc_issuer.rstrip("/")
+            answer = await self.client.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+            answer.raise_for_status()
+            configuration = answer.json()
+            if not isinstance(configuration, dict):
+                raise ValueError("the issuer's openid-configuration is not a JSON object")
+            self._configuration = configuration
+        return self._configuration
 
     async def _discover(self) -> str:
-        issuer = self.settings.oidc_issuer.rstrip("/")
-        answer = await self.client.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
-        answer.raise_for_status()
-        jwks_uri = answer.json().get("jwks_uri")
+        jwks_uri = (await self.configuration()).get("jwks_uri")
         if not isinstance(jwks_uri, str) or not jwks_uri:
             raise ValueError("the issuer's openid-configuration names no jwks_uri")
         return jwks_uri

@@ -4,15 +4,18 @@ The pages are a client of the gateway's own API: each one calls ``/api/...`` in-
 signed-in person's bearer token (kept in an HttpOnly, SameSite=Strict cookie), so they get exactly
 the API's validation and authorisation. Every form carries a CSRF token derived from the session.
 
-Sign-in: in dev mode a form picks a subject and role (the dev token route's choices). With an
-OIDC identity provider the pages take a token the provider issued (``POST /staff/sign-in`` with
-``token``); the provider's browser redirect flow (authorization code) is not built yet.
+Sign-in: with an OIDC identity provider and ``OIDC_CLIENT_ID``, the authorization code flow with
+PKCE (``/staff/sign-in/oidc`` → the provider → ``/staff/sign-in/callback``); the access token the
+provider issues for ``JWT_AUDIENCE`` becomes the session. A token can also be pasted
+(``POST /staff/sign-in`` with ``token``). In dev mode a form picks a subject and role instead.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.gateway.auth import authenticate, issue_dev_token
+from services.gateway.auth import JwksKeys, authenticate, issue_dev_token
 from services.gateway.settings import GatewaySettings
 from shared.events import LEADERSHIP_DIMENSIONS
 from shared.identity import Caller
@@ -33,6 +36,7 @@ from shared.observability import request_id_var
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "lbb_session"
+SIGN_IN_COOKIE = "lbb_sign_in"  # state and PKCE verifier while the provider signs the person in
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -164,7 +168,7 @@ async def sign_in_page(request: Request) -> HTMLResponse:
             )
         except ApiError:
             organisations = []
-    return render(request, "sign_in.html", None, organisations=organisations)
+    return render(request, "sign_in.html", None, organisations=organisations, oidc=bool(settings.oidc_client_id))
 
 
 @router.post("/sign-in")
@@ -188,21 +192,104 @@ async def sign_in(
             except ValueError:
                 return back("/staff/sign-in", error="a sponsor picks their organisation")
         token = issue_dev_token(settings, sub.strip(), role, organisation)
+    return await start_session(request, token)
+
+
+async def start_session(request: Request, token: str) -> Response:
+    settings: GatewaySettings = request.app.state.settings
     try:
         await authenticate(request, token)
     except HTTPException:
         return back("/staff/sign-in", error="that token is not valid")
     response = back("/staff/")
+    # Lax, so the first page after the provider's redirect is signed in; forms carry CSRF tokens.
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
-        samesite="strict",
+        samesite="lax",
         secure=settings.secure_cookies,
         path="/staff",
         max_age=12 * 3600,
     )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/staff/sign-in")
     return response
+
+
+def _provider(request: Request) -> JwksKeys:
+    settings: GatewaySettings = request.app.state.settings
+    keys: JwksKeys | None = getattr(request.app.state, "jwks", None)
+    if keys is None or not settings.oidc_client_id:
+        raise HTTPException(404)
+    return keys
+
+
+def _redirect_uri(request: Request) -> str:
+    settings: GatewaySettings = request.app.state.settings
+    base = settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return f"{base}/staff/sign-in/callback"
+
+
+@router.get("/sign-in/oidc")
+async def sign_in_with_provider(request: Request) -> Response:
+    """Off to the identity provider (authorization code flow with PKCE, S256)."""
+    settings: GatewaySettings = request.app.state.settings
+    provider = _provider(request)
+    try:
+        endpoint = str((await provider.configuration())["authorization_endpoint"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return back("/staff/sign-in", error="the identity provider cannot be reached; try again later")
+    state = secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "response_type": "code",
+        "client_id": settings.oidc_client_id,
+        "redirect_uri": _redirect_uri(request),
+        "scope": settings.oidc_scopes,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    response = RedirectResponse(f"{endpoint}?{urlencode(query)}", status_code=303)
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        f"{state}.{verifier}",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/staff/sign-in",
+        max_age=600,
+    )
+    return response
+
+
+@router.get("/sign-in/callback")
+async def sign_in_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+    """Back from the identity provider: the code, exchanged for the access token, is the session."""
+    settings: GatewaySettings = request.app.state.settings
+    provider = _provider(request)
+    expected_state, _, verifier = request.cookies.get(SIGN_IN_COOKIE, "").partition(".")
+    if error or not code or not expected_state or not hmac.compare_digest(expected_state, state):
+        return back("/staff/sign-in", error="signing in did not complete; please try again")
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": _redirect_uri(request),
+        "client_id": settings.oidc_client_id,
+        "code_verifier": verifier,
+    }
+    if settings.oidc_client_secret:
+        form["client_secret"] = settings.oidc_client_secret
+    try:
+        endpoint = str((await provider.configuration())["token_endpoint"])
+        answer = await provider.client.post(endpoint, data=form, timeout=10)
+        token = answer.json().get("access_token") if answer.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError):
+        token = None
+    if not isinstance(token, str) or not token:
+        return back("/staff/sign-in", error="the identity provider did not sign you in; please try again")
+    return await start_session(request, token)
 
 
 @router.post("/sign-out")

@@ -20,6 +20,10 @@ class GatewaySettings(Settings):
     dev_jwt_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     oidc_issuer: str = ""  # e.g. https://login.example-ics.nhs.uk/realms/staff: tokens' iss, and where keys are found
     oidc_jwks_url: str = ""  # default: jwks_uri of the issuer's /.well-known/openid-configuration
+    oidc_client_id: str = ""  # the staff pages' sign-in (authorization code + PKCE); empty: no sign-in button
+    oidc_client_secret: str = ""  # for a confidential client; a public client leaves it empty
+    oidc_scopes: str = "openid profile"
+    public_url: str = ""  # how browsers reach the gateway, for the sign-in redirect; default: the request's
     jwt_role_claim: str = "role"
     jwt_organisation_claim: str = "organisation_id"
     jwt_leeway_s: float = Field(default=30, ge=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import uuid
@@ -10,6 +12,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import jwt
@@ -53,6 +56,9 @@ class IdentityProvider:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.jwks_requests = 0
+        self.client_id = "lbb-staff-pages"
+        self.next_user: dict[str, Any] = {"sub": "ann", "role": "applicant"}  # who signs in at /auth
+        self.codes: dict[str, tuple[dict[str, Any], str, str]] = {}  # code -> (user, challenge, redirect_uri)
 
     @property
     def issuer(self) -> str:
@@ -71,14 +77,51 @@ class IdentityProvider:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.endswith("/.well-known/openid-configuration"):
-                    body = {"issuer": provider.issuer, "jwks_uri": provider.issuer + "/certs"}
-                elif self.path.endswith("/certs"):
+                url = urlparse(self.path)
+                if url.path.endswith("/.well-known/openid-configuration"):
+                    body = {
+                        "issuer": provider.issuer,
+                        "jwks_uri": provider.issuer + "/certs",
+                        "authorization_endpoint": provider.issuer + "/auth",
+                        "token_endpoint": provider.issuer + "/token",
+                    }
+                elif url.path.endswith("/certs"):
                     provider.jwks_requests += 1
                     body = provider.jwks()
+                elif url.path.endswith("/auth"):  # the person signs in at once; back with a code
+                    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+                    if q.get("client_id") != provider.client_id or q.get("code_challenge_method") != "S256":
+                        self.send_error(400)
+                        return
+                    code = uuid.uuid4().hex
+                    provider.codes[code] = (provider.next_user, q["code_challenge"], q["redirect_uri"])
+                    self.send_response(302)
+                    self.send_header(
+                        "location", f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}"
+                    )
+                    self.end_headers()
+                    return
                 else:
                     self.send_error(404)
                     return
+                self.answer(body)
+
+            def do_POST(self) -> None:
+                if not self.path.endswith("/token"):
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("content-length", "0"))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                user, challenge, redirect_uri = provider.codes.pop(form.get("code", ""), ({}, "", ""))
+                verifier = form.get("code_verifier", "")
+                computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                if not user or computed != challenge or form.get("redirect_uri") != redirect_uri:
+                    self.send_response(400)
+                    self.end_headers()
+                    return
+                self.answer({"access_token": provider.token(**user), "token_type": "Bearer", "expires_in": 300})
+
+            def answer(self, body: dict[str, Any]) -> None:
                 raw = json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
