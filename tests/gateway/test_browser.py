@@ -71,7 +71,11 @@ class Person:
     async def fits(self) -> None:
         """Nothing wider than the viewport: no sideways scrolling at phone width."""
         overflow = await self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{self.page.url} is {overflow}px wider than the screen"
+        wide = await self.page.evaluate(
+            "[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth)"
+            ".map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 40))"
+        )
+        assert overflow <= 0, f"{self.page.url} is {overflow}px wider than the screen: {wide[:5]}"
 
     async def until(self, check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60) -> None:
         """Reload the page (a person pressing F5) until ``check`` holds."""
@@ -136,6 +140,11 @@ async def test_a_fellow_and_a_board_member_go_through_the_whole_programme_in_the
     page = ann.page
     await ann.accessible()
     await ann.fits()
+    # keyboard: the first Tab reaches the skip link, which takes focus to the main content
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
     await page.get_by_role("link", name=f"Apply to {cohort_name}").click()
     await page.get_by_label("Full name").fill("Ann Ashby")
     await page.get_by_label("Work e-mail").fill(f"ann-{tag}@example.nhs.uk")
@@ -186,6 +195,9 @@ async def test_a_fellow_and_a_board_member_go_through_the_whole_programme_in_the
     await bea.page.wait_for_url("**message=Pairs*published**")
     assert "yes" in await bea.page.locator("tr.pair").inner_text()
     await bea.accessible()
+    await bea.page.set_viewport_size(PHONE)  # the board's page works on a phone too
+    await bea.fits()
+    await bea.shot("cohort-on-phone")
 
     # --- Ann meets her pair and schedules, then completes, her visit ---
     await ann.goto("/staff/pair")
