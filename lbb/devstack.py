@@ -291,7 +291,7 @@ class Stack:
         for name in SERVICES:
             wait_until(self.processes[name].healthy, timeout_s, f"the {name} service to answer /health")
         wait_until(self.processes["gateway"].healthy, timeout_s, "the gateway to report every service ok")
-        say(f"gateway on {self.gateway_url}")
+        say(f"gateway on {self.gateway_url} (API docs {self.gateway_url}/docs, staff pages {self.gateway_url}/staff/)")
 
     def restart(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 60) -> None:
         proc = self.processes[name]

@@ -61,6 +61,9 @@ NOTIFICATIONS_TEST_ENV = {
     "REMINDER_POLL_INTERVAL_S": "0.5",
 }
 
+# The whole suite writes through one gateway from one address: rate limits are tested in-process.
+GATEWAY_TEST_ENV = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_WRITES_PER_IP": "100000/minute"}
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
@@ -70,7 +73,12 @@ def stack() -> Iterator[Stack]:
     database = os.environ.get("DATABASE_URL")
     if os.environ.get("LBB_TEST_BACKEND") == "containers":
         kafka, database, cleanup = _containers()
-    running = Stack(home=home, kafka_bootstrap_servers=kafka, database_url=database, extra_env=NOTIFICATIONS_TEST_ENV)
+    running = Stack(
+        home=home,
+        kafka_bootstrap_servers=kafka,
+        database_url=database,
+        extra_env=NOTIFICATIONS_TEST_ENV | GATEWAY_TEST_ENV,
+    )
     try:
         running.start(say=lambda line: None)
         yield running

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.applications import api as routes
-from services.applications import models
+from services.applications import models, staff
 from services.applications.seed import seed_organisations
 from shared.service import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -17,7 +17,7 @@ class ApplicationsSettings(ServiceSettings):
 
 settings = ApplicationsSettings()
 runtime = ServiceRuntime(settings, metadata=models.metadata, outbox=models.outbox, inbox=models.inbox)
-api = runtime.http_app(routes.router)
+api = runtime.http_app(routes.router, staff.router)
 app = runtime.asyncapi_app()
 
 

@@ -1,25 +1,46 @@
-"""The contract's HTTP API (DESIGN.md, "Gateway HTTP contract"), forwarded to the owning services."""
+"""The contract's HTTP API (DESIGN.md, "Gateway HTTP contract"), forwarded to the owning services.
+
+Every route checks the body's shape (schemas.py), the caller's role, and what the gateway can tell
+about the object (an applicant's own applications, a fellow's own pairs and feedback); the owning
+service checks object-level access again. "Not yours" answers 404 exactly like "does not exist".
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import APIRouter, Body, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 
+from services.gateway import schemas as s
 from services.gateway.auth import CallerDep, issue_dev_token
 from services.gateway.settings import GatewaySettings
 from shared.identity import Caller
 from shared.observability import request_id_var
 
-router = APIRouter(prefix="/api")
+INVALID: dict[int | str, dict[str, Any]] = {422: {"model": s.Problem, "description": "Bad input; `detail` says why"}}
+router = APIRouter(prefix="/api", responses=INVALID)
+dev_router = APIRouter(prefix="/api", tags=["dev"], responses=INVALID)
 
-JsonBody = Body(default_factory=dict)
+ANY = ("applicant", "sponsor", "board", "admin")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": s.Problem, "description": "No or invalid bearer token"},
+    403: {"model": s.Problem, "description": "The caller's role may not do this"},
+    404: {"model": s.Problem, "description": "No such object, or not the caller's (the two answer the same)"},
+}
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"model": s.Created},
+    409: {"model": s.Problem, "description": "Conflict"},
+    **ERRORS,
+}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": s.Created},
+    409: {"model": s.Problem, "description": "Illegal state change"},
+}
 
 
 def _settings(request: Request) -> GatewaySettings:
@@ -27,17 +48,46 @@ def _settings(request: Request) -> GatewaySettings:
     return settings
 
 
-async def forward(request: Request, service: str, method: str, path: str, caller: Caller, body: Any = None) -> Response:
+def role(*allowed: str) -> Callable[..., Awaitable[Caller]]:
+    """A dependency: the authenticated caller, refused with 403 unless their role is one of ``allowed``."""
+
+    async def check(caller: CallerDep) -> Caller:
+        if caller.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this needs the role {' or '.join(allowed)}")
+        return caller
+
+    return check
+
+
+Admin = Annotated[Caller, Depends(role("admin"))]
+Board = Annotated[Caller, Depends(role("board"))]
+BoardOrAdmin = Annotated[Caller, Depends(role("board", "admin"))]
+Sponsor = Annotated[Caller, Depends(role("sponsor"))]
+Applicant = Annotated[Caller, Depends(role("applicant"))]
+Fellow = Annotated[Caller, Depends(role("applicant"))]
+
+
+async def call(
+    request: Request, service: str, method: str, path: str, caller: Caller, body: Any = None, params: Any = None
+) -> httpx.Response:
     settings = _settings(request)
     client: httpx.AsyncClient = request.app.state.http
     url = settings.service_urls()[service] + path
     headers = caller.headers() | {"X-Request-Id": request_id_var.get() or ""}
     try:
-        upstream = await client.request(method, url, json=body, headers=headers)
+        return await client.request(method, url, json=body, headers=headers, params=params)
     except httpx.HTTPError as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"the {service} service is unavailable"
         ) from exc
+
+
+async def forward(
+    request: Request, service: str, method: str, path: str, caller: Caller, body: Any = None, params: Any = None
+) -> Response:
+    upstream = await call(request, service, method, path, caller, body, params)
+    if upstream.status_code >= 500:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the {service} service failed")
     return Response(
         content=upstream.content,
         status_code=upstream.status_code,
@@ -45,19 +95,57 @@ async def forward(request: Request, service: str, method: str, path: str, caller
     )
 
 
+async def my_applications(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's own applications (once per request)."""
+    cached: list[dict[str, Any]] | None = getattr(request.state, "mine", None)
+    if cached is not None:
+        return cached
+    answer = await call(request, "applications", "GET", "/applications/mine", caller)
+    if answer.status_code != 200:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="could not look up your applications")
+    mine: list[dict[str, Any]] = answer.json()
+    request.state.mine = mine
+    return mine
+
+
 async def with_fellows(request: Request, caller: Caller) -> Caller:
     """The caller plus the fellow ids it owns (a fellow's id is its enrolled application's id)."""
     if caller.role != "applicant":
         return caller
-    response = await forward(request, "applications", "GET", "/applications/mine", caller)
-    if response.status_code != 200:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="could not look up your applications")
-    mine = json.loads(bytes(response.body))
+    mine = await my_applications(request, caller)
     fellows = frozenset(uuid.UUID(a["id"]) for a in mine if a["state"] == "enrolled")
     return Caller(sub=caller.sub, role=caller.role, organisation_id=caller.organisation_id, fellow_ids=fellows)
 
 
-@router.get("/health", tags=["health"])
+async def as_fellow(request: Request, caller: Caller, what: str) -> Caller:
+    """A fellow acting on their pair: someone who is no fellow learns nothing (404, like a wrong id)."""
+    fellow = await with_fellows(request, caller)
+    if not fellow.fellow_ids:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no such {what}")
+    return fellow
+
+
+async def own_application(request: Request, caller: Caller, application_id: uuid.UUID) -> None:
+    """An applicant reaches only their own applications, a sponsor only their organisation's (the
+    service checks both again)."""
+    missing = HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
+    if caller.role == "applicant":
+        if str(application_id) not in {a["id"] for a in await my_applications(request, caller)}:
+            raise missing
+    elif caller.role == "sponsor":
+        answer = await call(request, "applications", "GET", f"/applications/{application_id}", caller)
+        if answer.status_code != 200 or not _of_organisation(answer, caller):
+            raise missing
+
+
+def _of_organisation(answer: httpx.Response, caller: Caller) -> bool:
+    try:
+        return str(answer.json().get("organisation_id")) == str(caller.organisation_id)
+    except (ValueError, AttributeError):
+        return False
+
+
+@router.get("/health", tags=["health"], response_model=s.ServiceHealth, responses={503: {"model": s.ServiceHealth}})
 async def health(request: Request) -> JSONResponse:
     settings = _settings(request)
     client: httpx.AsyncClient = request.app.state.http
@@ -80,211 +168,264 @@ async def health(request: Request) -> JSONResponse:
     )
 
 
-class DevTokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sub: str
-    role: Literal["applicant", "sponsor", "board", "admin"]
-    organisation_id: uuid.UUID | None = None
-
-
-@router.post("/dev/token", tags=["dev"])
-async def dev_token(body: DevTokenRequest, request: Request) -> dict[str, str]:
+@dev_router.post("/dev/token", response_model=s.Token)
+async def dev_token(body: s.DevTokenRequest, request: Request) -> dict[str, str]:
+    """Dev mode only (this route does not exist otherwise): a token for any subject and role."""
     settings = _settings(request)
     if not settings.dev_mode:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Not Found")
-    if not body.sub.strip():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="sub must not be empty")
     if body.role == "sponsor" and body.organisation_id is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="a sponsor token needs organisation_id")
+        raise HTTPException(422, detail="a sponsor token needs organisation_id")
     organisation = body.organisation_id if body.role == "sponsor" else None
     return {"token": issue_dev_token(settings, body.sub, body.role, organisation)}
 
 
-@router.get("/organisations")
+# --- organisations and cohorts (applications service) ---
+
+
+@router.get("/organisations", response_model=list[s.Organisation], responses=ERRORS, tags=["cohorts"])
 async def organisations(request: Request, caller: CallerDep) -> Response:
     return await forward(request, "applications", "GET", "/organisations", caller)
 
 
-@router.post("/cohorts", status_code=201)
-async def create_cohort(request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
-    return await forward(request, "applications", "POST", "/cohorts", caller, body)
+@router.post("/organisations", status_code=201, responses=CREATED, tags=["cohorts"])
+async def create_organisation(request: Request, caller: Admin, body: s.CreateOrganisation) -> Response:
+    return await forward(request, "applications", "POST", "/organisations", caller, body.forwarded())
 
 
-@router.get("/cohorts/{cohort_id}")
+@router.get("/cohorts", responses=ERRORS, tags=["cohorts"])
+async def list_cohorts(request: Request, caller: CallerDep) -> Response:
+    """Every cohort, newest first, with whether it takes applications now."""
+    return await forward(request, "applications", "GET", "/cohorts", caller)
+
+
+@router.post("/cohorts", status_code=201, responses=CREATED, tags=["cohorts"])
+async def create_cohort(request: Request, caller: Admin, body: s.CreateCohort) -> Response:
+    return await forward(request, "applications", "POST", "/cohorts", caller, body.forwarded())
+
+
+@router.get("/cohorts/{cohort_id}", responses=ERRORS, tags=["cohorts"])
 async def get_cohort(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
     return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}", caller)
 
 
-@router.post("/applications", status_code=201)
-async def submit_application(request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
-    return await forward(request, "applications", "POST", "/applications", caller, body)
+@router.post("/cohorts/{cohort_id}/close", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["cohorts"])
+async def close_cohort(cohort_id: uuid.UUID, request: Request, caller: Admin, body: s.Empty | None = None) -> Response:
+    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/close", caller, {})
 
 
-@router.get("/applications/{application_id}")
+@router.get("/cohorts/{cohort_id}/shortlisting", responses=ERRORS, tags=["cohorts"])
+async def shortlisting(cohort_id: uuid.UUID, request: Request, caller: Board) -> Response:
+    """The fair-shortlisting counts (small numbers suppressed)."""
+    return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}/shortlisting", caller)
+
+
+@router.post("/cohorts/{cohort_id}/enrol", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["cohorts"])
+async def enrol(cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Empty | None = None) -> Response:
+    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/enrol", caller, {})
+
+
+# --- applications ---
+
+
+@router.post("/applications", status_code=201, responses=CREATED, tags=["applications"])
+async def submit_application(request: Request, caller: Applicant, body: s.SubmitApplication) -> Response:
+    return await forward(request, "applications", "POST", "/applications", caller, body.forwarded())
+
+
+@router.get("/applications", responses=ERRORS, tags=["applications"])
+async def list_applications(
+    request: Request,
+    caller: CallerDep,
+    cohort_id: uuid.UUID | None = None,
+    state: Annotated[
+        Literal["submitted", "endorsed", "shortlisted", "waitlisted", "declined", "withdrawn", "enrolled"] | None,
+        Query(),
+    ] = None,
+) -> Response:
+    """Applications the caller may see: their own (applicant), their organisation's (sponsor), all (board, admin)."""
+    params = {k: str(v) for k, v in (("cohort_id", cohort_id), ("state", state)) if v is not None}
+    return await forward(request, "applications", "GET", "/applications", caller, params=params)
+
+
+@router.get("/applications/{application_id}", responses=ERRORS, tags=["applications"])
 async def get_application(application_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+    if caller.role == "sponsor":  # one call: the answer itself tells whose it is
+        answer = await call(request, "applications", "GET", f"/applications/{application_id}", caller)
+        if answer.status_code == 200 and not _of_organisation(answer, caller):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
+        if answer.status_code >= 500:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the applications service failed")
+        return Response(answer.content, answer.status_code, media_type="application/json")
+    await own_application(request, caller, application_id)
     return await forward(request, "applications", "GET", f"/applications/{application_id}", caller)
 
 
-@router.post("/applications/{application_id}/endorse", status_code=202)
+@router.post(
+    "/applications/{application_id}/endorse", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["applications"]
+)
 async def endorse(
-    application_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+    application_id: uuid.UUID, request: Request, caller: Sponsor, body: s.Empty | None = None
 ) -> Response:
-    return await forward(request, "applications", "POST", f"/applications/{application_id}/endorse", caller, body)
+    await own_application(request, caller, application_id)
+    return await forward(request, "applications", "POST", f"/applications/{application_id}/endorse", caller, {})
 
 
-@router.post("/applications/{application_id}/decision", status_code=202)
-async def decide(
-    application_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
-) -> Response:
-    return await forward(request, "applications", "POST", f"/applications/{application_id}/decision", caller, body)
+@router.post(
+    "/applications/{application_id}/decision", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["applications"]
+)
+async def decide(application_id: uuid.UUID, request: Request, caller: Board, body: s.BoardDecision) -> Response:
+    return await forward(
+        request, "applications", "POST", f"/applications/{application_id}/decision", caller, body.forwarded()
+    )
 
 
-@router.post("/applications/{application_id}/withdraw", status_code=202)
+@router.post(
+    "/applications/{application_id}/withdraw", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["applications"]
+)
 async def withdraw(
-    application_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+    application_id: uuid.UUID,
+    request: Request,
+    caller: Annotated[Caller, Depends(role("applicant", "board"))],
+    body: s.Empty | None = None,
 ) -> Response:
-    return await forward(request, "applications", "POST", f"/applications/{application_id}/withdraw", caller, body)
+    await own_application(request, caller, application_id)
+    return await forward(request, "applications", "POST", f"/applications/{application_id}/withdraw", caller, {})
 
 
-@router.post("/cohorts/{cohort_id}/enrol", status_code=202)
-async def enrol(cohort_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
-    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/enrol", caller, body)
+# --- pairing ---
 
 
-@router.post("/cohorts/{cohort_id}/pairing", status_code=202)
+@router.post("/cohorts/{cohort_id}/pairing", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
 async def request_pairing(
-    cohort_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+    cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Empty | None = None
 ) -> Response:
-    if caller.role != "board":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the role board")
-    state = await forward(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairing", caller)
-    if state.status_code == 200 and b'"status":"published"' in bytes(state.body):
+    state = await call(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairing", caller)
+    if state.status_code == 200 and state.json().get("status") == "published":
         raise HTTPException(status.HTTP_409_CONFLICT, detail="the pairs of this cohort are already published")
-    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/pairing", caller, body)
+    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/pairing", caller, {})
 
 
-@router.get("/cohorts/{cohort_id}/pairs")
-async def list_pairs(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairs", await with_fellows(request, caller))
-
-
-@router.post("/cohorts/{cohort_id}/pairs/swap", status_code=202)
-async def swap(cohort_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
-    return await forward(request, "pairing", "POST", f"/cohorts/{cohort_id}/pairs/swap", caller, body)
-
-
-@router.post("/cohorts/{cohort_id}/pairs/publish", status_code=202)
-async def publish_pairs(
-    cohort_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+@router.get("/cohorts/{cohort_id}/pairs", responses=ERRORS, tags=["pairing"])
+async def list_pairs(
+    cohort_id: uuid.UUID, request: Request, caller: Annotated[Caller, Depends(role("applicant", "board", "admin"))]
 ) -> Response:
-    return await forward(request, "pairing", "POST", f"/cohorts/{cohort_id}/pairs/publish", caller, body)
+    if caller.role == "applicant":
+        caller = await as_fellow(request, caller, "cohort")
+    return await forward(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairs", caller)
 
 
-@router.post("/pairs/{pair_id}/visits", status_code=201)
-async def schedule_visit(
-    pair_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
-) -> Response:
-    return await forward(
-        request, "pairing", "POST", f"/pairs/{pair_id}/visits", await with_fellows(request, caller), body
-    )
+@router.post("/cohorts/{cohort_id}/pairs/swap", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
+async def swap(cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Swap) -> Response:
+    return await forward(request, "pairing", "POST", f"/cohorts/{cohort_id}/pairs/swap", caller, body.forwarded())
 
 
-@router.post("/visits/{visit_id}/complete", status_code=202)
+@router.post("/cohorts/{cohort_id}/pairs/publish", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
+async def publish_pairs(cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Empty | None = None) -> Response:
+    return await forward(request, "pairing", "POST", f"/cohorts/{cohort_id}/pairs/publish", caller, {})
+
+
+@router.get("/pairs/mine", responses=ERRORS, tags=["pairing"])
+async def my_pairs(request: Request, caller: Fellow) -> Response:
+    """The caller's published pairs: partners (organisation, sector, place) and visits."""
+    fellow = await with_fellows(request, caller)
+    if not fellow.fellow_ids:
+        return JSONResponse([])
+    return await forward(request, "pairing", "GET", "/pairs/mine", fellow)
+
+
+@router.post("/pairs/{pair_id}/visits", status_code=201, responses=CREATED, tags=["pairing"])
+async def schedule_visit(pair_id: uuid.UUID, request: Request, caller: Fellow, body: s.ScheduleVisit) -> Response:
+    fellow = await as_fellow(request, caller, "pair")
+    return await forward(request, "pairing", "POST", f"/pairs/{pair_id}/visits", fellow, body.forwarded())
+
+
+@router.post("/visits/{visit_id}/complete", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
 async def complete_visit(
-    visit_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+    visit_id: uuid.UUID, request: Request, caller: Fellow, body: s.Empty | None = None
 ) -> Response:
-    return await forward(
-        request, "pairing", "POST", f"/visits/{visit_id}/complete", await with_fellows(request, caller), body
-    )
+    fellow = await as_fellow(request, caller, "visit")
+    return await forward(request, "pairing", "POST", f"/visits/{visit_id}/complete", fellow, {})
 
 
-@router.post("/pairs/{pair_id}/feedback", status_code=201)
-async def give_feedback(
-    pair_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
+# --- feedback ---
+
+
+@router.post("/pairs/{pair_id}/feedback", status_code=201, responses=CREATED, tags=["feedback"])
+async def give_feedback(pair_id: uuid.UUID, request: Request, caller: Fellow, body: s.GiveFeedback) -> Response:
+    fellow = await as_fellow(request, caller, "pair")
+    return await forward(request, "feedback", "POST", f"/pairs/{pair_id}/feedback", fellow, body.forwarded())
+
+
+@router.put(
+    "/pairs/{pair_id}/feedback/{feedback_id}", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["feedback"]
+)
+async def correct_feedback(
+    pair_id: uuid.UUID, feedback_id: uuid.UUID, request: Request, caller: Fellow, body: s.Correction
 ) -> Response:
+    fellow = await as_fellow(request, caller, "pair")
     return await forward(
-        request, "feedback", "POST", f"/pairs/{pair_id}/feedback", await with_fellows(request, caller), body
+        request, "feedback", "PUT", f"/pairs/{pair_id}/feedback/{feedback_id}", fellow, body.forwarded()
     )
 
 
-@router.get("/fellows/{fellow_id}/feedback")
-async def fellow_feedback(fellow_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    return await forward(
-        request, "feedback", "GET", f"/fellows/{fellow_id}/feedback", await with_fellows(request, caller)
-    )
+@router.get("/pairs/{pair_id}/feedback", responses=ERRORS, tags=["feedback"])
+async def my_pair_feedback(pair_id: uuid.UUID, request: Request, caller: Fellow) -> Response:
+    fellow = await as_fellow(request, caller, "pair")
+    return await forward(request, "feedback", "GET", f"/pairs/{pair_id}/feedback", fellow)
 
 
-@router.get("/notifications")
+@router.get("/fellows/{fellow_id}/feedback", responses=ERRORS, tags=["feedback"])
+async def fellow_feedback(
+    fellow_id: uuid.UUID, request: Request, caller: Annotated[Caller, Depends(role("applicant", "board", "admin"))]
+) -> Response:
+    if caller.role == "applicant":
+        caller = await with_fellows(request, caller)
+        if fellow_id not in caller.fellow_ids:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such fellow")
+    return await forward(request, "feedback", "GET", f"/fellows/{fellow_id}/feedback", caller)
+
+
+@router.get("/cohorts/{cohort_id}/report", responses=ERRORS, tags=["feedback"])
+async def cohort_report(cohort_id: uuid.UUID, request: Request, caller: BoardOrAdmin) -> Response:
+    return await forward(request, "feedback", "GET", f"/cohorts/{cohort_id}/report", caller)
+
+
+# --- notifications ---
+
+
+@router.get("/notifications", responses=ERRORS, tags=["notifications"])
 async def notifications(request: Request, caller: CallerDep) -> Response:
     return await forward(request, "notifications", "GET", "/notifications", caller)
 
 
-@router.post("/organisations", status_code=201)
-async def create_organisation(request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
-    return await forward(request, "applications", "POST", "/organisations", caller, body)
-
-
-@router.post("/cohorts/{cohort_id}/close", status_code=202)
-async def close_cohort(
-    cohort_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
-) -> Response:
-    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/close", caller, body)
-
-
-@router.get("/cohorts/{cohort_id}/shortlisting")
-async def shortlisting(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}/shortlisting", caller)
-
-
-@router.put("/pairs/{pair_id}/feedback/{feedback_id}", status_code=202)
-async def correct_feedback(
-    pair_id: uuid.UUID, feedback_id: uuid.UUID, request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
-) -> Response:
-    return await forward(
-        request,
-        "feedback",
-        "PUT",
-        f"/pairs/{pair_id}/feedback/{feedback_id}",
-        await with_fellows(request, caller),
-        body,
-    )
-
-
-@router.get("/pairs/{pair_id}/feedback")
-async def my_pair_feedback(pair_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "feedback", "GET", f"/pairs/{pair_id}/feedback", await with_fellows(request, caller))
-
-
-@router.get("/cohorts/{cohort_id}/report")
-async def cohort_report(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    if caller.role not in ("board", "admin"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the cohort report needs the role board or admin")
-    return await forward(request, "feedback", "GET", f"/cohorts/{cohort_id}/report", caller)
-
-
-@router.get("/notifications/preferences")
+@router.get("/notifications/preferences", response_model=s.Preferences, responses=ERRORS, tags=["notifications"])
 async def notification_preferences(request: Request, caller: CallerDep) -> Response:
     return await forward(request, "notifications", "GET", "/notifications/preferences", caller)
 
 
-@router.put("/notifications/preferences")
-async def set_notification_preferences(
-    request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody
-) -> Response:
-    return await forward(request, "notifications", "PUT", "/notifications/preferences", caller, body)
+@router.put("/notifications/preferences", response_model=s.Preferences, responses=ERRORS, tags=["notifications"])
+async def set_notification_preferences(request: Request, caller: CallerDep, body: s.Preferences) -> Response:
+    return await forward(request, "notifications", "PUT", "/notifications/preferences", caller, body.forwarded())
 
 
-@router.post("/notifications/staff-contacts", status_code=201)
-async def register_staff_contact(request: Request, caller: CallerDep, body: dict[str, Any] = JsonBody) -> Response:
-    return await forward(request, "notifications", "POST", "/staff-contacts", caller, body)
+@router.post("/notifications/staff-contacts", status_code=201, responses=CREATED, tags=["notifications"])
+async def register_staff_contact(request: Request, caller: Admin, body: s.StaffContactIn) -> Response:
+    if body.role == "sponsor" and body.organisation_id is None:
+        raise HTTPException(422, detail="a sponsor needs organisation_id")
+    return await forward(request, "notifications", "POST", "/staff-contacts", caller, body.forwarded())
 
 
-@router.get("/notifications/staff-contacts")
-async def staff_contacts(request: Request, caller: CallerDep) -> Response:
+@router.get("/notifications/staff-contacts", responses=ERRORS, tags=["notifications"])
+async def staff_contacts(request: Request, caller: Admin) -> Response:
     return await forward(request, "notifications", "GET", "/staff-contacts", caller)
 
 
-@router.delete("/notifications/staff-contacts/{staff_id}", status_code=202)
-async def remove_staff_contact(staff_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
+@router.delete(
+    "/notifications/staff-contacts/{staff_id}",
+    status_code=202,
+    responses={**ACCEPTED, **ERRORS},
+    tags=["notifications"],
+)
+async def remove_staff_contact(staff_id: uuid.UUID, request: Request, caller: Admin) -> Response:
     return await forward(request, "notifications", "DELETE", f"/staff-contacts/{staff_id}", caller)

@@ -1,20 +1,29 @@
-"""Bearer tokens: dev tokens (HS256, dev mode only) or the ICS identity provider's (OIDC JWKS)."""
+"""Bearer tokens: the ICS identity provider's (OIDC, verified against its JWKS) or, in dev mode only,
+dev tokens (HS256 with the dev secret).
+
+OIDC: ``OIDC_ISSUER`` (the ``iss`` every token must carry) and ``JWT_AUDIENCE`` (its ``aud``). The keys
+come from ``OIDC_JWKS_URL`` or, when that is unset, from the ``jwks_uri`` of the issuer's
+``/.well-known/openid-configuration``. Keys are cached and fetched again (at most every
+``JWKS_MIN_REFRESH_S``) when a token names a key id the cache does not hold, so key rotation works.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Annotated, Any
 
+import httpx
 import jwt
 from fastapi import Depends, Header, HTTPException, Request, status
-from starlette.concurrency import run_in_threadpool
 
 from services.gateway.settings import GatewaySettings
 from shared.identity import ROLES, Caller
 
 DEV_ISSUER = "lbb-dev"
+ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
 
 
 def issue_dev_token(settings: GatewaySettings, sub: str, role: str, organisation_id: uuid.UUID | None) -> str:
@@ -26,55 +35,157 @@ def issue_dev_token(settings: GatewaySettings, sub: str, role: str, organisation
         "role": role,
         "iat": now,
         "exp": now + timedelta(hours=12),
+        "jti": uuid.uuid4().hex,
     }
     if organisation_id is not None:
         claims["organisation_id"] = str(organisation_id)
     return jwt.encode(claims, settings.dev_jwt_secret, algorithm="HS256")
 
 
-@lru_cache(maxsize=4)
-def _jwks(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True)
+class JwksKeys:
+    """The identity provider's signing keys, fetched with the gateway's HTTP client and cached."""
+
+    def __init__(self, settings: GatewaySettings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+        self.keys: dict[str, jwt.PyJWK] = {}
+        self.fetched_at = 0.0
+        self.jwks_url = settings.oidc_jwks_url
+        self.lock = asyncio.Lock()
+        self._configuration: dict[str, Any] | None = None
+
+    async def configuration(self) -> dict[str, Any]:
+        """The issuer's /.well-known/openid-configuration (fetched once)."""
+        if self._configuration is None:
+            issuer = self.settings.oidc_issuer.rstrip("/")
+            answer = await self.client.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+            answer.raise_for_status()
+            configuration = answer.json()
+            if not isinstance(configuration, dict):
+                raise ValueError("the issuer's openid-configuration is not a JSON object")
+            self._configuration = configuration
+        return self._configuration
+
+    async def _discover(self) -> str:
+        jwks_uri = (await self.configuration()).get("jwks_uri")
+        if not isinstance(jwks_uri, str) or not jwks_uri:
+            raise ValueError("the issuer's openid-configuration names no jwks_uri")
+        return jwks_uri
+
+    async def _refresh(self) -> None:
+        if not self.jwks_url:
+            self.jwks_url = await self._discover()
+        answer = await self.client.get(self.jwks_url, timeout=10)
+        answer.raise_for_status()
+        keys: dict[str, jwt.PyJWK] = {}
+        for data in answer.json().get("keys", []):
+            if data.get("use", "sig") != "sig":
+                continue
+            try:
+                key = jwt.PyJWK(data)
+            except jwt.PyJWTError:
+                continue  # a key type this gateway does not use
+            keys[data.get("kid", "")] = key
+        self.keys = keys
+        self.fetched_at = time.monotonic()
+
+    async def key(self, kid: str) -> jwt.PyJWK:
+        if kid in self.keys:
+            return self.keys[kid]
+        async with self.lock:
+            fresh_enough = time.monotonic() - self.fetched_at < self.settings.jwks_min_refresh_s
+            if kid not in self.keys and not (fresh_enough and self.keys):
+                try:
+                    await self._refresh()
+                except (httpx.HTTPError, ValueError) as exc:
+                    raise HTTPException(
+                        status.HTTP_503_SERVICE_UNAVAILABLE, detail="the identity provider's keys are unavailable"
+                    ) from exc
+        if kid not in self.keys:
+            raise jwt.InvalidTokenError("the token is signed with a key the identity provider does not publish")
+        return self.keys[kid]
 
 
 def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def decode(settings: GatewaySettings, token: str) -> dict[str, Any]:
+async def decode(settings: GatewaySettings, keys: JwksKeys | None, token: str) -> dict[str, Any]:
+    options = {"require": ["exp", "iss", "aud", "sub"]}
     try:
-        if settings.dev_mode and jwt.get_unverified_header(token).get("alg") == "HS256":
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
+        if algorithm == "HS256":
+            if not settings.dev_mode:
+                raise _unauthorised("invalid token: dev tokens are refused outside dev mode")
             claims: dict[str, Any] = jwt.decode(
-                token, settings.dev_jwt_secret, algorithms=["HS256"], audience=settings.jwt_audience, issuer=DEV_ISSUER
+                token,
+                settings.dev_jwt_secret,
+                algorithms=["HS256"],
+                audience=settings.jwt_audience,
+                issuer=DEV_ISSUER,
+                options=options,  # type: ignore[arg-type]
             )
             return claims
-        if not settings.oidc_jwks_url:
+        if keys is None or not settings.oidc_issuer:
             raise _unauthorised("no identity provider is configured")
-        key = await run_in_threadpool(_jwks(settings.oidc_jwks_url).get_signing_key_from_jwt, token)
+        if algorithm not in ASYMMETRIC:
+            raise _unauthorised("invalid token: unsupported signing algorithm")
+        key = await keys.key(str(header.get("kid", "")))
         claims = jwt.decode(
-            token, key.key, algorithms=["RS256", "ES256"], audience=settings.jwt_audience, issuer=settings.oidc_issuer
+            token,
+            key.key,
+            algorithms=[str(algorithm)],
+            audience=settings.jwt_audience,
+            issuer=settings.oidc_issuer,
+            leeway=settings.jwt_leeway_s,
+            options=options,  # type: ignore[arg-type]
         )
         return claims
     except jwt.PyJWTError as exc:
         raise _unauthorised(f"invalid token: {exc}") from exc
 
 
-async def current_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
-    settings: GatewaySettings = request.app.state.settings
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise _unauthorised("missing bearer token")
-    claims = await decode(settings, authorization[7:].strip())
-    role = claims.get("role")
-    if role not in ROLES or not claims.get("sub"):
+def caller_from_claims(settings: GatewaySettings, claims: dict[str, Any]) -> Caller:
+    role = claims.get(settings.jwt_role_claim)
+    if isinstance(role, list):  # some identity providers send roles as a list: take the one we know
+        role = next((r for r in role if r in ROLES), None)
+    sub = claims.get("sub")
+    if role not in ROLES or not isinstance(sub, str) or not sub.strip():
         raise _unauthorised("the token has no known role or subject")
-    organisation = claims.get("organisation_id")
+    organisation = claims.get(settings.jwt_organisation_claim)
     if role == "sponsor" and not organisation:
         raise _unauthorised("a sponsor token must name its organisation")
     try:
-        organisation_id = uuid.UUID(organisation) if role == "sponsor" and organisation else None
+        organisation_id = uuid.UUID(str(organisation)) if role == "sponsor" else None
     except ValueError as exc:
         raise _unauthorised("organisation_id is not a valid id") from exc
-    return Caller(sub=str(claims["sub"]), role=role, organisation_id=organisation_id)
+    return Caller(sub=sub, role=str(role), organisation_id=organisation_id)
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of a request: only ever the Authorization header (the staff pages send theirs too)."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return None
+
+
+async def authenticate(request: Request, token: str) -> Caller:
+    settings: GatewaySettings = request.app.state.settings
+    keys: JwksKeys | None = getattr(request.app.state, "jwks", None)
+    return caller_from_claims(settings, await decode(settings, keys, token))
+
+
+async def current_caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <token>")] = None,
+) -> Caller:
+    token = bearer(authorization)
+    if not token:
+        raise _unauthorised("missing bearer token")
+    caller = await authenticate(request, token)
+    request.state.caller = caller
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

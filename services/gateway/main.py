@@ -1,4 +1,8 @@
-"""Composition root of the gateway: ``uvicorn services.gateway.main:api``. Stateless."""
+"""Composition root of the gateway: ``uvicorn services.gateway.main:api``. Stateless.
+
+``create_app(settings)`` builds a gateway with the given settings (the tests build some in-process,
+e.g. with dev mode off); ``api`` is the one uvicorn serves, configured from the environment.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,64 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway import api as routes
+from services.gateway import pages
+from services.gateway.auth import JwksKeys
+from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
 from shared.observability import configure_logging
-from shared.service import install_observability
-
-settings = GatewaySettings()
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    configure_logging("gateway", settings.log_level)
+def readable(exc: RequestValidationError) -> str:
+    """One line a person can read: ``body.capacity: Input should be greater than or equal to 2; …``."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+    return JSONResponse({"detail": readable(exc), "errors": jsonable_encoder(errors)}, status_code=422)
+
+
+def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if configure_logs:
+            configure_logging("gateway", settings.log_level)
+        async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:
+            app.state.http = client
+            app.state.jwks = JwksKeys(settings, client) if settings.oidc_issuer else None
+            yield
+
+    app = FastAPI(
+        title="Beyond Boundaries gateway",
+        version="1.0.0",
+        description="The contract's HTTP API (bearer tokens) and the staff pages under /staff.",
+        lifespan=lifespan,
+    )
     app.state.settings = settings
-    async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:
-        app.state.http = client
-        yield
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.include_router(routes.router)
+    if settings.dev_mode:  # in production the dev token route does not exist at all
+        app.include_router(routes.dev_router)
+    pages.install(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    install_middleware(app, settings)
+    return app
 
 
-api = FastAPI(title="Beyond Boundaries gateway", version="1.0.0", lifespan=lifespan)
-api.include_router(routes.router)
-install_observability(api)
+api = create_app(GatewaySettings())

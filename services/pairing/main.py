@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic_settings import SettingsConfigDict
 
 from services.pairing import api as routes
-from services.pairing import models
+from services.pairing import models, staff
 from services.pairing.domain import Weights
 from services.pairing.handlers import make_handlers
 from shared.service import ServiceRuntime
@@ -28,6 +28,6 @@ runtime = ServiceRuntime(
     inbox=models.inbox,
     handlers=make_handlers(settings.pairing_weights),
 )
-api = runtime.http_app(routes.router)
+api = runtime.http_app(routes.router, staff.router)
 api.state.weights = settings.pairing_weights
 app = runtime.asyncapi_app()

@@ -1,0 +1,222 @@
+"""What wraps every request to the gateway (pure ASGI, outermost first):
+
+1. request id: ``X-Request-Id`` taken from the caller when it is a sane token, made up otherwise; set
+   for the logs (``request_id_var``), sent on to the services, echoed on the answer; one access log
+   line per request;
+2. security headers on every answer (nosniff, no framing, no referrer, a same-origin CSP, no-store);
+3. request body size limit (``MAX_BODY_BYTES``): 413, whether or not a Content-Length was sent;
+4. rate limiting of writes (POST/PUT/PATCH/DELETE) per caller (token) and per client address with the
+   ``limits`` package: 429 with ``Retry-After``;
+5. CORS: closed unless ``CORS_ALLOW_ORIGINS`` lists origins (Starlette's CORSMiddleware).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.middleware.cors import CORSMiddleware
+
+from services.gateway.settings import GatewaySettings
+from shared.observability import request_id_var
+
+log = logging.getLogger("services.gateway.access")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DOCS = ("/docs", "/redoc")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContext:
+    """Request id, security headers and the access log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        rid = given if given and REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        path: str = scope.get("path", "")
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers += [
+                    (b"x-request-id", rid.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                ]
+                if not path.startswith(DOCS):  # Swagger UI loads its script from a CDN
+                    headers.append((b"content-security-policy", CSP.encode()))
+                if not path.startswith("/static/"):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            log.info(
+                "%s %s %s",
+                scope.get("method"),
+                path,
+                status_code,
+                extra={"status": status_code, "duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+            )
+            request_id_var.reset(token)
+
+
+class BodyLimit:
+    """413 for a body over ``max_bytes``: by its Content-Length, or while reading a chunked one."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in WRITES:
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                await _answer(send, 400, "invalid Content-Length")
+                return
+            if int(length) > self.max_bytes:
+                await _answer(send, 413, f"the request body is over {self.max_bytes} bytes")
+                return
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): read it here, up to the limit, then hand it on.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _answer(send, 413, f"the request body is over {self.max_bytes} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class RateLimit:
+    """Writes per caller (a hash of their token) and per client address, moving windows in memory.
+
+    In memory per gateway instance: with N instances behind a balancer the effective limit is N times
+    the setting (the ``limits`` package can use Redis instead, by its storage URL, if that matters).
+    """
+
+    def __init__(self, app: ASGIApp, per_caller: str, per_ip: str) -> None:
+        self.app = app
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.per_caller = parse(per_caller)
+        self.per_ip = parse(per_ip)
+
+    def _refused(self, limit: Any, *keys: str) -> int | None:
+        if self.limiter.hit(limit, *keys):
+            return None
+        reset, _ = self.limiter.get_window_stats(limit, *keys)
+        return max(1, math.ceil(reset - time.time()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in WRITES:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        ip = str(client[0]) if client else "unknown"
+        credential = _header(scope, b"authorization") or _cookie(scope, "lbb_session")
+        retry = self._refused(self.per_ip, "ip", ip)
+        if retry is None and credential:
+            caller = hashlib.sha256(credential.encode()).hexdigest()
+            retry = self._refused(self.per_caller, "caller", caller)
+        if retry is not None:
+            await _answer(send, 429, "too many requests; try again later", {"Retry-After": str(retry)})
+            return
+        await self.app(scope, receive, send)
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    for part in raw.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def install_middleware(app: FastAPI, settings: GatewaySettings) -> None:
+    """Added innermost first: CORS, rate limit, body limit, then the request context outermost."""
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["X-Request-Id", "Retry-After"],
+        )
+    app.add_middleware(RateLimit, per_caller=settings.rate_limit_writes, per_ip=settings.rate_limit_writes_per_ip)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)

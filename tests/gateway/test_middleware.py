@@ -1,0 +1,93 @@
+"""Request ids, body size limit, rate limiting of writes, security headers and closed CORS."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.gateway.inprocess import gateway, settings
+
+
+async def test_a_request_id_is_taken_when_sane_made_up_otherwise_echoed_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with gateway(settings()) as client:
+        with caplog.at_level(logging.INFO, logger="services.gateway.access"):
+            given = await client.get("/api/organisations", headers={"X-Request-Id": "trace-42.a:b"})
+        assert given.headers["x-request-id"] == "trace-42.a:b"
+        made = await client.get("/api/organisations")
+        assert len(made.headers["x-request-id"]) == 32
+        injected = await client.get("/api/organisations", headers={"X-Request-Id": "x\tnew line" + "a" * 200})
+        assert injected.headers["x-request-id"] != "x\tnew line" and len(injected.headers["x-request-id"]) == 32
+    (line,) = [r for r in caplog.records if r.name == "services.gateway.access"]
+    assert line.getMessage() == "GET /api/organisations 401" and line.status == 401  # type: ignore[attr-defined]
+
+
+async def test_every_answer_carries_the_security_headers_and_no_cors_by_default() -> None:
+    async with gateway(settings()) as client:
+        answer = await client.get("/api/organisations")
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["cache-control"] == "no-store"
+        preflight = await client.options(
+            "/api/cohorts",
+            headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in preflight.headers
+        simple = await client.get("/api/organisations", headers={"Origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_cors_opens_only_to_the_configured_origins() -> None:
+    async with gateway(settings(cors_allow_origins=["https://staff.ics.example"])) as client:
+        allowed = await client.options(
+            "/api/cohorts",
+            headers={"Origin": "https://staff.ics.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://staff.ics.example"
+        other = await client.options(
+            "/api/cohorts",
+            headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in other.headers
+
+
+async def test_bodies_over_the_limit_are_refused_with_413_with_or_without_content_length() -> None:
+    async with gateway(settings(max_body_bytes=1000)) as client:
+        big = b'{"name": "' + b"x" * 2000 + b'"}'
+        sized = await client.post("/api/cohorts", content=big, headers={"content-type": "application/json"})
+        assert sized.status_code == 413 and "1000 bytes" in sized.json()["detail"]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(4):
+                yield b" " * 400
+
+        chunked = await client.post("/api/cohorts", content=chunks(), headers={"content-type": "application/json"})
+        assert chunked.status_code == 413 and chunked.headers["x-request-id"]
+
+        async def small() -> AsyncIterator[bytes]:
+            yield b"{}"
+
+        fine = await client.post("/api/cohorts", content=small(), headers={"content-type": "application/json"})
+        assert fine.status_code == 401  # through the limit: refused for want of a token, not its size
+
+
+async def test_writes_are_rate_limited_per_caller_and_per_address_with_retry_after() -> None:
+    config = settings(rate_limit_writes="3/minute", rate_limit_writes_per_ip="6/minute")
+    async with gateway(config) as client:
+        ann = {"Authorization": "Bearer ann-token"}
+        codes = [(await client.post("/api/cohorts", json={}, headers=ann)).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        refused = await client.post("/api/cohorts", json={}, headers=ann)
+        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+        # reads are not limited
+        assert (await client.get("/api/organisations", headers=ann)).status_code == 401
+        # another caller from the same address has their own budget, until the address's is spent
+        bob = {"Authorization": "Bearer bob-token"}
+        assert (await client.post("/api/cohorts", json={}, headers=bob)).status_code == 401
+        assert (await client.post("/api/cohorts", json={}, headers=bob)).status_code == 429
