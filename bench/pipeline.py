@@ -446,8 +446,8 @@ SINK = (
 async def main(args: argparse.Namespace, sink: subprocess.Popen[bytes], smtp_port: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="lbb-bench-"))
     # All the load comes from one address: lift the gateway's per-address write limit for the run.
-    limits = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_WRITES_PER_IP": "1000000/minute"}
-    stack = Stack(home=home, smtp_host="127.0.0.1", smtp_port=smtp_port, extra_env=limits)
+    gateway_env = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_WRITES_PER_IP": "1000000/minute"}
+    stack = Stack(home=home, smtp_host="127.0.0.1", smtp_port=smtp_port, extra_env=gateway_env)
     figures = Figures()
     try:
         with console.status("starting the embedded stack…"):
