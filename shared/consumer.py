@@ -19,6 +19,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import topics
@@ -47,6 +48,27 @@ class Context:
 Handler = Callable[[Context, Any], Awaitable[None]]
 
 
+# SQLSTATE classes of a database that is away rather than an event that is bad: connection
+# exceptions (08), operator intervention such as admin shutdown or starting up (57), and
+# insufficient resources (53).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached, so the event should simply wait."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
+        if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return isinstance(exc, OperationalError) and isinstance(cause, OSError | ConnectionError)
+    return False
+
+
 class Consumer:
     def __init__(
         self,
@@ -66,6 +88,7 @@ class Consumer:
         self.handlers = {cls.type_name(): h for cls, h in handlers.items()}
         self.topics = sorted({cls.topic for cls in handlers})
         self.failures: dict[uuid.UUID, int] = {}
+        self.outages: dict[uuid.UUID, int] = {}
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -109,6 +132,14 @@ class Consumer:
             EVENTS_CONSUMED.labels(service, envelope.type, "applied" if applied else "duplicate").inc()
         except Exception as exc:
             EVENTS_CONSUMED.labels(service, envelope.type, "retried").inc()
+            if unavailable(exc):
+                # The database is away (restarting, failing over): not the event's fault. Keep it,
+                # uncommitted, and try again until the database is back; never dead-letter it.
+                self.outages[envelope.id] = outage = self.outages.get(envelope.id, 0) + 1
+                log.warning("%s %s waits for the database: %r", envelope.type, envelope.id, exc)
+                await asyncio.sleep(min(0.2 * 2**outage, 5.0))
+                await message.nack()
+                return
             attempts = self.failures.get(envelope.id, 0) + 1
             self.failures[envelope.id] = attempts
             if attempts >= self.settings.handler_max_attempts:
@@ -124,6 +155,7 @@ class Consumer:
         finally:
             event_id_var.reset(token)
         self.failures.pop(envelope.id, None)
+        self.outages.pop(envelope.id, None)
         await message.ack()
 
     async def apply(self, envelope: Envelope, event: Event, handler: Handler) -> bool:
