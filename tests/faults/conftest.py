@@ -5,7 +5,8 @@ the session's stack, so every test under tests/faults/ gets ``stack`` (and ``eng
 ``gateway``, ``mail``) from a second stack started once for this folder. Each fault test records
 what it sent and what it found in ``ledger``; the table is printed at the end of the run.
 
-LBB_FAULT_N sets how many applications stream through each scenario (default 100; 500 by hand).
+LBB_FAULT_N sets how many applications stream through each scenario (default 100; 500 by hand);
+LBB_FAULT_KEEP_LOGS=1 keeps the fault stack's home (logs, data) after the run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from lbb.devstack import Stack
+from lbb.devstack import Stack, wait_until
 from lbb.mailsink import MailSink
 from tests.conftest import NOTIFICATIONS_TEST_ENV
 
@@ -80,6 +81,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(LEDGER.table())
 
 
+def recover(stack: Stack, timeout_s: float = 90) -> None:
+    """Leave the stack whole after a fault: broker running, PostgreSQL up, every process back, and
+    the gateway reporting every service's database and broker ok."""
+    if stack.kafka is not None and stack.kafka.process is not None:
+        stack.kafka.resume()  # harmless when it was not paused
+    if stack.postgres is not None and stack.postgres.server is not None:
+        stack.postgres.resume()  # a no-op when it is running
+    for key in [k for k in stack.processes if "#" in k]:
+        stack.remove_instance(key)
+    for name, proc in stack.processes.items():
+        if proc.process is None or proc.process.poll() is not None:
+            proc.start()
+            wait_until(lambda proc=proc: proc.healthy(), timeout_s, f"the {name} service to come back")  # type: ignore[misc]
+    wait_until(stack.processes["gateway"].healthy, timeout_s, "the gateway to report every service ok")
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """A stack only the fault tests use (real broker and PostgreSQL always: faults need the processes)."""
@@ -94,7 +111,10 @@ def stack() -> Iterator[Stack]:
         raise
     finally:
         running.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        if os.environ.get("LBB_FAULT_KEEP_LOGS"):
+            print(f"fault stack logs kept in {home / 'logs'}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

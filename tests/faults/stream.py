@@ -15,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import events as ev
 from shared import topics
+from shared.envelope import wrap
 from tests.conftest import TopicReader, envelopes, eventually
 from tests.faults.conftest import Ledger
 
@@ -180,16 +185,21 @@ async def run(client: Client, stream: Stream, fault: Callable[[], Awaitable[None
 
 
 async def publish_pairs(client: Client, stream: Stream, timeout_s: float = 120) -> None:
-    """Wait until each cohort is paired, then publish its pairs."""
-    for cohort in stream.cohorts:
+    """Publish each cohort's pairs once it is paired. A cohort still unpaired at the deadline stays
+    unpublished: the count of effects then shows what is missing."""
+    waiting = list(stream.cohorts)
 
-        async def paired(cohort: Cohort = cohort) -> bool:
+    async def publish_the_paired() -> bool:
+        for cohort in list(waiting):
             answer = await client.call("GET", f"/api/cohorts/{cohort.id}/pairs", BOARD, ok=(200, 404))
             pairs = answer.json() if answer.status_code == 200 else []
-            return sum(len(p["fellow_ids"]) for p in pairs) == len(cohort.fellows)
+            if sum(len(p["fellow_ids"]) for p in pairs) == len(cohort.fellows):
+                await client.call("POST", f"/api/cohorts/{cohort.id}/pairs/publish", BOARD, {}, ok=(202,))
+                waiting.remove(cohort)
+        return not waiting
 
-        await eventually(paired, timeout_s, f"cohort {cohort.id} to be paired")
-        await client.call("POST", f"/api/cohorts/{cohort.id}/pairs/publish", BOARD, {}, ok=(202,))
+    with contextlib.suppress(AssertionError):
+        await eventually(publish_the_paired, timeout_s, "every cohort to be paired")
 
 
 @dataclass
@@ -270,23 +280,147 @@ async def count_effects(engine: AsyncEngine, reader: TopicReader, stream: Stream
     return counts
 
 
+def dead_letters(reader: TopicReader, stream: Stream) -> int:
+    """Records of this stream that some consumer dead-lettered (a reader of the .dlq topics)."""
+    ours = set(stream.fellow_ids) | set(stream.cohort_ids)
+    found = 0
+    for e in envelopes(reader.records):
+        data = e.get("data") or {}
+        keys = {str(data.get(k)) for k in ("application_id", "fellow_id", "cohort_id", "person_id")}
+        found += bool(keys & ours)
+    return found
+
+
 async def settle(
-    engine: AsyncEngine, reader: TopicReader, stream: Stream, ledger: Ledger, scenario: str, timeout_s: float = 120
+    engine: AsyncEngine,
+    reader: TopicReader,
+    stream: Stream,
+    ledger: Ledger,
+    scenario: str,
+    timeout_s: float = 120,
+    dlq: TopicReader | None = None,
+    burst: Burst | None = None,
 ) -> dict[str, Count]:
     """Wait until every effect is there, record the counts in the ledger, and fail on any loss or double."""
     last: dict[str, Count] = {}
 
     async def complete() -> bool:
         nonlocal last
-        last = await count_effects(engine, reader, stream)
+        last = await count_effects(engine, reader, stream) | (await burst.count(engine) if burst else {})
         return all(c.found >= c.expected for c in last.values())
 
     with contextlib.suppress(AssertionError):  # the table shows what is missing; the assert below fails
         await eventually(complete, timeout_s, f"every effect of {scenario}")
     # counted once more after completion, so a double that lands late is still seen
-    last = await count_effects(engine, reader, stream)
+    last = await count_effects(engine, reader, stream) | (await burst.count(engine) if burst else {})
     for effect, c in last.items():
         ledger.record(scenario, effect, c.expected, c.found, c.distinct)
     wrong = {effect: c for effect, c in last.items() if not c.exact}
     assert not wrong, f"{scenario}: lost or doubled effects: {wrong}"
+    if dlq is not None:
+        seen = -1
+        while seen != len(dlq.records):  # read the dead-letter topics to their end
+            seen = len(dlq.records)
+            await dlq.poll()
+        assert dead_letters(dlq, stream) == 0, f"{scenario}: events of the stream were dead-lettered"
     return last
+
+
+@dataclass
+class Burst:
+    """Contract events written straight onto the topics, as fast as the broker takes them: a contact
+    and an enrolment per fellow of a cohort no service has seen. Consumers get far more at once
+    than the gateway can cause, so a fault lands while handlers are busy."""
+
+    size: int
+    cohort_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    fellow_ids: list[uuid.UUID] = field(default_factory=list)
+    event_ids: list[uuid.UUID] = field(default_factory=list)
+
+    def envelopes(self) -> list[tuple[str, bytes, bytes]]:
+        out = []
+        organisation = uuid.uuid4()
+        for i in range(self.size):
+            fellow = uuid.uuid4()
+            self.fellow_ids.append(fellow)
+            contact = ev.ContactRecorded(
+                person_id=fellow,
+                subject=f"burst-{fellow}",
+                name=f"Burst {i}",
+                email=f"burst-{fellow}@example.nhs.uk",
+                job_title="Service manager",
+                organisation_id=organisation,
+                organisation_name="Burst Trust",
+            )
+            enrolled = ev.FellowEnrolled(
+                fellow_id=fellow,
+                cohort_id=self.cohort_id,
+                organisation_id=organisation,
+                organisation_code="BURST",
+                sector="nhs_trust",
+                place="Bedford",
+                staff_group="clinical",
+                band="8a",
+                availability=[],
+                interests=[],
+                enrolled_at=datetime.now(UTC),
+            )
+            for event in (contact, enrolled):
+                envelope = wrap(event, "faults")
+                self.event_ids.append(envelope.id)
+                out.append((event.topic, event.key.encode(), envelope.to_bytes()))
+        return out
+
+    async def send(self, bootstrap_servers: str, started: asyncio.Event | None = None) -> None:
+        """Write every event (pipelined), setting ``started`` after the first quarter is acknowledged."""
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            records = self.envelopes()
+            quarter = len(records) // 4
+            for part in (records[:quarter], records[quarter:]):
+                acks = [await producer.send(topic, value, key=key) for topic, key, value in part]
+                await asyncio.gather(*acks)
+                if started is not None:
+                    started.set()
+        finally:
+            await producer.stop()
+
+    async def count(self, engine: AsyncEngine) -> dict[str, Count]:
+        n, f, c = self.size, [str(x) for x in self.fellow_ids], str(self.cohort_id)
+        any_f = "= ANY(CAST(:f AS uuid[]))"
+        return {
+            "burst: notifications.contact": Count(
+                n,
+                *await _one(
+                    engine,
+                    f"SELECT count(*), count(DISTINCT person_id) FROM notifications.contact WHERE person_id {any_f}",
+                    f=f,
+                ),
+            ),
+            "burst: pairing.fellow": Count(
+                n,
+                *await _one(
+                    engine,
+                    "SELECT count(*), count(DISTINCT id) FROM pairing.fellow WHERE cohort_id = CAST(:c AS uuid)",
+                    c=c,
+                ),
+            ),
+            "burst: feedback.fellow": Count(
+                n,
+                *await _one(
+                    engine,
+                    "SELECT count(*), count(DISTINCT id) FROM feedback.fellow WHERE cohort_id = CAST(:c AS uuid)",
+                    c=c,
+                ),
+            ),
+            "burst: notifications.delivery": Count(
+                n,
+                *await _one(
+                    engine,
+                    "SELECT count(*), count(DISTINCT (recipient_id, template)) FROM notifications.delivery"
+                    f" WHERE template = 'fellow_enrolled' AND recipient_id {any_f}",
+                    f=f,
+                ),
+            ),
+        }

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
 from shared import topics
-from tests.faults.conftest import Ledger, fault_n
+from tests.faults.conftest import Ledger, fault_n, recover
 from tests.faults.stream import Client, prepare, publish_pairs, run, settle
 
 
@@ -33,5 +33,4 @@ async def test_a_service_killed_mid_stream_loses_and_doubles_nothing(
         await publish_pairs(client, stream)
         await settle(engine, reader, stream, ledger, f"kill -9 {victim}")
     finally:
-        if not stack.processes[victim].healthy():
-            stack.restart(victim)
+        recover(stack)
