@@ -137,7 +137,7 @@ class Consumer:
                 # uncommitted, and try again until the database is back; never dead-letter it.
                 self.outages[envelope.id] = outage = self.outages.get(envelope.id, 0) + 1
                 log.warning("%s %s waits for the database: %r", envelope.type, envelope.id, exc)
-                await asyncio.sleep(min(0.2 * 2**outage, 5.0))
+                await asyncio.sleep(min(0.2 * 2 ** min(outage, 5), 5.0))
                 await message.nack()
                 return
             attempts = self.failures.get(envelope.id, 0) + 1
