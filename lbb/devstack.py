@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -96,6 +97,15 @@ class EmbeddedKafka:
         if self.process.poll() is not None:
             raise RuntimeError(f"the embedded broker exited; see {self.log_path}")
 
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): unreachable, yet it keeps its in-memory topics for ``resume``."""
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -141,6 +151,21 @@ class EmbeddedPostgres:
             server.psql(f'CREATE DATABASE "{self.database}";')
         self.url = server.get_uri(database=self.database, driver="asyncpg")
         return self.url
+
+    def halt(self) -> None:
+        """Stop the server (pg_ctl stop, fast mode: sessions are cut) but keep its data for ``resume``."""
+        assert self.server is not None
+        self.server.stop()  # type: ignore[attr-defined]
+
+    def resume(self) -> None:
+        """Start the halted server again on the same data directory and socket: the same URL."""
+        assert self.server is not None
+        server: Any = self.server
+        with server._lock:
+            server.ensure_postgres_running()
+        url = server.get_uri(database=self.database, driver="asyncpg")
+        if url != self.url:
+            raise RuntimeError(f"PostgreSQL came back at {url}, not {self.url}")
 
     def stop(self) -> None:
         if self.server is not None:
@@ -298,6 +323,24 @@ class Stack:
         proc.stop(sig)
         proc.start()
         wait_until(proc.healthy, timeout_s, f"the {name} service to come back")
+
+    def add_instance(self, name: str, timeout_s: float = 60) -> ServiceProcess:
+        """Start one more instance of a service (same consumer group, its own port) and wait for it."""
+        count = sum(1 for key in self.processes if key == name or key.startswith(f"{name}#"))
+        key = f"{name}#{count + 1}"
+        proc = ServiceProcess(name, free_port(), self.service_env(name), self.log_dir / f"{name}-{count + 1}.log")
+        proc.start()
+        self.processes[key] = proc
+        try:
+            wait_until(proc.healthy, timeout_s, f"instance {count + 1} of the {name} service to answer /health")
+        except BaseException:
+            self.remove_instance(key)
+            raise
+        return proc
+
+    def remove_instance(self, key: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.processes.pop(key)
+        proc.stop(sig)
 
     def start(self, say: Callable[[str], None] = print) -> None:
         self.start_infrastructure(say)

@@ -21,6 +21,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import topics
@@ -47,6 +48,27 @@ class Context:
 
 
 Handler = Callable[[Context, Any], Awaitable[None]]
+
+
+# SQLSTATE classes of a database that is away rather than an event that is bad: connection
+# exceptions (08), operator intervention such as admin shutdown or starting up (57), and
+# insufficient resources (53).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached, so the event should simply wait."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
+        if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return isinstance(exc, OperationalError) and isinstance(cause, OSError | ConnectionError)
+    return False
 
 
 class Consumer:
@@ -101,10 +123,13 @@ class Consumer:
             dead = await self.apply_batch(records)
             for record, error in dead:  # before the offsets move on, so a crash here dead-letters again
                 await self.dead_letter(record, error)
-        except Exception:  # the database or broker is away: nothing was committed, the batch comes again
+        except Exception as exc:  # the database or broker is away: nothing was committed, the batch comes again
+            # Never counted against handler_max_attempts and never dead-lettered: it waits, offsets uncommitted.
             self.batch_failures += 1
-            pause = min(0.1 * 2**self.batch_failures, 5.0)
-            log.exception("a batch of %d events could not be applied; fetching it again in %.1fs", len(records), pause)
+            pause = min(0.2 * 2**self.batch_failures, 5.0)
+            log.warning(
+                "a batch of %d events could not be applied (%r); fetching it again in %.1fs", len(records), exc, pause
+            )
             await asyncio.sleep(pause)
             await message.nack()
             return
@@ -164,6 +189,8 @@ class Consumer:
                     await handler(Context(session=session, envelope=envelope, outbox=self.outbox), event)
                 return "applied", time.perf_counter() - started
             except Exception as exc:
+                if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
+                    raise
                 await session.execute(text("SELECT 1"))  # the transaction itself is broken: let it raise
                 attempts += 1
                 EVENTS_CONSUMED.labels(self.settings.service_name, envelope.type, "retried").inc()

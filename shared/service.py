@@ -7,6 +7,8 @@ and handlers, then asks it for the FastAPI app (commands, queries, health) and t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -109,8 +111,16 @@ class ServiceRuntime:
     async def stop(self) -> None:
         for hook in self._on_stop:
             await hook()
+        # Drain the consumers first (in-flight batches finish and commit), then publish what they
+        # wrote, so a clean stop leaves no event waiting in the outbox for the next start.
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
         if self.relay is not None:
             await self.relay.stop()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    while await self.relay.publish_batch():
+                        pass
         await self.broker.stop()
         if self._engine is not None:
             await self._engine.dispose()

@@ -1,4 +1,5 @@
-"""kill -9 of a consuming service while events flow: after restart every effect is there, once."""
+"""kill -9 of each service (and of the gateway) while a stream of applications flows through it:
+after the restart every expected event and effect is there, exactly once."""
 
 from __future__ import annotations
 
@@ -6,54 +7,30 @@ import asyncio
 import signal
 from typing import Any
 
-from sqlalchemy import text
+import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
-from tests.conftest import Api, eventually
-from tests.e2e.test_thin_slice import ADMIN, application, organisation_ids
+from shared import topics
+from tests.faults.conftest import Ledger, fault_n, recover
+from tests.faults.stream import Client, prepare, publish_pairs, run, settle
 
-N = 60
 
-
-async def test_notifications_killed_mid_stream_records_every_delivery_exactly_once(
-    stack: Stack, api: Api, engine: AsyncEngine
+@pytest.mark.parametrize("victim", ["applications", "pairing", "feedback", "notifications", "gateway"])
+async def test_a_service_killed_mid_stream_loses_and_doubles_nothing(
+    victim: str, stack: Stack, gateway: httpx.AsyncClient, engine: AsyncEngine, topic_reader: Any, ledger: Ledger
 ) -> None:
-    orgs = await organisation_ids(api)
-    body = {"programme": "Faults", "name": "kill -9", "capacity": 100, "pairing_mode": "peer"}
-    cohort_id = (await api.call("POST", "/api/cohorts", ADMIN, body)).json()["id"]
+    client = Client(gateway)
+    stream = await prepare(client, f"kill-{victim}", fault_n())
+    reader = await topic_reader([topics.APPLICATIONS])
 
-    async def submit(i: int) -> str:
-        who = (f"k{i}-{cohort_id}", "applicant")
-        answer = await api.call(
-            "POST", "/api/applications", who, application(cohort_id, orgs["RD8"], f"K{i}", "clinical")
-        )
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["id"])
+    async def kill() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, stack.restart, victim, signal.SIGKILL)
 
-    ids = [await submit(i) for i in range(N // 2)]
-    killer = asyncio.get_running_loop().run_in_executor(None, stack.restart, "notifications", signal.SIGKILL)
-    ids += [await submit(i) for i in range(N // 2, N)]
-    await killer
-
-    async def delivered() -> int:
-        async with engine.connect() as c:
-            rows: Any = await c.execute(
-                text(
-                    "SELECT count(*), count(DISTINCT recipient_id) FROM notifications.delivery"
-                    " WHERE template = 'application_submitted' AND recipient_id = ANY(CAST(:ids AS uuid[]))"
-                ),
-                {"ids": ids},
-            )
-            total, _distinct = rows.one()
-            return int(total) if total == N else 0
-
-    assert await eventually(delivered, timeout_s=90, what=f"{N} deliveries after the restart") == N
-    async with engine.connect() as c:
-        dupes = await c.execute(
-            text(
-                "SELECT count(*) FROM (SELECT event_id FROM notifications.inbox"
-                " GROUP BY event_id HAVING count(*) > 1) d"
-            )
-        )
-        assert dupes.scalar() == 0
+    try:
+        await run(client, stream, kill)
+        await publish_pairs(client, stream)
+        await settle(engine, reader, stream, ledger, f"kill -9 {victim}")
+    finally:
+        recover(stack)
