@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from services.pairing import scoring
 from services.pairing.domain import Fellow, Group, Round, Weights, allowed, match
 
-K = 8  # candidate partners kept per fellow
+K = 12  # candidate partners kept per fellow
 SAMPLE = 2048  # of how many fellows each keeps its best
 MAX_PRICING_ROUNDS = 40
 POOL_SLACK = 2 * scoring.SCALE  # pairs within a point of their prices are re-checked cheaply
