@@ -20,6 +20,7 @@ How it stays exact and fast (see README, "How the matcher works"):
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -83,14 +84,19 @@ class _Edges:
 def _candidates(cohort: scoring.Cohort, k: int) -> _Edges:
     """Each fellow's ``k`` best allowed partners among a sample of ``SAMPLE`` fellows (all of a small cohort).
 
-    The sample is a fixed pseudo-random slice of the cohort per block of rows, so ties at the top spread
-    over the cohort; pricing then adds whatever the sample missed.
+    The sample is drawn afresh (from a fixed seed) for each block of rows, so ties at the top spread over
+    the cohort; pricing then adds whatever the sample missed. In bipartite mode only the other side counts.
     """
-    n = cohort.n
-    edges = _Edges(n)
-    order = np.random.default_rng(20261123).permutation(n)
-    for b, (start, stop) in enumerate(cohort.blocks()):
-        cols = None if n <= SAMPLE else np.sort(np.roll(order, -b * SAMPLE)[:SAMPLE])
+    edges = _Edges(cohort.n)
+    parts: list[tuple[Ints, Ints, Ints]] = []
+    rng = np.random.default_rng(20261123)
+    for start, stop, span in cohort.partner_blocks():
+        width = span.stop - span.start
+        if width <= 0:
+            continue
+        cols: slice | Ints = span
+        if width > SAMPLE:
+            cols = np.sort(span.start + rng.choice(width, SAMPLE, replace=False))
         w = cohort.rows(start, stop, cols)
         width = w.shape[1]
         if width <= k:
@@ -101,7 +107,10 @@ def _candidates(cohort: scoring.Cohort, k: int) -> _Edges:
             keep = w[rows, top] > 0
             i, j = rows[keep], top[keep]
         weights = w[i, j].astype(np.int64)
-        edges.add(i.astype(np.int64) + start, j.astype(np.int64) if cols is None else cols[j], weights)
+        partner = j.astype(np.int64) + span.start if isinstance(cols, slice) else cols[j]
+        parts.append((i.astype(np.int64) + start, partner, weights))
+    if parts:
+        edges.add(*(np.concatenate([p[k] for p in parts]) for k in range(3)))
     return edges
 
 
@@ -156,17 +165,19 @@ def _scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0) -> tuple[_Edges, _Ed
     wide = int(y2.max(initial=0)) + slack >= np.iinfo(cohort.dtype).max // 2
     prices = y2.astype(np.int32 if wide else cohort.dtype)
     parts: list[tuple[Ints, Ints, Ints]] = []
-    for start, stop in cohort.blocks():
-        w = cohort.rows(start, stop)
+    for start, stop, cols in cohort.partner_blocks():
+        if cols.stop <= cols.start:
+            continue
+        w = cohort.rows(start, stop, cols)
         d = w.astype(prices.dtype, copy=True)
         d *= 2
-        d -= prices[None, :]
+        d -= prices[None, cols]
         fixed[start:stop] = np.maximum(fixed[start:stop], d.max(axis=1))
         d -= prices[start:stop, None]
         i, j = np.nonzero(d > -slack)
-        keep = i + start < j  # each pair once (the matrix is symmetric)
+        keep = i + start < j + cols.start  # each pair once (the matrix is symmetric)
         i, j = i[keep], j[keep]
-        parts.append((i.astype(np.int64) + start, j.astype(np.int64), w[i, j].astype(np.int64)))
+        parts.append((i.astype(np.int64) + start, j.astype(np.int64) + cols.start, w[i, j].astype(np.int64)))
     i = np.concatenate([p[0] for p in parts])
     j = np.concatenate([p[1] for p in parts])
     weight = np.concatenate([p[2] for p in parts])
@@ -342,7 +353,7 @@ def pair(
     lonely = [a for a in range(n) if mates[a] < 0]
     trio: tuple[int, int, int] | None = None
     if len(lonely) % 2 == 1:
-        peer = scoring.encode(ordered, "peer", weights, history) if mode == "bipartite" else cohort
+        peer = dataclasses.replace(cohort, mode="peer")  # same order, only the organisation rule
         exact = _exact_trio(cohort, peer) if len(lonely) == 1 and n <= TRIO_EXACT_MAX else None
         if exact is not None:
             pairs, trio = exact

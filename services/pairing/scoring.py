@@ -53,12 +53,14 @@ class Cohort:
     def n(self) -> int:
         return len(self.fellows)
 
-    def rows(self, start: int, stop: int, cols: npt.NDArray[np.int64] | None = None) -> npt.NDArray[np.signedinteger]:
+    def rows(
+        self, start: int, stop: int, cols: npt.NDArray[np.int64] | slice | None = None
+    ) -> npt.NDArray[np.signedinteger]:
         """Edge weights of fellows ``start:stop`` against every fellow (or the sorted ``cols``); 0 where
         the hard rule forbids."""
         n = self.n
         r = slice(start, stop)
-        c: slice | npt.NDArray[np.int64] = slice(None) if cols is None else cols
+        c: slice | npt.NDArray[np.int64] = slice(0, n) if cols is None else cols
         w = np.take(self.table[self.profile[r]], self.profile[c], axis=1)
         if self.interest_lut.size:
             shared = None
@@ -70,9 +72,12 @@ class Cohort:
             lo, hi = np.searchsorted(self.history, [start * n, stop * n])
             if hi > lo:
                 row, col = np.divmod(self.history[lo:hi] - start * n, n)
-                if cols is not None:
-                    at = np.minimum(np.searchsorted(cols, col), cols.size - 1)
-                    hit = cols[at] == col
+                if isinstance(c, slice):
+                    hit = (col >= c.start) & (col < c.stop)
+                    row, col = row[hit], col[hit] - c.start
+                else:
+                    at = np.minimum(np.searchsorted(c, col), c.size - 1)
+                    hit = c[at] == col
                     row, col = row[hit], at[hit]
                 w[row, col] -= w.dtype.type(self.history_points)
         forbidden = self.organisation[r, None] == self.organisation[None, c]
@@ -85,6 +90,18 @@ class Cohort:
         step = max(1, BLOCK_ELEMENTS // max(1, self.n))
         for start in range(0, self.n, step):
             yield start, min(self.n, start + step)
+
+    def partner_blocks(self) -> Iterator[tuple[int, int, slice]]:
+        """Blocks of rows with the column range their allowed partners can be in (the other side in
+        bipartite mode, everyone otherwise)."""
+        n = self.n
+        split = int(np.searchsorted(self.side, self.side[-1])) if self.mode == "bipartite" and n else 0
+        ranges = [(0, split, slice(split, n)), (split, n, slice(0, split))] if split else [(0, n, slice(0, n))]
+        for first, last, cols in ranges:
+            width = max(1, cols.stop - cols.start)
+            step = max(1, BLOCK_ELEMENTS // width)
+            for start in range(first, last, step):
+                yield start, min(last, start + step), cols
 
     def weight(self, i: int, j: int) -> int:
         return int(self.rows(i, i + 1)[0, j])
@@ -102,7 +119,8 @@ def encode(
     earlier: Iterable[frozenset[uuid.UUID]] = (),
 ) -> Cohort:
     """Encode a cohort; ``earlier`` holds the pairs of people (``Fellow.person``) paired before."""
-    ordered = tuple(sorted(fellows, key=lambda f: f.id))
+    # by id (deterministic); in bipartite mode each side first, so a side's partners are one column range
+    ordered = tuple(sorted(fellows, key=lambda f: (f.side, f.id) if mode == "bipartite" else ("", f.id)))
     n = len(ordered)
     profiles = [(f.sector, f.place, f.staff_group, f.availability) for f in ordered]
     profile = _codes(profiles)

@@ -3,6 +3,7 @@ hypothesis for the hard rule. Pure: no stack needed."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from bench import synthetic
 from services.pairing import matching, scoring
-from services.pairing.domain import Fellow, Round, Weights, allowed, match
+from services.pairing.domain import Fellow, Round, Weights, allowed, exchange_complete, match
 
 WEIGHTS = Weights()
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
@@ -203,7 +204,7 @@ def test_an_odd_cohort_gets_the_one_trio_that_loses_least(n: int, mode: str) -> 
     for seed in range(4):
         fellows, earlier = synthetic.cohort(n, seed)
         cohort = scoring.encode(fellows, mode, WEIGHTS, earlier)
-        peer = scoring.encode(fellows, "peer", WEIGHTS, earlier)
+        peer = dataclasses.replace(cohort, mode="peer")
         result = matching.pair(fellows, mode, WEIGHTS, earlier)
         index = {f.id: k for k, f in enumerate(cohort.fellows)}
         trios = [g for g in result.groups if len(g.fellow_ids) == 3]
@@ -256,3 +257,20 @@ def test_an_earlier_pairing_is_not_repeated_when_an_equal_partner_is_free() -> N
     again = matching.pair([a, b, c, d], "peer", WEIGHTS, [frozenset({a.person, partner})])
     assert all(set(g.fellow_ids) != {a.id, partner} for g in again.groups)
     assert all("not paired before" in g.reasons for g in again.groups)
+
+
+def test_every_scan_gives_a_valid_bound_even_before_pricing_has_converged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matching, "MAX_PRICING_ROUNDS", 1)
+    for seed in range(4):
+        fellows, earlier = synthetic.cohort(60, seed + 200)
+        cohort = scoring.encode(fellows, "peer", WEIGHTS, earlier)
+        solution = matching.solve(cohort, k=1)
+        assert not solution.optimal  # pricing stopped early: the bound comes from the raised prices
+        assert solution.bound >= networkx_total(cohort) >= solution.weight
+
+
+def test_a_trio_completes_its_exchange_only_when_all_three_have_hosted() -> None:
+    a, b, c = (uuid.UUID(int=k + 1) for k in range(3))
+    assert not exchange_complete([a, b, c], {a, b})
+    assert exchange_complete([a, b, c], {a, b, c})
+    assert exchange_complete([a, b], {b, a})
