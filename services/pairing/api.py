@@ -125,9 +125,11 @@ async def swap(
         new_b = [a if f == b else f for f in pair_b.fellow_ids]
         rows = {str(f.id): f for f in (await s.scalars(select(Fellow).where(Fellow.cohort_id == cohort_id))).all()}
         mode = pairing_round.pairing_mode
+        history = await rounds.earlier_pairs(s, [f.person_id or f.id for f in rows.values()])
         scored = []
         for members in (new_a, new_b):
-            group = matching.score_group([rounds.as_domain(rows[f], mode) for f in members], mode, weights)
+            chosen = [rounds.as_domain(rows[f], mode) for f in members]
+            group = matching.score_group(chosen, mode, weights, history)
             if isinstance(group, str):
                 raise Conflict(f"that swap breaks the hard rule: {group}")
             scored.append(group)

@@ -19,6 +19,12 @@ class Fellow:
     availability: frozenset[str]
     interests: frozenset[str] = frozenset()
     side: str = ""  # bipartite mode: the side of the fellow (clinical / non_clinical)
+    person_id: uuid.UUID | None = None  # the same person across cohorts (FellowEnrolled.person_id)
+
+    @property
+    def person(self) -> uuid.UUID:
+        """Who the fellow is across cohorts: the person id, else (older events) the fellow id."""
+        return self.person_id or self.id
 
 
 class Weights(BaseModel):
@@ -88,6 +94,9 @@ class Group:
 class Round:
     groups: list[Group] = field(default_factory=list)
     unpaired: dict[uuid.UUID, str] = field(default_factory=dict)
+    weight: int = 0  # the matching's total edge weight (scoring.SCALE points per unit, pairs only)
+    bound: float = 0.0  # an upper bound on that total over every matching of the cohort
+    optimal: bool = False  # True when the weight provably equals the optimum (bound met)
 
 
 def visit_date_problem(day: date, starts: date, ends: date) -> str | None:

@@ -30,6 +30,7 @@ def make_handlers(weights: Weights) -> dict[type[ev.Event], Handler]:
         fellow.availability = list(event.availability)
         fellow.interests = list(event.interests)
         fellow.withdrawn = False
+        fellow.person_id = event.person_id
         fellow.enrolled_at = event.enrolled_at
         await s.flush()
         waiting = await s.scalar(

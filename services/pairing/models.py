@@ -43,6 +43,7 @@ class Fellow(Base):
     availability: Mapped[list[str]] = mapped_column(Json)
     interests: Mapped[list[str]] = mapped_column(Json)
     withdrawn: Mapped[bool] = mapped_column(default=False)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # FellowEnrolled.person_id (pseudonymous)
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -74,6 +75,17 @@ class Pair(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EarlierPairing(Base):
+    """Two people (person ids, the smaller first) were in one published pair: history across cohorts."""
+
+    __tablename__ = "earlier_pairing"
+
+    person_a: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    person_b: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    pair_id: Mapped[uuid.UUID]
+    paired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Visit(Base):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain, matching
-from services.pairing.models import Fellow, Pair, PairingRound, outbox
+from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, outbox
 from shared import events as ev
 
 WAITING = "waiting"
@@ -27,7 +31,21 @@ def as_domain(row: Fellow, mode: str) -> domain.Fellow:
         availability=frozenset(row.availability),
         interests=frozenset(row.interests),
         side=row.staff_group if mode == "bipartite" else "",
+        person_id=row.person_id,
     )
+
+
+async def earlier_pairs(s: AsyncSession, people: Iterable[uuid.UUID]) -> set[frozenset[uuid.UUID]]:
+    """Which of these people were in one published pair before (any cohort)."""
+    wanted = list(set(people))
+    if len(wanted) < 2:
+        return set()
+    rows = await s.execute(
+        select(EarlierPairing.person_a, EarlierPairing.person_b).where(
+            EarlierPairing.person_a.in_(wanted), EarlierPairing.person_b.in_(wanted)
+        )
+    )
+    return {frozenset((a, b)) for a, b in rows.all()}
 
 
 async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, weights: domain.Weights) -> bool:
@@ -40,7 +58,9 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, weights: do
         pairing_round.status = WAITING
         return False
     fellows = [as_domain(r, pairing_round.pairing_mode) for r in rows if not r.withdrawn]
-    result = matching.pair(fellows, pairing_round.pairing_mode, weights)
+    history = await earlier_pairs(s, [f.person for f in fellows])
+    # the matcher is CPU-bound: run it off the event loop so the service keeps serving meanwhile
+    result = await asyncio.to_thread(matching.pair, fellows, pairing_round.pairing_mode, weights, history)
     await s.execute(delete(Pair).where(Pair.cohort_id == pairing_round.cohort_id))
     now = datetime.now(UTC)
     for group in result.groups:
@@ -69,15 +89,24 @@ async def publish(s: AsyncSession, pairing_round: PairingRound) -> int:
         await s.scalars(select(Pair).where(Pair.cohort_id == pairing_round.cohort_id, Pair.published_at.is_(None)))
     ).all()
     now = datetime.now(UTC)
-    codes = dict(
-        (
-            await s.execute(
-                select(Fellow.id, Fellow.organisation_code).where(Fellow.cohort_id == pairing_round.cohort_id)
+    fellows = (
+        await s.execute(
+            select(Fellow.id, Fellow.organisation_code, Fellow.person_id).where(
+                Fellow.cohort_id == pairing_round.cohort_id
             )
-        ).all()
-    )
+        )
+    ).all()
+    codes = {f.id: f.organisation_code for f in fellows}
+    person = {f.id: f.person_id or f.id for f in fellows}
     for p in pairs:
         p.published_at = now
+        people = sorted({person.get(uuid.UUID(f), uuid.UUID(f)) for f in p.fellow_ids})
+        history = [
+            {"person_a": a, "person_b": b, "pair_id": p.id, "paired_at": now}
+            for a, b in itertools.combinations(people, 2)
+        ]
+        if history:
+            await s.execute(insert(EarlierPairing).values(history).on_conflict_do_nothing())
         await outbox.add(
             s,
             ev.PairAssigned(

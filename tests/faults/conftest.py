@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack, wait_until
 from lbb.mailsink import MailSink
-from tests.conftest import NOTIFICATIONS_TEST_ENV
+from tests.conftest import GATEWAY_TEST_ENV, NOTIFICATIONS_TEST_ENV
 
 
 def fault_n() -> int:
@@ -101,7 +101,7 @@ def recover(stack: Stack, timeout_s: float = 90) -> None:
 def stack() -> Iterator[Stack]:
     """A stack only the fault tests use (real broker and PostgreSQL always: faults need the processes)."""
     home = Path(tempfile.mkdtemp(prefix="lbb-faults-"))
-    running = Stack(home=home, extra_env=NOTIFICATIONS_TEST_ENV)
+    running = Stack(home=home, extra_env=NOTIFICATIONS_TEST_ENV | GATEWAY_TEST_ENV)
     try:
         running.start(say=lambda line: None)
         yield running

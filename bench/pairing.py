@@ -1,0 +1,180 @@
+"""Benchmark of the pairing round: the project's matcher against rustworkx and networkx on the full graph.
+
+    .venv/bin/python bench/pairing.py            # n = 28, 200, 1000, 2000, 5000, 20000 (networkx up to 1000)
+    .venv/bin/python bench/pairing.py --quick    # the same without networkx (which takes minutes at 1000)
+    .venv/bin/python bench/pairing.py --sizes 28,200 --mode bipartite
+
+Each measurement runs in a fresh process, so its peak memory is that process's own peak resident set
+size (``resource.getrusage(...).ru_maxrss``, interpreter and libraries included). "ours" is the whole
+``matching.pair`` the service runs (scoring, candidates, pricing, matching, groups and reasons); for
+rustworkx and networkx only their ``max_weight_matching`` call on the prebuilt full graph is timed,
+with the same integer edge weights and maximum cardinality. Weights are the service's configured ones
+(``PairingSettings().pairing_weights``, so ``PAIRING_WEIGHTS__*`` variables apply here too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SIZES = (28, 200, 1000, 2000, 5000, 20000)
+RUSTWORKX_MAX = 2000
+NETWORKX_MAX = 1000
+
+
+def _weights() -> Any:
+    from services.pairing.main import PairingSettings
+
+    return PairingSettings().pairing_weights
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ours(n: int, seed: int, mode: str) -> dict[str, Any]:
+    from bench import synthetic
+    from services.pairing import matching
+
+    weights = _weights()
+    small, history = synthetic.cohort(28, seed + 1)
+    matching.pair(small, mode, weights, history)  # warm up: first calls load code
+    fellows, earlier = synthetic.cohort(n, seed)
+    started = time.perf_counter()
+    result = matching.pair(fellows, mode, weights, earlier)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "weight": result.weight,
+        "bound": result.bound,
+        "optimal": result.optimal,
+        "peak_mib": _peak_mib(),
+        "orgs": synthetic.organisations_for(n),
+    }
+
+
+def reference(n: int, seed: int, mode: str, library: str) -> dict[str, Any]:
+    import numpy as np
+
+    from bench import synthetic
+    from services.pairing import scoring
+
+    fellows, earlier = synthetic.cohort(n, seed)
+    cohort = scoring.encode(fellows, mode, _weights(), earlier)
+    w = cohort.rows(0, cohort.n).astype(np.int64)
+    i, j = np.nonzero(np.triu(w, 1))
+    edges = list(zip(i.tolist(), j.tolist(), w[i, j].tolist(), strict=True))
+    if library == "rustworkx":
+        import rustworkx as rx
+
+        graph: Any = rx.PyGraph()
+        graph.add_nodes_from(range(cohort.n))
+        graph.extend_from_weighted_edge_list(edges)
+        started = time.perf_counter()
+        matched = rx.max_weight_matching(graph, max_cardinality=True, weight_fn=int)
+    else:
+        import networkx as nx
+
+        graph = nx.Graph()
+        graph.add_weighted_edges_from(edges)
+        started = time.perf_counter()
+        matched = nx.max_weight_matching(graph, maxcardinality=True)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "weight": sum(int(w[a, b]) for a, b in matched), "edges": len(edges)}
+
+
+def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(target, args)
+    return result
+
+
+def main() -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated cohort sizes")
+    parser.add_argument("--quick", action="store_true", help="skip networkx")
+    parser.add_argument("--no-rustworkx", action="store_true", help="skip rustworkx")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mode", choices=["peer", "bipartite"], default="peer")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    console = Console(width=max(180, Console().width))
+    table = Table(title=f"Pairing round, {args.mode} mode, seed {args.seed} (times in seconds)")
+    for column in (
+        "n",
+        "orgs",
+        "ours s",
+        "ours total",
+        "peak MiB",
+        "upper bound",
+        "gap %",
+        "proven",
+        "rustworkx s",
+        "rustworkx total",
+        "rustworkx s / ours s",
+        "networkx s",
+        "networkx total",
+        "networkx s / ours s",
+    ):
+        table.add_column(column, justify="right")
+    steps = sum(
+        1 + (n <= RUSTWORKX_MAX and not args.no_rustworkx) + (n <= NETWORKX_MAX and not args.quick) for n in sizes
+    )
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("benchmarking", total=steps)
+        for n in sizes:
+            progress.update(task, description=f"n = {n}: ours")
+            mine = _in_child(ours, n, args.seed, args.mode)
+            progress.advance(task)
+            refs: dict[str, dict[str, Any]] = {}
+            for library, limit, skip in (
+                ("rustworkx", RUSTWORKX_MAX, args.no_rustworkx),
+                ("networkx", NETWORKX_MAX, args.quick),
+            ):
+                if n <= limit and not skip:
+                    progress.update(task, description=f"n = {n}: {library} on the full graph")
+                    refs[library] = _in_child(reference, n, args.seed, args.mode, library)
+                    progress.advance(task)
+            gap = 100 * (mine["bound"] - mine["weight"]) / mine["bound"] if mine["bound"] else 0.0
+            row = [
+                f"{n:,}",
+                str(mine["orgs"]),
+                f"{mine['seconds']:.3f}",
+                f"{mine['weight']:,}",
+                f"{mine['peak_mib']:.0f}",
+                f"{mine['bound']:,.1f}",
+                f"{gap:.4f}",
+                "yes" if mine["optimal"] else "no",
+            ]
+            for library in ("rustworkx", "networkx"):
+                ref = refs.get(library)
+                if ref is None:
+                    row += ["-", "-", "-"]
+                    continue
+                same = "=" if ref["weight"] == mine["weight"] else "≠"
+                row += [f"{ref['seconds']:.3f}", f"{ref['weight']:,} {same}", f"{ref['seconds'] / mine['seconds']:.1f}"]
+            table.add_row(*row)
+            progress.console.print(" | ".join(row))
+    console.print(table)
+    console.print(
+        "total = sum of integer edge weights of the pairs (100 per scoring point + 100 per pair); "
+        "'=' means the same total as ours; proven = our total reaches the upper bound (rounded down); "
+        "peak MiB = ru_maxrss of the fresh process that ran our round."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Vectorised scoring of every candidate pair of a cohort (numpy), the same rules as ``domain.match``.
+
+The matcher works on integer edge weights: ``SCALE`` points per unit of a configured weight (weights are
+honoured to the hundredth), plus ``SCALE`` for every allowed pair so that each allowed pair is worth more
+than leaving both fellows alone. A weight of 0 means "not allowed" (the hard rule).
+
+Scoring a block of rows costs a handful of whole-array operations: the sector, place, staff-group and
+availability terms come from one small table indexed by each fellow's *profile* (the distinct
+combinations of those four facts in the cohort), the interests from a popcount of bit masks, the hard
+rule from comparing organisation (and side) codes, and earlier pairings from a short sorted list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from services.pairing.domain import Fellow, Weights
+
+SCALE = 100
+MAX_DAYS = 5
+MAX_INTERESTS = 3
+BLOCK_ELEMENTS = 1 << 23  # about 8 M pair scores per block
+
+IntArray = npt.NDArray[np.int64]
+
+
+def _points(value: float) -> int:
+    return round(value * SCALE)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A cohort sorted by fellow id and encoded as arrays."""
+
+    fellows: tuple[Fellow, ...]
+    mode: str
+    organisation: npt.NDArray[np.signedinteger]
+    side: npt.NDArray[np.signedinteger]
+    profile: npt.NDArray[np.int32]
+    table: npt.NDArray[np.int32]  # profile x profile: base + sector + place + staff group + availability
+    interests: tuple[npt.NDArray[np.unsignedinteger], ...]  # words of bit masks of interests, per fellow
+    interest_lut: npt.NDArray[np.signedinteger]  # shared interests -> points (capped at MAX_INTERESTS)
+    history: IntArray  # sorted i * n + j (both orders) of pairs of people paired before
+    history_points: int
+    dtype: type[np.signedinteger]
+
+    @property
+    def n(self) -> int:
+        return len(self.fellows)
+
+    def rows(
+        self, start: int, stop: int, cols: npt.NDArray[np.int64] | slice | None = None
+    ) -> npt.NDArray[np.signedinteger]:
+        """Edge weights of fellows ``start:stop`` against every fellow (or the sorted ``cols``); 0 where
+        the hard rule forbids."""
+        n = self.n
+        r = slice(start, stop)
+        c: slice | npt.NDArray[np.int64] = slice(0, n) if cols is None else cols
+        w = np.take(self.table[self.profile[r]], self.profile[c], axis=1)
+        if self.interest_lut.size:
+            shared = None
+            for column in self.interests:
+                count = np.bitwise_count(column[r, None] & column[None, c])
+                shared = count if shared is None else shared + count
+            w += self.interest_lut[shared]
+        if self.history.size:
+            lo, hi = np.searchsorted(self.history, [start * n, stop * n])
+            if hi > lo:
+                row, col = np.divmod(self.history[lo:hi] - start * n, n)
+                if isinstance(c, slice):
+                    hit = (col >= c.start) & (col < c.stop)
+                    row, col = row[hit], col[hit] - c.start
+                else:
+                    at = np.minimum(np.searchsorted(c, col), c.size - 1)
+                    hit = c[at] == col
+                    row, col = row[hit], at[hit]
+                w[row, col] -= w.dtype.type(self.history_points)
+        forbidden = self.organisation[r, None] == self.organisation[None, c]
+        if self.mode == "bipartite":
+            forbidden |= self.side[r, None] == self.side[None, c]
+        np.copyto(w, 0, where=forbidden)
+        return w
+
+    def blocks(self) -> Iterator[tuple[int, int]]:
+        step = max(1, BLOCK_ELEMENTS // max(1, self.n))
+        for start in range(0, self.n, step):
+            yield start, min(self.n, start + step)
+
+    def partner_blocks(self) -> Iterator[tuple[int, int, slice]]:
+        """Blocks of rows with the column range their allowed partners can be in (the other side in
+        bipartite mode, everyone otherwise)."""
+        n = self.n
+        split = int(np.searchsorted(self.side, self.side[-1])) if self.mode == "bipartite" and n else 0
+        ranges = [(0, split, slice(split, n)), (split, n, slice(0, split))] if split else [(0, n, slice(0, n))]
+        for first, last, cols in ranges:
+            width = max(1, cols.stop - cols.start)
+            step = max(1, BLOCK_ELEMENTS // width)
+            for start in range(first, last, step):
+                yield start, min(last, start + step), cols
+
+    def weight(self, i: int, j: int) -> int:
+        return int(self.rows(i, i + 1)[0, j])
+
+
+def _codes(values: Sequence[object]) -> npt.NDArray[np.int32]:
+    index: dict[object, int] = {}
+    return np.array([index.setdefault(v, len(index)) for v in values], dtype=np.int32)
+
+
+def encode(
+    fellows: Iterable[Fellow],
+    mode: str,
+    weights: Weights,
+    earlier: Iterable[frozenset[uuid.UUID]] = (),
+) -> Cohort:
+    """Encode a cohort; ``earlier`` holds the pairs of people (``Fellow.person``) paired before."""
+    # by id (deterministic); in bipartite mode each side first, so a side's partners are one column range
+    ordered = tuple(sorted(fellows, key=lambda f: (f.side, f.id) if mode == "bipartite" else ("", f.id)))
+    n = len(ordered)
+    profiles = [(f.sector, f.place, f.staff_group, f.availability) for f in ordered]
+    profile = _codes(profiles)
+    distinct: dict[int, tuple[str, str, str, frozenset[str]]] = {}
+    for code, p in zip(profile.tolist(), profiles, strict=True):
+        distinct.setdefault(code, p)
+    facts = [distinct[c] for c in range(len(distinct))]
+    sector = _codes([p[0] for p in facts])
+    place = _codes([p[1] for p in facts])
+    group = _codes([p[2] for p in facts])
+    days = sorted({d for p in facts for d in p[3]})
+    day_bit = {d: 1 << i for i, d in enumerate(days)}
+    availability = np.array([sum(day_bit[d] for d in p[3]) for p in facts], dtype=np.uint64)
+    overlap = np.minimum(np.bitwise_count(availability[:, None] & availability[None, :]), MAX_DAYS)
+    base = _points(1)
+    table = (
+        base
+        + _points(weights.different_sector) * (sector[:, None] != sector[None, :])
+        + _points(weights.different_place) * (place[:, None] != place[None, :])
+        + _points(weights.clinical_mix) * (group[:, None] != group[None, :])
+        + _points(weights.shared_availability) * overlap.astype(np.int64)
+        + _points(weights.not_paired_before)
+    )
+    top = int(table.max(initial=0)) + MAX_INTERESTS * _points(weights.shared_interest)
+    dtype: type[np.signedinteger] = np.int16 if top < np.iinfo(np.int16).max // 4 else np.int32
+    names = sorted({i for f in ordered for i in f.interests})
+    bit = {name: k for k, name in enumerate(names)}
+    word_type: type[np.unsignedinteger] = (
+        np.uint8 if len(names) <= 8 else np.uint16 if len(names) <= 16 else np.uint32 if len(names) <= 32 else np.uint64
+    )
+    words: list[npt.NDArray[np.unsignedinteger]] = [
+        np.zeros(n, dtype=word_type) for _ in range(max(1, -(-len(names) // 64)))
+    ]
+    masks: dict[frozenset[str], tuple[int, ...]] = {}
+    for row, f in enumerate(ordered):
+        if f.interests not in masks:
+            parts = [0] * len(words)
+            for name in f.interests:
+                parts[bit[name] // 64] |= 1 << (bit[name] % 64)
+            masks[f.interests] = tuple(parts)
+        for word, part in zip(words, masks[f.interests], strict=True):
+            word[row] = part
+    lut = np.minimum(np.arange(65 * len(words)), MAX_INTERESTS) * _points(weights.shared_interest)
+    person = {f.person: k for k, f in enumerate(ordered)}
+    codes: list[int] = []
+    for pair in earlier:
+        if len(pair) != 2:
+            continue
+        a, b = sorted(pair)
+        if a in person and b in person:
+            i, j = person[a], person[b]
+            codes += [i * n + j, j * n + i]
+    side = _codes([f.side for f in ordered])
+    return Cohort(
+        fellows=ordered,
+        mode=mode,
+        organisation=_codes([f.organisation_id for f in ordered]).astype(np.int16 if n < 32000 else np.int32),
+        side=side.astype(np.int8),
+        profile=profile,
+        table=table.astype(dtype),
+        interests=tuple(words),
+        interest_lut=lut.astype(dtype) if names and _points(weights.shared_interest) else np.zeros(0, dtype),
+        history=np.unique(np.array(codes, dtype=np.int64)),
+        history_points=_points(weights.not_paired_before),
+        dtype=dtype,
+    )
