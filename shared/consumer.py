@@ -108,6 +108,7 @@ class Consumer:
             batch=True,
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             title=f"{self.settings.service_name}:events",
             description=f"Contract events the {self.settings.service_name} service consumes",
         )

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Consumers take whatever has arrived, up to this many events, in one transaction.
     consumer_batch_size: int = Field(default=100, gt=0)
     consumer_batch_timeout_ms: int = Field(default=25, gt=0)
+    # How long the broker may hold a fetch that finds nothing new: the embedded broker answers an
+    # empty fetch only at this deadline, even when events arrive meanwhile, so it bounds latency.
+    kafka_fetch_max_wait_ms: int = Field(default=20, gt=0)
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
