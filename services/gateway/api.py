@@ -134,6 +134,8 @@ async def own_application(request: Request, caller: Caller, application_id: uuid
             raise missing
     elif caller.role == "sponsor":
         answer = await call(request, "applications", "GET", f"/applications/{application_id}", caller)
+        if answer.status_code >= 500:  # a failure upstream is no answer about the object: never a 404
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the applications service failed")
         if answer.status_code != 200 or not _of_organisation(answer, caller):
             raise missing
 
