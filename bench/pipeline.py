@@ -471,7 +471,8 @@ async def main(args: argparse.Namespace, sink: subprocess.Popen[bytes], smtp_por
             await asyncio.to_thread(stack.start, lambda line: None)
         assert stack.kafka_bootstrap_servers and stack.database_url
         engine = create_async_engine(stack.database_url)
-        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+        # Idle connections expire before uvicorn's 5 s keep-alive does, so none is reused as it closes.
+        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=2.0)
         async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits) as client:
             system = System(stack, client, engine)
             monitor = Monitor.of(stack)
