@@ -11,23 +11,8 @@ import random
 import uuid
 
 from services.pairing.domain import Fellow
+from shared.events import PLACES, SECTORS
 
-SECTORS = (
-    "acute",
-    "community",
-    "mental_health",
-    "ambulance",
-    "primary_care",
-    "icb",
-    "local_authority",
-    "social_care",
-    "fire_rescue",
-    "police",
-    "vcse",
-    "education",
-    "healthwatch",
-)
-PLACES = ("bedford_borough", "central_bedfordshire", "luton", "milton_keynes", "other")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 INTERESTS = tuple(f"interest-{k:02d}" for k in range(20))
 
