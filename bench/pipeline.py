@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,7 +50,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from lbb.devstack import Stack, free_port, wait_until
+from lbb.devstack import Stack, free_port, port_open, wait_until
 from shared.broker import ensure_topics
 
 console = Console()
@@ -525,19 +524,13 @@ def parse() -> argparse.Namespace:
     return args
 
 
-def listening(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-    return False
-
-
 if __name__ == "__main__":
     arguments = parse()
     # The SMTP sink gets a process of its own: its work is neither the services' nor the load generator's.
     port = free_port()
     smtp_sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
     try:
-        wait_until(lambda: listening(port), 20, "the SMTP sink")
+        wait_until(lambda: port_open(port), 20, "the SMTP sink")
         asyncio.run(main(arguments, smtp_sink, port))
     finally:
         smtp_sink.terminate()

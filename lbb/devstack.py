@@ -49,7 +49,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, inter
     raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -91,9 +91,7 @@ class EmbeddedKafka:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until(
-            lambda: _port_open(self.port) or self.process is None or self.process.poll() is not None, 20, "Kafka"
-        )
+        wait_until(lambda: port_open(self.port) or self.process is None or self.process.poll() is not None, 20, "Kafka")
         if self.process.poll() is not None:
             raise RuntimeError(f"the embedded broker exited; see {self.log_path}")
 

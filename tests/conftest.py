@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,16 +81,25 @@ def stack() -> Iterator[Stack]:
         extra_env=NOTIFICATIONS_TEST_ENV | GATEWAY_TEST_ENV,
     )
     try:
+        with started(running):
+            yield running
+    finally:
+        cleanup()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def started(running: Stack) -> Iterator[Stack]:
+    """Start a stack, print the tail of its logs if anything fails while it runs, stop it at the end."""
+    try:
         running.start(say=lambda line: None)
         yield running
     except BaseException:
-        for log in sorted((home / "logs").glob("*.log")):
+        for log in sorted((running.home / "logs").glob("*.log")):
             print(f"--- {log.name} ---\n{log.read_text()[-4000:]}")
         raise
     finally:
         running.stop()
-        cleanup()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -82,12 +82,17 @@ async def call(
         ) from exc
 
 
+def answered(upstream: httpx.Response, service: str) -> httpx.Response:
+    """The upstream answer, unless the service failed: that is a 502, never an answer about the object."""
+    if upstream.status_code >= 500:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the {service} service failed")
+    return upstream
+
+
 async def forward(
     request: Request, service: str, method: str, path: str, caller: Caller, body: Any = None, params: Any = None
 ) -> Response:
-    upstream = await call(request, service, method, path, caller, body, params)
-    if upstream.status_code >= 500:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the {service} service failed")
+    upstream = answered(await call(request, service, method, path, caller, body, params), service)
     return Response(
         content=upstream.content,
         status_code=upstream.status_code,
@@ -133,9 +138,8 @@ async def own_application(request: Request, caller: Caller, application_id: uuid
         if str(application_id) not in {a["id"] for a in await my_applications(request, caller)}:
             raise missing
     elif caller.role == "sponsor":
-        answer = await call(request, "applications", "GET", f"/applications/{application_id}", caller)
-        if answer.status_code >= 500:  # a failure upstream is no answer about the object: never a 404
-            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the applications service failed")
+        path = f"/applications/{application_id}"
+        answer = answered(await call(request, "applications", "GET", path, caller), "applications")
         if answer.status_code != 200 or not _of_organisation(answer, caller):
             raise missing
 
@@ -253,11 +257,10 @@ async def list_applications(
 @router.get("/applications/{application_id}", responses=ERRORS, tags=["applications"])
 async def get_application(application_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
     if caller.role == "sponsor":  # one call: the answer itself tells whose it is
-        answer = await call(request, "applications", "GET", f"/applications/{application_id}", caller)
+        path = f"/applications/{application_id}"
+        answer = answered(await call(request, "applications", "GET", path, caller), "applications")
         if answer.status_code == 200 and not _of_organisation(answer, caller):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
-        if answer.status_code >= 500:
-            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail="the applications service failed")
         return Response(answer.content, answer.status_code, media_type="application/json")
     await own_application(request, caller, application_id)
     return await forward(request, "applications", "GET", f"/applications/{application_id}", caller)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack, wait_until
 from lbb.mailsink import MailSink
-from tests.conftest import GATEWAY_TEST_ENV, NOTIFICATIONS_TEST_ENV
+from tests.conftest import GATEWAY_TEST_ENV, NOTIFICATIONS_TEST_ENV, started
 
 
 def fault_n() -> int:
@@ -103,14 +103,9 @@ def stack() -> Iterator[Stack]:
     home = Path(tempfile.mkdtemp(prefix="lbb-faults-"))
     running = Stack(home=home, extra_env=NOTIFICATIONS_TEST_ENV | GATEWAY_TEST_ENV)
     try:
-        running.start(say=lambda line: None)
-        yield running
-    except BaseException:
-        for log in sorted((home / "logs").glob("*.log")):
-            print(f"--- {log.name} ---\n{log.read_text()[-4000:]}")
-        raise
+        with started(running):
+            yield running
     finally:
-        running.stop()
         if os.environ.get("LBB_FAULT_KEEP_LOGS"):
             print(f"fault stack logs kept in {home / 'logs'}")
         else:
