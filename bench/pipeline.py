@@ -41,7 +41,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from rich.console import Console
@@ -51,6 +50,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack, free_port, port_open, wait_until
+from services.gateway.upstream import Answer, Unavailable, Upstream
 from shared.broker import ensure_topics
 
 console = Console()
@@ -175,8 +175,14 @@ async def raw_throughput(bootstrap: str, count: int, size: int) -> float:
 # ---------------------------------------------------------------- the system
 
 
+def ok(answer: Answer) -> Answer:
+    if answer.status_code >= 300:
+        raise RuntimeError(f"{answer.status_code}: {answer.content.decode()}")
+    return answer
+
+
 class System:
-    def __init__(self, stack: Stack, client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    def __init__(self, stack: Stack, client: Upstream, engine: AsyncEngine) -> None:
         self.stack, self.client, self.engine = stack, client, engine
         self.tokens: dict[tuple[str, str], str] = {}
 
@@ -184,25 +190,23 @@ class System:
         key = (sub, role)
         if key not in self.tokens:
             body = {"sub": sub, "role": role, "organisation_id": organisation_id}
-            answer = await self.client.post("/api/dev/token", json=body)
-            answer.raise_for_status()
+            answer = ok(await self.client.request("POST", f"{self.stack.gateway_url}/api/dev/token", body=body))
             self.tokens[key] = answer.json()["token"]
         return self.tokens[key]
 
-    async def call(self, method: str, path: str, token: str, body: Any = None) -> httpx.Response:
-        return await self.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+    async def call(self, method: str, path: str, token: str, body: Any = None) -> Answer:
+        url = f"{self.stack.gateway_url}{path}"
+        return await self.client.request(method, url, body=body, headers={"Authorization": f"Bearer {token}"})
 
     async def cohort(self, name: str, capacity: int) -> str:
         admin = await self.token("bench-admin", "admin")
         body = {"programme": "Bench", "name": name, "capacity": capacity, "pairing_mode": "peer"}
         answer = await self.call("POST", "/api/cohorts", admin, body)
-        answer.raise_for_status()
-        return str(answer.json()["id"])
+        return str(ok(answer).json()["id"])
 
     async def organisations(self) -> list[str]:
         answer = await self.call("GET", "/api/organisations", await self.token("bench-admin", "admin"))
-        answer.raise_for_status()
-        return [str(o["id"]) for o in answer.json()]
+        return [str(o["id"]) for o in ok(answer).json()]
 
     async def apply(self, cohort_id: str, org: str, i: int, token: str) -> tuple[str, float]:
         body = {
@@ -220,7 +224,7 @@ class System:
         started = time.perf_counter()
         answer = await self.call("POST", "/api/applications", token, body)
         if answer.status_code != 201:
-            raise RuntimeError(f"application refused: {answer.status_code} {answer.text}")
+            raise RuntimeError(f"application refused: {answer.status_code} {answer.content.decode()}")
         return str(answer.json()["id"]), time.perf_counter() - started
 
     async def deliveries(self, ids: list[str]) -> dict[str, tuple[datetime, datetime | None]]:
@@ -339,7 +343,7 @@ async def open_loop(system: System, rate: float, seconds: float, progress: Progr
         try:
             async with gate:
                 app_id, http_s = await system.apply(cohort, orgs[i % len(orgs)], i, tokens[i])
-        except (httpx.HTTPError, RuntimeError):
+        except (Unavailable, RuntimeError):
             load.failed += 1
             return
         finally:
@@ -380,13 +384,13 @@ async def enrolment(system: System, n: int, figures: Figures, progress: Progress
             ):
                 answer = await system.call("POST", path, token, body)
                 if answer.status_code >= 300:
-                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text}")
+                    raise RuntimeError(f"{path}: {answer.status_code} {answer.content.decode()}")
             progress.advance(task)
 
     await asyncio.gather(*(one(i) for i in range(n)))
     started = time.perf_counter()
     answer = await system.call("POST", f"/api/cohorts/{cohort}/enrol", board, {})
-    answer.raise_for_status()
+    ok(answer)
     await wait_for(lambda: system.count_fellows(cohort), n, "…FellowEnrolled projected by pairing", 300, progress)
     figures.enrolled = n
     figures.enrol_per_s = n / (time.perf_counter() - started)
@@ -470,9 +474,11 @@ async def main(args: argparse.Namespace, sink: subprocess.Popen[bytes], smtp_por
             await asyncio.to_thread(stack.start, lambda line: None)
         assert stack.kafka_bootstrap_servers and stack.database_url
         engine = create_async_engine(stack.database_url)
-        # Idle connections expire before uvicorn's 5 s keep-alive does, so none is reused as it closes.
-        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=2.0)
-        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits) as client:
+        # The load generator uses the gateway's own aiohttp client: httpx's pool cost this process as
+        # much CPU per request as the gateway itself, on the same two cores. Idle connections expire
+        # before uvicorn's 5 s keep-alive does, so none is reused as it closes.
+        client = Upstream(60.0, max_connections=400, keepalive_s=2.0)
+        try:
             system = System(stack, client, engine)
             monitor = Monitor.of(stack)
             monitor.watched += [
@@ -497,6 +503,8 @@ async def main(args: argparse.Namespace, sink: subprocess.Popen[bytes], smtp_por
                     await enrolment(system, args.enrol, figures, progress)
             await monitor.stop()
             report(figures, monitor, time.perf_counter() - started, args.raw)
+        finally:
+            await client.close()
         await engine.dispose()
     finally:
         stack.stop()

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import topics
-from shared.envelope import Envelope, InvalidEnvelope, parse
+from shared.envelope import Envelope, InvalidEnvelope, event_of, parse_envelope
 from shared.events import Event
 from shared.inbox import Inbox
 from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS, event_id_var
@@ -143,31 +143,36 @@ class Consumer:
         A handler that fails is retried in place (same savepoint, with backoff) up to
         ``handler_max_attempts`` times, then dead-lettered; the records before and after it still
         apply. A failure of the transaction itself (database gone) raises: nothing is committed.
+        Events of a type this service does not handle are counted as ignored without validating their
+        data, and a batch of nothing but those opens no transaction.
         """
         dead: list[tuple[Any, str]] = []
         outcomes: list[tuple[str, str, float]] = []
-        service = self.settings.service_name
-        async with self.sessions()() as session, session.begin():
-            for record in records:
-                try:
-                    envelope, event = parse(record.value)
-                except InvalidEnvelope as exc:
-                    dead.append((record, str(exc)))
-                    continue
+        work: list[tuple[Any, Envelope, Event, Handler]] = []
+        for record in records:
+            try:
+                envelope = parse_envelope(record.value)
                 handler = self.handlers.get(envelope.type)
-                if handler is None:  # an event of the topic that this service does not act on
+                if handler is None:  # an event of the topic that this service does not act on: not validated
                     outcomes.append((envelope.type, "ignored", 0.0))
                     continue
-                token = event_id_var.set(str(envelope.id))
-                try:
-                    outcome, seconds = await self._apply_one(session, envelope, event, handler)
-                finally:
-                    event_id_var.reset(token)
-                if outcome.startswith("dead:"):
-                    dead.append((record, outcome[5:]))
-                    outcomes.append((envelope.type, "dead_lettered", seconds))
-                else:
-                    outcomes.append((envelope.type, outcome, seconds))
+                work.append((record, envelope, event_of(envelope), handler))
+            except InvalidEnvelope as exc:
+                dead.append((record, str(exc)))
+        if work:  # a batch of events this service ignores costs no transaction
+            async with self.sessions()() as session, session.begin():
+                for record, envelope, event, handler in work:
+                    token = event_id_var.set(str(envelope.id))
+                    try:
+                        outcome, seconds = await self._apply_one(session, envelope, event, handler)
+                    finally:
+                        event_id_var.reset(token)
+                    if outcome.startswith("dead:"):
+                        dead.append((record, outcome[5:]))
+                        outcomes.append((envelope.type, "dead_lettered", seconds))
+                    else:
+                        outcomes.append((envelope.type, outcome, seconds))
+        service = self.settings.service_name
         for event_type, outcome, seconds in outcomes:  # counted once the transaction committed
             EVENTS_CONSUMED.labels(service, event_type, outcome).inc()
             if outcome == "applied":

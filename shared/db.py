@@ -23,7 +23,14 @@ def schema_metadata(schema: str) -> MetaData:
 
 
 def make_engine(database_url: str, *, pool_size: int = 8) -> AsyncEngine:
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+    """A pooled engine without a ping on checkout: the ping is a round trip per transaction.
+
+    When PostgreSQL restarts, the first statement on a stale connection fails as a disconnect and
+    SQLAlchemy then discards every connection opened before it; the callers already treat that like
+    the outage it is (consumers leave the batch uncommitted and fetch it again, the relay and the
+    delivery worker retry, an HTTP request fails once and its client retries).
+    """
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=4)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

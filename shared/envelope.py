@@ -45,17 +45,26 @@ def wrap(event: Event, service: str, *, event_id: uuid.UUID | None = None) -> En
     )
 
 
-def parse(raw: bytes | str) -> tuple[Envelope, Event]:
-    """Parse and validate an envelope and its data; raise InvalidEnvelope with the reason."""
+def parse_envelope(raw: bytes | str) -> Envelope:
+    """Validate the envelope and that its type is a contract event, but not its data (see ``event_of``)."""
     try:
         envelope = Envelope.model_validate_json(raw)
     except ValidationError as exc:
         raise InvalidEnvelope(f"not a CloudEvents envelope: {exc}") from exc
-    event_type = REGISTRY.get(envelope.type)
-    if event_type is None:
+    if envelope.type not in REGISTRY:
         raise InvalidEnvelope(f"unknown event type {envelope.type!r}")
+    return envelope
+
+
+def event_of(envelope: Envelope) -> Event:
+    """Validate an envelope's data as its event type."""
     try:
-        event = event_type.model_validate(envelope.data)
+        return REGISTRY[envelope.type].model_validate(envelope.data)
     except ValidationError as exc:
         raise InvalidEnvelope(f"invalid data for {envelope.type}: {exc}") from exc
-    return envelope, event
+
+
+def parse(raw: bytes | str) -> tuple[Envelope, Event]:
+    """Parse and validate an envelope and its data; raise InvalidEnvelope with the reason."""
+    envelope = parse_envelope(raw)
+    return envelope, event_of(envelope)

@@ -42,7 +42,7 @@ class Caller:
         return headers
 
 
-def _caller(
+async def _caller(  # async: a sync dependency would run in a worker thread on every request
     x_lbb_sub: Annotated[str, Header()] = "",
     x_lbb_role: Annotated[str, Header()] = "",
     x_lbb_organisation: Annotated[str | None, Header()] = None,

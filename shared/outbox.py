@@ -129,6 +129,7 @@ class Relay:
         batch_size: int = 200,
         retention: timedelta = timedelta(days=7),
         prune_interval_s: float = 3600.0,
+        lag_interval_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.outbox = outbox
@@ -144,6 +145,8 @@ class Relay:
         self.prune_interval_s = prune_interval_s
         self.clock = clock
         self._next_prune = 0.0
+        self.lag_interval_s = lag_interval_s
+        self._next_lag = 0.0
         outbox.on_commit(self.wake)
 
     def wake(self) -> None:
@@ -211,6 +214,15 @@ class Relay:
         except Exception:  # pruning is housekeeping: never let it stop publishing
             log.exception("pruning the outbox of %s failed; trying again later", self.outbox.service)
 
+    async def _measure_lag_when_due(self) -> None:
+        """The gauges are scraped every few seconds at most: measuring after every batch would cost a query each."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_lag:
+            return
+        self._next_lag = now + self.lag_interval_s
+        with contextlib.suppress(Exception):
+            await self.measure_lag()
+
     async def measure_lag(self) -> None:
         """Update the outbox gauges: unsent rows and the age of the oldest one."""
         table = self.outbox.table
@@ -240,8 +252,7 @@ class Relay:
             if published == self.batch_size:
                 continue
             await self._prune_when_due()
-            with contextlib.suppress(Exception):
-                await self.measure_lag()
+            await self._measure_lag_when_due()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
 

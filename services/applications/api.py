@@ -311,13 +311,6 @@ async def submit_application(body: SubmitApplication, runtime: RuntimeDep, calle
         organisation = await s.get(Organisation, body.organisation_id)
         if organisation is None:
             raise Invalid("organisation_id: no such organisation")
-        duplicate = await s.scalar(
-            select(Application.id).where(
-                Application.cohort_id == body.cohort_id, func.lower(Application.email) == body.email.lower()
-            )
-        )
-        if duplicate is not None:
-            raise Conflict("an application with this e-mail address already exists for this cohort")
         application = Application(
             id=uuid.uuid4(),
             cohort_id=body.cohort_id,
@@ -337,7 +330,7 @@ async def submit_application(body: SubmitApplication, runtime: RuntimeDep, calle
             updated_at=now,
         )
         s.add(application)
-        try:
+        try:  # the unique index on (cohort, lower(e-mail)) finds a second application: no query first
             await s.flush()
         except IntegrityError as exc:
             raise Conflict("an application with this e-mail address already exists for this cohort") from exc

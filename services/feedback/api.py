@@ -41,7 +41,7 @@ class FeedbackConfig:
     clock: Clock = system_clock
 
 
-def _config(request: Request) -> FeedbackConfig:
+async def _config(request: Request) -> FeedbackConfig:
     config: FeedbackConfig = getattr(request.app.state, "feedback", FeedbackConfig())
     return config
 

@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.gateway import schemas as s
 from services.gateway.auth import CallerDep, issue_dev_token
 from services.gateway.settings import GatewaySettings
+from services.gateway.upstream import Answer, Unavailable, Upstream
 from shared.identity import Caller
 from shared.observability import request_id_var
 
@@ -69,20 +69,20 @@ Fellow = Annotated[Caller, Depends(role("applicant"))]
 
 async def call(
     request: Request, service: str, method: str, path: str, caller: Caller, body: Any = None, params: Any = None
-) -> httpx.Response:
+) -> Answer:
     settings = _settings(request)
-    client: httpx.AsyncClient = request.app.state.http
+    upstream: Upstream = request.app.state.upstream
     url = settings.service_urls()[service] + path
     headers = caller.headers() | {"X-Request-Id": request_id_var.get() or ""}
     try:
-        return await client.request(method, url, json=body, headers=headers, params=params)
-    except httpx.HTTPError as exc:
+        return await upstream.request(method, url, body=body, headers=headers, params=params)
+    except Unavailable as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail=f"the {service} service is unavailable"
         ) from exc
 
 
-def answered(upstream: httpx.Response, service: str) -> httpx.Response:
+def answered(upstream: Answer, service: str) -> Answer:
     """The upstream answer, unless the service failed: that is a 502, never an answer about the object."""
     if upstream.status_code >= 500:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the {service} service failed")
@@ -96,7 +96,7 @@ async def forward(
     return Response(
         content=upstream.content,
         status_code=upstream.status_code,
-        media_type=upstream.headers.get("content-type", "application/json"),
+        media_type=upstream.content_type,
     )
 
 
@@ -144,7 +144,7 @@ async def own_application(request: Request, caller: Caller, application_id: uuid
             raise missing
 
 
-def _of_organisation(answer: httpx.Response, caller: Caller) -> bool:
+def _of_organisation(answer: Answer, caller: Caller) -> bool:
     try:
         return str(answer.json().get("organisation_id")) == str(caller.organisation_id)
     except (ValueError, AttributeError):
@@ -154,15 +154,15 @@ def _of_organisation(answer: httpx.Response, caller: Caller) -> bool:
 @router.get("/health", tags=["health"], response_model=s.ServiceHealth, responses={503: {"model": s.ServiceHealth}})
 async def health(request: Request) -> JSONResponse:
     settings = _settings(request)
-    client: httpx.AsyncClient = request.app.state.http
+    upstream: Upstream = request.app.state.upstream
 
     async def check(name: str, url: str) -> tuple[str, str]:
         try:
-            answer = await client.get(url + "/health", timeout=5.0)
+            answer = await upstream.request("GET", url + "/health", timeout_s=5.0)
             status_ = (
                 answer.json().get("status", "unknown") if answer.status_code == 200 else f"http {answer.status_code}"
             )
-        except (httpx.HTTPError, ValueError) as exc:
+        except (Unavailable, ValueError) as exc:
             status_ = f"unreachable: {exc.__class__.__name__}"
         return name, status_
 

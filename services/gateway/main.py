@@ -21,6 +21,7 @@ from services.gateway import pages
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
+from services.gateway.upstream import Upstream
 from shared.observability import configure_logging
 
 
@@ -44,10 +45,14 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging("gateway", settings.log_level)
-        async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:
-            app.state.http = client
-            app.state.jwks = JwksKeys(settings, client) if settings.oidc_issuer else None
-            yield
+        upstream = Upstream(settings.upstream_timeout_s)  # the services, on every request
+        try:
+            async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:  # the identity provider
+                app.state.upstream = upstream
+                app.state.jwks = JwksKeys(settings, client) if settings.oidc_issuer else None
+                yield
+        finally:
+            await upstream.close()
 
     app = FastAPI(
         title="Beyond Boundaries gateway",

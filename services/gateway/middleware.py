@@ -6,7 +6,7 @@
 2. security headers on every answer (nosniff, no framing, no referrer, a same-origin CSP, no-store);
 3. request body size limit (``MAX_BODY_BYTES``): 413, whether or not a Content-Length was sent;
 4. rate limiting of writes (POST/PUT/PATCH/DELETE) per caller (token) and per client address with the
-   ``limits`` package: 429 with ``Retry-After``;
+   ``limits`` package (sliding window counters): 429 with ``Retry-After``;
 5. CORS: closed unless ``CORS_ALLOW_ORIGINS`` lists origins (Starlette's CORSMiddleware).
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.middleware.cors import CORSMiddleware
 
 from services.gateway.settings import GatewaySettings
@@ -161,22 +161,25 @@ class BodyLimit:
 
 
 class RateLimit:
-    """Writes per caller (a hash of their token) and per client address, moving windows in memory.
+    """Writes per caller (a hash of their token) and per client address, sliding windows in memory.
 
+    A sliding window counter (this window's count plus the last one's, weighted by how much of it
+    still overlaps) rather than a moving window of timestamps: the same limit to within a few
+    percent at a fraction of the CPU (the asyncio storage expires counters without a thread).
     In memory per gateway instance: with N instances behind a balancer the effective limit is N times
     the setting (the ``limits`` package can use Redis instead, by its storage URL, if that matters).
     """
 
     def __init__(self, app: ASGIApp, per_caller: str, per_ip: str) -> None:
         self.app = app
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self.per_caller = parse(per_caller)
         self.per_ip = parse(per_ip)
 
-    def _refused(self, limit: Any, *keys: str) -> int | None:
-        if self.limiter.hit(limit, *keys):
+    async def _refused(self, limit: Any, *keys: str) -> int | None:
+        if await self.limiter.hit(limit, *keys):
             return None
-        reset, _ = self.limiter.get_window_stats(limit, *keys)
+        reset, _ = await self.limiter.get_window_stats(limit, *keys)
         return max(1, math.ceil(reset - time.time()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -186,10 +189,10 @@ class RateLimit:
         client = scope.get("client")
         ip = str(client[0]) if client else "unknown"
         credential = _header(scope, b"authorization") or _cookie(scope, "lbb_session")
-        retry = self._refused(self.per_ip, "ip", ip)
+        retry = await self._refused(self.per_ip, "ip", ip)
         if retry is None and credential:
             caller = hashlib.sha256(credential.encode()).hexdigest()
-            retry = self._refused(self.per_caller, "caller", caller)
+            retry = await self._refused(self.per_caller, "caller", caller)
         if retry is not None:
             await _answer(send, 429, "too many requests; try again later", {"Retry-After": str(retry)})
             return
