@@ -2,9 +2,9 @@
 
 Every service subscribes through ``Consumer.subscribe``: one consumer group per service, manual
 acknowledgement, offsets committed only after the handlers' transaction committed. Events are
-fetched in batches (up to ``CONSUMER_BATCH_SIZE``, whatever has arrived): one transaction per batch,
-one savepoint per event, one offset commit per batch, so a busy topic costs a round trip per event
-rather than several. A message that cannot be parsed or validated, or whose handler keeps failing,
+fetched in batches (up to ``CONSUMER_BATCH_SIZE``, whatever has arrived): one transaction per batch
+and one offset commit per batch, so a busy topic costs a few round trips per event rather than
+many; a savepoint per event only when a handler failed and the batch is applied again. A message that cannot be parsed or validated, or whose handler keeps failing,
 goes to ``<topic>.dlq`` with the error in its headers, and the consumer moves on.
 """
 
@@ -48,6 +48,22 @@ class Context:
 
 
 Handler = Callable[[Context, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True, eq=False)
+class Work:
+    """One fetched record this service handles, parsed and validated."""
+
+    record: Any
+    envelope: Envelope
+    event: Event
+    handler: Handler
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, work: Work, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.work, self.error = work, error
 
 
 # SQLSTATE classes of a database that is away rather than an event that is bad: connection
@@ -138,17 +154,20 @@ class Consumer:
         await message.ack()
 
     async def apply_batch(self, records: tuple[Any, ...]) -> list[tuple[Any, str]]:
-        """Every record of a batch in one transaction, each in its own savepoint; returns dead letters.
+        """Every record of a batch in one transaction; returns dead letters.
 
-        A handler that fails is retried in place (same savepoint, with backoff) up to
-        ``handler_max_attempts`` times, then dead-lettered; the records before and after it still
-        apply. A failure of the transaction itself (database gone) raises: nothing is committed.
-        Events of a type this service does not handle are counted as ignored without validating their
-        data, and a batch of nothing but those opens no transaction.
+        The batch is first applied straight through. If a handler fails, that transaction is rolled
+        back and the batch applied again with a savepoint per event: a failing handler is retried in
+        place (its savepoint rolled back, with backoff) up to ``handler_max_attempts`` times in all,
+        then dead-lettered, and the records before and after it still apply. Savepoints cost two
+        statements an event, so only a batch that needs them pays for them. A failure of the
+        transaction itself (database gone) raises: nothing is committed. Events of a type this
+        service does not handle are counted as ignored without validating their data, and a batch of
+        nothing but those opens no transaction.
         """
         dead: list[tuple[Any, str]] = []
         outcomes: list[tuple[str, str, float]] = []
-        work: list[tuple[Any, Envelope, Event, Handler]] = []
+        work: list[Work] = []
         for record in records:
             try:
                 envelope = parse_envelope(record.value)
@@ -156,22 +175,21 @@ class Consumer:
                 if handler is None:  # an event of the topic that this service does not act on: not validated
                     outcomes.append((envelope.type, "ignored", 0.0))
                     continue
-                work.append((record, envelope, event_of(envelope), handler))
+                work.append(Work(record, envelope, event_of(envelope), handler))
             except InvalidEnvelope as exc:
                 dead.append((record, str(exc)))
         if work:  # a batch of events this service ignores costs no transaction
-            async with self.sessions()() as session, session.begin():
-                for record, envelope, event, handler in work:
-                    token = event_id_var.set(str(envelope.id))
-                    try:
-                        outcome, seconds = await self._apply_one(session, envelope, event, handler)
-                    finally:
-                        event_id_var.reset(token)
-                    if outcome.startswith("dead:"):
-                        dead.append((record, outcome[5:]))
-                        outcomes.append((envelope.type, "dead_lettered", seconds))
-                    else:
-                        outcomes.append((envelope.type, outcome, seconds))
+            try:
+                outcomes += await self._apply_straight(work)
+            except _HandlerFailed as failed:
+                log.warning(
+                    "%s %s failed (attempt 1): %r; applying its batch again event by event",
+                    failed.work.envelope.type,
+                    failed.work.envelope.id,
+                    failed.error,
+                )
+                EVENTS_CONSUMED.labels(self.settings.service_name, failed.work.envelope.type, "retried").inc()
+                outcomes += await self._apply_each(work, dead, failed)
         service = self.settings.service_name
         for event_type, outcome, seconds in outcomes:  # counted once the transaction committed
             EVENTS_CONSUMED.labels(service, event_type, outcome).inc()
@@ -182,29 +200,73 @@ class Consumer:
                 self.duplicates += 1
         return dead
 
+    async def _apply_straight(self, work: list[Work]) -> list[tuple[str, str, float]]:
+        """The whole batch in one transaction without savepoints; a handler failure rolls it all back."""
+        outcomes: list[tuple[str, str, float]] = []
+        async with self.sessions()() as session, session.begin():
+            for item in work:
+                envelope = item.envelope
+                token = event_id_var.set(str(envelope.id))
+                started = time.perf_counter()
+                try:
+                    if not await self.inbox.first_time(session, envelope.id, envelope.type):
+                        outcomes.append((envelope.type, "duplicate", 0.0))
+                        continue
+                    await item.handler(Context(session=session, envelope=envelope, outbox=self.outbox), item.event)
+                except Exception as exc:
+                    if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
+                        raise
+                    raise _HandlerFailed(item, exc) from exc
+                finally:
+                    event_id_var.reset(token)
+                outcomes.append((envelope.type, "applied", time.perf_counter() - started))
+        return outcomes
+
+    async def _apply_each(
+        self, work: list[Work], dead: list[tuple[Any, str]], failed: _HandlerFailed
+    ) -> list[tuple[str, str, float]]:
+        """The batch again, each event in its own savepoint (the one that failed has used an attempt)."""
+        outcomes: list[tuple[str, str, float]] = []
+        async with self.sessions()() as session, session.begin():
+            for item in work:
+                envelope = item.envelope
+                token = event_id_var.set(str(envelope.id))
+                try:
+                    earlier = (1, failed.error) if item is failed.work else (0, None)
+                    outcome, seconds = await self._apply_one(session, item, *earlier)
+                finally:
+                    event_id_var.reset(token)
+                if outcome.startswith("dead:"):
+                    dead.append((item.record, outcome[5:]))
+                    outcomes.append((envelope.type, "dead_lettered", seconds))
+                else:
+                    outcomes.append((envelope.type, outcome, seconds))
+        return outcomes
+
     async def _apply_one(
-        self, session: AsyncSession, envelope: Envelope, event: Event, handler: Handler
+        self, session: AsyncSession, item: Work, attempts: int, error: Exception | None
     ) -> tuple[str, float]:
-        attempts = 0
+        envelope = item.envelope
         while True:
+            if attempts >= self.settings.handler_max_attempts:
+                log.error("%s failed %d times; dead-lettering it: %r", envelope.type, attempts, error)
+                return f"dead:handler failed {attempts} times: {error!r}", 0.0
             started = time.perf_counter()
             try:
                 async with session.begin_nested():
                     if not await self.inbox.first_time(session, envelope.id, envelope.type):
                         return "duplicate", 0.0
-                    await handler(Context(session=session, envelope=envelope, outbox=self.outbox), event)
+                    await item.handler(Context(session=session, envelope=envelope, outbox=self.outbox), item.event)
                 return "applied", time.perf_counter() - started
             except Exception as exc:
                 if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
                     raise
                 await session.execute(text("SELECT 1"))  # the transaction itself is broken: let it raise
-                attempts += 1
+                attempts, error = attempts + 1, exc
                 EVENTS_CONSUMED.labels(self.settings.service_name, envelope.type, "retried").inc()
-                if attempts >= self.settings.handler_max_attempts:
-                    log.exception("%s failed %d times; dead-lettering it", envelope.type, attempts)
-                    return f"dead:handler failed {attempts} times: {exc!r}", 0.0
-                log.warning("%s %s failed (attempt %d): %r; retrying", envelope.type, envelope.id, attempts, exc)
-                await asyncio.sleep(min(0.1 * 2**attempts, 5.0))
+                if attempts < self.settings.handler_max_attempts:
+                    log.warning("%s %s failed (attempt %d): %r; retrying", envelope.type, envelope.id, attempts, exc)
+                    await asyncio.sleep(min(0.1 * 2**attempts, 5.0))
 
     async def dead_letter(self, raw: Any, error: str) -> None:
         topic = getattr(raw, "topic", "unknown")

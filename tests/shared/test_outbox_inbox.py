@@ -7,11 +7,12 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, insert, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from lbb.devstack import Stack
@@ -257,3 +258,53 @@ async def test_a_failing_handler_is_retried_in_place_then_dead_lettered_and_the_
     (record,) = await eventually(dead_letter, what="the broken event's dead letter")
     assert "handler failed 2 times" in dict(record.headers)["x-lbb-error"].decode()
     assert json.loads(record.value)["data"]["thing_id"] == str(broken)
+
+
+async def test_a_batch_applies_straight_through_and_only_a_failing_one_pays_for_savepoints(
+    stack: Stack, engine: AsyncEngine, sessions: async_sessionmaker[Any]
+) -> None:
+    """A batch without failures uses no savepoint; a handler that always fails gets its
+    ``handler_max_attempts`` in all (the straight-through attempt counts) and the others apply once."""
+    first, broken, last = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    calls: dict[uuid.UUID, int] = {}
+
+    async def on_thing_made(ctx: Context, event: ThingMade) -> None:
+        calls[event.thing_id] = calls.get(event.thing_id, 0) + 1
+        await ctx.session.execute(insert(effect).values(thing_id=event.thing_id))
+        if event.thing_id == broken:
+            raise RuntimeError("always fails")
+
+    cfg = settings(stack)
+    _, consumer = subscribed(cfg, "plumbing-test-straight", sessions, on_thing_made)
+    savepoints: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.upper().startswith("SAVEPOINT"):
+            savepoints.append(statement)
+
+    def records(*things: uuid.UUID) -> tuple[Any, ...]:
+        return tuple(
+            SimpleNamespace(value=wrap(ThingMade(thing_id=t, name="n"), "t").to_bytes(), topic=TOPIC) for t in things
+        )
+
+    async def effects(*things: uuid.UUID) -> dict[uuid.UUID, int]:
+        async with sessions() as s:
+            return {
+                t: int(await s.scalar(select(func.count()).select_from(effect).where(effect.c.thing_id == t)) or 0)
+                for t in things
+            }
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        smooth = uuid.uuid4(), uuid.uuid4()
+        assert await consumer.apply_batch(records(*smooth)) == []
+        assert savepoints == [] and await effects(*smooth) == dict.fromkeys(smooth, 1)
+
+        dead = await consumer.apply_batch(records(first, broken, last))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert [json.loads(r.value)["data"]["thing_id"] for r, _ in dead] == [str(broken)]
+    assert "handler failed 2 times" in dead[0][1]
+    assert calls == {**dict.fromkeys(smooth, 1), first: 2, broken: cfg.handler_max_attempts, last: 1}
+    assert savepoints, "the batch with a failure is applied again with savepoints"
+    assert await effects(first, broken, last) == {first: 1, broken: 0, last: 1}
