@@ -4,8 +4,9 @@ Every service subscribes through ``Consumer.subscribe``: one consumer group per 
 acknowledgement, offsets committed only after the handlers' transaction committed. Events are
 fetched in batches (up to ``CONSUMER_BATCH_SIZE``, whatever has arrived): one transaction per batch
 and one offset commit per batch, so a busy topic costs a few round trips per event rather than
-many; a savepoint per event only when a handler failed and the batch is applied again. A message that cannot be parsed or validated, or whose handler keeps failing,
-goes to ``<topic>.dlq`` with the error in its headers, and the consumer moves on.
+many; a savepoint per event only when a handler failed and the batch is applied again. A message
+that cannot be parsed or validated, or whose handler keeps failing, goes to ``<topic>.dlq`` with the
+error in its headers, and the consumer moves on.
 """
 
 from __future__ import annotations

@@ -127,6 +127,7 @@ class Relay:
         *,
         poll_interval_s: float = 0.5,
         batch_size: int = 200,
+        linger_s: float = 0.0,
         retention: timedelta = timedelta(days=7),
         prune_interval_s: float = 3600.0,
         lag_interval_s: float = 5.0,
@@ -137,6 +138,7 @@ class Relay:
         self.send = send
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
+        self.linger_s = linger_s
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -255,6 +257,8 @@ class Relay:
             await self._measure_lag_when_due()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+                if self.linger_s and not self._stopping:  # woken by a commit: let a few more arrive
+                    await asyncio.sleep(self.linger_s)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.outbox.service}")

@@ -100,6 +100,7 @@ class ServiceRuntime:
             sender(self.broker),
             poll_interval_s=self.settings.relay_poll_interval_s,
             batch_size=self.settings.relay_batch_size,
+            linger_s=self.settings.relay_linger_ms / 1000,
             retention=timedelta(hours=self.settings.outbox_retention_hours),
             prune_interval_s=self.settings.outbox_prune_interval_s,
         )

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
 
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
     relay_batch_size: int = Field(default=200, gt=0)
+    # Woken by a commit, the relay waits this long for more before it claims rows: under load one
+    # claim-publish-mark round then carries several commits' events instead of one.
+    relay_linger_ms: float = Field(default=5, ge=0)
     # Sent outbox rows are kept this long (audit, replay by hand), then pruned by the relay.
     outbox_retention_hours: float = Field(default=168, gt=0)
     outbox_prune_interval_s: float = Field(default=3600, gt=0)
