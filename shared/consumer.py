@@ -202,17 +202,20 @@ class Consumer:
         return dead
 
     async def _apply_straight(self, work: list[Work]) -> list[tuple[str, str, float]]:
-        """The whole batch in one transaction without savepoints; a handler failure rolls it all back."""
+        """The whole batch in one transaction without savepoints, its inbox ids in one statement; a
+        handler failure rolls it all back."""
         outcomes: list[tuple[str, str, float]] = []
         async with self.sessions()() as session, session.begin():
+            new = await self.inbox.first_times(session, [(w.envelope.id, w.envelope.type) for w in work])
             for item in work:
                 envelope = item.envelope
+                if envelope.id not in new:  # applied before, or earlier in this batch
+                    outcomes.append((envelope.type, "duplicate", 0.0))
+                    continue
+                new.discard(envelope.id)
                 token = event_id_var.set(str(envelope.id))
                 started = time.perf_counter()
                 try:
-                    if not await self.inbox.first_time(session, envelope.id, envelope.type):
-                        outcomes.append((envelope.type, "duplicate", 0.0))
-                        continue
                     await item.handler(Context(session=session, envelope=envelope, outbox=self.outbox), item.event)
                 except Exception as exc:
                     if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits

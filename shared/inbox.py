@@ -35,3 +35,20 @@ class Inbox:
             .returning(self.table.c.event_id)
         )
         return (await session.execute(stmt)).first() is not None
+
+    async def first_times(self, session: AsyncSession, events: list[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+        """``first_time`` for a whole batch in one statement: the ids that were not there yet.
+
+        An id twice in ``events`` (the relay published it twice) is inserted once and returned once.
+        """
+        if not events:
+            return set()
+        now = datetime.now(UTC)
+        rows = [{"event_id": event_id, "event_type": event_type, "received_at": now} for event_id, event_type in events]
+        stmt = (
+            insert(self.table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self.table.c.event_id)
+        )
+        return set((await session.scalars(stmt)).all())

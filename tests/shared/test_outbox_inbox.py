@@ -300,11 +300,17 @@ async def test_a_batch_applies_straight_through_and_only_a_failing_one_pays_for_
         assert await consumer.apply_batch(records(*smooth)) == []
         assert savepoints == [] and await effects(*smooth) == dict.fromkeys(smooth, 1)
 
+        once = uuid.uuid4()  # published twice by a relay, fetched twice in one batch: applied once
+        twice = SimpleNamespace(value=wrap(ThingMade(thing_id=once, name="n"), "t").to_bytes(), topic=TOPIC)
+        assert await consumer.apply_batch((twice, twice)) == []
+        assert (consumer.applied, consumer.duplicates) == (3, 1) and await effects(once) == {once: 1}
+        assert await consumer.apply_batch((twice,)) == [] and consumer.duplicates == 2  # and again later
+
         dead = await consumer.apply_batch(records(first, broken, last))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert [json.loads(r.value)["data"]["thing_id"] for r, _ in dead] == [str(broken)]
     assert "handler failed 2 times" in dead[0][1]
-    assert calls == {**dict.fromkeys(smooth, 1), first: 2, broken: cfg.handler_max_attempts, last: 1}
+    assert calls == {**dict.fromkeys(smooth, 1), once: 1, first: 2, broken: cfg.handler_max_attempts, last: 1}
     assert savepoints, "the batch with a failure is applied again with savepoints"
     assert await effects(first, broken, last) == {first: 1, broken: 0, last: 1}
