@@ -585,7 +585,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0, help="how long the offered load lasts")
     parser.add_argument("--backlog", type=int, default=10_000, help="events drained by notifications (0 skips)")
     parser.add_argument("--enrol", type=int, default=300, help="fellows enrolled at once (0 skips)")
-    parser.add_argument("--quick", action="store_true", help="a small run: 2,000 raw, 100, 500 backlog, 50/s for 4 s, 40")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small run: 2,000 raw, 100, 500 backlog, 50/s for 4 s, 40"
+    )
     args = parser.parse_args()
     if args.quick:
         args.raw, args.n, args.rates, args.seconds, args.enrol, args.backlog = 2_000, 100, [50.0], 4.0, 40, 500
