@@ -4,12 +4,13 @@ scheduler, the delivery worker and the HTTP routes."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, any_, cast, event, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -98,16 +99,37 @@ async def is_muted(session: AsyncSession, recipient_id: uuid.UUID, kind: str) ->
     return bool(muted)
 
 
-async def people(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Contact]:
+@dataclass(frozen=True)
+class ContactDetails:
+    """How to reach someone and what an e-mail may say about them (a person or a staff contact)."""
+
+    email: str
+    name: str
+    person: Person
+
+
+def _any(column: Any, ids: Collection[uuid.UUID]) -> Any:
+    """``column = ANY(:ids)``: one statement whatever the number of ids."""
+    return column == any_(cast(literal(list(ids), ARRAY(Uuid)), ARRAY(Uuid)))
+
+
+async def contacts(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ContactDetails]:
+    """The contact details of every person among ``ids`` that the projection knows, in one query."""
     if not ids:
         return {}
-    rows = (await session.scalars(select(Contact).where(Contact.person_id.in_(ids)))).all()
-    return {c.person_id: c for c in rows}
+    c = Contact.__table__.c
+    rows = await session.execute(
+        select(c.person_id, c.email, c.name, c.job_title, c.organisation_name).where(_any(c.person_id, ids))
+    )
+    return {
+        r.person_id: ContactDetails(r.email, r.name, Person(r.name, r.job_title, r.organisation_name)) for r in rows
+    }
 
 
-def person(contact: Contact) -> Person:
-    return Person(contact.name, contact.job_title, contact.organisation_name)
-
-
-def staff_person(staff: StaffContact, organisation_name: str = "") -> Person:
-    return Person(staff.name, "", organisation_name)
+async def staff_contacts(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ContactDetails]:
+    """The staff directory entries among ``ids``, in one query."""
+    if not ids:
+        return {}
+    c = StaffContact.__table__.c
+    rows = await session.execute(select(c.id, c.email, c.name).where(_any(c.id, ids)))
+    return {r.id: ContactDetails(r.email, r.name, Person(r.name)) for r in rows}
