@@ -43,6 +43,7 @@ from services.notifications.mailer import Mailer, SmtpConfig
 from shared.db import make_engine, make_sessionmaker
 from shared.migrations import upgrade
 
+TRANSACTIONS = "  claims (with rows): {} ({}); hand-over statements: {}; transactions recording sent e-mails: {}"
 SENDER = "Beyond Boundaries <no-reply@beyond-boundaries.nhs.uk>"
 
 
@@ -113,6 +114,16 @@ async def run(url: str, smtp_port: int, n: int, rate: float) -> None:
     mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp_port, sender=SENDER))
     worker = DeliveryWorker(lambda: sessions, models.outbox, mailer, config)
     store.on_recorded(worker.wake)
+    claims = [0, 0]  # claims, claims that found something
+    claim = worker.claim
+
+    async def counted_claim(limit: int | None = None) -> Any:
+        jobs = await claim(limit)
+        claims[0] += 1
+        claims[1] += bool(jobs)
+        return jobs
+
+    worker.claim = counted_claim  # type: ignore[method-assign]
     people = [uuid.uuid4() for _ in range(2 * n)]
     await add_contacts(sessions, people)
     await sent(sessions)  # warm the pool
@@ -129,6 +140,11 @@ async def run(url: str, smtp_port: int, n: int, rate: float) -> None:
     await until_sent(sessions, n)
     backlog_cpu, backlog_s = cpu() - c0, time.monotonic() - t0
 
+    def counts() -> tuple[int, ...]:
+        return (*claims, getattr(worker, "write_rounds", 0), getattr(worker, "record_rounds", 0))
+
+    backlog_counts = counts()
+
     # 3. a trickle at `rate` per second
     c0, t0 = cpu(), time.monotonic()
     for i, p in enumerate(people[n:]):
@@ -138,6 +154,7 @@ async def run(url: str, smtp_port: int, n: int, rate: float) -> None:
             await asyncio.sleep(ahead)
     await until_sent(sessions, 2 * n)
     trickle_cpu, trickle_s = cpu() - c0, time.monotonic() - t0
+    trickle_counts = [now - before for now, before in zip(counts(), backlog_counts, strict=True)]
     await worker.stop()
     close = getattr(mailer, "close", None)
     if close is not None:
@@ -163,11 +180,13 @@ async def run(url: str, smtp_port: int, n: int, rate: float) -> None:
         f"backlog of {n}: {backlog_cpu / n * 1000:.2f} ms CPU per e-mail, {n / backlog_s:.0f} e-mails/s "
         f"({backlog_s:.1f} s wall)"
     )
+    print(TRANSACTIONS.format(*backlog_counts))
     per = trickle_cpu / n * 1000
     print(
         f"trickle of {n} at {rate:g}/s: {per:.2f} ms CPU per e-mail including recording, "
         f"{per - record_ms:.2f} ms without ({trickle_s:.1f} s wall)"
     )
+    print(TRANSACTIONS.format(*trickle_counts))
     print(f"trickle recorded → sent p50 / p95 / p99: {q[49]:.0f} / {q[94]:.0f} / {q[98]:.0f} ms")
 
 

@@ -41,12 +41,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, Integer, Row, Table, Uuid, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications import domain, store
 from services.notifications.mailer import Abandoned, Mailer, NotDelivered, Uncertain
-from services.notifications.models import Delivery
-from services.notifications.render import Page, delivery_message_id, email, render
+from services.notifications.models import Contact, Delivery
+from services.notifications.render import Page, Person, delivery_message_id, email, render
 from shared import events as ev
 from shared.outbox import Outbox
 
@@ -69,6 +70,7 @@ class DeliveryConfig:
     retry_max_s: float = 3600.0
     lease_s: float = 120.0
     recover_interval_s: float = 5.0  # how often an instance looks for expired claims (≪ lease_s)
+    record_delay_s: float = 0.2  # how long a sent record may wait for a claim to carry it
     contact_wait_s: float = 600.0  # how long to wait for a recipient's contact details to arrive
     contact_retry_s: float = 2.0
     batch_size: int = 20
@@ -87,17 +89,11 @@ class Job:
     message: bytes
 
 
-HAND_OVER = "hand_over"
-SENT = "sent"
-
-
 @dataclass
-class _Write:
-    """A hand-over or a ``sent`` record waiting for the writer; ``done`` says whether it applied."""
+class _HandOver:
+    """A hand-over waiting for the writer; ``done`` says whether the row was still ours to hand over."""
 
-    kind: str
     job: Job
-    at: datetime
     done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -137,6 +133,30 @@ _RECORD_SENT = (
     .values(status=store.SENT, sent_at=_SENT_ROWS.c.at, last_error=None)
     .returning(D.id, D.event_id, D.recipient_id, D.template, D.sent_at)
 )
+CONTACT: Table = Contact.__table__  # type: ignore[assignment]
+# Due rows with the recipient's contact details (a staff recipient's are looked up separately).
+_DUE = (
+    select(
+        D.id,
+        D.event_id,
+        D.recipient_id,
+        D.recipient_kind,
+        D.template,
+        D.title,
+        D.context,
+        D.attempts,
+        D.created_at,
+        CONTACT.c.email.label("contact_email"),
+        CONTACT.c.name.label("contact_name"),
+        CONTACT.c.job_title.label("contact_job_title"),
+        CONTACT.c.organisation_name.label("contact_organisation_name"),
+    )
+    .select_from(DELIVERY.outerjoin(CONTACT, CONTACT.c.person_id == D.recipient_id))
+    .where(D.status == store.PENDING, D.next_attempt_at <= bindparam("b_now"))
+    .order_by(D.next_attempt_at)
+    .limit(bindparam("b_limit"))
+    .with_for_update(of=DELIVERY, skip_locked=True)
+)
 _CLAIMED = (
     update(DELIVERY)
     .where(D.id == bindparam("b_id"))
@@ -168,11 +188,15 @@ class DeliveryWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._writes: list[_Write] = []
+        self._hand_overs: list[_HandOver] = []
         self._writer: asyncio.Task[None] | None = None
+        self._sent: list[tuple[Job, datetime]] = []  # sent, not yet recorded: (job, when DATA was accepted)
+        self._sent_timer: asyncio.TimerHandle | None = None
+        self._record_now = False
         self._next_recover = 0.0
         self._more_due = False  # the last claim filled its limit: more rows may be waiting
-        self.write_rounds = 0  # transactions the writer committed (for tests and benchmarks)
+        self.write_rounds = 0  # hand-over statements the writer ran (for tests and benchmarks)
+        self.record_rounds = 0  # transactions that recorded sent e-mails (for tests and benchmarks)
 
     def wake(self) -> None:
         self._wake.set()
@@ -184,6 +208,7 @@ class DeliveryWorker:
         await self.recover()
         jobs = await self.claim()
         await asyncio.gather(*(self.deliver(job) for job in jobs))
+        await self.record_sent()
         return len(jobs)
 
     async def _dispatch(self) -> int:
@@ -195,6 +220,8 @@ class DeliveryWorker:
         free = min(self.config.concurrency - len(self._in_flight), self.config.batch_size)
         if free <= 0:
             self._more_due = True
+            if self._record_now:  # no claim to carry the sent records: record them on their own
+                await self.record_sent()
             return 0
         jobs = await self.claim(free)
         for job in jobs:
@@ -244,56 +271,63 @@ class DeliveryWorker:
         return len(rows)
 
     async def claim(self, limit: int | None = None) -> list[Job]:
+        """Claim due rows; the same transaction records the sent e-mails that are waiting."""
         now = self.clock()
         limit = limit or self.config.batch_size
         jobs: list[Job] = []
-        async with self.sessions()() as s, s.begin():
-            rows = (
-                await s.execute(
-                    select(
-                        D.id, D.event_id, D.recipient_id, D.recipient_kind, D.template, D.title, D.context, D.attempts
+        sent = self._take_sent()
+        try:
+            async with self.sessions()() as s, s.begin():
+                await self._record_sent(s, sent)
+                rows = (await s.execute(_DUE, {"b_now": now, "b_limit": limit})).all()
+                if rows:
+                    jobs = await self._claim_rows(s, rows, now)
+        except BaseException:
+            self._requeue_sent(sent)
+            raise
+        self._more_due = len(rows) == limit
+        if sent:
+            self.record_rounds += 1
+        return jobs
+
+    async def _claim_rows(self, s: AsyncSession, rows: Sequence[Any], now: datetime) -> list[Job]:
+        jobs: list[Job] = []
+        contacts = {
+            d.recipient_id: store.ContactDetails(
+                d.contact_email,
+                d.contact_name,
+                Person(d.contact_name, d.contact_job_title, d.contact_organisation_name),
+            )
+            for d in rows
+            if d.contact_email is not None and d.recipient_kind != domain.STAFF
+        }
+        others = {p for d in rows for p in _people_of(d)} - contacts.keys()
+        if others:  # partners or whom the e-mail is about: not joined in
+            contacts |= await store.contacts(s, others)
+        staff = await store.staff_contacts(s, {d.recipient_id for d in rows if d.recipient_kind == domain.STAFF})
+        claimed: list[dict[str, Any]] = []
+        for d in rows:
+            try:
+                prepared = self._prepare(d, contacts, staff, now)
+            except Exception as exc:  # a template or data error: retrying will not help
+                log.exception("delivery %s: could not render %s", d.id, d.template)
+                await self._fail(s, d, f"could not render the e-mail: {exc!r}")
+                continue
+            if prepared is None:
+                if now - d.created_at > timedelta(seconds=self.config.contact_wait_s):
+                    await self._fail(s, d, "no contact details for the recipient")
+                else:  # the contact may still be on its way (another topic): look again soon
+                    await s.execute(
+                        update(DELIVERY)
+                        .where(D.id == d.id)
+                        .values(next_attempt_at=now + timedelta(seconds=self.config.contact_retry_s))
                     )
-                    .add_columns(D.created_at)
-                    .where(D.status == store.PENDING, D.next_attempt_at <= now)
-                    .order_by(D.next_attempt_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            self._more_due = len(rows) == limit
-            if not rows:
-                return jobs
-            wanted: set[uuid.UUID] = set()
-            staff_wanted: set[uuid.UUID] = set()
-            for d in rows:
-                wanted.update(_people_of(d))
-                if d.recipient_kind == domain.STAFF:
-                    staff_wanted.add(d.recipient_id)
-            contacts = await store.contacts(s, wanted)
-            staff = await store.staff_contacts(s, staff_wanted)
-            claimed: list[dict[str, Any]] = []
-            for d in rows:
-                try:
-                    prepared = self._prepare(d, contacts, staff, now)
-                except Exception as exc:  # a template or data error: retrying will not help
-                    log.exception("delivery %s: could not render %s", d.id, d.template)
-                    await self._fail(s, d, f"could not render the e-mail: {exc!r}")
-                    continue
-                if prepared is None:
-                    if now - d.created_at > timedelta(seconds=self.config.contact_wait_s):
-                        await self._fail(s, d, "no contact details for the recipient")
-                    else:  # the contact may still be on its way (another topic): look again soon
-                        await s.execute(
-                            update(DELIVERY)
-                            .where(D.id == d.id)
-                            .values(next_attempt_at=now + timedelta(seconds=self.config.contact_retry_s))
-                        )
-                    continue
-                address, body, message = prepared
-                claimed.append({"b_id": d.id, "b_now": now, "b_email": address, "b_body": body})
-                jobs.append(Job(d.id, d.attempts + 1, address, message))
-            if claimed:
-                await s.execute(_CLAIMED, claimed)
+                continue
+            address, body, message = prepared
+            claimed.append({"b_id": d.id, "b_now": now, "b_email": address, "b_body": body})
+            jobs.append(Job(d.id, d.attempts + 1, address, message))
+        if claimed:
+            await s.execute(_CLAIMED, claimed)
         return jobs
 
     def _prepare(
@@ -343,7 +377,7 @@ class DeliveryWorker:
 
         async def before_data() -> bool:
             nonlocal handed_over
-            handed_over = await self._write(HAND_OVER, job)
+            handed_over = await self._hand_over(job)
             return handed_over
 
         try:
@@ -359,70 +393,121 @@ class DeliveryWorker:
             log.warning("delivery %s attempt %d: %r", job.delivery_id, job.attempts, exc)
             await self._record_failure(job, str(exc) or repr(exc), uncertain=handed_over or isinstance(exc, Uncertain))
             return
-        await self._write(SENT, job)
+        self._queue_sent(job)
 
-    # --- the writer: hand-overs and sent records, grouped -------------------------------------
+    # --- hand-overs, grouped ------------------------------------------------------------------
 
-    async def _write(self, kind: str, job: Job) -> bool:
-        """Queue a hand-over or a sent record and wait until it is committed; whether it applied."""
-        write = _Write(kind, job, self.clock())
-        self._writes.append(write)
+    async def _hand_over(self, job: Job) -> bool:
+        """Queue a hand-over and wait until it is committed; False if the row was no longer ours."""
+        write = _HandOver(job)
+        self._hand_overs.append(write)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_waiting(), name="notifications-delivery-writer")
         return await write.done
 
     async def _write_waiting(self) -> None:
-        while self._writes:
-            group, self._writes = self._writes, []
+        while self._hand_overs:
+            group, self._hand_overs = self._hand_overs, []
             try:
-                applied = await self._write_group(group)
-            except Exception as exc:  # the database is away: each sender handles it as before
+                won = await self._write_hand_overs([w.job for w in group])
+            except Exception as exc:  # the database is away: each sender handles it (not handed over)
                 for w in group:
                     if not w.done.done():
                         w.done.set_exception(exc)
                 continue
             for w in group:
                 if not w.done.done():
-                    w.done.set_result(w.job.delivery_id in applied[w.kind])
+                    w.done.set_result(w.job.delivery_id in won)
 
-    async def _write_group(self, group: Sequence[_Write]) -> dict[str, set[uuid.UUID]]:
-        hand_overs = [w.job for w in group if w.kind == HAND_OVER]
-        sent = [w for w in group if w.kind == SENT]
-        applied: dict[str, set[uuid.UUID]] = {HAND_OVER: set(), SENT: set()}
-        async with self.sessions()() as s, s.begin():
-            if hand_overs:
-                result = await s.execute(
-                    _HAND_OVER,
-                    {"b_ids": [j.delivery_id for j in hand_overs], "b_attempts": [j.attempts for j in hand_overs]},
+    async def _write_hand_overs(self, jobs: list[Job]) -> set[uuid.UUID]:
+        """One statement, committed on its own (autocommit: no BEGIN/COMMIT round trips)."""
+        params = {"b_ids": [j.delivery_id for j in jobs], "b_attempts": [j.attempts for j in jobs]}
+        for attempt in (1, 2):
+            try:
+                async with self.sessions()() as s:
+                    await s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    won = set((await s.execute(_HAND_OVER, params)).scalars().all())
+                    await s.commit()
+            except DBAPIError as exc:
+                # A pooled connection that PostgreSQL closed (a restart) fails on first use; once
+                # more on a fresh one. Should the first have been applied after all, the second
+                # finds nothing in `sending`: not handed over, not sent (at most once either way).
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                raise
+            self.write_rounds += 1
+            return won
+        raise AssertionError("unreachable")
+
+    # --- sent records: carried by the next claim's transaction ------------------------------------
+
+    def _queue_sent(self, job: Job) -> None:
+        """Record later: a kill before that leaves the row handing_over, recovered as unconfirmed."""
+        self._sent.append((job, self.clock()))
+        if self._sent_timer is None:
+            self._sent_timer = asyncio.get_running_loop().call_later(self.config.record_delay_s, self._record_due)
+
+    def _record_due(self) -> None:
+        self._sent_timer = None
+        self._record_now = True
+        self._wake.set()
+
+    def _take_sent(self) -> list[tuple[Job, datetime]]:
+        sent, self._sent = self._sent, []
+        self._record_now = False
+        if self._sent_timer is not None:
+            self._sent_timer.cancel()
+            self._sent_timer = None
+        return sent
+
+    def _requeue_sent(self, sent: list[tuple[Job, datetime]]) -> None:
+        """Recording failed (the database is away): try again with the next claim."""
+        if sent:
+            self._sent[:0] = sent
+            if self._sent_timer is None:
+                loop = asyncio.get_running_loop()
+                self._sent_timer = loop.call_later(self.config.record_delay_s, self._record_due)
+
+    async def record_sent(self) -> None:
+        """Record the sent e-mails that are waiting, in a transaction of their own."""
+        sent = self._take_sent()
+        if not sent:
+            return
+        try:
+            async with self.sessions()() as s, s.begin():
+                await self._record_sent(s, sent)
+        except BaseException:
+            self._requeue_sent(sent)
+            raise
+        self.record_rounds += 1
+
+    async def _record_sent(self, s: AsyncSession, sent: list[tuple[Job, datetime]]) -> None:
+        """``sent`` plus NotificationSent for each, if the row still carries our attempt (one UPDATE)."""
+        if not sent:
+            return
+        rows = (
+            await s.execute(
+                _RECORD_SENT,
+                {
+                    "b_ids": [job.delivery_id for job, _ in sent],
+                    "b_attempts": [job.attempts for job, _ in sent],
+                    "b_at": [at for _, at in sent],
+                },
+            )
+        ).all()
+        await self.outbox.add(
+            s,
+            *(
+                ev.NotificationSent(
+                    delivery_id=r.id,
+                    event_id=r.event_id,
+                    recipient_id=r.recipient_id,
+                    template=r.template,
+                    sent_at=r.sent_at,
                 )
-                applied[HAND_OVER] = set(result.scalars().all())
-            if sent:
-                rows = (
-                    await s.execute(
-                        _RECORD_SENT,
-                        {
-                            "b_ids": [w.job.delivery_id for w in sent],
-                            "b_attempts": [w.job.attempts for w in sent],
-                            "b_at": [w.at for w in sent],
-                        },
-                    )
-                ).all()
-                applied[SENT] = {r.id for r in rows}
-                await self.outbox.add(
-                    s,
-                    *(
-                        ev.NotificationSent(
-                            delivery_id=r.id,
-                            event_id=r.event_id,
-                            recipient_id=r.recipient_id,
-                            template=r.template,
-                            sent_at=r.sent_at,
-                        )
-                        for r in rows
-                    ),
-                )
-        self.write_rounds += 1
-        return applied
+                for r in rows
+            ),
+        )
 
     # --- recording failures ------------------------------------------------------------------
 
@@ -493,6 +578,11 @@ class DeliveryWorker:
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 await self._writer
+        try:
+            await self.record_sent()
+        except Exception:  # the rows stay handing_over: recovered as unconfirmed, never sent twice
+            log.exception("could not record %d sent e-mails before stopping", len(self._sent))
+        self._take_sent()
 
 
 def _people_of(d: Row[Any]) -> list[uuid.UUID]:

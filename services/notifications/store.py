@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Uuid, any_, cast, event, func, literal, select
+from sqlalchemy import Table, Uuid, any_, cast, event, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -48,6 +48,22 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_WAKE_KEY, None)
 
 
+_DELIVERY: Table = Delivery.__table__  # type: ignore[assignment]
+# Built once (Core, not an ORM bulk insert): the statement's cache key is computed once, not per call.
+_RECORD_PENDING = (
+    insert(_DELIVERY)
+    .values(status=PENDING, next_attempt_at=func.now())  # due at once, whatever clock ``now`` came from
+    .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+    .returning(_DELIVERY.c.id)
+)
+_RECORD_MUTED = (
+    insert(_DELIVERY)
+    .values(status=MUTED, next_attempt_at=None)
+    .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+    .returning(_DELIVERY.c.id)
+)
+
+
 async def record(
     session: AsyncSession, *, event_id: uuid.UUID, event_type: str, message: Message, now: datetime
 ) -> bool:
@@ -58,25 +74,21 @@ async def record(
     """
     muted = not message.essential and await is_muted(session, message.recipient_id, message.recipient_kind)
     result = await session.execute(
-        insert(Delivery)
-        .values(
-            id=uuid.uuid4(),
-            event_id=event_id,
-            event_type=event_type,
-            recipient_id=message.recipient_id,
-            recipient_kind=message.recipient_kind,
-            template=message.template,
-            title=message.title,
-            body=message.body,
-            context=message.context,
-            essential=message.essential,
-            status=MUTED if muted else PENDING,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=None if muted else func.now(),  # due at once, whatever clock ``now`` came from
-        )
-        .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
-        .returning(Delivery.id)
+        _RECORD_MUTED if muted else _RECORD_PENDING,
+        {
+            "id": uuid.uuid4(),
+            "event_id": event_id,
+            "event_type": event_type,
+            "recipient_id": message.recipient_id,
+            "recipient_kind": message.recipient_kind,
+            "template": message.template,
+            "title": message.title,
+            "body": message.body,
+            "context": message.context,
+            "essential": message.essential,
+            "attempts": 0,
+            "created_at": now,
+        },
     )
     recorded = result.scalar_one_or_none() is not None
     if recorded and not muted:
