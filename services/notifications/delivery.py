@@ -71,6 +71,7 @@ class DeliveryConfig:
     lease_s: float = 120.0
     recover_interval_s: float = 5.0  # how often an instance looks for expired claims (≪ lease_s)
     record_delay_s: float = 0.2  # how long a sent record may wait for a claim to carry it
+    claim_linger_s: float = 0.005  # woken by a new delivery: wait this long so that one claim takes several
     contact_wait_s: float = 600.0  # how long to wait for a recipient's contact details to arrive
     contact_retry_s: float = 2.0
     batch_size: int = 20
@@ -563,6 +564,8 @@ class DeliveryWorker:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval_s)
+                if self.config.claim_linger_s and not self._stopping:  # woken: let a few more rows arrive
+                    await asyncio.sleep(self.config.claim_linger_s)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="notifications-delivery")

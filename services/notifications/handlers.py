@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.notifications import domain, reminders, store
@@ -33,11 +33,20 @@ async def on_contact_recorded(ctx: Context, event: ev.ContactRecorded) -> None:
     await ctx.session.execute(_UPSERT_CONTACT, {"person_id": values.pop("person_id"), **values})
 
 
+_STAFF_QUERY = select(StaffContact.id).where(StaffContact.role == bindparam("role"), StaffContact.active.is_(True))
+# Built once with parameters: the statement's cache key is computed once, not per event.
+_STAFF_OF_ORGANISATION = _STAFF_QUERY.where(StaffContact.organisation_id == bindparam("organisation_id")).order_by(
+    StaffContact.subject
+)
+_STAFF = _STAFF_QUERY.order_by(StaffContact.subject)
+
+
 async def _staff(ctx: Context, role: str, organisation_id: uuid.UUID | None = None) -> list[uuid.UUID]:
-    query = select(StaffContact.id).where(StaffContact.role == role, StaffContact.active.is_(True))
-    if organisation_id is not None:
-        query = query.where(StaffContact.organisation_id == organisation_id)
-    return list((await ctx.session.scalars(query.order_by(StaffContact.subject))).all())
+    if organisation_id is None:
+        result = await ctx.session.scalars(_STAFF, {"role": role})
+    else:
+        result = await ctx.session.scalars(_STAFF_OF_ORGANISATION, {"role": role, "organisation_id": organisation_id})
+    return list(result.all())
 
 
 async def audience(ctx: Context, event: Any) -> domain.Audience:
