@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.notifications import domain, reminders, store
@@ -19,21 +19,34 @@ from services.notifications.models import Contact, PairMember, StaffContact
 from shared import events as ev
 from shared.consumer import Context, Handler
 
+_CONTACT: Table = Contact.__table__  # type: ignore[assignment]
+_CONTACT_FIELDS = ("subject", "name", "email", "job_title", "organisation_id", "organisation_name", "updated_at")
+_insert_contact = insert(_CONTACT)
+# Built once (Core, values as parameters): no per-event statement to build and key for the cache.
+_UPSERT_CONTACT = _insert_contact.on_conflict_do_update(
+    index_elements=["person_id"], set_={f: _insert_contact.excluded[f] for f in _CONTACT_FIELDS}
+)
+
 
 async def on_contact_recorded(ctx: Context, event: ev.ContactRecorded) -> None:
-    values = event.model_dump(exclude={"person_id"}) | {"updated_at": datetime.now(UTC)}
-    await ctx.session.execute(
-        insert(Contact)
-        .values(person_id=event.person_id, **values)
-        .on_conflict_do_update(index_elements=["person_id"], set_=values)
-    )
+    values = event.model_dump() | {"updated_at": datetime.now(UTC)}
+    await ctx.session.execute(_UPSERT_CONTACT, {"person_id": values.pop("person_id"), **values})
+
+
+_STAFF_QUERY = select(StaffContact.id).where(StaffContact.role == bindparam("role"), StaffContact.active.is_(True))
+# Built once with parameters: the statement's cache key is computed once, not per event.
+_STAFF_OF_ORGANISATION = _STAFF_QUERY.where(StaffContact.organisation_id == bindparam("organisation_id")).order_by(
+    StaffContact.subject
+)
+_STAFF = _STAFF_QUERY.order_by(StaffContact.subject)
 
 
 async def _staff(ctx: Context, role: str, organisation_id: uuid.UUID | None = None) -> list[uuid.UUID]:
-    query = select(StaffContact.id).where(StaffContact.role == role, StaffContact.active.is_(True))
-    if organisation_id is not None:
-        query = query.where(StaffContact.organisation_id == organisation_id)
-    return list((await ctx.session.scalars(query.order_by(StaffContact.subject))).all())
+    if organisation_id is None:
+        result = await ctx.session.scalars(_STAFF, {"role": role})
+    else:
+        result = await ctx.session.scalars(_STAFF_OF_ORGANISATION, {"role": role, "organisation_id": organisation_id})
+    return list(result.all())
 
 
 async def audience(ctx: Context, event: Any) -> domain.Audience:

@@ -30,6 +30,7 @@ class NotificationsSettings(ServiceSettings):
     smtp_use_tls: bool = False
     smtp_starttls: bool = False
     smtp_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_idle_s: float = Field(default=30.0, gt=0)  # an open connection waits this long for the next e-mail
     message_id_domain: str = "beyond-boundaries.nhs.uk"
     public_url: str = "http://127.0.0.1:8000"
 
@@ -38,6 +39,7 @@ class NotificationsSettings(ServiceSettings):
     delivery_retry_base_s: float = Field(default=30.0, gt=0)
     delivery_retry_max_s: float = Field(default=3600.0, gt=0)
     delivery_lease_s: float = Field(default=120.0, gt=0)  # > one SMTP exchange (several timeouts)
+    delivery_recover_interval_s: float = Field(default=5.0, gt=0)  # looking for expired leases
     delivery_poll_interval_s: float = Field(default=0.5, gt=0)
     delivery_batch_size: int = Field(default=20, gt=0)
     delivery_concurrency: int = Field(default=8, gt=0)
@@ -75,6 +77,8 @@ mailer = Mailer(
         start_tls=settings.smtp_starttls,
         username=settings.smtp_username,
         password=settings.smtp_password,
+        max_idle=settings.delivery_concurrency,
+        idle_s=settings.smtp_idle_s,
     )
 )
 worker = DeliveryWorker(
@@ -86,6 +90,7 @@ worker = DeliveryWorker(
         retry_base_s=settings.delivery_retry_base_s,
         retry_max_s=settings.delivery_retry_max_s,
         lease_s=settings.delivery_lease_s,
+        recover_interval_s=settings.delivery_recover_interval_s,
         contact_wait_s=settings.contact_wait_s,
         batch_size=settings.delivery_batch_size,
         concurrency=settings.delivery_concurrency,
@@ -109,6 +114,7 @@ async def start_background_work() -> None:
 async def stop_background_work() -> None:
     await scheduler.stop()
     await worker.stop()
+    await mailer.close()
 
 
 api = runtime.http_app(routes.router)

@@ -4,12 +4,13 @@ scheduler, the delivery worker and the HTTP routes."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, Uuid, any_, cast, event, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,22 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_WAKE_KEY, None)
 
 
+_DELIVERY: Table = Delivery.__table__  # type: ignore[assignment]
+# Built once (Core, not an ORM bulk insert): the statement's cache key is computed once, not per call.
+_RECORD_PENDING = (
+    insert(_DELIVERY)
+    .values(status=PENDING, next_attempt_at=func.now())  # due at once, whatever clock ``now`` came from
+    .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+    .returning(_DELIVERY.c.id)
+)
+_RECORD_MUTED = (
+    insert(_DELIVERY)
+    .values(status=MUTED, next_attempt_at=None)
+    .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+    .returning(_DELIVERY.c.id)
+)
+
+
 async def record(
     session: AsyncSession, *, event_id: uuid.UUID, event_type: str, message: Message, now: datetime
 ) -> bool:
@@ -57,25 +74,21 @@ async def record(
     """
     muted = not message.essential and await is_muted(session, message.recipient_id, message.recipient_kind)
     result = await session.execute(
-        insert(Delivery)
-        .values(
-            id=uuid.uuid4(),
-            event_id=event_id,
-            event_type=event_type,
-            recipient_id=message.recipient_id,
-            recipient_kind=message.recipient_kind,
-            template=message.template,
-            title=message.title,
-            body=message.body,
-            context=message.context,
-            essential=message.essential,
-            status=MUTED if muted else PENDING,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=None if muted else func.now(),  # due at once, whatever clock ``now`` came from
-        )
-        .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
-        .returning(Delivery.id)
+        _RECORD_MUTED if muted else _RECORD_PENDING,
+        {
+            "id": uuid.uuid4(),
+            "event_id": event_id,
+            "event_type": event_type,
+            "recipient_id": message.recipient_id,
+            "recipient_kind": message.recipient_kind,
+            "template": message.template,
+            "title": message.title,
+            "body": message.body,
+            "context": message.context,
+            "essential": message.essential,
+            "attempts": 0,
+            "created_at": now,
+        },
     )
     recorded = result.scalar_one_or_none() is not None
     if recorded and not muted:
@@ -98,16 +111,37 @@ async def is_muted(session: AsyncSession, recipient_id: uuid.UUID, kind: str) ->
     return bool(muted)
 
 
-async def people(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Contact]:
+@dataclass(frozen=True)
+class ContactDetails:
+    """How to reach someone and what an e-mail may say about them (a person or a staff contact)."""
+
+    email: str
+    name: str
+    person: Person
+
+
+def _any(column: Any, ids: Collection[uuid.UUID]) -> Any:
+    """``column = ANY(:ids)``: one statement whatever the number of ids."""
+    return column == any_(cast(literal(list(ids), ARRAY(Uuid)), ARRAY(Uuid)))
+
+
+async def contacts(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ContactDetails]:
+    """The contact details of every person among ``ids`` that the projection knows, in one query."""
     if not ids:
         return {}
-    rows = (await session.scalars(select(Contact).where(Contact.person_id.in_(ids)))).all()
-    return {c.person_id: c for c in rows}
+    c = Contact.__table__.c
+    rows = await session.execute(
+        select(c.person_id, c.email, c.name, c.job_title, c.organisation_name).where(_any(c.person_id, ids))
+    )
+    return {
+        r.person_id: ContactDetails(r.email, r.name, Person(r.name, r.job_title, r.organisation_name)) for r in rows
+    }
 
 
-def person(contact: Contact) -> Person:
-    return Person(contact.name, contact.job_title, contact.organisation_name)
-
-
-def staff_person(staff: StaffContact, organisation_name: str = "") -> Person:
-    return Person(staff.name, "", organisation_name)
+async def staff_contacts(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ContactDetails]:
+    """The staff directory entries among ``ids``, in one query."""
+    if not ids:
+        return {}
+    c = StaffContact.__table__.c
+    rows = await session.execute(select(c.id, c.email, c.name).where(_any(c.id, ids)))
+    return {r.id: ContactDetails(r.email, r.name, Person(r.name)) for r in rows}

@@ -120,7 +120,7 @@ def test_the_email_is_multipart_text_and_html_with_a_stable_message_id() -> None
     message = email(
         rendered, sender="lbb@example.nhs.uk", to="ada@example.nhs.uk", message_id=message_id, when=datetime.now(UTC)
     )
-    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    parsed = message_from_bytes(message, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     assert parsed["Message-ID"] == "<d-1@lbb.example>" == delivery_message_id("d-1", "lbb.example")
     assert parsed["Subject"] == "You are shortlisted"
@@ -128,3 +128,50 @@ def test_the_email_is_multipart_text_and_html_with_a_stable_message_id() -> None
     text_part, html_part = parsed.get_body(("plain",)), parsed.get_body(("html",))
     assert text_part is not None and "shortlisted you" in text_part.get_content()
     assert html_part is not None and "<h1" in html_part.get_content()
+
+
+def _parsed(message: bytes) -> EmailMessage:
+    parsed = message_from_bytes(message, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert not parsed.defects and all(not part.defects for part in parsed.walk())
+    return parsed
+
+
+def test_names_and_subjects_beyond_ascii_and_line_length_arrive_intact() -> None:
+    zoe = Person("Zoë Ó Dálaigh, RN", "Ward Sister", "Trust")
+    title = "Your application — a long subject line that goes on " + "and on " * 20 + "ü"
+    rendered = render("application_submitted", Page(title, zoe, APPLICATION))
+    message = email(
+        rendered,
+        sender="Beyond Boundaries <no-reply@example.nhs.uk>",
+        to=(zoe.name, "zoe@example.nhs.uk"),
+        message_id="<d-2@lbb.example>",
+        when=datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+        headers={"X-Lbb-Delivery": "d-2"},
+    )
+    assert message.isascii() and max(len(line) for line in message.split(b"\n")) <= 78
+    parsed = _parsed(message)
+    assert parsed["To"].addresses[0].display_name == "Zoë Ó Dálaigh, RN"  # one address, not two at the comma
+    assert parsed["To"].addresses[0].addr_spec == "zoe@example.nhs.uk"
+    assert parsed["From"].addresses[0].display_name == "Beyond Boundaries"
+    assert parsed["Subject"] == title
+    assert parsed["Date"].datetime == datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    assert parsed["X-Lbb-Delivery"] == "d-2" and parsed["Auto-Submitted"] == "auto-generated"
+    text_part, html_part = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text_part is not None and text_part.get_content() == rendered.text
+    assert html_part is not None and html_part.get_content() == rendered.html
+    assert "Zoë Ó Dálaigh, RN" in text_part.get_content()
+
+
+def test_a_line_break_in_a_header_value_cannot_start_a_header_of_its_own() -> None:
+    rendered = render("application_shortlisted", Page("Shortlisted\r\nBcc: eve@example.com", ADA))
+    message = email(
+        rendered,
+        sender="lbb@example.nhs.uk",
+        to=("Ada\nBcc: eve@example.com", "ada@example.nhs.uk"),
+        message_id="<d-3@lbb.example>",
+        when=datetime.now(UTC),
+    )
+    parsed = _parsed(message)
+    assert parsed["Bcc"] is None and "eve@example.com" not in [a.addr_spec for a in parsed["To"].addresses]
+    assert parsed["Subject"] == "Shortlisted Bcc: eve@example.com"
