@@ -91,7 +91,7 @@ class Outbox:
                     "created_at": now,
                 }
             )
-        await session.execute(self.table.insert(), rows)
+        await session.execute(self.table.insert().values(rows))  # one multi-row INSERT, not executemany
         session.sync_session.info[_WAKE_KEY] = self._notify
         return ids
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -301,61 +301,73 @@ async def submit_application(body: SubmitApplication, runtime: RuntimeDep, calle
     caller.require("applicant")
     now = _now()
     async with runtime.transaction() as s:
-        cohort = await s.get(Cohort, body.cohort_id)
-        if cohort is None:
+        # The cohort and the organisation in one statement, of plain columns: the busiest write of the
+        # system skips the ORM's identity map and unit of work (a third of this service's CPU).
+        organisation = select(Organisation.code, Organisation.name).where(Organisation.id == body.organisation_id)
+        found = (
+            await s.execute(
+                select(
+                    Cohort.opens_at,
+                    Cohort.closes_at,
+                    organisation.with_only_columns(Organisation.code).scalar_subquery().label("code"),
+                    organisation.with_only_columns(Organisation.name).scalar_subquery().label("organisation_name"),
+                ).where(Cohort.id == body.cohort_id)
+            )
+        ).first()
+        if found is None:
             raise Invalid("cohort_id: no such cohort")
-        if now < cohort.opens_at:
-            raise Conflict(f"applications to this cohort open at {cohort.opens_at.isoformat()}")
-        if cohort.closes_at is not None and now >= cohort.closes_at:
-            raise Conflict(f"applications to this cohort closed at {cohort.closes_at.isoformat()}")
-        organisation = await s.get(Organisation, body.organisation_id)
-        if organisation is None:
+        if now < found.opens_at:
+            raise Conflict(f"applications to this cohort open at {found.opens_at.isoformat()}")
+        if found.closes_at is not None and now >= found.closes_at:
+            raise Conflict(f"applications to this cohort closed at {found.closes_at.isoformat()}")
+        if found.code is None:
             raise Invalid("organisation_id: no such organisation")
-        application = Application(
-            id=uuid.uuid4(),
-            cohort_id=body.cohort_id,
-            owner_sub=caller.sub,
-            name=body.name,
-            email=body.email,
-            job_title=body.job_title,
-            organisation_id=organisation.id,
-            staff_group=body.staff_group,
-            band=body.band,
-            statement=body.statement,
-            availability=list(dict.fromkeys(body.availability)),
-            interests=list(dict.fromkeys(body.interests)),
-            equality=body.equality,
-            state=domain.SUBMITTED,
-            submitted_at=now,
-            updated_at=now,
-        )
-        s.add(application)
+        application_id = uuid.uuid4()
         try:  # the unique index on (cohort, lower(e-mail)) finds a second application: no query first
-            await s.flush()
+            await s.execute(
+                insert(Application).values(
+                    id=application_id,
+                    cohort_id=body.cohort_id,
+                    owner_sub=caller.sub,
+                    name=body.name,
+                    email=body.email,
+                    job_title=body.job_title,
+                    organisation_id=body.organisation_id,
+                    staff_group=body.staff_group,
+                    band=body.band,
+                    statement=body.statement,
+                    availability=list(dict.fromkeys(body.availability)),
+                    interests=list(dict.fromkeys(body.interests)),
+                    equality=body.equality,
+                    state=domain.SUBMITTED,
+                    submitted_at=now,
+                    updated_at=now,
+                )
+            )
         except IntegrityError as exc:
             raise Conflict("an application with this e-mail address already exists for this cohort") from exc
         await outbox.add(
             s,
             ev.ApplicationSubmitted(
-                application_id=application.id,
-                cohort_id=cohort.id,
-                organisation_id=organisation.id,
-                organisation_code=organisation.code,
+                application_id=application_id,
+                cohort_id=body.cohort_id,
+                organisation_id=body.organisation_id,
+                organisation_code=found.code,
                 staff_group=body.staff_group,
                 band=body.band,
                 submitted_at=now,
             ),
             ev.ContactRecorded(
-                person_id=application.id,
+                person_id=application_id,
                 subject=caller.sub,
                 name=body.name,
                 email=body.email,
                 job_title=body.job_title,
-                organisation_id=organisation.id,
-                organisation_name=organisation.name,
+                organisation_id=body.organisation_id,
+                organisation_name=found.organisation_name,
             ),
         )
-    return Created(id=application.id)
+    return Created(id=application_id)
 
 
 def _can_read(caller: Caller, application: Application) -> bool:
