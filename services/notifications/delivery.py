@@ -73,7 +73,10 @@ class DeliveryConfig:
     record_delay_s: float = 0.2  # how long a sent record may wait for a claim to carry it
     claim_linger_s: float = 0.005  # woken by a new delivery: wait this long so that one claim takes several
     contact_wait_s: float = 600.0  # how long to wait for a recipient's contact details to arrive
+    # A contact usually arrives within milliseconds of the event (it comes on another topic), so the
+    # first looks are quick; the longer a delivery has waited, the longer the next wait, up to this.
     contact_retry_s: float = 2.0
+    contact_retry_first_s: float = 0.1
     batch_size: int = 20
     concurrency: int = 8
     poll_interval_s: float = 0.5
@@ -318,11 +321,8 @@ class DeliveryWorker:
                 if now - d.created_at > timedelta(seconds=self.config.contact_wait_s):
                     await self._fail(s, d, "no contact details for the recipient")
                 else:  # the contact may still be on its way (another topic): look again soon
-                    await s.execute(
-                        update(DELIVERY)
-                        .where(D.id == d.id)
-                        .values(next_attempt_at=now + timedelta(seconds=self.config.contact_retry_s))
-                    )
+                    retry_at = now + self._contact_retry(d.created_at, now)
+                    await s.execute(update(DELIVERY).where(D.id == d.id).values(next_attempt_at=retry_at))
                 continue
             address, body, message = prepared
             claimed.append({"b_id": d.id, "b_now": now, "b_email": address, "b_body": body})
@@ -330,6 +330,11 @@ class DeliveryWorker:
         if claimed:
             await s.execute(_CLAIMED, claimed)
         return jobs
+
+    def _contact_retry(self, created_at: datetime, now: datetime) -> timedelta:
+        """Half the time waited so far, between ``contact_retry_first_s`` and ``contact_retry_s``."""
+        waited = (now - created_at).total_seconds()
+        return timedelta(seconds=min(max(waited / 2, self.config.contact_retry_first_s), self.config.contact_retry_s))
 
     def _prepare(
         self,

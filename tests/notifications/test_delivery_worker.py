@@ -309,3 +309,13 @@ async def test_a_sender_gone_between_data_and_its_record_never_sends_again(
     assert await heir.run_once() == 0  # nothing of theirs is claimed again
     assert len(received(sink, people)) == 4, "an e-mail was sent twice"
     await heir.stop()
+
+
+def test_a_delivery_waiting_for_its_contact_looks_again_soon_then_less_often() -> None:
+    """The contact comes on another topic, usually milliseconds behind the event: the first looks are
+    quick (so the e-mail is not held for seconds under load), later ones back off to the cap."""
+    config = DeliveryConfig(contact_retry_first_s=0.1, contact_retry_s=2.0)
+    worker = DeliveryWorker(lambda: None, None, None, config)  # type: ignore[arg-type]
+    created = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    waits = [worker._contact_retry(created, created + timedelta(seconds=s)).total_seconds() for s in (0, 1, 3, 60)]
+    assert waits == [0.1, 0.5, 1.5, 2.0]
