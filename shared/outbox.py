@@ -146,9 +146,8 @@ class Relay:
         self.retention = retention
         self.prune_interval_s = prune_interval_s
         self.clock = clock
-        self._next_prune = 0.0
+        self._next_due: dict[str, float] = {}  # periodic chore: when it is due next (loop time)
         self.lag_interval_s = lag_interval_s
-        self._next_lag = 0.0
         outbox.on_commit(self.wake)
 
     def wake(self) -> None:
@@ -206,24 +205,24 @@ class Relay:
             log.info("pruned %d sent outbox rows of %s older than %s", removed, self.outbox.service, cutoff)
         return removed
 
-    async def _prune_when_due(self) -> None:
+    def _due(self, chore: str, interval_s: float) -> bool:
+        """Whether a periodic chore is due now; if it is, it is next due ``interval_s`` from now."""
         now = asyncio.get_running_loop().time()
-        if now < self._next_prune:
-            return
-        self._next_prune = now + self.prune_interval_s
-        try:
-            await self.prune()
-        except Exception:  # pruning is housekeeping: never let it stop publishing
-            log.exception("pruning the outbox of %s failed; trying again later", self.outbox.service)
+        if now < self._next_due.get(chore, 0.0):
+            return False
+        self._next_due[chore] = now + interval_s
+        return True
 
-    async def _measure_lag_when_due(self) -> None:
-        """The gauges are scraped every few seconds at most: measuring after every batch would cost a query each."""
-        now = asyncio.get_running_loop().time()
-        if now < self._next_lag:
-            return
-        self._next_lag = now + self.lag_interval_s
-        with contextlib.suppress(Exception):
-            await self.measure_lag()
+    async def _housekeeping(self) -> None:
+        if self._due("prune", self.prune_interval_s):
+            try:
+                await self.prune()
+            except Exception:  # pruning is housekeeping: never let it stop publishing
+                log.exception("pruning the outbox of %s failed; trying again later", self.outbox.service)
+        # The gauges are scraped every few seconds at most: measuring after every batch would cost a query each.
+        if self._due("lag", self.lag_interval_s):
+            with contextlib.suppress(Exception):
+                await self.measure_lag()
 
     async def measure_lag(self) -> None:
         """Update the outbox gauges: unsent rows and the age of the oldest one."""
@@ -253,8 +252,7 @@ class Relay:
                 continue
             if published == self.batch_size:
                 continue
-            await self._prune_when_due()
-            await self._measure_lag_when_due()
+            await self._housekeeping()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
                 if self.linger_s and not self._stopping:  # woken by a commit: let a few more arrive

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from shared import events as ev
+from shared.fields import OrganisationCode, Text
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Role = Literal["applicant", "sponsor", "board", "admin"]
 Dimension = Literal[ev.LEADERSHIP_DIMENSIONS]  # type: ignore[valid-type]
 Rating = Annotated[int, Field(ge=1, le=5)]
@@ -69,9 +69,7 @@ class Created(BaseModel):
 
 
 class CreateOrganisation(Body):
-    code: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
-    ]
+    code: OrganisationCode
     name: Text
     sector: Literal[ev.SECTORS]  # type: ignore[valid-type]
     place: Literal[ev.PLACES]  # type: ignore[valid-type]

@@ -1,0 +1,12 @@
+"""Constrained field types of request bodies that the gateway and the owning service both validate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OrganisationCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
+]
