@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -300,6 +300,8 @@ _COHORT_AND_ORGANISATION = select(
     _organisation.with_only_columns(Organisation.code).scalar_subquery().label("code"),
     _organisation.with_only_columns(Organisation.name).scalar_subquery().label("organisation_name"),
 ).where(Cohort.id == bindparam("cohort_id"))
+# Built once: ``insert(...).values(...)`` per request spent more CPU building the statement than running it.
+_INSERT_APPLICATION = insert(cast(Table, Application.__table__))
 
 
 @router.post("/applications", status_code=status.HTTP_201_CREATED)
@@ -322,24 +324,25 @@ async def submit_application(body: SubmitApplication, runtime: RuntimeDep, calle
         application_id = uuid.uuid4()
         try:  # the unique index on (cohort, lower(e-mail)) finds a second application: no query first
             await s.execute(
-                insert(Application).values(
-                    id=application_id,
-                    cohort_id=body.cohort_id,
-                    owner_sub=caller.sub,
-                    name=body.name,
-                    email=body.email,
-                    job_title=body.job_title,
-                    organisation_id=body.organisation_id,
-                    staff_group=body.staff_group,
-                    band=body.band,
-                    statement=body.statement,
-                    availability=list(dict.fromkeys(body.availability)),
-                    interests=list(dict.fromkeys(body.interests)),
-                    equality=body.equality,
-                    state=domain.SUBMITTED,
-                    submitted_at=now,
-                    updated_at=now,
-                )
+                _INSERT_APPLICATION,
+                {
+                    "id": application_id,
+                    "cohort_id": body.cohort_id,
+                    "owner_sub": caller.sub,
+                    "name": body.name,
+                    "email": body.email,
+                    "job_title": body.job_title,
+                    "organisation_id": body.organisation_id,
+                    "staff_group": body.staff_group,
+                    "band": body.band,
+                    "statement": body.statement,
+                    "availability": list(dict.fromkeys(body.availability)),
+                    "interests": list(dict.fromkeys(body.interests)),
+                    "equality": body.equality,
+                    "state": domain.SUBMITTED,
+                    "submitted_at": now,
+                    "updated_at": now,
+                },
             )
         except IntegrityError as exc:
             raise Conflict("an application with this e-mail address already exists for this cohort") from exc
