@@ -549,12 +549,14 @@ async def enrol(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: 
         room = domain.enrolment(len(shortlisted), enrolled or 0, cohort.capacity)
         organisations = {o.id: o for o in (await s.scalars(select(Organisation))).all()}
         fellow_ids = []
+        # One outbox insert for the whole fan-out after the loop: staged one by one, every event's
+        # insert also flushed the application and decision rows before it (500 round trips for 500).
+        events: list[ev.Event] = []
         for application in shortlisted[:room]:
             _, now = await _change(s, application, "enrol", caller)
             organisation = organisations[application.organisation_id]
             fellow_ids.append(application.id)
-            await outbox.add(
-                s,
+            events.append(
                 ev.FellowEnrolled(
                     fellow_id=application.id,
                     cohort_id=cohort_id,
@@ -568,21 +570,21 @@ async def enrol(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: 
                     interests=application.interests,
                     enrolled_at=now,
                     person_id=domain.person_id(application.email),
-                ),
+                )
             )
         waitlisted = []
         for application in shortlisted[room:]:
             _, now = await _change(s, application, "overflow", caller, "over the cohort's capacity")
             waitlisted.append(application.id)
-            await outbox.add(
-                s,
+            events.append(
                 ev.ApplicationWaitlisted(
                     application_id=application.id,
                     cohort_id=cohort_id,
                     organisation_code=organisations[application.organisation_id].code,
                     decided_at=now,
-                ),
+                )
             )
+        await outbox.add(s, *events)
     return {"id": cohort_id, "enrolled": fellow_ids, "waitlisted": waitlisted, "over_capacity": len(waitlisted)}
 
 
