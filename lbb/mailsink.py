@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 
 
 class MailSink:
-    """The aiosmtpd handler: accepts everything except what tests ask it to refuse or hold."""
+    """What the sink received, and what tests ask it to refuse or hold; ``Hooks`` answers SMTP with it."""
 
     def __init__(self, spool: Path | None = None) -> None:
         self.spool = spool
@@ -34,33 +34,18 @@ class MailSink:
         self.refused: list[str] = []  # one entry per refused RCPT TO
         self._lock = threading.Lock()
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
-        if address.lower() in self.refuse:
-            with self._lock:
-                self.refused.append(address.lower())
-            return "550 5.1.1 mailbox unavailable (refused by the test sink)"
-        await self._wait_while(lambda: address.lower() in self.hold_rcpt)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw: bytes = envelope.original_content or envelope.content
+    def keep(self, raw: bytes) -> None:
+        """A message the server accepted: kept raw (and written to the spool folder, if there is one)."""
         with self._lock:
             self.received.append(raw)
             count = len(self.received)
         if self.spool is not None:
             self.spool.mkdir(parents=True, exist_ok=True)
-            name = f"{time.time():.6f}-{count}.eml"
-            (self.spool / name).write_bytes(raw)
-        await self._wait_while(lambda: bool({a.lower() for a in envelope.rcpt_tos} & self.hold))
-        return "250 Message accepted for delivery"
+            (self.spool / f"{time.time():.6f}-{count}.eml").write_bytes(raw)
 
-    @staticmethod
-    async def _wait_while(held: Callable[[], bool], timeout_s: float = 120) -> None:
-        # released from the test's thread, so a plain poll rather than an asyncio.Event of this loop
-        deadline = time.monotonic() + timeout_s
-        while held() and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+    def note_refused(self, address: str) -> None:
+        with self._lock:
+            self.refused.append(address.lower())
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -78,13 +63,45 @@ class MailSink:
         return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
 
 
+class Hooks:
+    """The aiosmtpd handler: accepts everything except what the sink says to refuse or hold.
+
+    Apart from the sink, so that aiosmtpd, which inspects every member of its handler on each new
+    connection, never reads ``MailSink.messages`` (that parsed every e-mail received so far: a stall
+    of seconds per connection once thousands had arrived).
+    """
+
+    def __init__(self, sink: MailSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        if address.lower() in self.sink.refuse:
+            self.sink.note_refused(address)
+            return "550 5.1.1 mailbox unavailable (refused by the test sink)"
+        await self._wait_while(lambda: address.lower() in self.sink.hold_rcpt)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.sink.keep(envelope.original_content or envelope.content)
+        await self._wait_while(lambda: bool({a.lower() for a in envelope.rcpt_tos} & self.sink.hold))
+        return "250 Message accepted for delivery"
+
+    @staticmethod
+    async def _wait_while(held: Callable[[], bool], timeout_s: float = 120) -> None:
+        # released from the test's thread, so a plain poll rather than an asyncio.Event of this loop
+        deadline = time.monotonic() + timeout_s
+        while held() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
 class SmtpServer:
     """aiosmtpd's Controller on 127.0.0.1 and a free port (port 0 fails its readiness probe)."""
 
     def __init__(self, port: int, spool: Path | None = None) -> None:
         self.port = port
         self.sink = MailSink(spool)
-        self.controller = Controller(self.sink, hostname="127.0.0.1", port=port)
+        self.controller = Controller(Hooks(self.sink), hostname="127.0.0.1", port=port)
 
     def start(self) -> None:
         self.controller.start()

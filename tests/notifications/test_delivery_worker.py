@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from lbb.devstack import Stack, free_port
-from lbb.mailsink import MailSink
+from lbb.mailsink import Hooks, MailSink
 from services.notifications import models, store
 from services.notifications.delivery import DeliveryConfig, DeliveryWorker, Job
 from services.notifications.domain import PERSON, Message
@@ -46,10 +46,14 @@ class CountingSink(MailSink):
     def connections(self) -> int:
         return len(self.sessions)
 
+
+class CountingHooks(Hooks):
+    sink: CountingSink
+
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        self.sessions.add(id(session))
-        if self.close_next_mail:  # what a server says when it drops a connection that idled too long
-            self.close_next_mail = False
+        self.sink.sessions.add(id(session))
+        if self.sink.close_next_mail:  # what a server says when it drops a connection that idled too long
+            self.sink.close_next_mail = False
             return "421 4.4.2 idle for too long, closing"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
@@ -60,7 +64,7 @@ class CountingSink(MailSink):
 def smtp() -> Iterator[tuple[CountingSink, int]]:
     sink = CountingSink()
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = Controller(CountingHooks(sink), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield sink, port
