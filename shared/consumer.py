@@ -4,7 +4,8 @@ Every service subscribes through ``Consumer.subscribe``: one consumer group per 
 acknowledgement, offsets committed only after the handlers' transaction committed. Events are
 fetched in batches (up to ``CONSUMER_BATCH_SIZE``, whatever has arrived): one transaction per batch
 and one offset commit per batch, so a busy topic costs a few round trips per event rather than
-many; a savepoint per event only when a handler failed and the batch is applied again. A message
+many; a savepoint per event only when a handler failed and the batch is applied again. A ``Batched``
+handler gets the consecutive events of a batch that it handles in one call. A message
 that cannot be parsed or validated, or whose handler keeps failing, goes to ``<topic>.dlq`` with the
 error in its headers, and the consumer moves on.
 """
@@ -51,6 +52,22 @@ class Context:
 Handler = Callable[[Context, Any], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Batched:
+    """A handler that applies several events of its type at once (one statement for all, say).
+
+    Consecutive events of a fetched batch that it handles come to ``apply`` together, in order, in
+    the batch's transaction (their inbox ids already recorded). Called with one event it is an
+    ordinary ``Handler``: that is how the batch is retried event by event after a failure. For
+    effects on the service's own tables only; a handler that publishes events stays a ``Handler``.
+    """
+
+    apply: Callable[[AsyncSession, list[Any]], Awaitable[None]]
+
+    async def __call__(self, ctx: Context, event: Any) -> None:
+        await self.apply(ctx.session, [event])
+
+
 @dataclass(frozen=True, eq=False)
 class Work:
     """One fetched record this service handles, parsed and validated."""
@@ -62,9 +79,12 @@ class Work:
 
 
 class _HandlerFailed(Exception):
-    def __init__(self, work: Work, error: Exception) -> None:
+    """A handler failed in the straight-through pass; ``work`` is the event it failed on, or None
+    when a ``Batched`` handler failed on a run of events (no one event has used an attempt then)."""
+
+    def __init__(self, work: Work | None, error: Exception, event_type: str) -> None:
         super().__init__(repr(error))
-        self.work, self.error = work, error
+        self.work, self.error, self.event_type = work, error, event_type
 
 
 # SQLSTATE classes of a database that is away rather than an event that is bad: connection
@@ -185,11 +205,11 @@ class Consumer:
             except _HandlerFailed as failed:
                 log.warning(
                     "%s %s failed (attempt 1): %r; applying its batch again event by event",
-                    failed.work.envelope.type,
-                    failed.work.envelope.id,
+                    failed.event_type,
+                    failed.work.envelope.id if failed.work else "(a run of them)",
                     failed.error,
                 )
-                EVENTS_CONSUMED.labels(self.settings.service_name, failed.work.envelope.type, "retried").inc()
+                EVENTS_CONSUMED.labels(self.settings.service_name, failed.event_type, "retried").inc()
                 outcomes += await self._apply_each(work, dead, failed)
         service = self.settings.service_name
         for event_type, outcome, seconds in outcomes:  # counted once the transaction committed
@@ -207,29 +227,48 @@ class Consumer:
         outcomes: list[tuple[str, str, float]] = []
         async with self.sessions()() as session, session.begin():
             new = await self.inbox.first_times(session, [(w.envelope.id, w.envelope.type) for w in work])
+            fresh: list[Work] = []
             for item in work:
-                envelope = item.envelope
-                if envelope.id not in new:  # applied before, or earlier in this batch
-                    outcomes.append((envelope.type, "duplicate", 0.0))
+                if item.envelope.id not in new:  # applied before, or earlier in this batch
+                    outcomes.append((item.envelope.type, "duplicate", 0.0))
                     continue
-                new.discard(envelope.id)
-                token = event_id_var.set(str(envelope.id))
-                started = time.perf_counter()
-                try:
-                    await item.handler(Context(session=session, envelope=envelope, outbox=self.outbox), item.event)
-                except Exception as exc:
-                    if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
-                        raise
-                    raise _HandlerFailed(item, exc) from exc
-                finally:
-                    event_id_var.reset(token)
-                outcomes.append((envelope.type, "applied", time.perf_counter() - started))
+                new.discard(item.envelope.id)
+                fresh.append(item)
+            at = 0
+            while at < len(fresh):
+                run = [fresh[at]]
+                if isinstance(fresh[at].handler, Batched):  # the events after it for the same handler
+                    while at + len(run) < len(fresh) and fresh[at + len(run)].handler is fresh[at].handler:
+                        run.append(fresh[at + len(run)])
+                at += len(run)
+                outcomes += await self._apply_run(session, run)
         return outcomes
+
+    async def _apply_run(self, session: AsyncSession, run: list[Work]) -> list[tuple[str, str, float]]:
+        """One event with its handler, or a run of events with their ``Batched`` handler."""
+        first = run[0]
+        token = event_id_var.set(str(first.envelope.id) if len(run) == 1 else None)
+        started = time.perf_counter()
+        try:
+            if len(run) == 1:
+                await first.handler(Context(session=session, envelope=first.envelope, outbox=self.outbox), first.event)
+            else:
+                assert isinstance(first.handler, Batched)
+                await first.handler.apply(session, [item.event for item in run])
+        except Exception as exc:
+            if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
+                raise
+            raise _HandlerFailed(first if len(run) == 1 else None, exc, first.envelope.type) from exc
+        finally:
+            event_id_var.reset(token)
+        seconds = (time.perf_counter() - started) / len(run)
+        return [(item.envelope.type, "applied", seconds) for item in run]
 
     async def _apply_each(
         self, work: list[Work], dead: list[tuple[Any, str]], failed: _HandlerFailed
     ) -> list[tuple[str, str, float]]:
-        """The batch again, each event in its own savepoint (the one that failed has used an attempt)."""
+        """The batch again, each event in its own savepoint (the one that failed, if one event did, has
+        used an attempt; a failed run of a ``Batched`` handler charges none of its events)."""
         outcomes: list[tuple[str, str, float]] = []
         async with self.sessions()() as session, session.begin():
             for item in work:

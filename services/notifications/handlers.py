@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications import domain, reminders, store
 from services.notifications.models import Contact, PairMember, StaffContact
 from shared import events as ev
-from shared.consumer import Context, Handler
+from shared.consumer import Batched, Context, Handler
 
 _CONTACT: Table = Contact.__table__  # type: ignore[assignment]
 _CONTACT_FIELDS = ("subject", "name", "email", "job_title", "organisation_id", "organisation_name", "updated_at")
@@ -28,9 +29,14 @@ _UPSERT_CONTACT = _insert_contact.on_conflict_do_update(
 )
 
 
-async def on_contact_recorded(ctx: Context, event: ev.ContactRecorded) -> None:
-    values = event.model_dump() | {"updated_at": datetime.now(UTC)}
-    await ctx.session.execute(_UPSERT_CONTACT, {"person_id": values.pop("person_id"), **values})
+async def contacts_recorded(session: AsyncSession, events: list[ev.ContactRecorded]) -> None:
+    """Every ContactRecorded of a run in one executemany (asyncpg pipelines it): a backlog of contacts
+    is applied at several thousand a second rather than one statement's round trip each."""
+    now = datetime.now(UTC)
+    await session.execute(_UPSERT_CONTACT, [event.model_dump() | {"updated_at": now} for event in events])
+
+
+on_contact_recorded = Batched(contacts_recorded)
 
 
 _STAFF_QUERY = select(StaffContact.id).where(StaffContact.role == bindparam("role"), StaffContact.active.is_(True))

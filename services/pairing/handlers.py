@@ -3,43 +3,77 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import rounds
 from services.pairing.domain import Weights
 from services.pairing.models import Fellow, PairingRound
 from shared import events as ev
-from shared.consumer import Context, Handler
+from shared.consumer import Batched, Context, Handler
+
+_FELLOW: Table = Fellow.__table__  # type: ignore[assignment]
+_insert_fellow = insert(_FELLOW)
+_FELLOW_FIELDS = (
+    "cohort_id",
+    "organisation_id",
+    "organisation_code",
+    "sector",
+    "place",
+    "staff_group",
+    "band",
+    "availability",
+    "interests",
+    "withdrawn",
+    "person_id",
+    "enrolled_at",
+)
+# Built once: an enrolment that comes again (re-enrolled after a withdrawal) overwrites the projection.
+_UPSERT_FELLOW = _insert_fellow.on_conflict_do_update(
+    index_elements=["id"], set_={f: _insert_fellow.excluded[f] for f in _FELLOW_FIELDS}
+)
+
+
+def _fellow_row(event: ev.FellowEnrolled) -> dict[str, Any]:
+    return {
+        "id": event.fellow_id,
+        "cohort_id": event.cohort_id,
+        "organisation_id": event.organisation_id,
+        "organisation_code": event.organisation_code,
+        "sector": event.sector,
+        "place": event.place,
+        "staff_group": event.staff_group,
+        "band": event.band,
+        "availability": list(event.availability),
+        "interests": list(event.interests),
+        "withdrawn": False,
+        "person_id": event.person_id,
+        "enrolled_at": event.enrolled_at,
+    }
 
 
 def make_handlers(weights: Weights) -> dict[type[ev.Event], Handler]:
-    async def on_fellow_enrolled(ctx: Context, event: ev.FellowEnrolled) -> None:
-        s = ctx.session
-        fellow = await s.get(Fellow, event.fellow_id)
-        if fellow is None:
-            fellow = Fellow(id=event.fellow_id)
-            s.add(fellow)
-        fellow.cohort_id = event.cohort_id
-        fellow.organisation_id = event.organisation_id
-        fellow.organisation_code = event.organisation_code
-        fellow.sector = event.sector
-        fellow.place = event.place
-        fellow.staff_group = event.staff_group
-        fellow.band = event.band
-        fellow.availability = list(event.availability)
-        fellow.interests = list(event.interests)
-        fellow.withdrawn = False
-        fellow.person_id = event.person_id
-        fellow.enrolled_at = event.enrolled_at
-        await s.flush()
-        waiting = await s.scalar(
-            select(PairingRound)
-            .where(PairingRound.cohort_id == event.cohort_id, PairingRound.status == rounds.WAITING)
-            .with_for_update()
-        )
-        if waiting is not None:
-            await rounds.run_if_ready(s, waiting, weights)
+    async def fellows_enrolled(s: AsyncSession, events: list[ev.FellowEnrolled]) -> None:
+        """A run of FellowEnrolled: every fellow upserted in one executemany, then each cohort's
+        waiting pairing round (if any) looked at once, not once per fellow (a board enrolling a
+        cohort of hundreds puts them on the topic together)."""
+        await s.flush()  # ORM changes earlier in this transaction (a withdrawal, say) go first
+        await s.execute(_UPSERT_FELLOW, [_fellow_row(e) for e in events])
+        enrolled = {e.fellow_id for e in events}
+        for loaded in list(s.identity_map.values()):  # loaded earlier in the batch: now stale
+            if isinstance(loaded, Fellow) and loaded.id in enrolled:
+                s.expire(loaded)
+        for cohort_id in dict.fromkeys(e.cohort_id for e in events):
+            waiting = await s.scalar(
+                select(PairingRound)
+                .where(PairingRound.cohort_id == cohort_id, PairingRound.status == rounds.WAITING)
+                .with_for_update()
+            )
+            if waiting is not None:
+                await rounds.run_if_ready(s, waiting, weights)
 
     async def on_application_withdrawn(ctx: Context, event: ev.ApplicationWithdrawn) -> None:
         fellow = await ctx.session.get(Fellow, event.application_id)
@@ -68,7 +102,7 @@ def make_handlers(weights: Weights) -> dict[type[ev.Event], Handler]:
         await rounds.run_if_ready(s, pairing_round, weights)
 
     return {
-        ev.FellowEnrolled: on_fellow_enrolled,
+        ev.FellowEnrolled: Batched(fellows_enrolled),
         ev.ApplicationWithdrawn: on_application_withdrawn,
         ev.PairingRequested: on_pairing_requested,
     }

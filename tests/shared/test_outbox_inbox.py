@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from lbb.devstack import Stack
 from shared import topics
 from shared.broker import ensure_topics, make_broker, sender
-from shared.consumer import Consumer, Context
+from shared.consumer import Batched, Consumer, Context
 from shared.db import schema_metadata
 from shared.envelope import wrap
 from shared.events import Event
@@ -314,3 +314,45 @@ async def test_a_batch_applies_straight_through_and_only_a_failing_one_pays_for_
     assert calls == {**dict.fromkeys(smooth, 1), once: 1, first: 2, broken: cfg.handler_max_attempts, last: 1}
     assert savepoints, "the batch with a failure is applied again with savepoints"
     assert await effects(first, broken, last) == {first: 1, broken: 0, last: 1}
+
+
+async def test_a_batched_handler_gets_its_runs_whole_and_a_failing_run_is_retried_event_by_event(
+    stack: Stack, sessions: async_sessionmaker[Any]
+) -> None:
+    """Consecutive events for a ``Batched`` handler come in one call, in order, after the inbox has
+    dropped duplicates; when the call fails, each event is applied alone and only the bad one is
+    dead-lettered (none was charged an attempt for the failed run)."""
+    runs: list[list[uuid.UUID]] = []
+    bad: set[uuid.UUID] = set()
+
+    async def things_made(session: Any, events: list[ThingMade]) -> None:
+        runs.append([e.thing_id for e in events])
+        await session.execute(insert(effect), [{"thing_id": e.thing_id} for e in events])
+        if bad & {e.thing_id for e in events}:
+            raise RuntimeError("a bad thing in the run")
+
+    cfg = settings(stack)
+    _, consumer = subscribed(cfg, "plumbing-test-batched", sessions, Batched(things_made))
+
+    def record(thing_id: uuid.UUID) -> Any:
+        return SimpleNamespace(value=wrap(ThingMade(thing_id=thing_id, name="n"), "t").to_bytes(), topic=TOPIC)
+
+    async def effects(*things: uuid.UUID) -> list[int]:
+        async with sessions() as s:
+            return [
+                int(await s.scalar(select(func.count()).select_from(effect).where(effect.c.thing_id == t)) or 0)
+                for t in things
+            ]
+
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    again = record(b)
+    assert await consumer.apply_batch((record(a), again, again, record(c))) == []
+    assert runs == [[a, b, c]] and await effects(a, b, c) == [1, 1, 1]
+
+    runs.clear()
+    d, e, f = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    bad.add(e)
+    dead = await consumer.apply_batch((record(d), record(e), again, record(f)))
+    assert runs == [[d, e, f], [d], [e], [e], [f]]  # the run, then one by one: e has both its attempts
+    assert [json.loads(r.value)["data"]["thing_id"] for r, _ in dead] == [str(e)]
+    assert await effects(d, e, f, b) == [1, 0, 1, 1]
