@@ -17,7 +17,9 @@ It starts its own embedded stack (broker, PostgreSQL, SMTP sink, every service a
    until pairing has projected every fellow (gateway → applications → pairing);
 5. the consumer half alone: a backlog of ContactRecorded put straight onto the topic, drained by
    notifications (fetch, envelope, inbox, handler, commit, offset: no HTTP, no e-mail);
-6. CPU seconds and peak memory (RSS) of each process over the run (psutil).
+6. the HTTP ceiling: the gateway's cheapest route (a dev token: no upstream, no database) in a closed
+   loop. No application passes the gateway faster, so this bounds the pipeline / raw ratio;
+7. CPU seconds and peak memory (RSS) of each process over the run (psutil).
 
 Times of effects come from the rows the services wrote (PostgreSQL's clock, the same host clock).
 A benchmark, not a test: the machines are noisy, so quote the figures of one run together.
@@ -297,6 +299,8 @@ class Figures:
     enrol_per_s: float = 0.0
     backlog_n: int = 0
     backlog_per_s: float = 0.0
+    ceiling_n: int = 0
+    ceiling_per_s: float = 0.0
 
 
 async def closed_loop(system: System, n: int, in_flight: int, figures: Figures, progress: Progress) -> None:
@@ -447,6 +451,31 @@ async def backlog(system: System, n: int, figures: Figures, progress: Progress) 
     figures.backlog_per_s = n / (time.perf_counter() - started)
 
 
+async def http_ceiling(system: System, n: int, in_flight: int, figures: Figures, progress: Progress) -> None:
+    """The gateway's cheapest route (a dev token: no upstream, no database, no broker), closed loop.
+
+    Every application is one request through the gateway and then much more (the applications
+    service, PostgreSQL, the outbox, the broker, the consumers), so the pipeline cannot pass more
+    applications per second than this, whatever the rest costs.
+    """
+    url = f"{system.stack.gateway_url}/api/dev/token"
+    body = {"sub": "bench-ceiling", "role": "applicant", "organisation_id": None}
+    task = progress.add_task(f"HTTP ceiling: {n:,} requests to the gateway alone", total=n)
+    left = n
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            ok(await system.client.request("POST", url, body=body))
+            progress.advance(task)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    figures.ceiling_n = n
+    figures.ceiling_per_s = n / (time.perf_counter() - started)
+
+
 def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) -> None:
     table = Table(title="Pipeline benchmark (one run; the machine is shared and noisy)")
     table.add_column("measure")
@@ -462,6 +491,13 @@ def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) ->
     )
     table.add_row("pipeline: … and e-mailed over SMTP", f"{figures.emailed_per_s:,.1f} app/s", "")
     table.add_row("pipeline / raw", f"{ratio:.1%}", f"target ≥ 30 %: {'met' if ratio >= 0.3 else 'NOT met'}")
+    if figures.ceiling_n:
+        bound = figures.ceiling_per_s * per / figures.raw_per_s if figures.raw_per_s else 0.0
+        table.add_row(
+            "HTTP ceiling: the gateway alone (dev token route), closed loop",
+            f"{figures.ceiling_per_s:,.0f} req/s",
+            f"{figures.ceiling_n:,} requests; as applications ({per} events each) at most {bound:.1%} of raw",
+        )
     if figures.backlog_n:
         table.add_row(
             "consumer half alone: backlog drained by notifications",
@@ -509,6 +545,7 @@ def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) ->
         "raw_per_s": round(figures.raw_per_s, 1),
         "pipeline_per_s": round(figures.consumed_per_s, 1),
         "ratio": round(ratio, 4),
+        "http_ceiling_per_s": round(figures.ceiling_per_s, 1),
         "p99_ms_by_rate": {f"{ld.rate:.0f}": round(pct(ld.e2e_ms, 99), 1) for ld in figures.loads if ld.e2e_ms},
     }
     console.print_json(json.dumps(summary))
@@ -553,6 +590,8 @@ async def main(args: argparse.Namespace, sink: subprocess.Popen[bytes], smtp_por
                 TimeElapsedColumn(),
                 console=console,
             ) as progress:
+                if args.ceiling:
+                    await http_ceiling(system, args.ceiling, args.in_flight, figures, progress)
                 await closed_loop(system, args.n, args.in_flight, figures, progress)
                 if args.backlog:
                     await backlog(system, args.backlog, figures, progress)
@@ -585,12 +624,14 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0, help="how long the offered load lasts")
     parser.add_argument("--backlog", type=int, default=10_000, help="events drained by notifications (0 skips)")
     parser.add_argument("--enrol", type=int, default=300, help="fellows enrolled at once (0 skips)")
+    parser.add_argument("--ceiling", type=int, default=5_000, help="requests to the gateway's cheapest route (0 skips)")
     parser.add_argument(
         "--quick", action="store_true", help="a small run: 2,000 raw, 100, 500 backlog, 50/s for 4 s, 40"
     )
     args = parser.parse_args()
     if args.quick:
         args.raw, args.n, args.rates, args.seconds, args.enrol, args.backlog = 2_000, 100, [50.0], 4.0, 40, 500
+        args.ceiling = 500
     return args
 
 
