@@ -108,6 +108,12 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
+async def _undecoded(message: Any) -> None:
+    """FastStream's decoder, which would JSON-decode every body for nothing: ``apply_batch`` parses
+    the raw records itself (and dead-letters what does not parse)."""
+    return None
+
+
 class Consumer:
     def __init__(
         self,
@@ -146,6 +152,7 @@ class Consumer:
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            decoder=_undecoded,
             title=f"{self.settings.service_name}:events",
             description=f"Contract events the {self.settings.service_name} service consumes",
         )
