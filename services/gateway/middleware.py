@@ -160,6 +160,28 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class Counters(MemoryStorage):
+    """``limits``' in-memory counters, with their sweep for expired ones run at most once a second.
+
+    The library starts a sweep over every counter after each hit that finds none running, so every
+    write cost CPU in proportion to the callers seen in the last two windows: 0.3 ms at 2,000 and
+    2.5 ms at 20,000 (``tests/gateway/test_middleware.py`` counts the sweeps). A counter is also dropped when it
+    is read after it expired, so sweeping less often changes no answer, only when memory is freed.
+    """
+
+    sweep_interval_s = 1.0
+    _next_sweep = 0.0
+    sweeps = 0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # the library's private hook, name-mangled
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.sweep_interval_s
+        self.sweeps += 1
+        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
 class RateLimit:
     """Writes per caller (a hash of their token) and per client address, sliding windows in memory.
 
@@ -172,7 +194,7 @@ class RateLimit:
 
     def __init__(self, app: ASGIApp, per_caller: str, per_ip: str) -> None:
         self.app = app
-        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.limiter = SlidingWindowCounterRateLimiter(Counters())
         self.per_caller = parse(per_caller)
         self.per_ip = parse(per_ip)
 
