@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -189,9 +189,18 @@ def ok(answer: Answer) -> Answer:
 
 
 class System:
-    def __init__(self, stack: Stack, client: Upstream, engine: AsyncEngine) -> None:
-        self.stack, self.client, self.engine = stack, client, engine
+    def __init__(self, stack: Stack, client: Upstream, engine: AsyncEngine, sink_pid: int) -> None:
+        self.stack, self.client, self.engine, self.sink_pid = stack, client, engine, sink_pid
         self.tokens: dict[tuple[str, str], str] = {}
+
+    def monitor(self) -> Monitor:
+        """Every process of the run: the stack's, the SMTP sink and this load generator."""
+        monitor = Monitor.of(self.stack)
+        monitor.watched += [
+            Watched("SMTP sink", fixed(self.sink_pid)),
+            Watched("load generator (this)", fixed(os.getpid())),
+        ]
+        return monitor
 
     async def token(self, sub: str, role: str, organisation_id: str | None = None) -> str:
         key = (sub, role)
@@ -555,58 +564,78 @@ SINK = (
     "import sys, threading; from lbb.mailsink import SmtpServer;"
     " SmtpServer(int(sys.argv[1])).start(); threading.Event().wait()"
 )
+# All the load comes from this one process: lift the gateway's per-caller and per-address write limits.
+UNLIMITED_WRITES = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_WRITES_PER_IP": "1000000/minute"}
 
 
-async def main(args: argparse.Namespace, sink: subprocess.Popen[bytes], smtp_port: int) -> None:
-    home = Path(tempfile.mkdtemp(prefix="lbb-bench-"))
-    # All the load comes from one address: lift the gateway's per-address write limit for the run.
-    gateway_env = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_WRITES_PER_IP": "1000000/minute"}
-    stack = Stack(home=home, smtp_host="127.0.0.1", smtp_port=smtp_port, extra_env=gateway_env)
-    figures = Figures()
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[tuple[int, int]]:
+    """The SMTP sink in a process of its own (its work is neither the services' nor the load
+    generator's): its pid and port."""
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
     try:
-        with console.status("starting the embedded stack…"):
-            await asyncio.to_thread(stack.start, lambda line: None)
-        assert stack.kafka_bootstrap_servers and stack.database_url
-        engine = create_async_engine(stack.database_url)
-        # The load generator uses the gateway's own aiohttp client: httpx's pool cost this process as
-        # much CPU per request as the gateway itself, on the same two cores. Idle connections expire
-        # before uvicorn's 5 s keep-alive does, so none is reused as it closes.
-        client = Upstream(60.0, max_connections=400, keepalive_s=2.0)
-        try:
-            system = System(stack, client, engine)
-            monitor = Monitor.of(stack)
-            monitor.watched += [
-                Watched("SMTP sink", fixed(sink.pid)),
-                Watched("load generator (this)", fixed(os.getpid())),
-            ]
-            monitor.start()
-            started = time.perf_counter()
-            with console.status(f"raw: {args.raw:,} messages of {args.size} bytes…"):
-                figures.raw_per_s = await raw_throughput(stack.kafka_bootstrap_servers, args.raw, args.size)
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress:
-                if args.ceiling:
-                    await http_ceiling(system, args.ceiling, args.in_flight, figures, progress)
-                await closed_loop(system, args.n, args.in_flight, figures, progress)
-                if args.backlog:
-                    await backlog(system, args.backlog, figures, progress)
-                for rate in args.rates:
-                    figures.loads.append(await open_loop(system, rate, args.seconds, progress))
-                if args.enrol:
-                    await enrolment(system, args.enrol, figures, progress)
-            await monitor.stop()
-            report(figures, monitor, time.perf_counter() - started, args.raw)
-        finally:
-            await client.close()
-        await engine.dispose()
+        wait_until(lambda: port_open(port), 20, "the SMTP sink")
+        yield sink.pid, port
     finally:
-        stack.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        sink.terminate()
+        sink.wait()
+
+
+@contextlib.asynccontextmanager
+async def running(prefix: str) -> AsyncIterator[System]:
+    """The embedded stack in a temporary folder with the SMTP sink, and a ``System`` to drive them;
+    all stopped after."""
+    with smtp_sink() as (sink_pid, port):
+        home = Path(tempfile.mkdtemp(prefix=prefix))
+        stack = Stack(home=home, smtp_host="127.0.0.1", smtp_port=port, extra_env=UNLIMITED_WRITES)
+        try:
+            with console.status("starting the embedded stack…"):
+                await asyncio.to_thread(stack.start, lambda line: None)
+            assert stack.database_url
+            engine = create_async_engine(stack.database_url)
+            # The load generator uses the gateway's own aiohttp client: httpx's pool cost this process as
+            # much CPU per request as the gateway itself, on the same two cores. Idle connections expire
+            # before uvicorn's 5 s keep-alive does, so none is reused as it closes.
+            client = Upstream(60.0, max_connections=400, keepalive_s=2.0)
+            try:
+                yield System(stack, client, engine, sink_pid)
+            finally:
+                await client.close()
+                await engine.dispose()
+        finally:
+            stack.stop()
+            shutil.rmtree(home, ignore_errors=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    figures = Figures()
+    async with running("lbb-bench-") as system:
+        stack = system.stack
+        assert stack.kafka_bootstrap_servers
+        monitor = system.monitor()
+        monitor.start()
+        started = time.perf_counter()
+        with console.status(f"raw: {args.raw:,} messages of {args.size} bytes…"):
+            figures.raw_per_s = await raw_throughput(stack.kafka_bootstrap_servers, args.raw, args.size)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            if args.ceiling:
+                await http_ceiling(system, args.ceiling, args.in_flight, figures, progress)
+            await closed_loop(system, args.n, args.in_flight, figures, progress)
+            if args.backlog:
+                await backlog(system, args.backlog, figures, progress)
+            for rate in args.rates:
+                figures.loads.append(await open_loop(system, rate, args.seconds, progress))
+            if args.enrol:
+                await enrolment(system, args.enrol, figures, progress)
+        await monitor.stop()
+        report(figures, monitor, time.perf_counter() - started, args.raw)
 
 
 def parse() -> argparse.Namespace:
@@ -636,13 +665,4 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    arguments = parse()
-    # The SMTP sink gets a process of its own: its work is neither the services' nor the load generator's.
-    port = free_port()
-    smtp_sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
-    try:
-        wait_until(lambda: port_open(port), 20, "the SMTP sink")
-        asyncio.run(main(arguments, smtp_sink, port))
-    finally:
-        smtp_sink.terminate()
-        smtp_sink.wait()
+    asyncio.run(main(parse()))

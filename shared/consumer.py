@@ -13,6 +13,7 @@ error in its headers, and the consumer moves on.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -241,14 +242,9 @@ class Consumer:
                     continue
                 new.discard(item.envelope.id)
                 fresh.append(item)
-            at = 0
-            while at < len(fresh):
-                run = [fresh[at]]
-                if isinstance(fresh[at].handler, Batched):  # the events after it for the same handler
-                    while at + len(run) < len(fresh) and fresh[at + len(run)].handler is fresh[at].handler:
-                        run.append(fresh[at + len(run)])
-                at += len(run)
-                outcomes += await self._apply_run(session, run)
+            # a run: consecutive events for one Batched handler; any other event is a run of its own
+            for _, run in itertools.groupby(fresh, key=lambda w: w.handler if isinstance(w.handler, Batched) else w):
+                outcomes += await self._apply_run(session, list(run))
         return outcomes
 
     async def _apply_run(self, session: AsyncSession, run: list[Work]) -> list[tuple[str, str, float]]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 NAMING_CONVENTION = {
@@ -42,3 +44,13 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """One unit of work: commits on success, rolls back on any exception."""
     async with sessions() as session, session.begin():
         yield session
+
+
+def upsert(table: Table) -> Any:
+    """``INSERT … ON CONFLICT (primary key) DO UPDATE`` of every other column: a projection's row
+    replaced by the latest event about it. Build it once and execute it with rows as parameters
+    (executemany for many), so SQLAlchemy caches one statement."""
+    statement = insert(table)
+    keys = [c.name for c in table.primary_key]
+    changed = {c.name: statement.excluded[c.name] for c in table.c if not c.primary_key}
+    return statement.on_conflict_do_update(index_elements=keys, set_=changed)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 event_id_var: ContextVar[str | None] = ContextVar("lbb_event_id", default=None)
 request_id_var: ContextVar[str | None] = ContextVar("lbb_request_id", default=None)
+
+
+def asgi_header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    """A request header from an ASGI scope (``name`` in lower case, as ASGI servers give them)."""
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
 
 EVENTS_CONSUMED = Counter(
     "lbb_events_consumed_total",

@@ -31,7 +31,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers
 from shared.events import Event, contract_events
 from shared.inbox import Inbox
-from shared.observability import configure_logging, request_id_var
+from shared.observability import asgi_header, configure_logging, request_id_var
 from shared.outbox import Outbox, Relay
 from shared.settings import ServiceSettings
 
@@ -207,8 +207,7 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((bytes(v).decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        rid = given or uuid.uuid4().hex
+        rid = asgi_header(scope, b"x-request-id") or uuid.uuid4().hex
         token = request_id_var.set(rid)
 
         async def send_with_id(message: Message) -> None:

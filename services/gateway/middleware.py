@@ -29,7 +29,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.middleware.cors import CORSMiddleware
 
 from services.gateway.settings import GatewaySettings
-from shared.observability import request_id_var
+from shared.observability import asgi_header, request_id_var
 
 log = logging.getLogger("services.gateway.access")
 
@@ -46,13 +46,6 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
 
 
 async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
@@ -73,7 +66,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
+        given = asgi_header(scope, b"x-request-id")
         rid = given if given and REQUEST_ID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(rid)
         path: str = scope.get("path", "")
@@ -123,7 +116,7 @@ class BodyLimit:
         if scope["type"] != "http" or scope.get("method") not in WRITES:
             await self.app(scope, receive, send)
             return
-        length = _header(scope, b"content-length")
+        length = asgi_header(scope, b"content-length")
         if length is not None:
             if not length.isdigit():
                 await _answer(send, 400, "invalid Content-Length")
@@ -210,7 +203,7 @@ class RateLimit:
             return
         client = scope.get("client")
         ip = str(client[0]) if client else "unknown"
-        credential = _header(scope, b"authorization") or _cookie(scope, "lbb_session")
+        credential = asgi_header(scope, b"authorization") or _cookie(scope, "lbb_session")
         retry = await self._refused(self.per_ip, "ip", ip)
         if retry is None and credential:
             caller = hashlib.sha256(credential.encode()).hexdigest()
@@ -222,7 +215,7 @@ class RateLimit:
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
-    raw = _header(scope, b"cookie")
+    raw = asgi_header(scope, b"cookie")
     if not raw:
         return None
     for part in raw.split(";"):

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,14 +19,9 @@ from services.notifications import domain, reminders, store
 from services.notifications.models import Contact, PairMember, StaffContact
 from shared import events as ev
 from shared.consumer import Batched, Context, Handler
+from shared.db import upsert
 
-_CONTACT: Table = Contact.__table__  # type: ignore[assignment]
-_CONTACT_FIELDS = ("subject", "name", "email", "job_title", "organisation_id", "organisation_name", "updated_at")
-_insert_contact = insert(_CONTACT)
-# Built once (Core, values as parameters): no per-event statement to build and key for the cache.
-_UPSERT_CONTACT = _insert_contact.on_conflict_do_update(
-    index_elements=["person_id"], set_={f: _insert_contact.excluded[f] for f in _CONTACT_FIELDS}
-)
+_UPSERT_CONTACT = upsert(Contact.__table__)  # type: ignore[arg-type]
 
 
 async def contacts_recorded(session: AsyncSession, events: list[ev.ContactRecorded]) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import rounds
@@ -14,45 +13,14 @@ from services.pairing.domain import Weights
 from services.pairing.models import Fellow, PairingRound
 from shared import events as ev
 from shared.consumer import Batched, Context, Handler
+from shared.db import upsert
 
-_FELLOW: Table = Fellow.__table__  # type: ignore[assignment]
-_insert_fellow = insert(_FELLOW)
-_FELLOW_FIELDS = (
-    "cohort_id",
-    "organisation_id",
-    "organisation_code",
-    "sector",
-    "place",
-    "staff_group",
-    "band",
-    "availability",
-    "interests",
-    "withdrawn",
-    "person_id",
-    "enrolled_at",
-)
-# Built once: an enrolment that comes again (re-enrolled after a withdrawal) overwrites the projection.
-_UPSERT_FELLOW = _insert_fellow.on_conflict_do_update(
-    index_elements=["id"], set_={f: _insert_fellow.excluded[f] for f in _FELLOW_FIELDS}
-)
+# A fellow enrolled again (after a withdrawal) has the projection overwritten.
+_UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
 
 
 def _fellow_row(event: ev.FellowEnrolled) -> dict[str, Any]:
-    return {
-        "id": event.fellow_id,
-        "cohort_id": event.cohort_id,
-        "organisation_id": event.organisation_id,
-        "organisation_code": event.organisation_code,
-        "sector": event.sector,
-        "place": event.place,
-        "staff_group": event.staff_group,
-        "band": event.band,
-        "availability": list(event.availability),
-        "interests": list(event.interests),
-        "withdrawn": False,
-        "person_id": event.person_id,
-        "enrolled_at": event.enrolled_at,
-    }
+    return event.model_dump(exclude={"fellow_id"}) | {"id": event.fellow_id, "withdrawn": False}
 
 
 def make_handlers(weights: Weights) -> dict[type[ev.Event], Handler]:
