@@ -40,11 +40,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Context:
-    """What a handler gets besides its event: the open transaction and where to put new events."""
+    """What a handler gets besides its event: the open transaction, where to put new events, and the
+    service's settings (the one way configuration reaches a handler)."""
 
     session: AsyncSession
     envelope: Envelope
     outbox: Outbox
+    settings: ServiceSettings
 
     async def publish(self, *events: Event) -> None:
         await self.outbox.add(self.session, *events)
@@ -63,10 +65,10 @@ class Batched:
     effects on the service's own tables only; a handler that publishes events stays a ``Handler``.
     """
 
-    apply: Callable[[AsyncSession, list[Any]], Awaitable[None]]
+    apply: Callable[[Context, list[Any]], Awaitable[None]]
 
     async def __call__(self, ctx: Context, event: Any) -> None:
-        await self.apply(ctx.session, [event])
+        await self.apply(ctx, [event])
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,6 +139,9 @@ class Consumer:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+
+    def _context(self, session: AsyncSession, envelope: Envelope) -> Context:
+        return Context(session=session, envelope=envelope, outbox=self.outbox, settings=self.settings)
 
     def subscribe(self) -> None:
         if not self.handlers:
@@ -254,10 +259,10 @@ class Consumer:
         started = time.perf_counter()
         try:
             if len(run) == 1:
-                await first.handler(Context(session=session, envelope=first.envelope, outbox=self.outbox), first.event)
+                await first.handler(self._context(session, first.envelope), first.event)
             else:
                 assert isinstance(first.handler, Batched)
-                await first.handler.apply(session, [item.event for item in run])
+                await first.handler.apply(self._context(session, first.envelope), [item.event for item in run])
         except Exception as exc:
             if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
                 raise
@@ -302,7 +307,7 @@ class Consumer:
                 async with session.begin_nested():
                     if not await self.inbox.first_time(session, envelope.id, envelope.type):
                         return "duplicate", 0.0
-                    await item.handler(Context(session=session, envelope=envelope, outbox=self.outbox), item.event)
+                    await item.handler(self._context(session, envelope), item.event)
                 return "applied", time.perf_counter() - started
             except Exception as exc:
                 if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated
@@ -47,8 +47,10 @@ class ServiceRuntime:
         outbox: Outbox,
         inbox: Inbox,
         handlers: Mapping[type[Event], Handler] | None = None,
+        routers: Sequence[APIRouter] = (),
     ) -> None:
         self.settings = settings
+        self.routers = list(routers)
         self.name = settings.service_name
         self.metadata = metadata
         self.outbox = outbox
@@ -159,7 +161,7 @@ class ServiceRuntime:
         async def health() -> dict[str, str]:
             return await self.health()
 
-        for router in routers:
+        for router in (*self.routers, *routers):
             app.include_router(router)
         return app
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications import domain, reminders, store
 from services.notifications.models import Contact, PairMember, StaffContact
@@ -24,11 +23,11 @@ from shared.db import upsert
 _UPSERT_CONTACT = upsert(Contact.__table__)  # type: ignore[arg-type]
 
 
-async def contacts_recorded(session: AsyncSession, events: list[ev.ContactRecorded]) -> None:
+async def contacts_recorded(ctx: Context, events: list[ev.ContactRecorded]) -> None:
     """Every ContactRecorded of a run in one executemany (asyncpg pipelines it): a backlog of contacts
     is applied at several thousand a second rather than one statement's round trip each."""
     now = datetime.now(UTC)
-    await session.execute(_UPSERT_CONTACT, [event.model_dump() | {"updated_at": now} for event in events])
+    await ctx.session.execute(_UPSERT_CONTACT, [event.model_dump() | {"updated_at": now} for event in events])
 
 
 on_contact_recorded = Batched(contacts_recorded)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import rounds
 from services.pairing.domain import Weights
@@ -24,10 +23,11 @@ def _fellow_row(event: ev.FellowEnrolled) -> dict[str, Any]:
 
 
 def make_handlers(weights: Weights) -> dict[type[ev.Event], Handler]:
-    async def fellows_enrolled(s: AsyncSession, events: list[ev.FellowEnrolled]) -> None:
+    async def fellows_enrolled(ctx: Context, events: list[ev.FellowEnrolled]) -> None:
         """A run of FellowEnrolled: every fellow upserted in one executemany, then each cohort's
         waiting pairing round (if any) looked at once, not once per fellow (a board enrolling a
         cohort of hundreds puts them on the topic together)."""
+        s = ctx.session
         await s.flush()  # ORM changes earlier in this transaction (a withdrawal, say) go first
         await s.execute(_UPSERT_FELLOW, [_fellow_row(e) for e in events])
         enrolled = {e.fellow_id for e in events}

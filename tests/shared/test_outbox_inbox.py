@@ -325,9 +325,9 @@ async def test_a_batched_handler_gets_its_runs_whole_and_a_failing_run_is_retrie
     runs: list[list[uuid.UUID]] = []
     bad: set[uuid.UUID] = set()
 
-    async def things_made(session: Any, events: list[ThingMade]) -> None:
+    async def things_made(ctx: Context, events: list[ThingMade]) -> None:
         runs.append([e.thing_id for e in events])
-        await session.execute(insert(effect), [{"thing_id": e.thing_id} for e in events])
+        await ctx.session.execute(insert(effect), [{"thing_id": e.thing_id} for e in events])
         if bad & {e.thing_id for e in events}:
             raise RuntimeError("a bad thing in the run")
 
