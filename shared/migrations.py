@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import services
+from shared.worker import channel_name
 
 SERVICES_DIR = Path(services.__file__).resolve().parent
 SCHEMA_SERVICES = ("applications", "pairing", "feedback", "notifications")
@@ -71,3 +73,63 @@ def run_env(metadata: MetaData) -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+# --- helpers for the revisions themselves -----------------------------------------------------
+
+
+def create_outbox_and_inbox(schema: str) -> None:
+    """The outbox and inbox every service has (shared/outbox.py, shared/inbox.py), in ``schema``."""
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_inbox")),
+        schema=schema,
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+        schema=schema,
+    )
+    op.create_index(
+        "ix_outbox_unsent", "outbox", ["seq"], unique=False, schema=schema, postgresql_where=sa.text("sent_at IS NULL")
+    )
+
+
+def drop_outbox_and_inbox(schema: str) -> None:
+    op.drop_index("ix_outbox_unsent", table_name="outbox", schema=schema, postgresql_where=sa.text("sent_at IS NULL"))
+    op.drop_table("outbox", schema=schema)
+    op.drop_table("inbox", schema=schema)
+
+
+def notify_on_insert(schema: str, table: str) -> None:
+    """A statement-level trigger that sends ``NOTIFY lbb_<schema>_<table>`` when rows are inserted: it
+    is delivered at commit (never for a rolled-back insert), once per transaction, and wakes the
+    workers of every instance that LISTENs (shared/worker.py). No extra round trip for the writer."""
+    channel = channel_name(schema, table)
+    function = f'"{schema}".{channel}_notify'
+    op.execute(
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$"
+    )
+    op.execute(
+        f'CREATE TRIGGER {channel}_notify AFTER INSERT ON "{schema}"."{table}" '
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+    )
+
+
+def drop_notify_on_insert(schema: str, table: str) -> None:
+    channel = channel_name(schema, table)
+    op.execute(f'DROP TRIGGER IF EXISTS {channel}_notify ON "{schema}"."{table}"')
+    op.execute(f'DROP FUNCTION IF EXISTS "{schema}".{channel}_notify()')

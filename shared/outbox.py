@@ -30,25 +30,22 @@ from sqlalchemy import (
     Text,
     Uuid,
     delete,
-    event,
     func,
     select,
     text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from shared.envelope import wrap
 from shared.events import Event
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_UNSENT
+from shared.worker import Worker, channel_name, wake_on_commit
 
 log = logging.getLogger(__name__)
 
 # Send one message (topic, key, value); returns an awaitable that completes on the broker's ack.
 Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
-
-_WAKE_KEY = "lbb_outbox_wake"
 
 
 class Outbox:
@@ -70,7 +67,7 @@ class Outbox:
             Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
         )
         self._insert = self.table.insert()
-        self._listeners: list[Callable[[], None]] = []
+        self.channel = channel_name(str(metadata.schema), "outbox")
 
     async def add(self, session: AsyncSession, *events: Event) -> list[uuid.UUID]:
         """Stage events in the caller's transaction; they are published only if it commits."""
@@ -96,28 +93,8 @@ class Outbox:
         # VALUES is a new statement per row count that SQLAlchemy compiles every time (10 times the CPU
         # for a fan-out of 200 events).
         await session.execute(self._insert, rows)
-        session.sync_session.info[_WAKE_KEY] = self._notify
+        wake_on_commit(session, self.channel)
         return ids
-
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every commit that added rows (the relay wakes up at once)."""
-        self._listeners.append(listener)
-
-    def _notify(self) -> None:
-        for listener in self._listeners:
-            listener()
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    notify = session.info.pop(_WAKE_KEY, None)
-    if notify is not None:
-        notify()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_WAKE_KEY, None)
 
 
 class Relay:
@@ -143,19 +120,22 @@ class Relay:
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
         self.linger_s = linger_s
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self.worker = Worker(
+            f"outbox-relay-{outbox.service}",
+            self.step,
+            poll_interval_s=poll_interval_s,
+            linger_s=linger_s,
+            channels=[outbox.channel],
+        )
         self.published = 0
         self.retention = retention
         self.prune_interval_s = prune_interval_s
         self.clock = clock
         self._next_due: dict[str, float] = {}  # periodic chore: when it is due next (loop time)
         self.lag_interval_s = lag_interval_s
-        outbox.on_commit(self.wake)
 
     def wake(self) -> None:
-        self._wake.set()
+        self.worker.wake()
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows; return how many were published."""
@@ -241,33 +221,16 @@ class Relay:
         lag = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_LAG.labels(self.outbox.service).set(lag)
 
-    async def run(self) -> None:
-        backoff = self.poll_interval_s
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                published = await self.publish_batch()
-                backoff = self.poll_interval_s
-            except Exception:  # the broker or database is away: keep the rows, try again later
-                log.exception("outbox relay of %s failed; retrying in %.1fs", self.outbox.service, backoff)
-                published = 0
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            if published == self.batch_size:
-                continue
-            await self._housekeeping()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
-                if self.linger_s and not self._stopping:  # woken by a commit: let a few more arrive
-                    await asyncio.sleep(self.linger_s)
+    async def step(self) -> bool:
+        """One round: a batch published (and, when the backlog is drained, the periodic chores)."""
+        if await self.publish_batch() == self.batch_size:
+            return True
+        await self._housekeeping()
+        return False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.outbox.service}")
+        self.worker.start()
 
     async def stop(self) -> None:
         """Finish the batch in flight, then stop."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
+        await self.worker.stop()

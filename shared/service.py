@@ -34,6 +34,7 @@ from shared.inbox import Inbox
 from shared.observability import asgi_header, configure_logging, request_id_var
 from shared.outbox import Outbox, Relay
 from shared.settings import ServiceSettings
+from shared.worker import Listener, Worker
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class ServiceRuntime:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.relay: Relay | None = None
+        self.workers: list[Worker] = []
+        self.listener: Listener | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.consumer = Consumer(
@@ -87,6 +90,12 @@ class ServiceRuntime:
         self._on_stop.append(hook)
         return hook
 
+    def add_worker(self, worker: Worker) -> Worker:
+        """Background work that runs while the service runs: started after the database and broker,
+        stopped (its step in flight drained) before the consumers and the relay stop."""
+        self.workers.append(worker)
+        return worker
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: state changes and outbox rows commit together or not at all."""
@@ -110,11 +119,17 @@ class ServiceRuntime:
             await hook()
         await self.broker.start()
         self.relay.start()
+        for worker in self.workers:
+            worker.start()
+        self.listener = Listener(self._engine, name=self.name)
+        self.listener.start()
         log.info("%s started", self.name)
 
     async def stop(self) -> None:
         for hook in self._on_stop:
             await hook()
+        for worker in reversed(self.workers):
+            await worker.stop()
         # Drain the consumers first (in-flight batches finish and commit), then publish what they
         # wrote, so a clean stop leaves no event waiting in the outbox for the next start.
         for subscriber in self.broker.subscribers:
@@ -125,6 +140,8 @@ class ServiceRuntime:
                 async with asyncio.timeout(5):
                     while await self.relay.publish_batch():
                         pass
+        if self.listener is not None:
+            await self.listener.stop()
         await self.broker.stop()
         if self._engine is not None:
             await self._engine.dispose()

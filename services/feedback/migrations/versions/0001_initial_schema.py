@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -39,36 +41,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_feedback_exchange_pair_cohort_id"), "exchange_pair", ["cohort_id"], unique=False, schema="feedback"
     )
-    op.create_table(
-        "inbox",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_inbox")),
-        schema="feedback",
-    )
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-        schema="feedback",
-    )
-    op.create_index(
-        "ix_outbox_unsent",
-        "outbox",
-        ["seq"],
-        unique=False,
-        schema="feedback",
-        postgresql_where=sa.text("sent_at IS NULL"),
-    )
+    create_outbox_and_inbox("feedback")
     op.create_table(
         "feedback",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -157,11 +130,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_feedback_feedback_to_fellow_id"), table_name="feedback", schema="feedback")
     op.drop_index(op.f("ix_feedback_feedback_pair_id"), table_name="feedback", schema="feedback")
     op.drop_table("feedback", schema="feedback")
-    op.drop_index(
-        "ix_outbox_unsent", table_name="outbox", schema="feedback", postgresql_where=sa.text("sent_at IS NULL")
-    )
-    op.drop_table("outbox", schema="feedback")
-    op.drop_table("inbox", schema="feedback")
+    drop_outbox_and_inbox("feedback")
     op.drop_index(op.f("ix_feedback_exchange_pair_cohort_id"), table_name="exchange_pair", schema="feedback")
     op.drop_table("exchange_pair", schema="feedback")
     # ### end Alembic commands ###

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import create_outbox_and_inbox, drop_outbox_and_inbox
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -43,36 +45,7 @@ def upgrade() -> None:
         schema="pairing",
     )
     op.create_index(op.f("ix_pairing_fellow_cohort_id"), "fellow", ["cohort_id"], unique=False, schema="pairing")
-    op.create_table(
-        "inbox",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_inbox")),
-        schema="pairing",
-    )
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
-        schema="pairing",
-    )
-    op.create_index(
-        "ix_outbox_unsent",
-        "outbox",
-        ["seq"],
-        unique=False,
-        schema="pairing",
-        postgresql_where=sa.text("sent_at IS NULL"),
-    )
+    create_outbox_and_inbox("pairing")
     op.create_table(
         "pairing_round",
         sa.Column("cohort_id", sa.Uuid(), nullable=False),
@@ -138,11 +111,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_pairing_pair_cohort_id"), table_name="pair", schema="pairing")
     op.drop_table("pair", schema="pairing")
     op.drop_table("pairing_round", schema="pairing")
-    op.drop_index(
-        "ix_outbox_unsent", table_name="outbox", schema="pairing", postgresql_where=sa.text("sent_at IS NULL")
-    )
-    op.drop_table("outbox", schema="pairing")
-    op.drop_table("inbox", schema="pairing")
+    drop_outbox_and_inbox("pairing")
     op.drop_index(op.f("ix_pairing_fellow_cohort_id"), table_name="fellow", schema="pairing")
     op.drop_table("fellow", schema="pairing")
     # ### end Alembic commands ###
