@@ -57,9 +57,13 @@ def parse_envelope(raw: bytes | str) -> Envelope:
 
 
 def event_of(envelope: Envelope) -> Event:
-    """Validate an envelope's data as its event type."""
+    """Validate an envelope's data as its event type, as a tolerant reader: a field this release does
+    not know (sent by a producer one release ahead, during a rolling deploy) is ignored, never a reason
+    to dead-letter. Producers stay strict: an event is built with ``extra="forbid"``."""
+    cls = REGISTRY[envelope.type]
+    known = {k: v for k, v in envelope.data.items() if k in cls.model_fields}
     try:
-        return REGISTRY[envelope.type].model_validate(envelope.data)
+        return cls.model_validate(known)
     except ValidationError as exc:
         raise InvalidEnvelope(f"invalid data for {envelope.type}: {exc}") from exc
 

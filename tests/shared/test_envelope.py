@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from shared import events as ev
 from shared.envelope import InvalidEnvelope, parse, wrap
@@ -76,3 +77,15 @@ def test_unknown_types_and_invalid_data_are_refused() -> None:
     body["data"]["staff_group"] = "astronaut"
     with pytest.raises(InvalidEnvelope, match="invalid data for ApplicationSubmitted"):
         parse(json.dumps(body))
+
+
+def test_a_field_this_release_does_not_know_is_ignored_by_the_reader_but_refused_to_a_producer() -> None:
+    """Tolerant reader, strict producer: an event from a release ahead still applies."""
+    sent = submitted()
+    body = json.loads(wrap(sent, "applications").to_bytes())
+    body["data"]["added_next_release"] = {"anything": [1, 2]}
+    envelope, event = parse(json.dumps(body))
+    assert event == sent
+    assert envelope.data["added_next_release"] == {"anything": [1, 2]}
+    with pytest.raises(ValidationError):
+        type(event)(**body["data"])

@@ -128,7 +128,8 @@ async def test_a_rolled_back_state_change_publishes_no_event(
 async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_the_dlq(
     stack: Stack, sessions: async_sessionmaker[Any], topic_reader: Any
 ) -> None:
-    target, sentinel = uuid.uuid4(), uuid.uuid4()
+    """Also: an event with a field this release does not know (a producer one release ahead) applies."""
+    target, sentinel, ahead = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     key = str(target).encode()  # one key: one partition, so the sentinel is consumed last
 
     async def on_thing_made(ctx: Context, event: ThingMade) -> None:
@@ -146,6 +147,9 @@ async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_
         await broker.publish(json.dumps(bad_data).encode(), topic=TOPIC, key=key)
         unknown = json.loads(duplicate) | {"id": str(uuid.uuid4()), "type": "NoSuchEvent"}
         await broker.publish(json.dumps(unknown).encode(), topic=TOPIC, key=key)
+        from_next_release = json.loads(wrap(ThingMade(thing_id=ahead, name="newer"), "plumbing-test").to_bytes())
+        from_next_release["data"]["colour"] = "added in the next release"
+        await broker.publish(json.dumps(from_next_release).encode(), topic=TOPIC, key=key)
         await broker.publish(
             wrap(ThingMade(thing_id=sentinel, name="last"), "plumbing-test").to_bytes(), topic=TOPIC, key=key
         )
@@ -159,7 +163,9 @@ async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_
         await eventually(sentinel_applied, timeout_s=60, what="the consumer to reach the last message")
         async with sessions() as s:
             twice = await s.scalar(select(func.count()).select_from(effect).where(effect.c.thing_id == target))
+            newer = await s.scalar(select(func.count()).select_from(effect).where(effect.c.thing_id == ahead))
         assert twice == 1
+        assert newer == 1  # the unknown field was ignored, not dead-lettered (three dead letters below)
         assert consumer.duplicates == 1
 
         async def three_dead() -> bool:  # dead letters go out after their batch's transaction commits
