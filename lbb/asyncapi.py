@@ -7,21 +7,20 @@ import json
 from pathlib import Path
 
 from shared.events import contract_events
-
-SERVICES = ("applications", "pairing", "feedback", "notifications")
+from shared.registry import SERVICES
 
 
 def documents() -> dict[str, str]:
     """File name (relative to the output folder) → content, deterministic."""
     out: dict[str, str] = {}
     for service in SERVICES:
-        module = importlib.import_module(f"services.{service}.main")
+        module = importlib.import_module(service.module)
         spec = module.app.schema.to_specification().to_jsonable()
         # The document describes the contract, not one deployment's broker address.
         spec["servers"] = {
             "production": {"host": "kafka:9092", "protocol": "kafka", "protocolVersion": "auto", "pathname": ""}
         }
-        out[f"{service}.asyncapi.json"] = json.dumps(spec, indent=2, sort_keys=True) + "\n"
+        out[f"{service.name}.asyncapi.json"] = json.dumps(spec, indent=2, sort_keys=True) + "\n"
     for event_type in contract_events():
         name = event_type.type_name()
         schema = event_type.model_json_schema()

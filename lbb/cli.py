@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lbb.devstack import DEFAULT_PORTS, Stack
-from shared.migrations import SCHEMA_SERVICES, upgrade
+from lbb.devstack import Stack
+from shared.migrations import upgrade
+from shared.registry import DEFAULT_PORTS, SCHEMA_SERVICES
 
 app = typer.Typer(help="Beyond Boundaries: cross-organisational leadership programmes for ICSs.", no_args_is_help=True)
 console = Console()

@@ -24,12 +24,12 @@ import httpx
 
 from lbb.mailsink import SmtpServer
 from shared.broker import ensure_topics
-from shared.migrations import SCHEMA_SERVICES, upgrade
+from shared.migrations import upgrade
+from shared.registry import NAMES, SCHEMA_SERVICES
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("applications", "pairing", "feedback", "notifications")
-DEFAULT_PORTS = {"gateway": 8000, "applications": 8001, "pairing": 8002, "feedback": 8003, "notifications": 8004}
+SERVICES = NAMES
 
 
 def free_port() -> int:

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import services
+from shared.registry import SCHEMA_SERVICES
 from shared.worker import channel_name
 
 SERVICES_DIR = Path(services.__file__).resolve().parent
-SCHEMA_SERVICES = ("applications", "pairing", "feedback", "notifications")
 
 
 def alembic_config(service: str, database_url: str) -> Config:

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import topics
+from shared import registry
 from shared.broker import make_broker, sender
 from shared.consumer import Consumer, Handler
 from shared.db import make_engine, make_sessionmaker
@@ -185,7 +185,7 @@ class ServiceRuntime:
     def asyncapi_app(self) -> FastStream:
         """The FastStream app whose AsyncAPI document describes this service's events."""
         for event_type in contract_events():
-            if event_type.topic in topics.PUBLISHED_BY.get(self.name, ()):
+            if event_type.topic in registry.published_by(self.name):
                 # Documentation only: events leave through the outbox relay, never through this publisher.
                 self.broker.publisher(
                     event_type.topic,

@@ -22,12 +22,3 @@ def dlq(topic: str) -> str:
 
 def all_topics_with_dlq() -> list[str]:
     return [*ALL_TOPICS, *(dlq(t) for t in ALL_TOPICS)]
-
-
-# Which service publishes on which topic (DESIGN.md, "Shape").
-PUBLISHED_BY = {
-    "applications": (APPLICATIONS, CONTACTS),
-    "pairing": (PAIRING,),
-    "feedback": (FEEDBACK,),
-    "notifications": (NOTIFICATIONS,),
-}

@@ -6,14 +6,20 @@ import secrets
 
 from pydantic import Field
 
+from shared.registry import DEFAULT_PORTS, NAMES
 from shared.settings import Settings
 
 
+def _default_url(service: str) -> str:
+    return f"http://127.0.0.1:{DEFAULT_PORTS[service]}"
+
+
 class GatewaySettings(Settings):
-    applications_url: str = "http://127.0.0.1:8001"
-    pairing_url: str = "http://127.0.0.1:8002"
-    feedback_url: str = "http://127.0.0.1:8003"
-    notifications_url: str = "http://127.0.0.1:8004"
+    # Where each service of shared/registry.py answers (APPLICATIONS_URL, ... in the environment).
+    applications_url: str = _default_url("applications")
+    pairing_url: str = _default_url("pairing")
+    feedback_url: str = _default_url("feedback")
+    notifications_url: str = _default_url("notifications")
     upstream_timeout_s: float = 15.0
 
     jwt_audience: str = "lbb"
@@ -38,9 +44,4 @@ class GatewaySettings(Settings):
     secure_cookies: bool = False  # the staff pages' session cookie only over HTTPS (set behind TLS)
 
     def service_urls(self) -> dict[str, str]:
-        return {
-            "applications": self.applications_url,
-            "pairing": self.pairing_url,
-            "feedback": self.feedback_url,
-            "notifications": self.notifications_url,
-        }
+        return {name: str(getattr(self, f"{name}_url")) for name in NAMES}

@@ -13,7 +13,8 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from lbb.devstack import Stack
-from shared.migrations import SCHEMA_SERVICES, upgrade
+from shared.migrations import upgrade
+from shared.registry import SCHEMA_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ROOT / "deploy" / "postgres" / "roles.psql"

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from shared import topics
+from shared.registry import NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("applications", "pairing", "feedback", "notifications")
+APP_SERVICES = NAMES
 
 
 def compose() -> dict[str, Any]:
