@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import StringConstraints
@@ -10,3 +11,4 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 OrganisationCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
 ]
+BAND_PATTERN = re.compile(r"^([2-7]|8[a-d]|9|FY[12]|CT[1-3]|ST[1-8]|SAS|consultant|GP|other)$")

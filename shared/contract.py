@@ -1,0 +1,164 @@
+"""The request bodies of the HTTP contract (DESIGN.md, "Gateway HTTP contract"), declared once.
+
+The gateway validates every body with these models (so /openapi.json describes the real bodies and
+bad input is refused with a readable 422 before it reaches a service) and forwards the fields the
+caller gave; the owning service validates the same model again and applies its own rules and
+defaults (the gateway decides nothing).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from shared import events as ev
+from shared.fields import BAND_PATTERN, OrganisationCode, Text
+
+Dimension = Literal[ev.LEADERSHIP_DIMENSIONS]  # type: ignore[valid-type]
+Rating = Annotated[int, Field(ge=1, le=5)]
+Idea = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+STATEMENT_MIN, STATEMENT_MAX = 20, 3000
+DEFAULT_AVAILABILITY: tuple[ev.Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so a typo is a 422 and not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL text cannot hold NUL characters: refuse them here, readably."""
+        if _has_nul(value):
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+    def forwarded(self) -> dict[str, Any]:
+        """What goes to the owning service: the fields the caller gave, as JSON values."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class Empty(Body):
+    """No fields: `{}` (an absent body counts as `{}`)."""
+
+
+class Created(BaseModel):
+    id: uuid.UUID
+
+
+class CreateOrganisation(Body):
+    code: OrganisationCode
+    name: Text
+    sector: Literal[ev.SECTORS]  # type: ignore[valid-type]
+    place: Literal[ev.PLACES]  # type: ignore[valid-type]
+
+
+class CreateCohort(Body):
+    programme: Text
+    name: Text
+    capacity: int = Field(ge=2, le=100_000)
+    pairing_mode: ev.PairingMode
+    opens_at: datetime | None = Field(default=None, description="Default: now")
+    closes_at: datetime | None = Field(default=None, description="Default: open until closed")
+    exchange_starts: date | None = Field(default=None, description="Default: today")
+    exchange_ends: date | None = Field(default=None, description="Default: 12 months after exchange_starts")
+    auto_publish: bool = False
+
+
+class SubmitApplication(Body):
+    cohort_id: uuid.UUID
+    name: Text
+    email: EmailStr
+    job_title: Text
+    organisation_id: uuid.UUID
+    staff_group: ev.StaffGroup
+    band: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = Field(
+        description="Agenda for Change band 2-9 or 8a-8d, FY1, FY2, CT1-3, ST1-8, SAS, consultant, GP or other",
+        json_schema_extra={"pattern": BAND_PATTERN.pattern},  # documented; checked by ``_band``, readably
+    )
+    statement: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=STATEMENT_MIN, max_length=STATEMENT_MAX)
+    ]
+    availability: list[ev.Weekday] | None = Field(default=None, min_length=1, description="Default: Monday to Friday")
+    interests: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] | None = (
+        Field(default=None, max_length=20)
+    )
+    equality: dict[str, str | int | bool | None] | None = Field(
+        default=None, description='Kept only with consent: include `"consent": true`'
+    )
+
+    @field_validator("band")
+    @classmethod
+    def _band(cls, band: str) -> str:
+        if not BAND_PATTERN.match(band):
+            raise ValueError(
+                "band must be an Agenda for Change band 2-9 or 8a-8d, "
+                "FY1, FY2, CT1-3, ST1-8, SAS, consultant, GP or other"
+            )
+        return band
+
+    @field_validator("equality")
+    @classmethod
+    def _consent(cls, equality: dict[str, Any] | None) -> dict[str, Any] | None:
+        if equality is not None and equality.get("consent") is not True:
+            raise ValueError("equality data is kept only with consent: set equality.consent to true")
+        return equality
+
+
+class BoardDecision(Body):
+    decision: Literal["shortlist", "waitlist", "decline"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class Swap(Body):
+    fellow_a: uuid.UUID
+    fellow_b: uuid.UUID
+
+
+class ScheduleVisit(Body):
+    host_fellow_id: uuid.UUID
+    date: date
+
+
+class Correction(Body):
+    strengths: dict[Dimension, Rating] = Field(
+        description="Ratings 1-5 of at least three of the nine Healthcare Leadership Model dimensions",
+        min_length=3,
+    )
+    top_strengths: list[Dimension] | None = Field(
+        default=None, min_length=1, max_length=3, description="One to three of the rated dimensions"
+    )
+    narrative: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+    collaboration_ideas: list[Idea] | None = Field(default=None, max_length=20)
+
+
+class GiveFeedback(Correction):
+    to_fellow_id: uuid.UUID
+
+
+class Preferences(Body):
+    mute_reminders: bool = Field(
+        description="Do not e-mail non-essential reminders. Essential messages (decisions, pair assignment) always go."
+    )
+
+
+class StaffContactIn(Body):
+    role: Literal["sponsor", "board"]
+    subject: Text = Field(description="The person's token subject")
+    name: Text
+    email: EmailStr
+    organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor")
