@@ -89,9 +89,8 @@ class Outbox:
                     "created_at": now,
                 }
             )
-        # executemany of one cached statement: asyncpg pipelines the rows in one round trip. A multi-row
-        # VALUES is a new statement per row count that SQLAlchemy compiles every time (10 times the CPU
-        # for a fan-out of 200 events).
+        # executemany of one cached statement: asyncpg pipelines the rows in one round trip
+        # (docs/decisions/0001).
         await session.execute(self._insert, rows)
         wake_on_commit(session, self.channel)
         return ids

@@ -33,10 +33,8 @@ class Settings(BaseSettings):
     # Consumers take whatever has arrived, up to this many events, in one transaction.
     consumer_batch_size: int = Field(default=100, gt=0)
     consumer_batch_timeout_ms: int = Field(default=25, gt=0)
-    # How long the broker may hold a fetch that finds nothing new. The embedded broker does not
-    # answer a held fetch the moment events arrive, so this trades latency for idle polling: measured
-    # on it, a produced event reached a waiting consumer within 16 / 34 / 112 ms (max of 60) at
-    # 20 / 100 / 250 ms, while idle polling cost the broker 14 % / 4 % of a core at 20 / 100 ms.
+    # How long the broker may hold a fetch that finds nothing new: latency against idle polling on
+    # the embedded broker (docs/decisions/0003).
     kafka_fetch_max_wait_ms: int = Field(default=100, gt=0)
 
     http_host: str = "127.0.0.1"

@@ -157,9 +157,8 @@ class Counters(MemoryStorage):
     """``limits``' in-memory counters, with their sweep for expired ones run at most once a second.
 
     The library starts a sweep over every counter after each hit that finds none running, so every
-    write cost CPU in proportion to the callers seen in the last two windows: 0.3 ms at 2,000 and
-    2.5 ms at 20,000 (``tests/gateway/test_middleware.py`` counts the sweeps). A counter is also dropped when it
-    is read after it expired, so sweeping less often changes no answer, only when memory is freed.
+    write cost CPU in proportion to the recent callers (docs/decisions/0005). A counter is also dropped
+    when it is read after it expired, so sweeping less often changes no answer, only when memory is freed.
     """
 
     sweep_interval_s = 1.0
