@@ -1,10 +1,22 @@
-"""The application state machine and its rules: pure, no I/O."""
+"""The rules of applications and cohorts: pure, no I/O.
+
+States and transitions, the cohort's dates and application window, who may read or withdraw an
+application, the capacity split of enrolment, and the events these decisions cause. A refusal is
+raised as a ``shared.errors`` domain error (or ``IllegalTransition``) for the caller to answer.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from shared import events as ev
+from shared.errors import Conflict, Forbidden, Invalid
 
 SUBMITTED = "submitted"
 ENDORSED = "endorsed"
@@ -16,6 +28,8 @@ WITHDRAWN = "withdrawn"
 
 STATES = (SUBMITTED, ENDORSED, SHORTLISTED, WAITLISTED, DECLINED, ENROLLED, WITHDRAWN)
 OPEN_STATES = frozenset({SUBMITTED, ENDORSED, SHORTLISTED, WAITLISTED, ENROLLED})
+# The states that hold one of the cohort's places.
+PLACE_HOLDING = (SHORTLISTED, ENROLLED)
 
 # action -> (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -31,12 +45,104 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "withdraw": (OPEN_STATES, WITHDRAWN),
 }
 
-BOARD_DECISIONS = {"shortlist": "shortlist", "waitlist": "waitlist", "decline": "decline"}
-
 BAND_PATTERN = re.compile(r"^([2-7]|8[a-d]|9|FY[12]|CT[1-3]|ST[1-8]|SAS|consultant|GP|other)$")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-DEFAULT_AVAILABILITY = WEEKDAYS[:5]
+DEFAULT_AVAILABILITY: tuple[ev.Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday")
 STATEMENT_MIN, STATEMENT_MAX = 20, 3000
+# Without an end date, the exchange runs for a year from its start.
+DEFAULT_EXCHANGE_LENGTH = timedelta(days=365)
+
+
+# --- cohorts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CohortDates:
+    opens_at: datetime
+    closes_at: datetime | None
+    exchange_starts: date
+    exchange_ends: date
+
+
+def cohort_dates(
+    now: datetime,
+    opens_at: datetime | None,
+    closes_at: datetime | None,
+    exchange_starts: date | None,
+    exchange_ends: date | None,
+) -> CohortDates:
+    """A new cohort's dates with their defaults (open now, exchange for a year from today), or Invalid."""
+    opens = opens_at or now
+    starts = exchange_starts or now.date()
+    ends = exchange_ends or starts + DEFAULT_EXCHANGE_LENGTH
+    if closes_at is not None and closes_at <= opens:
+        raise Invalid("closes_at must be after opens_at")
+    if ends < starts:
+        raise Invalid("exchange_ends must not be before exchange_starts")
+    return CohortDates(opens, closes_at, starts, ends)
+
+
+def is_open(now: datetime, opens_at: datetime, closes_at: datetime | None) -> bool:
+    """Whether the cohort takes applications at ``now``."""
+    return opens_at <= now and (closes_at is None or now < closes_at)
+
+
+def check_window(now: datetime, opens_at: datetime, closes_at: datetime | None) -> None:
+    """Conflict unless the cohort takes applications at ``now``."""
+    if now < opens_at:
+        raise Conflict(f"applications to this cohort open at {opens_at.isoformat()}")
+    if closes_at is not None and now >= closes_at:
+        raise Conflict(f"applications to this cohort closed at {closes_at.isoformat()}")
+
+
+def check_closable(now: datetime, closes_at: datetime | None) -> None:
+    """Conflict if the application window has already closed."""
+    if closes_at is not None and closes_at <= now:
+        raise Conflict(f"applications to this cohort already closed at {closes_at.isoformat()}")
+
+
+def check_pairing_request(fellows: int, pairs_published_at: datetime | None) -> None:
+    """A pairing round needs two enrolled fellows, and none runs once the cohort's pairs are published."""
+    if pairs_published_at is not None:
+        raise Conflict("the pairs of this cohort are already published")
+    if fellows < 2:
+        raise Conflict(f"a pairing round needs at least two enrolled fellows; this cohort has {fellows}")
+
+
+# --- who may do what ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """The applications someone may read: all, their organisation's, or their own."""
+
+    everything: bool = False
+    organisation_id: uuid.UUID | None = None
+    owner_sub: str | None = None
+
+    def allows(self, owner_sub: str, organisation_id: uuid.UUID) -> bool:
+        if self.everything:
+            return True
+        if self.owner_sub is not None:
+            return owner_sub == self.owner_sub
+        return self.organisation_id is not None and organisation_id == self.organisation_id
+
+
+def read_scope(role: str, sub: str, organisation_id: uuid.UUID | None) -> ReadScope:
+    """Who reads what: the board and admins every application, a sponsor their organisation's
+    (none without one), anyone else their own."""
+    if role in ("board", "admin"):
+        return ReadScope(everything=True)
+    if role == "sponsor":
+        return ReadScope(organisation_id=organisation_id)
+    return ReadScope(owner_sub=sub)
+
+
+def check_may_withdraw(role: str, sub: str, owner_sub: str) -> None:
+    if role != "board" and sub != owner_sub:
+        raise Forbidden("only the applicant or the board can withdraw an application")
+
+
+# --- the state machine and its trail --------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -57,9 +163,136 @@ def transition(state: str, action: str) -> str:
     return target
 
 
+@dataclass(frozen=True)
+class Change:
+    """One state change as the decision trail records it: who, when, why."""
+
+    action: str
+    from_state: str
+    to_state: str
+    reason: str | None
+    decided_by: str
+    decided_at: datetime
+
+
+def change(state: str, action: str, by: str, at: datetime, reason: str | None = None) -> Change:
+    """The change ``action`` makes to an application in ``state``, or IllegalTransition."""
+    return Change(action, state, transition(state, action), reason, by, at)
+
+
+class ApplicationFacts(Protocol):
+    """What the rules read of an application (a row of the application table fits)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def cohort_id(self) -> uuid.UUID: ...
+    @property
+    def organisation_id(self) -> uuid.UUID: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def staff_group(self) -> str: ...
+    @property
+    def band(self) -> str: ...
+    @property
+    def availability(self) -> list[str]: ...
+    @property
+    def interests(self) -> list[str]: ...
+
+
+class OrganisationFacts(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def sector(self) -> str: ...
+    @property
+    def place(self) -> str: ...
+
+
+DecisionEvent = ev.ApplicationShortlisted | ev.ApplicationWaitlisted | ev.ApplicationDeclined
+DECISION_EVENTS: dict[str, type[DecisionEvent]] = {
+    "shortlist": ev.ApplicationShortlisted,
+    "waitlist": ev.ApplicationWaitlisted,
+    "decline": ev.ApplicationDeclined,
+}
+
+
+def decision_event(decision: str, application: ApplicationFacts, organisation_code: str, at: datetime) -> DecisionEvent:
+    """The event a board decision causes."""
+    return DECISION_EVENTS[decision](
+        application_id=application.id,
+        cohort_id=application.cohort_id,
+        organisation_code=organisation_code,
+        decided_at=at,
+    )
+
+
+# --- places: waitlist promotion and enrolment -----------------------------------------------
+
+
+def frees_a_place(previous_state: str) -> bool:
+    """Whether withdrawing an application in this state frees one of the cohort's places."""
+    return previous_state in PLACE_HOLDING
+
+
+def room_for_promotion(places_taken: int, capacity: int) -> bool:
+    """Whether the first waitlisted application (in decision order) may move up."""
+    return places_taken < capacity
+
+
+def promotion_reason(withdrawn_id: uuid.UUID) -> str:
+    return f"a place was freed by the withdrawal of {withdrawn_id}"
+
+
+def promoted(
+    application: ApplicationFacts, organisation_code: str, withdrawn_id: uuid.UUID, at: datetime
+) -> ev.ApplicationShortlisted:
+    """The event of a waitlisted application moving up into a freed place."""
+    return ev.ApplicationShortlisted(
+        application_id=application.id,
+        cohort_id=application.cohort_id,
+        organisation_code=organisation_code,
+        decided_at=at,
+        promoted_after_withdrawal_of=withdrawn_id,
+    )
+
+
 def enrolment(shortlisted: int, enrolled: int, capacity: int) -> int:
     """How many of the shortlisted can be enrolled now without going over capacity."""
     return max(0, min(shortlisted, capacity - enrolled))
+
+
+T = TypeVar("T")
+
+
+def enrolment_split(shortlisted: Sequence[T], enrolled: int, capacity: int) -> tuple[Sequence[T], Sequence[T]]:
+    """The shortlisted (in decision order) who are enrolled now, and those over capacity who wait."""
+    room = enrolment(len(shortlisted), enrolled, capacity)
+    return shortlisted[:room], shortlisted[room:]
+
+
+OVER_CAPACITY = "over the cohort's capacity"
+
+
+def fellow_enrolled(application: ApplicationFacts, organisation: OrganisationFacts, at: datetime) -> ev.FellowEnrolled:
+    """What pairing and feedback learn of a new fellow: the organisation, never the e-mail address."""
+    return ev.FellowEnrolled(
+        fellow_id=application.id,
+        cohort_id=application.cohort_id,
+        organisation_id=organisation.id,
+        organisation_code=organisation.code,
+        sector=organisation.sector,
+        place=organisation.place,
+        staff_group=application.staff_group,
+        band=application.band,
+        availability=application.availability,
+        interests=application.interests,
+        enrolled_at=at,
+        person_id=person_id(application.email),
+    )
 
 
 _PERSON_NAMESPACE = uuid.UUID("9c7fb252-9d61-8384-5796-d6b01b29f787")
@@ -70,6 +303,8 @@ def person_id(email: str) -> uuid.UUID:
     return uuid.uuid5(_PERSON_NAMESPACE, email.strip().lower())
 
 
+# --- fair shortlisting ----------------------------------------------------------------------
+
 SMALL_NUMBER = 5
 
 
@@ -78,5 +313,40 @@ def suppressed(counts: dict[str, int]) -> dict[str, int | str]:
     return {k: ("<5" if 0 < v < SMALL_NUMBER else v) for k, v in sorted(counts.items())}
 
 
-def places_taken(shortlisted: int, enrolled: int) -> int:
-    return shortlisted + enrolled
+@dataclass(frozen=True)
+class Applicant:
+    """One application as the fair-shortlisting view counts it."""
+
+    organisation_code: str
+    sector: str
+    place: str
+    staff_group: str
+    state: str
+    equality: dict[str, Any] | None
+
+
+def shortlisting(applicants: Iterable[Applicant]) -> dict[str, Any]:
+    """Who applied, in aggregate; equality answers only with consent, small numbers suppressed."""
+    by: dict[str, Counter[str]] = {k: Counter() for k in ("organisation", "sector", "place", "staff_group", "state")}
+    equality: dict[str, Counter[str]] = {}
+    consented = total = 0
+    for a in applicants:
+        total += 1
+        by["organisation"][a.organisation_code] += 1
+        by["sector"][a.sector] += 1
+        by["place"][a.place] += 1
+        by["staff_group"][a.staff_group] += 1
+        by["state"][a.state] += 1
+        if a.equality and a.equality.get("consent") is True:
+            consented += 1
+            for key, value in a.equality.items():
+                if key != "consent" and isinstance(value, str | int | bool):
+                    equality.setdefault(key, Counter())[str(value)] += 1
+    return {
+        "applications": total,
+        **{f"by_{k}": dict(sorted(v.items())) for k, v in by.items()},
+        "equality": {
+            "consented": suppressed({"n": consented})["n"],
+            "by_question": {k: suppressed(dict(v)) for k, v in sorted(equality.items())},
+        },
+    }

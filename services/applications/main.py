@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from services.applications import api as routes
-from services.applications import models, staff
-from services.applications.seed import seed_organisations
+from services.applications import commands, handlers, models
+from services.applications.settings import ApplicationsSettings
 from shared.service import ServiceRuntime
-from shared.settings import ServiceSettings
 
 
-class ApplicationsSettings(ServiceSettings):
-    service_name: str = "applications"
-    db_schema: str = models.SCHEMA
-    seed_demo_data: bool = False
-
-
-settings = ApplicationsSettings()
-runtime = ServiceRuntime(settings, metadata=models.metadata, outbox=models.outbox, inbox=models.inbox)
-api = runtime.http_app(routes.router, staff.router)
-app = runtime.asyncapi_app()
-
-
-@runtime.on_start
-async def _seed_demo_data() -> None:
+def build(settings: ApplicationsSettings | None = None) -> ServiceRuntime:
+    settings = settings or ApplicationsSettings()
+    runtime = ServiceRuntime(
+        settings,
+        metadata=models.metadata,
+        outbox=models.outbox,
+        inbox=models.inbox,
+        handlers=handlers.HANDLERS,
+        routers=[routes.router],
+    )
     if settings.seed_demo_data:
-        async with runtime.transaction() as s:
-            await seed_organisations(s)
+
+        @runtime.on_start
+        async def _seed_demo_data() -> None:
+            async with runtime.transaction() as s:
+                await commands.seed_organisations(s)
+
+    return runtime
+
+
+runtime = build()
+api = runtime.http_app()
+app = runtime.asyncapi_app()

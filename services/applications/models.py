@@ -60,6 +60,8 @@ class Cohort(Base):
     exchange_starts: Mapped[date] = mapped_column(Date)
     exchange_ends: Mapped[date] = mapped_column(Date)
     auto_publish: Mapped[bool] = mapped_column(default=False)
+    # When pairing published the cohort's pairs (its first PairAssigned): no pairing round after that.
+    pairs_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

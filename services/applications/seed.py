@@ -6,11 +6,7 @@ Codes are ODS codes for NHS bodies, ONS codes for councils, and local codes for 
 from __future__ import annotations
 
 import uuid
-
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.applications.models import Organisation
+from typing import Any
 
 # (code, name, sector, place)
 BLMK_PARTNERS: tuple[tuple[str, str, str, str], ...] = (
@@ -46,12 +42,9 @@ def organisation_id(code: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, code)
 
 
-async def seed_organisations(session: AsyncSession) -> int:
-    """Insert the BLMK partners that are not there yet; return how many were added."""
-    rows = [
+def partners() -> list[dict[str, Any]]:
+    """The partners as organisation rows (``commands.seed_organisations`` inserts the missing ones)."""
+    return [
         {"id": organisation_id(code), "code": code, "name": name, "sector": sector, "place": place}
         for code, name, sector, place in BLMK_PARTNERS
     ]
-    stmt = insert(Organisation).values(rows).on_conflict_do_nothing(index_elements=["code"])
-    result = await session.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,10 +1,16 @@
-"""The application state machine, without I/O."""
+"""The rules of applications and cohorts, without I/O."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from services.applications import domain
+from shared.errors import Conflict, Forbidden, Invalid
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +72,73 @@ def test_enrolment_over_capacity_moves_shortlisted_to_waitlisted_and_a_freed_pla
 
 def test_small_equality_counts_are_suppressed_but_zero_and_five_are_shown() -> None:
     assert domain.suppressed({"a": 4, "b": 5, "c": 0, "d": 1}) == {"a": "<5", "b": 5, "c": 0, "d": "<5"}
+
+
+def test_a_cohort_opens_now_and_its_exchange_runs_a_year_unless_dated() -> None:
+    dates = domain.cohort_dates(NOW, None, None, None, None)
+    assert dates == domain.CohortDates(NOW, None, date(2026, 11, 24), date(2027, 11, 24))
+    with pytest.raises(Invalid, match="closes_at must be after opens_at"):
+        domain.cohort_dates(NOW, NOW, NOW, None, None)
+    with pytest.raises(Invalid, match="exchange_ends"):
+        domain.cohort_dates(NOW, None, None, date(2027, 1, 2), date(2027, 1, 1))
+
+
+def test_the_application_window_opens_at_opens_at_and_shuts_at_closes_at() -> None:
+    later = NOW + timedelta(days=1)
+    assert domain.is_open(NOW, NOW, None) and domain.is_open(NOW, NOW, later)
+    assert not domain.is_open(NOW, later, None) and not domain.is_open(later, NOW, later)
+    domain.check_window(NOW, NOW, later)
+    with pytest.raises(Conflict, match="open at"):
+        domain.check_window(NOW, later, None)
+    with pytest.raises(Conflict, match="closed at"):
+        domain.check_window(later, NOW, later)
+    with pytest.raises(Conflict, match="already closed"):
+        domain.check_closable(later, NOW)
+
+
+def test_a_pairing_round_needs_two_fellows_and_unpublished_pairs() -> None:
+    domain.check_pairing_request(2, None)
+    with pytest.raises(Conflict, match="at least two enrolled fellows; this cohort has 1"):
+        domain.check_pairing_request(1, None)
+    with pytest.raises(Conflict, match="already published"):
+        domain.check_pairing_request(28, NOW)
+
+
+def test_who_reads_which_application() -> None:
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    for role in ("board", "admin"):
+        assert domain.read_scope(role, "x", None).allows("someone", theirs)
+    sponsor = domain.read_scope("sponsor", "sam", mine)
+    assert sponsor.allows("someone", mine) and not sponsor.allows("sam", theirs)
+    assert not domain.read_scope("sponsor", "sam", None).allows("sam", mine)
+    applicant = domain.read_scope("applicant", "ann", None)
+    assert applicant.allows("ann", theirs) and not applicant.allows("bob", theirs)
+    domain.check_may_withdraw("applicant", "ann", "ann")
+    domain.check_may_withdraw("board", "bea", "ann")
+    with pytest.raises(Forbidden):
+        domain.check_may_withdraw("sponsor", "sam", "ann")
+
+
+def test_a_change_records_who_moved_an_application_from_where_to_where() -> None:
+    change = domain.change("endorsed", "decline", "bea", NOW, "not now")
+    assert change == domain.Change("decline", "endorsed", "declined", "not now", "bea", NOW)
+    assert domain.frees_a_place("enrolled") and domain.frees_a_place("shortlisted")
+    assert not domain.frees_a_place("waitlisted")
+    assert domain.room_for_promotion(27, 28) and not domain.room_for_promotion(28, 28)
+
+
+def test_enrolment_splits_the_shortlisted_in_order_at_capacity() -> None:
+    assert domain.enrolment_split(["a", "b", "c"], enrolled=1, capacity=3) == (["a", "b"], ["c"])
+    assert domain.enrolment_split(["a"], enrolled=3, capacity=3) == ([], ["a"])
+
+
+def test_the_shortlisting_view_counts_and_keeps_equality_only_with_consent() -> None:
+    def applicant(code: str, equality: dict[str, object] | None) -> domain.Applicant:
+        return domain.Applicant(code, "acute", "luton", "clinical", "submitted", equality)
+
+    view = domain.shortlisting(
+        [applicant("RC9", {"consent": True, "sex": "female"}) for _ in range(5)]
+        + [applicant("RD8", {"consent": False, "sex": "male"}), applicant("RD8", None)]
+    )
+    assert view["applications"] == 7 and view["by_organisation"] == {"RC9": 5, "RD8": 2}
+    assert view["equality"] == {"consented": 5, "by_question": {"sex": {"female": 5}}}

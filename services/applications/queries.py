@@ -1,0 +1,175 @@
+"""Reads of the applications service: organisations, cohorts, applications, the shortlisting view.
+Who may read which application is ``domain.read_scope``'s decision, on every path here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.applications import domain
+from services.applications.models import Application, Cohort, Organisation, Programme
+from shared.errors import Invalid, NotFound
+from shared.identity import Caller
+
+LIST_LIMIT = 1000
+
+
+def _scope(caller: Caller) -> domain.ReadScope:
+    return domain.read_scope(caller.role, caller.sub, caller.organisation_id)
+
+
+def _visible(scope: domain.ReadScope) -> ColumnElement[bool]:
+    """``scope`` as a condition on the application table."""
+    if scope.everything:
+        return true()
+    if scope.owner_sub is not None:
+        return Application.owner_sub == scope.owner_sub
+    if scope.organisation_id is not None:
+        return Application.organisation_id == scope.organisation_id
+    return false()
+
+
+def organisation_view(o: Organisation) -> dict[str, Any]:
+    return {"id": o.id, "code": o.code, "name": o.name, "sector": o.sector, "place": o.place}
+
+
+def application_view(a: Application) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "cohort_id": a.cohort_id,
+        "name": a.name,
+        "email": a.email,
+        "job_title": a.job_title,
+        "organisation_id": a.organisation_id,
+        "staff_group": a.staff_group,
+        "band": a.band,
+        "statement": a.statement,
+        "availability": a.availability,
+        "interests": a.interests,
+        "state": a.state,
+        "submitted_at": a.submitted_at,
+        "updated_at": a.updated_at,
+    }
+
+
+async def organisations(s: AsyncSession) -> list[dict[str, Any]]:
+    rows = (await s.scalars(select(Organisation).order_by(Organisation.name))).all()
+    return [organisation_view(o) for o in rows]
+
+
+async def _cohort(s: AsyncSession, cohort_id: uuid.UUID) -> tuple[Cohort, Programme]:
+    row = (await s.execute(select(Cohort, Programme).join(Programme).where(Cohort.id == cohort_id))).first()
+    if row is None:
+        raise NotFound("no such cohort")
+    return row[0], row[1]
+
+
+async def cohort(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
+    """A cohort with the number of its applications in each state."""
+    c, programme = await _cohort(s, cohort_id)
+    counts = dict(
+        (
+            await s.execute(
+                select(Application.state, func.count())
+                .where(Application.cohort_id == cohort_id)
+                .group_by(Application.state)
+            )
+        ).all()
+    )
+    return {
+        "id": c.id,
+        "programme": programme.name,
+        "name": c.name,
+        "capacity": c.capacity,
+        "pairing_mode": c.pairing_mode,
+        "opens_at": c.opens_at,
+        "closes_at": c.closes_at,
+        "exchange_starts": c.exchange_starts,
+        "exchange_ends": c.exchange_ends,
+        "auto_publish": c.auto_publish,
+        "counts": {state: counts.get(state, 0) for state in domain.STATES},
+    }
+
+
+async def cohorts(s: AsyncSession) -> list[dict[str, Any]]:
+    """Every cohort, newest first, and whether it takes applications now."""
+    now = datetime.now(UTC)
+    rows = (
+        await s.execute(select(Cohort, Programme).join(Programme).order_by(Cohort.opens_at.desc(), Cohort.id))
+    ).all()
+    return [
+        {
+            "id": c.id,
+            "programme": p.name,
+            "name": c.name,
+            "capacity": c.capacity,
+            "pairing_mode": c.pairing_mode,
+            "opens_at": c.opens_at,
+            "closes_at": c.closes_at,
+            "open": domain.is_open(now, c.opens_at, c.closes_at),
+        }
+        for c, p in rows
+    ]
+
+
+async def shortlisting(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
+    """The board's fair-shortlisting view: who applied, in aggregate, with small numbers suppressed."""
+    await _cohort(s, cohort_id)
+    rows = (
+        await s.execute(
+            select(
+                Organisation.code.label("organisation_code"),
+                Organisation.sector,
+                Organisation.place,
+                Application.staff_group,
+                Application.state,
+                Application.equality,
+            )
+            .join(Organisation, Organisation.id == Application.organisation_id)
+            .where(Application.cohort_id == cohort_id, Application.state != domain.WITHDRAWN)
+        )
+    ).all()
+    return {"cohort_id": cohort_id, **domain.shortlisting(domain.Applicant(**row._mapping) for row in rows)}
+
+
+async def application(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -> dict[str, Any]:
+    found = await s.get(Application, application_id)
+    # Not found and not yours answer the same, so nobody learns which ids exist.
+    if found is None or not _scope(caller).allows(found.owner_sub, found.organisation_id):
+        raise NotFound("no such application")
+    return application_view(found)
+
+
+async def my_applications(s: AsyncSession, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's own applications, whatever their role."""
+    rows = (
+        await s.scalars(
+            select(Application).where(Application.owner_sub == caller.sub).order_by(Application.submitted_at)
+        )
+    ).all()
+    return [application_view(a) for a in rows]
+
+
+async def applications(
+    s: AsyncSession, caller: Caller, cohort_id: uuid.UUID | None, state: str | None
+) -> list[dict[str, Any]]:
+    """What the caller may see (``domain.read_scope``), optionally of one cohort and in one state."""
+    if state is not None and state not in domain.STATES:
+        raise Invalid(f"state must be one of {', '.join(domain.STATES)}")
+    query = (
+        select(Application, Organisation.name)
+        .join(Organisation, Organisation.id == Application.organisation_id)
+        .where(_visible(_scope(caller)))
+        .order_by(Application.submitted_at, Application.id)
+        .limit(LIST_LIMIT)
+    )
+    if cohort_id is not None:
+        query = query.where(Application.cohort_id == cohort_id)
+    if state is not None:
+        query = query.where(Application.state == state)
+    rows = (await s.execute(query)).all()
+    return [application_view(a) | {"organisation_name": name} for a, name in rows]
