@@ -1,97 +1,19 @@
-"""HTTP routes of the applications service (the gateway calls these): parse, run a command or a
-query in one transaction, answer."""
+"""HTTP routes of the applications service (the gateway calls these): parse (the bodies of
+``shared.contract``), run a command or a query in one transaction, answer."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
-from services.applications import commands, domain, queries
-from shared import events as ev
-from shared.fields import OrganisationCode, Text
+from services.applications import commands, queries
+from shared.contract import BoardDecision, CreateCohort, Created, CreateOrganisation, Empty, SubmitApplication
 from shared.identity import CallerDep
 from shared.service import RuntimeDep
 
 router = APIRouter()
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class CreateCohort(Strict):
-    programme: Text
-    name: Text
-    capacity: int = Field(ge=2, le=100_000)
-    pairing_mode: ev.PairingMode
-    opens_at: datetime | None = None
-    closes_at: datetime | None = None
-    exchange_starts: date | None = None
-    exchange_ends: date | None = None
-    auto_publish: bool = False
-
-    model_config = ConfigDict(extra="forbid", strict=False)
-
-
-class Created(BaseModel):
-    id: uuid.UUID
-
-
-class SubmitApplication(Strict):
-    cohort_id: uuid.UUID
-    name: Text
-    email: EmailStr
-    job_title: Text
-    organisation_id: uuid.UUID
-    staff_group: ev.StaffGroup
-    band: str
-    statement: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=domain.STATEMENT_MIN, max_length=domain.STATEMENT_MAX)
-    ]
-    availability: list[ev.Weekday] = Field(default_factory=lambda: list(domain.DEFAULT_AVAILABILITY), min_length=1)
-    interests: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=20
-    )
-    equality: dict[str, Any] | None = None
-
-    model_config = ConfigDict(extra="forbid", strict=False)
-
-    @field_validator("band")
-    @classmethod
-    def _band(cls, band: str) -> str:
-        if not domain.BAND_PATTERN.match(band):
-            raise ValueError(
-                "band must be an Agenda for Change band 2-9 or 8a-8d, "
-                "FY1, FY2, CT1-3, ST1-8, SAS, consultant, GP or other"
-            )
-        return band
-
-    @field_validator("equality")
-    @classmethod
-    def _consent(cls, equality: dict[str, Any] | None) -> dict[str, Any] | None:
-        if equality is not None and equality.get("consent") is not True:
-            raise ValueError("equality data is kept only with consent: set equality.consent to true")
-        return equality
-
-
-class CreateOrganisation(Strict):
-    code: OrganisationCode
-    name: Text
-    sector: Literal[ev.SECTORS]  # type: ignore[valid-type]
-    place: Literal[ev.PLACES]  # type: ignore[valid-type]
-
-
-class BoardDecision(Strict):
-    decision: Literal["shortlist", "waitlist", "decline"]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
-
-class Empty(Strict):
-    pass
 
 
 # --- organisations and cohorts --------------------------------------------------------------

@@ -175,9 +175,9 @@ class ApplicationForm(Protocol):
     staff_group: ev.StaffGroup
     band: str
     statement: str
-    availability: list[ev.Weekday]
-    interests: list[str]
-    equality: dict[str, Any] | None
+    availability: list[ev.Weekday] | None
+    interests: list[str] | None
+    equality: dict[str, str | int | bool | None] | None
 
 
 async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: str) -> uuid.UUID:
@@ -206,8 +206,8 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: 
                 "staff_group": form.staff_group,
                 "band": form.band,
                 "statement": form.statement,
-                "availability": list(dict.fromkeys(form.availability)),
-                "interests": list(dict.fromkeys(form.interests)),
+                "availability": domain.availability(form.availability),
+                "interests": domain.interests(form.interests),
                 "equality": form.equality,
                 "state": domain.SUBMITTED,
                 "submitted_at": now,

@@ -7,7 +7,6 @@ raised as a ``shared.errors`` domain error (or ``IllegalTransition``) for the ca
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -16,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from shared import events as ev
+from shared.contract import DEFAULT_AVAILABILITY
 from shared.errors import Conflict, Forbidden, Invalid
 
 SUBMITTED = "submitted"
@@ -45,9 +45,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "withdraw": (OPEN_STATES, WITHDRAWN),
 }
 
-BAND_PATTERN = re.compile(r"^([2-7]|8[a-d]|9|FY[12]|CT[1-3]|ST[1-8]|SAS|consultant|GP|other)$")
-DEFAULT_AVAILABILITY: tuple[ev.Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday")
-STATEMENT_MIN, STATEMENT_MAX = 20, 3000
 # Without an end date, the exchange runs for a year from its start.
 DEFAULT_EXCHANGE_LENGTH = timedelta(days=365)
 
@@ -79,6 +76,16 @@ def cohort_dates(
     if ends < starts:
         raise Invalid("exchange_ends must not be before exchange_starts")
     return CohortDates(opens, closes_at, starts, ends)
+
+
+def availability(days: list[ev.Weekday] | None) -> list[ev.Weekday]:
+    """The weekdays an applicant can host or visit, each once in the given order; Monday to Friday
+    when none were given."""
+    return list(dict.fromkeys(days or DEFAULT_AVAILABILITY))
+
+
+def interests(given: list[str] | None) -> list[str]:
+    return list(dict.fromkeys(given or ()))
 
 
 def is_open(now: datetime, opens_at: datetime, closes_at: datetime | None) -> bool:

@@ -9,6 +9,7 @@ import pytest
 
 from services.applications import domain
 from shared.errors import Conflict, Forbidden, Invalid
+from shared.fields import BAND_PATTERN
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -49,12 +50,12 @@ def test_illegal_transitions_are_refused_with_the_current_state(state: str, acti
 
 @pytest.mark.parametrize("band", ["2", "7", "8a", "8d", "9", "FY1", "CT2", "ST4", "SAS", "consultant", "GP", "other"])
 def test_bands_and_grades_of_the_contract_are_accepted(band: str) -> None:
-    assert domain.BAND_PATTERN.match(band)
+    assert BAND_PATTERN.match(band)
 
 
 @pytest.mark.parametrize("band", ["1", "8e", "10", "ST9", "", "registrar"])
 def test_other_bands_are_refused(band: str) -> None:
-    assert not domain.BAND_PATTERN.match(band)
+    assert not BAND_PATTERN.match(band)
 
 
 def test_enrolment_never_goes_over_capacity() -> None:
@@ -142,3 +143,9 @@ def test_the_shortlisting_view_counts_and_keeps_equality_only_with_consent() -> 
     )
     assert view["applications"] == 7 and view["by_organisation"] == {"RC9": 5, "RD8": 2}
     assert view["equality"] == {"consented": 5, "by_question": {"sex": {"female": 5}}}
+
+
+def test_availability_defaults_to_monday_to_friday_and_repeats_are_dropped() -> None:
+    assert domain.availability(None) == ["monday", "tuesday", "wednesday", "thursday", "friday"]
+    assert domain.availability(["friday", "monday", "friday"]) == ["friday", "monday"]
+    assert domain.interests(None) == [] and domain.interests(["nhs", "data", "nhs"]) == ["nhs", "data"]
