@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
@@ -73,12 +74,9 @@ async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> u
         name=form.name,
         capacity=form.capacity,
         pairing_mode=form.pairing_mode,
-        opens_at=dates.opens_at,
-        closes_at=dates.closes_at,
-        exchange_starts=dates.exchange_starts,
-        exchange_ends=dates.exchange_ends,
         auto_publish=form.auto_publish,
         created_by=created_by,
+        **asdict(dates),
     )
     s.add(cohort)
     await s.flush()
@@ -90,11 +88,8 @@ async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> u
             name=cohort.name,
             capacity=cohort.capacity,
             pairing_mode=form.pairing_mode,
-            opens_at=dates.opens_at,
-            closes_at=dates.closes_at,
-            exchange_starts=dates.exchange_starts,
-            exchange_ends=dates.exchange_ends,
             auto_publish=form.auto_publish,
+            **asdict(dates),
         ),
     )
     return cohort.id
@@ -262,17 +257,7 @@ def _change(
         raise Conflict(str(exc), state=application.state) from exc
     application.state = change.to_state
     application.updated_at = change.decided_at
-    s.add(
-        Decision(
-            application_id=application.id,
-            action=change.action,
-            from_state=change.from_state,
-            to_state=change.to_state,
-            reason=change.reason,
-            decided_by=change.decided_by,
-            decided_at=change.decided_at,
-        )
-    )
+    s.add(Decision(application_id=application.id, **asdict(change)))
     return change
 
 
