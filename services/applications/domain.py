@@ -67,7 +67,7 @@ def cohort_dates(
     exchange_starts: date | None,
     exchange_ends: date | None,
 ) -> CohortDates:
-    """A new cohort's dates with their defaults (open now, exchange for a year from today), or Invalid."""
+    """A new cohort's dates with their defaults (open from now; the exchange from today, for a year), or Invalid."""
     opens = opens_at or now
     starts = exchange_starts or now.date()
     ends = exchange_ends or starts + DEFAULT_EXCHANGE_LENGTH
