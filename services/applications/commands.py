@@ -146,7 +146,7 @@ async def record_pairs_published(s: AsyncSession, published: Mapping[uuid.UUID, 
         await s.execute(_PAIRS_PUBLISHED, [{"cohort": c, "at": at} for c, at in published.items()])
 
 
-# --- submission (the busiest write: prebuilt statements, no ORM) -----------------------------
+# --- submission (the busiest write: prebuilt statements, no ORM; docs/decisions/0002) ----------
 
 _organisation = select(Organisation.code, Organisation.name).where(Organisation.id == bindparam("organisation_id"))
 _COHORT_AND_ORGANISATION = select(
@@ -155,7 +155,7 @@ _COHORT_AND_ORGANISATION = select(
     _organisation.with_only_columns(Organisation.code).scalar_subquery().label("code"),
     _organisation.with_only_columns(Organisation.name).scalar_subquery().label("organisation_name"),
 ).where(Cohort.id == bindparam("cohort_id"))
-# Built once: ``insert(...).values(...)`` per request spent more CPU building the statement than running it.
+# Built once, not ``insert(...).values(...)`` per request (docs/decisions/0002).
 _INSERT_APPLICATION = insert(cast(Table, Application.__table__))
 
 
@@ -177,8 +177,8 @@ class ApplicationForm(Protocol):
 
 async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: str) -> uuid.UUID:
     now = _now()
-    # The cohort and the organisation in one prebuilt statement of plain columns: the busiest write
-    # of the system skips the ORM's identity map and unit of work (a third of this service's CPU).
+    # The cohort and the organisation in one prebuilt statement of plain columns, past the ORM's
+    # identity map and unit of work.
     keys = {"cohort_id": form.cohort_id, "organisation_id": form.organisation_id}
     found = (await s.execute(_COHORT_AND_ORGANISATION, keys)).first()
     if found is None:
@@ -347,8 +347,8 @@ async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID) -> dict[s
     )
     fellows, overflow = domain.enrolment_split(shortlisted, enrolled or 0, cohort.capacity)
     organisations = {o.id: o for o in (await s.scalars(select(Organisation))).all()}
-    # One outbox insert for the whole fan-out after the loops: staged one by one, every event's
-    # insert also flushed the application and decision rows before it (500 round trips for 500).
+    # One outbox insert for the whole fan-out after the loops: staged one by one, every event's insert
+    # would also flush the application and decision rows before it (docs/decisions/0001).
     events: list[ev.Event] = []
     for application in fellows:
         change = _change(s, application, "enrol", caller.sub)
