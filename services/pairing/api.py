@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pairing import domain, matching, rounds
+from services.pairing import domain, rounds
 from services.pairing.models import Fellow, Pair, PairingRound, Visit, outbox
 from shared import events as ev
 from shared.errors import Conflict, Invalid, NotFound
@@ -129,7 +129,7 @@ async def swap(
         scored = []
         for members in (new_a, new_b):
             chosen = [rounds.as_domain(rows[f], mode) for f in members]
-            group = matching.score_group(chosen, mode, weights, history)
+            group = domain.score_group(chosen, mode, weights, history)
             if isinstance(group, str):
                 raise Conflict(f"that swap breaks the hard rule: {group}")
             scored.append(group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -97,6 +98,29 @@ class Round:
     weight: int = 0  # the matching's total edge weight (scoring.SCALE points per unit, pairs only)
     bound: float = 0.0  # an upper bound on that total over every matching of the cohort
     optimal: bool = False  # True when the weight provably equals the optimum (bound met)
+
+
+def score_group(
+    members: Sequence[Fellow],
+    mode: str,
+    weights: Weights,
+    earlier: Iterable[frozenset[uuid.UUID]] = (),
+) -> Group | str:
+    """Score a group (a pair, or a trio); the reason when it breaks the hard rule."""
+    seen = earlier if isinstance(earlier, set | frozenset) else set(earlier)
+    total = 0.0
+    reasons: list[str] = []
+    for i, a in enumerate(members):
+        for b in members[i + 1 :]:
+            problem = allowed(a, b, mode if len(members) == 2 else "peer")
+            if problem:
+                return problem
+            m = match(a, b, weights, frozenset({a.person, b.person}) in seen)
+            total += m.score
+            reasons.extend(r for r in m.reasons if r not in reasons)
+    if mode == "bipartite" and len(members) == 3 and len({m.side for m in members}) < 2:
+        return f"all three are {members[0].side}"
+    return Group(fellow_ids=tuple(f.id for f in members), score=total, reasons=tuple(reasons))
 
 
 def visit_date_problem(day: date, starts: date, ends: date) -> str | None:
