@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from pydantic import BaseModel, Field
+
+# The states of a cohort's pairing round: requested but some fellows not projected here yet, paired
+# (the board may swap, re-run or publish), published (pairs are public and final).
+WAITING = "waiting"
+PAIRED = "paired"
+PUBLISHED = "published"
+
+SWAP_NOTE = "swapped by the board"
+
+# Who sees every pair of a cohort, published or not; a fellow of the cohort sees its published pairs.
+SEES_EVERY_PAIR = ("board", "admin")
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,42 @@ def score_group(
     if mode == "bipartite" and len(members) == 3 and len({m.side for m in members}) < 2:
         return f"all three are {members[0].side}"
     return Group(fellow_ids=tuple(f.id for f in members), score=total, reasons=tuple(reasons))
+
+
+def may_pair_again(status: str | None) -> bool:
+    """A pairing request (first or again) is taken until the round is published; then it changes nothing."""
+    return status != PUBLISHED
+
+
+def board_change_refused(status: str | None, change: str) -> tuple[str, str] | None:
+    """Why a round in ``status`` (None: never requested) refuses the board's ``change`` ("publish" or
+    "swap"), and the status to report; None when the change may go ahead."""
+    if status is None or status == WAITING:
+        return "this cohort has no pairs yet", status or "none"
+    if status == PUBLISHED:
+        if change == "publish":
+            return "the pairs of this cohort are already published", PUBLISHED
+        return "published pairs cannot be changed", PUBLISHED
+    return None
+
+
+def swap(groups: Sequence[Sequence[str]], a: str, b: str) -> tuple[int, int, list[str], list[str]] | str:
+    """Fellows ``a`` and ``b`` exchange places: the indices of their two groups and the members of each
+    afterwards, or why the swap cannot be made (the hard rule is checked on the new groups by the caller)."""
+    at_a = next((k for k, g in enumerate(groups) if a in g), None)
+    at_b = next((k for k, g in enumerate(groups) if b in g), None)
+    if at_a is None or at_b is None:
+        return "both fellows must be in a pair of this cohort"
+    if at_a == at_b:
+        return "the two fellows are already in the same pair"
+    new_a = [b if f == a else f for f in groups[at_a]]
+    new_b = [a if f == b else f for f in groups[at_b]]
+    return at_a, at_b, new_a, new_b
+
+
+def met(people: Iterable[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Every two people of a published group, the smaller id first: who has been paired with whom."""
+    return list(itertools.combinations(sorted(set(people)), 2))
 
 
 def visit_date_problem(day: date, starts: date, ends: date) -> str | None:
