@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from pydantic import BaseModel, Field
+
+# The states of a cohort's pairing round: requested but some fellows not projected here yet, paired
+# (the board may swap, re-run or publish), published (pairs are public and final).
+WAITING = "waiting"
+PAIRED = "paired"
+PUBLISHED = "published"
+
+SWAP_NOTE = "swapped by the board"
+
+# Who sees every pair of a cohort, published or not; a fellow of the cohort sees its published pairs.
+SEES_EVERY_PAIR = ("board", "admin")
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,65 @@ class Round:
     weight: int = 0  # the matching's total edge weight (scoring.SCALE points per unit, pairs only)
     bound: float = 0.0  # an upper bound on that total over every matching of the cohort
     optimal: bool = False  # True when the weight provably equals the optimum (bound met)
+
+
+def score_group(
+    members: Sequence[Fellow],
+    mode: str,
+    weights: Weights,
+    earlier: Iterable[frozenset[uuid.UUID]] = (),
+) -> Group | str:
+    """Score a group (a pair, or a trio); the reason when it breaks the hard rule."""
+    seen = earlier if isinstance(earlier, set | frozenset) else set(earlier)
+    total = 0.0
+    reasons: list[str] = []
+    for i, a in enumerate(members):
+        for b in members[i + 1 :]:
+            problem = allowed(a, b, mode if len(members) == 2 else "peer")
+            if problem:
+                return problem
+            m = match(a, b, weights, frozenset({a.person, b.person}) in seen)
+            total += m.score
+            reasons.extend(r for r in m.reasons if r not in reasons)
+    if mode == "bipartite" and len(members) == 3 and len({m.side for m in members}) < 2:
+        return f"all three are {members[0].side}"
+    return Group(fellow_ids=tuple(f.id for f in members), score=total, reasons=tuple(reasons))
+
+
+def may_pair_again(status: str | None) -> bool:
+    """A pairing request (first or again) is taken until the round is published; then it changes nothing."""
+    return status != PUBLISHED
+
+
+def board_change_refused(status: str | None, change: str) -> tuple[str, str] | None:
+    """Why a round in ``status`` (None: never requested) refuses the board's ``change`` ("publish" or
+    "swap"), and the status to report; None when the change may go ahead."""
+    if status is None or status == WAITING:
+        return "this cohort has no pairs yet", status or "none"
+    if status == PUBLISHED:
+        if change == "publish":
+            return "the pairs of this cohort are already published", PUBLISHED
+        return "published pairs cannot be changed", PUBLISHED
+    return None
+
+
+def swap(groups: Sequence[Sequence[str]], a: str, b: str) -> tuple[int, int, list[str], list[str]] | str:
+    """Fellows ``a`` and ``b`` exchange places: the indices of their two groups and the members of each
+    afterwards, or why the swap cannot be made (the hard rule is checked on the new groups by the caller)."""
+    at_a = next((k for k, g in enumerate(groups) if a in g), None)
+    at_b = next((k for k, g in enumerate(groups) if b in g), None)
+    if at_a is None or at_b is None:
+        return "both fellows must be in a pair of this cohort"
+    if at_a == at_b:
+        return "the two fellows are already in the same pair"
+    new_a = [b if f == a else f for f in groups[at_a]]
+    new_b = [a if f == b else f for f in groups[at_b]]
+    return at_a, at_b, new_a, new_b
+
+
+def met(people: Iterable[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Every two people of a published group, the smaller id first: who has been paired with whom."""
+    return list(itertools.combinations(sorted(set(people)), 2))
 
 
 def visit_date_problem(day: date, starts: date, ends: date) -> str | None:

@@ -47,6 +47,16 @@ class Fellow(Base):
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Applicant(Base):
+    """Projection of ContactRecorded, minimised: which token subject made an application (a fellow's id
+    once enrolled). How the service knows which fellows a caller is; no name, e-mail or job title."""
+
+    __tablename__ = "applicant"
+
+    application_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+
+
 class PairingRound(Base):
     """The latest pairing request of a cohort: waiting for fellows, paired, or published."""
 

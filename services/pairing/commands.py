@@ -1,0 +1,303 @@
+"""Transaction scripts of the pairing service, called by ``api`` and ``handlers`` in the caller's transaction:
+load rows, ask ``domain``, save, add the events to the outbox; refusals raise ``shared.errors``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.pairing import domain, matching
+from services.pairing.models import Applicant, EarlierPairing, Fellow, Pair, PairingRound, Visit, outbox
+from services.pairing.settings import PairingSettings
+from shared import events as ev
+from shared.db import upsert
+from shared.errors import Conflict, Invalid, NotFound
+
+# A fellow enrolled again (after a withdrawal) has the projection overwritten; so has an applicant.
+_UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
+_UPSERT_APPLICANT = upsert(Applicant.__table__)  # type: ignore[arg-type]
+
+
+def _as_domain(row: Fellow, mode: str) -> domain.Fellow:
+    return domain.Fellow(
+        id=row.id,
+        organisation_id=row.organisation_id,
+        sector=row.sector,
+        place=row.place,
+        staff_group=row.staff_group,
+        availability=frozenset(row.availability),
+        interests=frozenset(row.interests),
+        side=row.staff_group if mode == "bipartite" else "",
+        person_id=row.person_id,
+    )
+
+
+async def _earlier_pairs(s: AsyncSession, people: Iterable[uuid.UUID]) -> set[frozenset[uuid.UUID]]:
+    """Which of these people were in one published pair before (any cohort)."""
+    wanted = list(set(people))
+    if len(wanted) < 2:
+        return set()
+    rows = await s.execute(
+        select(EarlierPairing.person_a, EarlierPairing.person_b).where(
+            EarlierPairing.person_a.in_(wanted), EarlierPairing.person_b.in_(wanted)
+        )
+    )
+    return {frozenset((a, b)) for a, b in rows.all()}
+
+
+# --- consumed events ----------------------------------------------------------------------
+
+
+async def record_applicants(s: AsyncSession, events: Sequence[ev.ContactRecorded]) -> None:
+    """Remember who (the token subject) made each application, in one executemany; nothing else of the contact."""
+    rows = [{"application_id": e.person_id, "subject": e.subject} for e in events]
+    await s.execute(_UPSERT_APPLICANT, rows)
+
+
+async def enrol_fellows(s: AsyncSession, events: Sequence[ev.FellowEnrolled], settings: PairingSettings) -> None:
+    """Every fellow upserted in one executemany, then each cohort's waiting pairing round (if any) looked
+    at once, not once per fellow (a board enrolling a cohort of hundreds puts them on the topic together)."""
+    await s.flush()  # ORM changes earlier in this transaction (a withdrawal, say) go first
+    rows = [e.model_dump(exclude={"fellow_id"}) | {"id": e.fellow_id, "withdrawn": False} for e in events]
+    await s.execute(_UPSERT_FELLOW, rows)
+    enrolled = {e.fellow_id for e in events}
+    for loaded in list(s.identity_map.values()):  # loaded earlier in the batch: now stale
+        if isinstance(loaded, Fellow) and loaded.id in enrolled:
+            s.expire(loaded)
+    for cohort_id in dict.fromkeys(e.cohort_id for e in events):
+        waiting = await s.scalar(
+            select(PairingRound)
+            .where(PairingRound.cohort_id == cohort_id, PairingRound.status == domain.WAITING)
+            .with_for_update()
+        )
+        if waiting is not None:
+            await run_if_ready(s, waiting, settings)
+
+
+async def withdraw_fellow(s: AsyncSession, fellow_id: uuid.UUID) -> None:
+    fellow = await s.get(Fellow, fellow_id)
+    if fellow is not None:
+        fellow.withdrawn = True
+
+
+async def request_pairing(s: AsyncSession, event: ev.PairingRequested, settings: PairingSettings) -> None:
+    """Take the cohort's (latest) pairing request and pair it as soon as every fellow is projected here."""
+    pairing_round = await s.get(PairingRound, event.cohort_id, with_for_update=True)
+    if not domain.may_pair_again(pairing_round.status if pairing_round else None):
+        return  # pairs are public now: a late or repeated request changes nothing
+    if pairing_round is None:
+        pairing_round = PairingRound(cohort_id=event.cohort_id)
+        s.add(pairing_round)
+    pairing_round.fellow_ids = [str(f) for f in event.fellow_ids]
+    pairing_round.pairing_mode = event.pairing_mode
+    pairing_round.auto_publish = event.auto_publish
+    pairing_round.exchange_starts = event.exchange_starts
+    pairing_round.exchange_ends = event.exchange_ends
+    pairing_round.status = domain.WAITING
+    pairing_round.unpaired = {}
+    pairing_round.requested_at = event.requested_at
+    pairing_round.updated_at = datetime.now(UTC)
+    await s.flush()
+    await run_if_ready(s, pairing_round, settings)
+
+
+async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: PairingSettings) -> bool:
+    """Pair the round's fellows once all of them are projected here; False while some are missing."""
+    if not domain.may_pair_again(pairing_round.status):
+        return False
+    wanted = [uuid.UUID(f) for f in pairing_round.fellow_ids]
+    rows = (await s.scalars(select(Fellow).where(Fellow.id.in_(wanted)))).all()
+    if len(rows) < len(wanted):
+        pairing_round.status = domain.WAITING
+        return False
+    fellows = [_as_domain(r, pairing_round.pairing_mode) for r in rows if not r.withdrawn]
+    history = await _earlier_pairs(s, [f.person for f in fellows])
+    weights = settings.pairing_weights
+    # the matcher is CPU-bound: run it off the event loop so the service keeps serving meanwhile
+    result = await asyncio.to_thread(matching.pair, fellows, pairing_round.pairing_mode, weights, history)
+    await s.execute(delete(Pair).where(Pair.cohort_id == pairing_round.cohort_id))
+    now = datetime.now(UTC)
+    for group in result.groups:
+        s.add(
+            Pair(
+                id=uuid.uuid4(),
+                cohort_id=pairing_round.cohort_id,
+                fellow_ids=[str(f) for f in group.fellow_ids],
+                score=group.score,
+                reasons=list(group.reasons),
+                created_at=now,
+            )
+        )
+    pairing_round.unpaired = {str(k): v for k, v in result.unpaired.items()}
+    pairing_round.status = domain.PAIRED
+    pairing_round.updated_at = now
+    await s.flush()
+    if pairing_round.auto_publish:
+        await _publish(s, pairing_round)
+    return True
+
+
+# --- the board ----------------------------------------------------------------------------
+
+
+async def _round_to_change(s: AsyncSession, cohort_id: uuid.UUID, change: str) -> PairingRound:
+    pairing_round = await s.get(PairingRound, cohort_id, with_for_update=True)
+    refused = domain.board_change_refused(pairing_round.status if pairing_round else None, change)
+    if refused is not None:
+        detail, status = refused
+        raise Conflict(detail, status=status)
+    assert pairing_round is not None
+    return pairing_round
+
+
+async def publish_pairs(s: AsyncSession, cohort_id: uuid.UUID) -> int:
+    """The board publishes the cohort's pairs; how many were published."""
+    return await _publish(s, await _round_to_change(s, cohort_id, "publish"))
+
+
+async def _publish(s: AsyncSession, pairing_round: PairingRound) -> int:
+    """Publish every pair of the round: one PairAssigned each, exactly once."""
+    pairs = (
+        await s.scalars(select(Pair).where(Pair.cohort_id == pairing_round.cohort_id, Pair.published_at.is_(None)))
+    ).all()
+    now = datetime.now(UTC)
+    fellows = (
+        await s.execute(
+            select(Fellow.id, Fellow.organisation_code, Fellow.person_id).where(
+                Fellow.cohort_id == pairing_round.cohort_id
+            )
+        )
+    ).all()
+    codes = {f.id: f.organisation_code for f in fellows}
+    person = {f.id: f.person_id or f.id for f in fellows}
+    for p in pairs:
+        p.published_at = now
+        met = domain.met(person.get(uuid.UUID(f), uuid.UUID(f)) for f in p.fellow_ids)
+        history = [{"person_a": a, "person_b": b, "pair_id": p.id, "paired_at": now} for a, b in met]
+        if history:
+            await s.execute(insert(EarlierPairing).values(history).on_conflict_do_nothing())
+        await outbox.add(
+            s,
+            ev.PairAssigned(
+                pair_id=p.id,
+                cohort_id=p.cohort_id,
+                fellow_ids=[uuid.UUID(f) for f in p.fellow_ids],
+                organisation_codes=[codes.get(uuid.UUID(f), "") for f in p.fellow_ids],
+                score=p.score,
+                reasons=p.reasons,
+                assigned_at=now,
+            ),
+        )
+    pairing_round.status = domain.PUBLISHED
+    pairing_round.updated_at = now
+    return len(pairs)
+
+
+async def swap(
+    s: AsyncSession, cohort_id: uuid.UUID, fellow_a: uuid.UUID, fellow_b: uuid.UUID, settings: PairingSettings
+) -> list[uuid.UUID]:
+    """The board exchanges two fellows between their pairs before publishing; the ids of the two pairs."""
+    pairing_round = await _round_to_change(s, cohort_id, "swap")
+    pairs = (await s.scalars(select(Pair).where(Pair.cohort_id == cohort_id).with_for_update())).all()
+    swapped = domain.swap([p.fellow_ids for p in pairs], str(fellow_a), str(fellow_b))
+    if isinstance(swapped, str):
+        raise Invalid(swapped)
+    at_a, at_b, new_a, new_b = swapped
+    rows = {str(f.id): f for f in (await s.scalars(select(Fellow).where(Fellow.cohort_id == cohort_id))).all()}
+    mode = pairing_round.pairing_mode
+    history = await _earlier_pairs(s, [f.person_id or f.id for f in rows.values()])
+    scored = []
+    for members in (new_a, new_b):
+        chosen = [_as_domain(rows[f], mode) for f in members]
+        group = domain.score_group(chosen, mode, settings.pairing_weights, history)
+        if isinstance(group, str):
+            raise Conflict(f"that swap breaks the hard rule: {group}")
+        scored.append(group)
+    changed = [pairs[at_a], pairs[at_b]]
+    for p, group in zip(changed, scored, strict=True):
+        p.fellow_ids = [str(f) for f in group.fellow_ids]
+        p.score = group.score
+        p.reasons = [*group.reasons, domain.SWAP_NOTE]
+    return [p.id for p in changed]
+
+
+# --- a fellow's exchange ------------------------------------------------------------------
+
+
+async def _my_pair(s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> Pair:
+    """The pair, locked, if one of the caller's fellow ids is in it (else 404, like a wrong id)."""
+    pair = await s.get(Pair, pair_id, with_for_update=True)
+    if pair is None or not ({str(f) for f in mine} & set(pair.fellow_ids)):
+        raise NotFound("no such pair")
+    if pair.published_at is None:
+        raise Conflict("this pair is not published yet")
+    return pair
+
+
+async def schedule_visit(
+    s: AsyncSession,
+    pair_id: uuid.UUID,
+    mine: Iterable[uuid.UUID],
+    host_fellow_id: uuid.UUID,
+    day: date,
+    scheduled_by: str,
+) -> uuid.UUID:
+    """A fellow of the pair schedules the visit one of them hosts; the visit's id."""
+    pair = await _my_pair(s, pair_id, mine)
+    if str(host_fellow_id) not in pair.fellow_ids:
+        raise Invalid("host_fellow_id must be a fellow of this pair")
+    pairing_round = await s.get(PairingRound, pair.cohort_id)
+    assert pairing_round is not None
+    problem = domain.visit_date_problem(day, pairing_round.exchange_starts, pairing_round.exchange_ends)
+    if problem:
+        raise Invalid(problem)
+    existing = await s.scalar(select(Visit.id).where(Visit.pair_id == pair.id, Visit.host_fellow_id == host_fellow_id))
+    if existing is not None:
+        raise Conflict("this fellow already hosts a visit of this pair", visit_id=str(existing))
+    visit = Visit(
+        id=uuid.uuid4(),
+        pair_id=pair.id,
+        host_fellow_id=host_fellow_id,
+        date=day,
+        scheduled_by=scheduled_by,
+        created_at=datetime.now(UTC),
+    )
+    s.add(visit)
+    await s.flush()
+    await outbox.add(
+        s, ev.ExchangeVisitScheduled(visit_id=visit.id, pair_id=pair.id, host_fellow_id=host_fellow_id, date=day)
+    )
+    return visit.id
+
+
+async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> None:
+    """A fellow of the pair completes a visit; the exchange completes (once) when every fellow has hosted."""
+    visit = await s.get(Visit, visit_id, with_for_update=True)
+    if visit is None:
+        raise NotFound("no such visit")
+    pair = await _my_pair(s, visit.pair_id, mine)
+    if visit.completed_at is not None:
+        raise Conflict("this visit is already complete")
+    now = datetime.now(UTC)
+    visit.completed_at = now
+    caused: list[ev.Event] = [
+        ev.ExchangeVisitCompleted(
+            visit_id=visit.id, pair_id=pair.id, host_fellow_id=visit.host_fellow_id, completed_at=now
+        )
+    ]
+    await s.flush()
+    completed = select(Visit.host_fellow_id).where(Visit.pair_id == pair.id, Visit.completed_at.is_not(None))
+    hosts = set((await s.scalars(completed)).all())
+    fellow_ids = [uuid.UUID(f) for f in pair.fellow_ids]
+    if pair.completed_at is None and domain.exchange_complete(fellow_ids, hosts):
+        pair.completed_at = now
+        caused.append(
+            ev.ExchangeCompleted(pair_id=pair.id, cohort_id=pair.cohort_id, fellow_ids=fellow_ids, completed_at=now)
+        )
+    await outbox.add(s, *caused)

@@ -1,0 +1,123 @@
+"""Reads of the pairing service: which fellows a caller is, a round's status, a cohort's pairs, a fellow's own."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.pairing import domain
+from services.pairing.models import Applicant, Fellow, Pair, PairingRound, Visit
+from shared.errors import NotFound
+
+
+def _fellows_of(subject: str) -> Select[uuid.UUID]:
+    """The enrolled, not withdrawn fellows whose application the token subject made (ContactRecorded)."""
+    return (
+        select(Fellow.id)
+        .join(Applicant, Applicant.application_id == Fellow.id)
+        .where(Applicant.subject == subject, Fellow.withdrawn.is_(False))
+    )
+
+
+async def fellow_ids_of(s: AsyncSession, subject: str) -> set[uuid.UUID]:
+    """Which fellows the caller is: none for someone who never applied or is not (or no longer) enrolled."""
+    return set((await s.scalars(_fellows_of(subject))).all())
+
+
+async def pairing_status(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
+    pairing_round = await s.get(PairingRound, cohort_id)
+    if pairing_round is None:
+        return {"cohort_id": cohort_id, "status": "none", "unpaired": {}}
+    return {"cohort_id": cohort_id, "status": pairing_round.status, "unpaired": pairing_round.unpaired}
+
+
+def _pair_view(p: Pair) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "cohort_id": p.cohort_id,
+        "fellow_ids": p.fellow_ids,
+        "score": p.score,
+        "reasons": p.reasons,
+        "published": p.published_at is not None,
+        "completed": p.completed_at is not None,
+    }
+
+
+async def cohort_pairs(s: AsyncSession, cohort_id: uuid.UUID, role: str, subject: str) -> list[dict[str, Any]]:
+    """Every pair for the board and admins; the published ones for a fellow of the cohort; 404 for others."""
+    query = select(Pair).where(Pair.cohort_id == cohort_id).order_by(Pair.created_at, Pair.id)
+    if role not in domain.SEES_EVERY_PAIR:
+        in_cohort = await s.scalar(_fellows_of(subject).where(Fellow.cohort_id == cohort_id).limit(1))
+        if in_cohort is None:
+            raise NotFound("no such cohort")
+        query = query.where(Pair.published_at.is_not(None))
+    return [_pair_view(p) for p in (await s.scalars(query)).all()]
+
+
+async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
+    """The caller's published pairs with partners (organisation, sector, place) and visits; nobody else's."""
+    fellow_ids = await fellow_ids_of(s, subject)
+    if not fellow_ids:
+        return []
+    mine = {str(f) for f in fellow_ids}
+    cohorts = select(Fellow.cohort_id).where(Fellow.id.in_(fellow_ids))
+    candidates = await s.scalars(
+        select(Pair)
+        .where(Pair.cohort_id.in_(cohorts), Pair.published_at.is_not(None))
+        .order_by(Pair.created_at, Pair.id)
+    )
+    pairs = [p for p in candidates.all() if mine & set(p.fellow_ids)]
+    ids = {f for p in pairs for f in p.fellow_ids}
+    fellows = {str(f.id): f for f in (await s.scalars(select(Fellow).where(Fellow.id.in_(ids)))).all()}
+    visits = (
+        (await s.scalars(select(Visit).where(Visit.pair_id.in_([p.id for p in pairs])).order_by(Visit.date))).all()
+        if pairs
+        else []
+    )
+    windows = {
+        r.cohort_id: r
+        for r in (
+            await s.scalars(select(PairingRound).where(PairingRound.cohort_id.in_({p.cohort_id for p in pairs})))
+        ).all()
+    }
+    out = []
+    for p in pairs:
+        me = next(f for f in p.fellow_ids if f in mine)
+        window = windows.get(p.cohort_id)
+        out.append(
+            {
+                "id": p.id,
+                "cohort_id": p.cohort_id,
+                "fellow_id": me,
+                "fellow_ids": p.fellow_ids,
+                "partners": [
+                    {
+                        "fellow_id": f,
+                        "organisation_id": fellows[f].organisation_id if f in fellows else None,
+                        "organisation_code": fellows[f].organisation_code if f in fellows else None,
+                        "sector": fellows[f].sector if f in fellows else None,
+                        "place": fellows[f].place if f in fellows else None,
+                    }
+                    for f in p.fellow_ids
+                    if f != me
+                ],
+                "reasons": p.reasons,
+                "completed": p.completed_at is not None,
+                "exchange_starts": window.exchange_starts if window else None,
+                "exchange_ends": window.exchange_ends if window else None,
+                "visits": [
+                    {
+                        "id": v.id,
+                        "host_fellow_id": v.host_fellow_id,
+                        "date": v.date,
+                        "completed": v.completed_at is not None,
+                    }
+                    for v in visits
+                    if v.pair_id == p.id
+                ],
+            }
+        )
+    return out

@@ -1,0 +1,158 @@
+"""Which fellows a caller is: the pairing service knows it from ContactRecorded (whose token subject made
+each application), never from a header. Events go straight onto the topics and requests straight to the
+pairing service, so neither the applications service nor the gateway vouches for anyone here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lbb.devstack import Stack
+from shared import events as ev
+from shared.envelope import wrap
+from shared.identity import HEADER_FELLOWS, HEADER_ROLE, HEADER_SUB
+from tests.conftest import eventually
+
+
+def applicant(subject: str, **extra: str) -> dict[str, str]:
+    return {HEADER_SUB: subject, HEADER_ROLE: "applicant", **extra}
+
+
+@pytest.fixture
+async def pairing(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.processes["pairing"].url, timeout=30) as client:
+        yield client
+
+
+async def put(stack: Stack, *events: ev.Event) -> None:
+    """Events onto their topics, as the applications service's relay would write them."""
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(event.topic, wrap(event, "applications").to_bytes(), key=event.key.encode())
+    finally:
+        await producer.stop()
+
+
+def contact(fellow: uuid.UUID, subject: str, organisation: uuid.UUID) -> ev.ContactRecorded:
+    return ev.ContactRecorded(
+        person_id=fellow,
+        subject=subject,
+        name="Pat Fellow",
+        email=f"{subject}@example.nhs.uk",
+        job_title="Service manager",
+        organisation_id=organisation,
+        organisation_name="Somewhere Trust",
+    )
+
+
+def enrolled(fellow: uuid.UUID, cohort: uuid.UUID, organisation: uuid.UUID, place: str) -> ev.FellowEnrolled:
+    return ev.FellowEnrolled(
+        fellow_id=fellow,
+        cohort_id=cohort,
+        organisation_id=organisation,
+        organisation_code="ID" + place[:3].upper(),
+        sector="nhs_trust",
+        place=place,
+        staff_group="clinical",
+        band="8a",
+        availability=[],
+        interests=[],
+        enrolled_at=datetime.now(UTC),
+        person_id=uuid.uuid4(),
+    )
+
+
+async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject_gets_404(
+    stack: Stack, engine: AsyncEngine, pairing: httpx.AsyncClient
+) -> None:
+    cohort = uuid.uuid4()
+    fellow, partner = uuid.uuid4(), uuid.uuid4()
+    subject = {fellow: f"fellow-{fellow}", partner: f"partner-{partner}"}
+    organisation = {fellow: uuid.uuid4(), partner: uuid.uuid4()}
+    today = datetime.now(UTC).date()
+    await put(
+        stack,
+        *(contact(f, subject[f], organisation[f]) for f in (fellow, partner)),
+        enrolled(fellow, cohort, organisation[fellow], "Bedford"),
+        enrolled(partner, cohort, organisation[partner], "Luton"),
+        ev.PairingRequested(
+            cohort_id=cohort,
+            fellow_ids=[fellow, partner],
+            pairing_mode="peer",
+            auto_publish=True,
+            exchange_starts=today,
+            exchange_ends=today + timedelta(days=90),
+            requested_at=datetime.now(UTC),
+        ),
+    )
+    me = applicant(subject[fellow])
+
+    async def pairs_of(who: dict[str, str]) -> list[dict[str, Any]]:
+        answer = await pairing.get("/pairs/mine", headers=who)
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()
+        return found
+
+    async def my_pairs() -> list[dict[str, Any]]:
+        return await pairs_of(me)
+
+    (pair,) = await eventually(my_pairs, timeout_s=60, what="the fellow to be recognised by their subject")
+    assert pair["fellow_id"] == str(fellow) and sorted(pair["fellow_ids"]) == sorted([str(fellow), str(partner)])
+    listed = await pairing.get(f"/cohorts/{cohort}/pairs", headers=me)
+    assert listed.status_code == 200 and [p["id"] for p in listed.json()] == [pair["id"]]
+
+    # another subject is no fellow, even naming the fellow in the header the gateway used to send
+    stranger = applicant(f"stranger-{uuid.uuid4()}", **{HEADER_FELLOWS: str(fellow)})
+    visit = {"host_fellow_id": str(fellow), "date": today.isoformat()}
+    assert (await pairing.post(f"/pairs/{pair['id']}/visits", json=visit, headers=stranger)).status_code == 404
+    assert (await pairing.get(f"/cohorts/{cohort}/pairs", headers=stranger)).status_code == 404
+    assert (await pairing.get("/pairs/mine", headers=stranger)).json() == []
+
+    made = await pairing.post(f"/pairs/{pair['id']}/visits", json=visit, headers=me)  # no header needed
+    assert made.status_code == 201, made.text
+    visit_id = made.json()["id"]
+    assert (await pairing.post(f"/visits/{visit_id}/complete", json={}, headers=stranger)).status_code == 404
+    done = await pairing.post(f"/visits/{visit_id}/complete", json={}, headers=me)
+    assert done.status_code == 202, done.text
+
+    # a withdrawn fellow is a fellow no more
+    theirs = applicant(subject[partner])
+
+    async def partner_pairs() -> list[dict[str, Any]]:
+        return await pairs_of(theirs)
+
+    assert (await eventually(partner_pairs, timeout_s=60, what="the partner to be recognised"))[0]["id"] == pair["id"]
+    await put(
+        stack,
+        ev.ApplicationWithdrawn(
+            application_id=partner, cohort_id=cohort, previous_state="enrolled", withdrawn_at=datetime.now(UTC)
+        ),
+    )
+
+    async def gone() -> bool:
+        return await pairs_of(theirs) == []
+
+    await eventually(gone, timeout_s=60, what="the withdrawn fellow to lose their pairs")
+    assert (await pairing.get(f"/cohorts/{cohort}/pairs", headers=theirs)).status_code == 404
+
+    # data minimisation: of a contact, the pairing service keeps the application id and the subject only
+    async with engine.connect() as c:
+        columns = await c.execute(
+            text(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = 'pairing' AND table_name = 'applicant'"
+            )
+        )
+        assert sorted(columns.scalars().all()) == ["application_id", "subject"]
+        kept = await c.execute(text("SELECT subject FROM pairing.applicant WHERE application_id = :f"), {"f": fellow})
+        assert kept.scalar() == subject[fellow]
