@@ -1,4 +1,8 @@
-"""HTTP routes of the feedback service: parse, run a command or query in one transaction, answer."""
+"""HTTP routes of the feedback service: parse, run a command or query in one transaction, answer.
+
+A caller acts as a fellow through the fellows its token subject is (``queries.fellow_ids``), never
+through a list the gateway sends.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ def _submission(body: Correction) -> commands.Submission:
 @router.post("/pairs/{pair_id}/feedback", status_code=status.HTTP_201_CREATED)
 async def give_feedback(pair_id: uuid.UUID, body: GiveFeedback, runtime: RuntimeDep, caller: CallerDep) -> Created:
     async with runtime.transaction() as s:
-        mine = caller.fellow_ids
+        mine = await queries.fellow_ids(s, caller.sub)
         feedback_id = await commands.give_feedback(
             s, pair_id, mine, body.to_fellow_id, _submission(body), now=commands.system_clock()
         )
@@ -37,7 +41,7 @@ async def correct_feedback(
     """Correct one's own feedback within the edit window, while it is unreleased."""
     edit_window = settings.of(runtime.settings).edit_window
     async with runtime.transaction() as s:
-        mine = caller.fellow_ids
+        mine = await queries.fellow_ids(s, caller.sub)
         corrected = await commands.correct_feedback(
             s, pair_id, feedback_id, mine, _submission(body), edit_window, now=commands.system_clock()
         )
@@ -49,7 +53,7 @@ async def my_pair_feedback(pair_id: uuid.UUID, runtime: RuntimeDep, caller: Call
     """A fellow's view of their pair's feedback: what they gave (to correct it) and what is still due."""
     edit_window = settings.of(runtime.settings).edit_window
     async with runtime.transaction() as s:
-        mine = caller.fellow_ids
+        mine = await queries.fellow_ids(s, caller.sub)
         return await queries.pair_feedback(s, pair_id, mine, edit_window)
 
 
@@ -57,7 +61,7 @@ async def my_pair_feedback(pair_id: uuid.UUID, runtime: RuntimeDep, caller: Call
 async def released_feedback(fellow_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
     """Released feedback about one fellow: only to that fellow and the board; nothing before release."""
     async with runtime.transaction() as s:
-        mine = caller.fellow_ids
+        mine = frozenset() if caller.role in domain.STAFF else await queries.fellow_ids(s, caller.sub)
         if not domain.may_read_released(caller.role, fellow_id, mine):
             raise NotFound("no such fellow")
         return await queries.released_feedback(s, fellow_id)

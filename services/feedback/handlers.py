@@ -5,13 +5,20 @@ from __future__ import annotations
 from sqlalchemy.dialects.postgresql import insert
 
 from services.feedback import commands, settings
-from services.feedback.models import ExchangePair, Fellow
+from services.feedback.models import Applicant, ExchangePair, Fellow
 from shared import events as ev
-from shared.consumer import Context, Handler
+from shared.consumer import Batched, Context, Handler
 from shared.db import upsert
 
-# Built once: SQLAlchemy caches one statement.
+# Built once: SQLAlchemy caches one statement for each.
+_UPSERT_APPLICANT = upsert(Applicant.__table__)  # type: ignore[arg-type]
 _UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
+
+
+async def applicants_recorded(ctx: Context, events: list[ev.ContactRecorded]) -> None:
+    """Which token subject applied with which application (a fellow's id once enrolled), so a caller
+    is recognised as a fellow by its subject. Nothing else of the contact is kept."""
+    await ctx.session.execute(_UPSERT_APPLICANT, [{"id": e.person_id, "subject": e.subject} for e in events])
 
 
 async def on_fellow_enrolled(ctx: Context, event: ev.FellowEnrolled) -> None:
@@ -56,6 +63,7 @@ async def on_exchange_completed(ctx: Context, event: ev.ExchangeCompleted) -> No
 
 
 HANDLERS: dict[type[ev.Event], Handler] = {
+    ev.ContactRecorded: Batched(applicants_recorded),
     ev.FellowEnrolled: on_fellow_enrolled,
     ev.PairAssigned: on_pair_assigned,
     ev.ExchangeCompleted: on_exchange_completed,

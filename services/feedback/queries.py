@@ -1,4 +1,4 @@
-"""Reads of the feedback service: a fellow's view of a pair, released feedback,
+"""Reads of the feedback service: who a caller is, a fellow's view of a pair, released feedback,
 the cohort report. No writes."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import domain
 from services.feedback.models import (
+    Applicant,
     CollaborationOpportunity,
     ExchangePair,
     Feedback,
@@ -19,6 +20,13 @@ from services.feedback.models import (
     Fellow,
 )
 from shared.errors import NotFound
+
+_FELLOWS_OF_SUBJECT = select(Applicant.id).join(Fellow, Fellow.id == Applicant.id)
+
+
+async def fellow_ids(s: AsyncSession, subject: str) -> frozenset[uuid.UUID]:
+    """The fellows a token subject is: its applications (from ContactRecorded) that were enrolled."""
+    return frozenset((await s.scalars(_FELLOWS_OF_SUBJECT.where(Applicant.subject == subject))).all())
 
 
 async def my_pair(
