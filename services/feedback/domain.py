@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared import events as ev
 from shared.events import LEADERSHIP_DIMENSIONS
 
 MIN_DIMENSIONS = 3
@@ -15,8 +16,25 @@ MAX_TOP_STRENGTHS = 3
 SMALL_NUMBER = 5  # counts from 1 to SMALL_NUMBER - 1 are shown as "<5"
 SUPPRESSED = f"<{SMALL_NUMBER}"
 
+# Why a pair's feedback was released (``exchange_pair.release_reason``).
 ALL_SUBMITTED = "all_submitted"
 DEADLINE = "deadline"
+
+# Roles that read any fellow's released feedback and the cohort report.
+STAFF = ("board", "admin")
+
+
+# --- who the caller is, and what they may read ------------------------------------------------
+
+
+def my_fellow_in(pair_fellow_ids: Iterable[uuid.UUID], my_fellow_ids: frozenset[uuid.UUID]) -> uuid.UUID | None:
+    """Which fellow of a pair the caller is; None for anyone else (answered like a wrong id)."""
+    return next((f for f in pair_fellow_ids if f in my_fellow_ids), None)
+
+
+def may_read_released(role: str, fellow_id: uuid.UUID, my_fellow_ids: frozenset[uuid.UUID]) -> bool:
+    """Released feedback about a fellow is read by that fellow, the board and admins."""
+    return role in STAFF or fellow_id in my_fellow_ids
 
 
 def strengths_problem(strengths: dict[str, int]) -> str | None:
@@ -50,6 +68,16 @@ def default_top_strengths(strengths: Mapping[str, int]) -> list[str]:
     return [d for d in LEADERSHIP_DIMENSIONS if strengths.get(d) == best][:MAX_TOP_STRENGTHS]
 
 
+def top_strengths(strengths: Mapping[str, int], top: list[str] | None) -> tuple[list[str], str | None]:
+    """The top strengths a rating names (the giver's pick, or by default the best-rated), or why
+    the rating is refused."""
+    problem = strengths_problem(dict(strengths))
+    if problem:
+        return [], problem
+    chosen = top if top is not None else default_top_strengths(strengths)
+    return chosen, top_strengths_problem(strengths, chosen)
+
+
 def partners(fellow_ids: list[uuid.UUID], fellow: uuid.UUID) -> list[uuid.UUID]:
     return [f for f in fellow_ids if f != fellow]
 
@@ -62,6 +90,26 @@ def expected(fellow_ids: list[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
 def all_submitted(fellow_ids: list[uuid.UUID], submitted: set[tuple[uuid.UUID, uuid.UUID]]) -> bool:
     """Blind release: every fellow has written about every partner."""
     return expected(fellow_ids) <= submitted
+
+
+def unanswered(
+    requested: Iterable[tuple[uuid.UUID, uuid.UUID]], answered: set[tuple[uuid.UUID, uuid.UUID]]
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """The (giver, receiver) requests nobody has answered yet: still due, or missing at the deadline."""
+    return [r for r in requested if r not in answered]
+
+
+def giving_problem(
+    exchange_completed_at: datetime | None, released_at: datetime | None, due_at: datetime | None, now: datetime
+) -> str | None:
+    """Whether a pair takes feedback (or corrections) now: after the exchange, before release and due date."""
+    if exchange_completed_at is None:
+        return "feedback opens when the exchange is complete"
+    if released_at is not None:
+        return "the feedback of this pair has been released; no more can be given"
+    if due_at is not None and now > due_at:
+        return f"feedback was due by {due_at.isoformat()}"
+    return None
 
 
 def due_at(exchange_completed_at: datetime, due_after: timedelta) -> datetime:
@@ -87,6 +135,67 @@ def _human(delta: timedelta) -> str:
     if hours >= 1 and hours == int(hours):
         return f"{int(hours)} hour{'s' if hours != 1 else ''}"
     return f"{int(delta.total_seconds() // 60)} minutes"
+
+
+# --- release ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GivenFacts:
+    """One unreleased feedback of a pair, as far as its release is concerned."""
+
+    id: uuid.UUID
+    from_fellow_id: uuid.UUID
+    to_fellow_id: uuid.UUID
+    strengths: Mapping[str, int]
+    top_strengths: list[str]
+    collaboration_ideas: list[str]
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    """A collaboration idea of released feedback, linking the giver's and receiver's organisations."""
+
+    id: uuid.UUID
+    feedback_id: uuid.UUID
+    idea: str
+    organisation_codes: list[str]
+    organisation_ids: list[uuid.UUID]
+
+
+def release(
+    pair_id: uuid.UUID, given: Iterable[GivenFacts], fellows: Mapping[uuid.UUID, FellowFacts], now: datetime
+) -> tuple[list[Opportunity], list[ev.Event]]:
+    """What releasing a pair's feedback causes: FeedbackReleased for each, and a collaboration
+    opportunity (with its event) for each idea."""
+    opportunities: list[Opportunity] = []
+    events: list[ev.Event] = []
+    for f in given:
+        events.append(
+            ev.FeedbackReleased(
+                feedback_id=f.id,
+                pair_id=pair_id,
+                to_fellow_id=f.to_fellow_id,
+                strengths=dict(f.strengths),
+                top_strengths=f.top_strengths,
+                released_at=now,
+            )
+        )
+        linked = [fellows[x] for x in (f.from_fellow_id, f.to_fellow_id) if x in fellows]
+        organisation_ids = list(dict.fromkeys(x.organisation_id for x in linked))
+        codes = list(dict.fromkeys(x.organisation_code for x in linked))
+        for idea in f.collaboration_ideas:
+            opportunity = Opportunity(uuid.uuid4(), f.id, idea, codes, organisation_ids)
+            opportunities.append(opportunity)
+            events.append(
+                ev.CollaborationOpportunityIdentified(
+                    opportunity_id=opportunity.id,
+                    pair_id=pair_id,
+                    organisation_ids=organisation_ids,
+                    identified_at=now,
+                )
+            )
+    return opportunities, events
 
 
 # --- the cohort evaluation report --------------------------------------------------------------

@@ -2,55 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
-
-from fastapi import FastAPI
-from pydantic import Field
-
 from services.feedback import api as routes
-from services.feedback import models
-from services.feedback.handlers import make_handlers
-from services.feedback.release import ReleaseScheduler, system_clock
+from services.feedback import commands, handlers, models
+from services.feedback.settings import FeedbackSettings
+from services.feedback.worker import ReleaseScheduler
 from shared.service import ServiceRuntime
-from shared.settings import ServiceSettings
 
 
-class FeedbackSettings(ServiceSettings):
-    service_name: str = "feedback"
-    db_schema: str = models.SCHEMA
-    feedback_due_days: float = Field(default=14, gt=0, description="Days after the exchange that feedback is due")
-    feedback_edit_window_hours: float = Field(
-        default=48, ge=0, description="How long after submitting a fellow may correct their unreleased feedback"
+def build(settings: FeedbackSettings | None = None) -> ServiceRuntime:
+    """The service: its tables, handlers and routes, and the release worker while it runs."""
+    settings = settings or FeedbackSettings()
+    runtime = ServiceRuntime(
+        settings,
+        metadata=models.metadata,
+        outbox=models.outbox,
+        inbox=models.inbox,
+        handlers=handlers.HANDLERS,
+        routers=[routes.router],
     )
-    feedback_release_interval_s: float = Field(
-        default=10, gt=0, description="How often the scheduler looks for pairs past their due date"
+    scheduler = ReleaseScheduler(
+        runtime.transaction, clock=commands.system_clock, interval_s=settings.feedback_release_interval_s
     )
 
+    @runtime.on_start
+    async def start_release_worker() -> None:
+        scheduler.start()
 
-settings = FeedbackSettings()
-runtime = ServiceRuntime(
-    settings,
-    metadata=models.metadata,
-    outbox=models.outbox,
-    inbox=models.inbox,
-    handlers=make_handlers(timedelta(days=settings.feedback_due_days)),
-)
-api = runtime.http_app(routes.router)
-api.state.feedback = routes.FeedbackConfig(
-    edit_window=timedelta(hours=settings.feedback_edit_window_hours), clock=system_clock
-)
-scheduler = ReleaseScheduler(runtime.transaction, clock=system_clock, interval_s=settings.feedback_release_interval_s)
-_runtime_lifespan = api.router.lifespan_context
+    runtime.on_stop(scheduler.stop)
+    return runtime
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The runtime's lifespan, plus the release scheduler while the service runs."""
-    async with _runtime_lifespan(app), scheduler.running():
-        yield
-
-
-api.router.lifespan_context = _lifespan
+runtime = build()
+api = runtime.http_app()
 app = runtime.asyncapi_app()

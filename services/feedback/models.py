@@ -58,6 +58,16 @@ class Fellow(Base):
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Applicant(Base):
+    """Projection of ContactRecorded: which token subject applied with which application (a fellow's
+    id once enrolled). Only the subject is kept: no name, e-mail or job title."""
+
+    __tablename__ = "applicant"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+
+
 class FeedbackRequest(Base):
     __tablename__ = "feedback_request"
     __table_args__ = (UniqueConstraint("pair_id", "from_fellow_id", "to_fellow_id"),)

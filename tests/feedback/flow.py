@@ -60,6 +60,19 @@ async def organisations(api: Api) -> dict[str, dict[str, Any]]:
     return {o["code"]: o for o in answer.json()}
 
 
+def application(cohort_id: str, organisation_id: str, name: str, staff_group: str = "clinical") -> dict[str, Any]:
+    return {
+        "cohort_id": cohort_id,
+        "name": name,
+        "email": f"{name.lower().replace(' ', '.')}@example.nhs.uk",
+        "job_title": "Service manager",
+        "organisation_id": organisation_id,
+        "staff_group": staff_group,
+        "band": "8a",
+        "statement": "I want to understand how our partners lead across boundaries.",
+    }
+
+
 async def cohort_with_pairs(api: Api, fellows: int, name: str = "Feedback") -> Cohort:
     """A new cohort of ``fellows`` fellows, each from a different organisation, paired and published."""
     assert 2 <= fellows <= len(ORGANISATION_CODES)
@@ -79,16 +92,7 @@ async def cohort_with_pairs(api: Api, fellows: int, name: str = "Feedback") -> C
             "POST",
             "/api/applications",
             who,
-            {
-                "cohort_id": cohort.id,
-                "name": f"Fellow {i}",
-                "email": f"fellow{i}@example.nhs.uk",
-                "job_title": "Service manager",
-                "organisation_id": organisation["id"],
-                "staff_group": "clinical" if i % 2 == 0 else "non_clinical",
-                "band": "8a",
-                "statement": "I want to understand how our partners lead across boundaries.",
-            },
+            application(cohort.id, organisation["id"], f"Fellow {i}", "clinical" if i % 2 == 0 else "non_clinical"),
         )
         assert submitted.status_code == 201, submitted.text
         fellow_id = submitted.json()["id"]

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from lbb.devstack import Stack
-from services.feedback.release import release_overdue
+from services.feedback.commands import release_overdue
 from shared import topics
 from tests.conftest import Api, envelopes, eventually
 from tests.feedback.flow import BOARD, cohort_with_pairs, complete_exchange, feedback_body, give

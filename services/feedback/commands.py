@@ -1,0 +1,257 @@
+"""Transaction scripts of the feedback service, for its routes, handlers and release worker.
+
+Each runs in the caller's transaction: load rows → ask ``domain`` → save → outbox. Refusals raise
+``shared.errors``. Time comes in as ``now``; ``system_clock`` is where its callers read it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback import domain, queries
+from services.feedback.models import CollaborationOpportunity, ExchangePair, Feedback, FeedbackRequest, Fellow, outbox
+from shared import events as ev
+from shared.errors import Conflict, Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The service's one clock: routes, handlers and the release worker read the time here."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a fellow writes about a partner."""
+
+    strengths: dict[str, int]
+    top_strengths: list[str] | None
+    narrative: str
+    collaboration_ideas: list[str]
+
+
+def _top_strengths(submission: Submission) -> list[str]:
+    top, problem = domain.top_strengths(submission.strengths, submission.top_strengths)
+    if problem:
+        raise Invalid(problem)
+    return top
+
+
+def _still_open(pair: ExchangePair, now: datetime) -> None:
+    problem = domain.giving_problem(pair.exchange_completed_at, pair.released_at, pair.due_at, now)
+    if problem:
+        raise Conflict(problem)
+
+
+def _submitted(f: Feedback) -> ev.FeedbackSubmitted:
+    return ev.FeedbackSubmitted(
+        feedback_id=f.id,
+        pair_id=f.pair_id,
+        from_fellow_id=f.from_fellow_id,
+        to_fellow_id=f.to_fellow_id,
+        strengths=f.strengths,
+        top_strengths=f.top_strengths,
+        submitted_at=f.submitted_at,
+        corrected_at=f.corrected_at,
+    )
+
+
+async def give_feedback(
+    s: AsyncSession,
+    pair_id: uuid.UUID,
+    my_fellow_ids: frozenset[uuid.UUID],
+    to_fellow_id: uuid.UUID,
+    submission: Submission,
+    now: datetime,
+) -> uuid.UUID:
+    """A fellow's feedback about a partner; the pair's feedback is released once all of it is in."""
+    top = _top_strengths(submission)
+    pair, giver = await queries.my_pair(s, pair_id, my_fellow_ids, lock=True)
+    fellow_ids = [uuid.UUID(f) for f in pair.fellow_ids]
+    if to_fellow_id not in domain.partners(fellow_ids, giver):
+        raise Invalid("to_fellow_id must be your partner in this pair")
+    _still_open(pair, now)
+    existing = await s.scalar(  # the pair is locked: nobody else of the pair writes meanwhile
+        select(Feedback.id).where(
+            Feedback.pair_id == pair.id, Feedback.from_fellow_id == giver, Feedback.to_fellow_id == to_fellow_id
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            "you have already given feedback to this partner; correct it with "
+            f"PUT /api/pairs/{pair.id}/feedback/{existing} while its edit window is open",
+            feedback_id=str(existing),
+        )
+    feedback = Feedback(
+        id=uuid.uuid4(),
+        pair_id=pair.id,
+        from_fellow_id=giver,
+        to_fellow_id=to_fellow_id,
+        strengths=submission.strengths,
+        top_strengths=top,
+        narrative=submission.narrative,
+        collaboration_ideas=submission.collaboration_ideas,
+        submitted_at=now,
+    )
+    s.add(feedback)
+    await s.flush()
+    await outbox.add(s, _submitted(feedback))
+    if domain.all_submitted(fellow_ids, await queries.given_pairs(s, pair.id)):
+        await release_pair(s, pair, now, domain.ALL_SUBMITTED)
+    return feedback.id
+
+
+async def correct_feedback(
+    s: AsyncSession,
+    pair_id: uuid.UUID,
+    feedback_id: uuid.UUID,
+    my_fellow_ids: frozenset[uuid.UUID],
+    submission: Submission,
+    edit_window: timedelta,
+    now: datetime,
+) -> uuid.UUID:
+    """Correct one's own feedback within the edit window, while it is unreleased."""
+    top = _top_strengths(submission)
+    pair, giver = await queries.my_pair(s, pair_id, my_fellow_ids, lock=True)
+    feedback = await s.get(Feedback, feedback_id, with_for_update=True)
+    if feedback is None or feedback.pair_id != pair.id or feedback.from_fellow_id != giver:
+        raise NotFound("no such feedback of yours")
+    problem = domain.correction_problem(feedback.submitted_at, feedback.released_at, now, edit_window)
+    if problem:
+        raise Conflict(problem)
+    _still_open(pair, now)
+    feedback.strengths = submission.strengths
+    feedback.top_strengths = top
+    feedback.narrative = submission.narrative
+    feedback.collaboration_ideas = submission.collaboration_ideas
+    feedback.corrected_at = now
+    await outbox.add(s, _submitted(feedback))
+    return feedback.id
+
+
+async def open_feedback(
+    s: AsyncSession,
+    pair_id: uuid.UUID,
+    fellow_ids: list[uuid.UUID],
+    completed_at: datetime,
+    due_after: timedelta,
+    now: datetime,
+) -> None:
+    """The pair's exchange is complete: each fellow is asked for feedback on each partner."""
+    pair = await s.get(ExchangePair, pair_id, with_for_update=True)
+    if pair is None:  # PairAssigned and ExchangeCompleted share a key, so this means a lost event
+        raise LookupError(f"ExchangeCompleted for unknown pair {pair_id}")
+    if pair.exchange_completed_at is not None:
+        return
+    pair.exchange_completed_at = completed_at
+    due = domain.due_at(completed_at, due_after)
+    pair.due_at = due
+    requests = [
+        FeedbackRequest(
+            id=uuid.uuid4(), pair_id=pair.id, from_fellow_id=giver, to_fellow_id=receiver, due_at=due, created_at=now
+        )
+        for giver in fellow_ids
+        for receiver in domain.partners(fellow_ids, giver)
+    ]
+    s.add_all(requests)
+    await outbox.add(
+        s,
+        *(
+            ev.FeedbackRequested(
+                request_id=r.id,
+                pair_id=pair.id,
+                from_fellow_id=r.from_fellow_id,
+                to_fellow_id=r.to_fellow_id,
+                due_at=due,
+            )
+            for r in requests
+        ),
+    )
+
+
+async def release_pair(s: AsyncSession, pair: ExchangePair, now: datetime, reason: str) -> int:
+    """Release every unreleased feedback of a (locked) pair; returns how many were released.
+
+    Each collaboration idea becomes a CollaborationOpportunity. When the deadline forced the
+    release, the requests nobody answered are recorded as missing.
+    """
+    if pair.released_at is not None:
+        return 0
+    pair.released_at = now
+    pair.release_reason = reason
+    given = (await s.scalars(select(Feedback).where(Feedback.pair_id == pair.id, Feedback.released_at.is_(None)))).all()
+    rows = (await s.scalars(select(Fellow).where(Fellow.id.in_([uuid.UUID(f) for f in pair.fellow_ids])))).all()
+    fellows = {f.id: queries.fellow_facts(f) for f in rows}
+    opportunities, events = domain.release(
+        pair.id,
+        [
+            domain.GivenFacts(
+                f.id, f.from_fellow_id, f.to_fellow_id, f.strengths, f.top_strengths, f.collaboration_ideas
+            )
+            for f in given
+        ],
+        fellows,
+        now,
+    )
+    for f in given:
+        f.released_at = now
+    s.add_all(
+        CollaborationOpportunity(
+            id=o.id,
+            pair_id=pair.id,
+            feedback_id=o.feedback_id,
+            idea=o.idea,
+            organisation_codes=o.organisation_codes,
+            organisation_ids=[str(x) for x in o.organisation_ids],
+            created_at=now,
+        )
+        for o in opportunities
+    )
+    await outbox.add(s, *events)
+    if reason == domain.DEADLINE:
+        requests = (
+            await s.scalars(
+                select(FeedbackRequest).where(FeedbackRequest.pair_id == pair.id, FeedbackRequest.missing_at.is_(None))
+            )
+        ).all()
+        missing = set(
+            domain.unanswered(
+                ((r.from_fellow_id, r.to_fellow_id) for r in requests), await queries.given_pairs(s, pair.id)
+            )
+        )
+        for r in requests:
+            if (r.from_fellow_id, r.to_fellow_id) in missing:
+                r.missing_at = now
+    await s.flush()
+    return len(given)
+
+
+async def release_overdue(
+    s: AsyncSession, now: datetime, limit: int = 100, cohort_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """One sweep: release the pairs (of one cohort, or all) whose due date has passed. Rows are
+    claimed with ``FOR UPDATE SKIP LOCKED``, so several instances never release a pair twice."""
+    query = (
+        select(ExchangePair)
+        .where(ExchangePair.released_at.is_(None), ExchangePair.due_at.is_not(None), ExchangePair.due_at <= now)
+        .order_by(ExchangePair.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if cohort_id is not None:
+        query = query.where(ExchangePair.cohort_id == cohort_id)
+    pairs = (await s.scalars(query)).all()
+    for pair in pairs:
+        released = await release_pair(s, pair, now, domain.DEADLINE)
+        log.info("pair %s passed its due date: released %d feedback", pair.id, released)
+    return [p.id for p in pairs]

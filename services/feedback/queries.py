@@ -1,0 +1,154 @@
+"""Reads of the feedback service: who a caller is, a fellow's view of a pair, released feedback,
+the cohort report. No writes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback import domain
+from services.feedback.models import (
+    Applicant,
+    CollaborationOpportunity,
+    ExchangePair,
+    Feedback,
+    FeedbackRequest,
+    Fellow,
+)
+from shared.errors import NotFound
+
+_FELLOWS_OF_SUBJECT = select(Applicant.id).join(Fellow, Fellow.id == Applicant.id)
+
+
+async def fellow_ids(s: AsyncSession, subject: str) -> frozenset[uuid.UUID]:
+    """The fellows a token subject is: its applications (from ContactRecorded) that were enrolled."""
+    return frozenset((await s.scalars(_FELLOWS_OF_SUBJECT.where(Applicant.subject == subject))).all())
+
+
+async def my_pair(
+    s: AsyncSession, pair_id: uuid.UUID, my_fellow_ids: frozenset[uuid.UUID], *, lock: bool = False
+) -> tuple[ExchangePair, uuid.UUID]:
+    """The pair (locked for a command) and which of its fellows the caller is; 404 for anyone else."""
+    pair = await s.get(ExchangePair, pair_id, with_for_update=lock)
+    me = domain.my_fellow_in((uuid.UUID(f) for f in pair.fellow_ids), my_fellow_ids) if pair else None
+    if pair is None or me is None:
+        raise NotFound("no such pair")
+    return pair, me
+
+
+async def given_pairs(s: AsyncSession, pair_id: uuid.UUID) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(giver, receiver) of every feedback submitted in a pair."""
+    rows = await s.execute(select(Feedback.from_fellow_id, Feedback.to_fellow_id).where(Feedback.pair_id == pair_id))
+    return {(giver, receiver) for giver, receiver in rows}
+
+
+def fellow_facts(f: Fellow) -> domain.FellowFacts:
+    return domain.FellowFacts(f.id, f.organisation_id, f.organisation_code, f.sector, f.place)
+
+
+def _feedback_view(f: Feedback) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "pair_id": f.pair_id,
+        "from_fellow_id": f.from_fellow_id,
+        "to_fellow_id": f.to_fellow_id,
+        "strengths": f.strengths,
+        "top_strengths": f.top_strengths,
+        "narrative": f.narrative,
+        "collaboration_ideas": f.collaboration_ideas,
+        "submitted_at": f.submitted_at,
+        "corrected_at": f.corrected_at,
+        "released_at": f.released_at,
+    }
+
+
+async def pair_feedback(
+    s: AsyncSession, pair_id: uuid.UUID, my_fellow_ids: frozenset[uuid.UUID], edit_window: timedelta
+) -> dict[str, Any]:
+    """A fellow's view of their pair's feedback: what they gave (to correct it) and what is still due."""
+    pair, me = await my_pair(s, pair_id, my_fellow_ids)
+    given = (
+        await s.scalars(
+            select(Feedback).where(Feedback.pair_id == pair.id, Feedback.from_fellow_id == me).order_by(Feedback.id)
+        )
+    ).all()
+    requests = (
+        await s.scalars(
+            select(FeedbackRequest).where(FeedbackRequest.pair_id == pair.id, FeedbackRequest.from_fellow_id == me)
+        )
+    ).all()
+    due = domain.unanswered(
+        ((r.from_fellow_id, r.to_fellow_id) for r in requests), {(f.from_fellow_id, f.to_fellow_id) for f in given}
+    )
+    return {
+        "pair_id": pair.id,
+        "fellow_id": me,
+        "exchange_completed_at": pair.exchange_completed_at,
+        "due_at": pair.due_at,
+        "released_at": pair.released_at,
+        "edit_window_hours": edit_window.total_seconds() / 3600,
+        "given": [_feedback_view(f) for f in given],
+        "still_due": sorted(str(receiver) for _, receiver in due),
+    }
+
+
+async def released_feedback(s: AsyncSession, fellow_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Released feedback about one fellow, oldest first; nothing before release."""
+    rows = (
+        await s.scalars(
+            select(Feedback)
+            .where(Feedback.to_fellow_id == fellow_id, Feedback.released_at.is_not(None))
+            .order_by(Feedback.released_at, Feedback.id)
+        )
+    ).all()
+    return [
+        {
+            "id": f.id,
+            "pair_id": f.pair_id,
+            "from_fellow_id": f.from_fellow_id,
+            "strengths": f.strengths,
+            "top_strengths": f.top_strengths,
+            "narrative": f.narrative,
+            "collaboration_ideas": f.collaboration_ideas,
+            "released_at": f.released_at,
+        }
+        for f in rows
+    ]
+
+
+async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """The cohort evaluation report, small numbers suppressed (``domain.cohort_report``)."""
+    fellows = (await s.scalars(select(Fellow).where(Fellow.cohort_id == cohort_id))).all()
+    pairs = (await s.scalars(select(ExchangePair).where(ExchangePair.cohort_id == cohort_id))).all()
+    if not fellows and not pairs:
+        raise NotFound("no fellows or pairs of this cohort yet")
+    pair_ids = [p.id for p in pairs]
+    requests = (await s.scalars(select(FeedbackRequest).where(FeedbackRequest.pair_id.in_(pair_ids)))).all()
+    feedback = (await s.scalars(select(Feedback).where(Feedback.pair_id.in_(pair_ids)))).all()
+    opportunities = (
+        await s.scalars(
+            select(CollaborationOpportunity.organisation_ids).where(CollaborationOpportunity.pair_id.in_(pair_ids))
+        )
+    ).all()
+    report = domain.cohort_report(
+        cohort_id,
+        fellows=[fellow_facts(f) for f in fellows],
+        pairs=[
+            domain.PairFacts(p.id, [uuid.UUID(f) for f in p.fellow_ids], p.exchange_completed_at is not None)
+            for p in pairs
+        ],
+        requests=[domain.RequestFacts(r.from_fellow_id, r.to_fellow_id, r.missing_at is not None) for r in requests],
+        feedback=[
+            domain.FeedbackFacts(
+                f.from_fellow_id, f.to_fellow_id, f.strengths, f.top_strengths, f.released_at is not None
+            )
+            for f in feedback
+        ],
+        opportunities=[tuple(uuid.UUID(o) for o in ids) for ids in opportunities],
+    )
+    report["generated_at"] = now.isoformat()
+    return report

@@ -1,0 +1,75 @@
+"""Which fellows a caller is, the feedback service knows from the ContactRecorded events it consumed
+(the subject that applied), not from any list of fellow ids a caller sends."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lbb.devstack import Stack
+from shared.identity import Caller
+from tests.conftest import Api, eventually
+from tests.feedback.flow import application, cohort_with_pairs, complete_exchange, feedback_body
+
+
+async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_404(
+    api: Api, stack: Stack, engine: AsyncEngine
+) -> None:
+    cohort = await cohort_with_pairs(api, 2, name="Identity")
+    (pair,) = cohort.pairs
+    a, b = pair["fellow_ids"]
+    await complete_exchange(api, cohort, pair)
+    alice = Caller(sub=cohort.who[a][0], role="applicant")  # sends no fellow ids at all
+    # Another subject claiming to be fellow a: the claim is ignored.
+    mallory = Caller(sub=f"mallory-{cohort.id}", role="applicant", fellow_ids=frozenset({uuid.UUID(a)}))
+
+    async with httpx.AsyncClient(base_url=stack.processes["feedback"].url, timeout=30) as feedback:
+        mine = await feedback.get(f"/pairs/{pair['id']}/feedback", headers=alice.headers())
+        assert mine.status_code == 200, mine.text
+        assert mine.json()["fellow_id"] == a and mine.json()["still_due"] == [b]
+        assert (await feedback.get(f"/fellows/{a}/feedback", headers=alice.headers())).json() == []
+        given = await feedback.post(f"/pairs/{pair['id']}/feedback", headers=alice.headers(), json=feedback_body(b))
+        assert given.status_code == 201, given.text
+
+        correction = {k: v for k, v in feedback_body(b).items() if k != "to_fellow_id"}
+        for method, path, body in (
+            ("GET", f"/pairs/{pair['id']}/feedback", None),
+            ("POST", f"/pairs/{pair['id']}/feedback", feedback_body(b)),
+            ("PUT", f"/pairs/{pair['id']}/feedback/{given.json()['id']}", correction),
+            ("GET", f"/fellows/{a}/feedback", None),
+        ):
+            answer = await feedback.request(method, path, headers=mallory.headers(), json=body)
+            assert answer.status_code == 404, (method, path, answer.text)
+
+        # A subject that applied but was never enrolled is no fellow either, not even of its own application.
+        late = (f"late-{cohort.id}", "applicant")
+        applied = await api.call(
+            "POST", "/api/applications", late, application(cohort.id, cohort.organisation[a]["id"], "Late Applicant")
+        )
+        assert applied.status_code == 201, applied.text
+        application_id = applied.json()["id"]
+
+        async def recorded() -> bool:
+            async with engine.connect() as c:
+                found = await c.execute(
+                    text("SELECT subject FROM feedback.applicant WHERE id = :a"), {"a": application_id}
+                )
+                return found.scalar_one_or_none() == late[0]
+
+        await eventually(recorded, what="the feedback service to consume the late applicant's ContactRecorded")
+        answer = await feedback.get(f"/fellows/{application_id}/feedback", headers=Caller(*late).headers())
+        assert answer.status_code == 404, answer.text
+
+    async with engine.connect() as c:  # the projection keeps the subject and nothing else of the contact
+        columns = (
+            await c.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = 'feedback' AND table_name = 'applicant' ORDER BY column_name"
+                )
+            )
+        ).all()
+    assert [c for (c,) in columns] == ["id", "subject"]
