@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import Table, event, func, select
@@ -130,16 +131,7 @@ async def plan(session: AsyncSession, plans: list[domain.ReminderPlan], now: dat
     for p in plans:
         await session.execute(
             insert(Reminder)
-            .values(
-                id=p.id,
-                kind=p.kind,
-                subject_id=p.subject_id,
-                recipient_id=p.recipient_id,
-                due_at=p.due_at,
-                status=REMINDER_PENDING,
-                context=p.context,
-                created_at=now,
-            )
+            .values(id=p.id, status=REMINDER_PENDING, created_at=now, **asdict(p))
             .on_conflict_do_nothing(index_elements=["kind", "subject_id", "recipient_id"])
         )
 

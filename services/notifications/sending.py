@@ -218,7 +218,7 @@ async def _fail(s: AsyncSession, d: Row[Any], error: str) -> None:
     """A claimed row that cannot be sent at all: ``failed`` plus NotificationFailed."""
     error = error[:2000]
     await s.execute(update(DELIVERY).where(D.id == d.id).values(status=FAILED, last_error=error))
-    await outbox.add(s, _failed_event(d.id, d.event_id, d.recipient_id, d.template, error, d.attempts))
+    await outbox.add(s, _failed_event(d, error))
 
 
 async def hand_over(session: AsyncSession, jobs: list[Job]) -> set[uuid.UUID]:
@@ -322,17 +322,16 @@ async def _retry_or_fail(s: AsyncSession, d: Delivery, error: str, now: datetime
 
 async def _publish_failed(s: AsyncSession, d: Delivery) -> None:
     error = d.last_error or "unknown error"
-    await outbox.add(s, _failed_event(d.id, d.event_id, d.recipient_id, d.template, error, d.attempts))
+    await outbox.add(s, _failed_event(d, error))
 
 
-def _failed_event(
-    delivery_id: uuid.UUID, event_id: uuid.UUID, recipient_id: uuid.UUID, template: str, error: str, attempts: int
-) -> ev.NotificationFailed:
+def _failed_event(d: Any, error: str) -> ev.NotificationFailed:
+    """NotificationFailed for a delivery (a claimed row or a ``Delivery``)."""
     return ev.NotificationFailed(
-        delivery_id=delivery_id,
-        event_id=event_id,
-        recipient_id=recipient_id,
-        template=template,
+        delivery_id=d.id,
+        event_id=d.event_id,
+        recipient_id=d.recipient_id,
+        template=d.template,
         error=error,
-        attempts=attempts,
+        attempts=d.attempts,
     )
