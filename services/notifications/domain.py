@@ -176,12 +176,6 @@ def _partners(members: list[uuid.UUID], fellow: uuid.UUID) -> list[str]:
     return [str(m) for m in members if m != fellow]
 
 
-def is_promotion(event: ev.Event) -> bool:
-    """A waitlisted application got a place: any applications event named for a promotion
-    (e.g. ApplicationPromoted) that carries the application id."""
-    return "Promot" in type(event).__name__ and hasattr(event, "application_id")
-
-
 def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Message]:
     """The messages an event gives rise to."""
     who = audience or Audience()
@@ -203,8 +197,10 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
                 Message(member, "decision_requested", STAFF, {**facts, "about_id": str(event.application_id)})
                 for member in who.board
             ]
-        case ev.ApplicationShortlisted():
+        case ev.ApplicationShortlisted(promoted_after_withdrawal_of=None):
             return _one(event.application_id, "application_shortlisted")
+        case ev.ApplicationShortlisted():  # a withdrawal freed a place and this waitlisted one moved up
+            return _one(event.application_id, "waitlist_promoted")
         case ev.ApplicationWaitlisted():
             return _one(event.application_id, "application_waitlisted")
         case ev.ApplicationDeclined():
@@ -249,8 +245,6 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
             )
         case ev.FeedbackReleased():
             return _one(event.to_fellow_id, "feedback_released", fellow_id=str(event.to_fellow_id))
-    if is_promotion(event):
-        return _one(event.application_id, "waitlist_promoted")  # type: ignore[attr-defined]
     return []
 
 

@@ -29,7 +29,7 @@ async def notify(ctx: Context, event: Any) -> None:
 NOTIFIED: tuple[type[ev.Event], ...] = (
     ev.ApplicationSubmitted,
     ev.ApplicationEndorsed,
-    ev.ApplicationShortlisted,
+    ev.ApplicationShortlisted,  # a promotion from the waiting list too (promoted_after_withdrawal_of)
     ev.ApplicationWaitlisted,
     ev.ApplicationDeclined,
     ev.ApplicationWithdrawn,
@@ -44,12 +44,7 @@ NOTIFIED: tuple[type[ev.Event], ...] = (
     ev.CollaborationOpportunityIdentified,
 )
 
-# Waitlist promotion: whatever the applications service names its event (e.g. ApplicationPromoted)
-PROMOTIONS: tuple[type[ev.Event], ...] = tuple(
-    cls for name, cls in ev.REGISTRY.items() if "Promot" in name and "application_id" in cls.model_fields
-)
-
 HANDLERS: dict[type[ev.Event], Handler] = {
     ev.ContactRecorded: Batched(contacts_recorded),
-    **dict.fromkeys(NOTIFIED + PROMOTIONS, notify),
+    **dict.fromkeys(NOTIFIED, notify),
 }
