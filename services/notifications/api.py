@@ -9,12 +9,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert
 
-from services.notifications.domain import PERSON, STAFF
-from services.notifications.models import Contact, Delivery, Preference, StaffContact
-from shared.errors import Invalid, NotFound
+from services.notifications import commands, queries
 from shared.identity import CallerDep
 from shared.service import RuntimeDep
 
@@ -24,36 +20,8 @@ router = APIRouter()
 @router.get("/notifications")
 async def my_notifications(runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
     """The caller's own notifications, newest first: as an applicant/fellow and as staff."""
-    mine_as_person = select(Contact.person_id).where(Contact.subject == caller.sub)
-    mine_as_staff = select(StaffContact.id).where(StaffContact.subject == caller.sub)
     async with runtime.transaction() as s:
-        rows = (
-            await s.scalars(
-                select(Delivery)
-                .where(
-                    or_(
-                        and_(Delivery.recipient_kind == PERSON, Delivery.recipient_id.in_(mine_as_person)),
-                        and_(Delivery.recipient_kind == STAFF, Delivery.recipient_id.in_(mine_as_staff)),
-                    )
-                )
-                .order_by(Delivery.created_at.desc(), Delivery.id)
-                .limit(200)
-            )
-        ).all()
-    return [
-        {
-            "id": d.id,
-            "event_type": d.event_type,
-            "template": d.template,
-            "title": d.title,
-            "body": d.body,
-            "status": d.status,
-            "essential": d.essential,
-            "created_at": d.created_at,
-            "sent_at": d.sent_at,
-        }
-        for d in rows
-    ]
+        return await queries.inbox(s, caller.sub)
 
 
 class Preferences(BaseModel):
@@ -67,19 +35,13 @@ class Preferences(BaseModel):
 @router.get("/notifications/preferences")
 async def my_preferences(runtime: RuntimeDep, caller: CallerDep) -> Preferences:
     async with runtime.transaction() as s:
-        muted = await s.scalar(select(Preference.mute_reminders).where(Preference.subject == caller.sub))
-    return Preferences(mute_reminders=bool(muted))
+        return Preferences(mute_reminders=await queries.mutes_reminders(s, caller.sub))
 
 
 @router.put("/notifications/preferences")
 async def set_preferences(body: Preferences, runtime: RuntimeDep, caller: CallerDep) -> Preferences:
-    values = {"mute_reminders": body.mute_reminders, "updated_at": datetime.now(UTC)}
     async with runtime.transaction() as s:
-        await s.execute(
-            insert(Preference)
-            .values(subject=caller.sub, **values)
-            .on_conflict_do_update(index_elements=["subject"], set_=values)
-        )
+        await commands.set_preferences(s, caller.sub, mute_reminders=body.mute_reminders, now=datetime.now(UTC))
     return body
 
 
@@ -101,30 +63,16 @@ class Created(BaseModel):
 async def register_staff_contact(body: StaffContactIn, runtime: RuntimeDep, caller: CallerDep) -> Created:
     """Register (or update) a sponsor of an organisation or a Programme Board member."""
     caller.require("admin")
-    if body.role == "sponsor" and body.organisation_id is None:
-        raise Invalid("a sponsor needs organisation_id")
-    organisation = body.organisation_id if body.role == "sponsor" else None
-    values = {
-        "name": body.name,
-        "email": str(body.email),
-        "organisation_id": organisation,
-        "active": True,
-        "updated_at": datetime.now(UTC),
-    }
     async with runtime.transaction() as s:
-        staff_id = await s.scalar(
-            insert(StaffContact)
-            .values(
-                id=uuid.uuid4(),
-                role=body.role,
-                subject=body.subject,
-                organisation_key=str(organisation or ""),
-                **values,
-            )
-            .on_conflict_do_update(index_elements=["role", "subject", "organisation_key"], set_=values)
-            .returning(StaffContact.id)
+        staff_id = await commands.register_staff_contact(
+            s,
+            role=body.role,
+            subject=body.subject,
+            name=body.name,
+            email=str(body.email),
+            organisation_id=body.organisation_id,
+            now=datetime.now(UTC),
         )
-    assert staff_id is not None
     return Created(id=staff_id)
 
 
@@ -132,21 +80,7 @@ async def register_staff_contact(body: StaffContactIn, runtime: RuntimeDep, call
 async def list_staff_contacts(runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
     caller.require("admin")
     async with runtime.transaction() as s:
-        rows = (
-            await s.scalars(select(StaffContact).order_by(StaffContact.role, StaffContact.name, StaffContact.id))
-        ).all()
-    return [
-        {
-            "id": r.id,
-            "role": r.role,
-            "subject": r.subject,
-            "name": r.name,
-            "email": r.email,
-            "organisation_id": r.organisation_id,
-            "active": r.active,
-        }
-        for r in rows
-    ]
+        return await queries.staff_directory(s)
 
 
 @router.delete("/staff-contacts/{staff_id}", status_code=status.HTTP_202_ACCEPTED)
@@ -154,9 +88,5 @@ async def remove_staff_contact(staff_id: uuid.UUID, runtime: RuntimeDep, caller:
     """Stop notifying this person as staff (their past notifications stay in their inbox)."""
     caller.require("admin")
     async with runtime.transaction() as s:
-        staff = await s.get(StaffContact, staff_id, with_for_update=True)
-        if staff is None:
-            raise NotFound("no such staff contact")
-        staff.active = False
-        staff.updated_at = datetime.now(UTC)
+        await commands.remove_staff_contact(s, staff_id, datetime.now(UTC))
     return Created(id=staff_id)

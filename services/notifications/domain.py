@@ -1,6 +1,7 @@
-"""Who hears about which event, what they are told, and which reminders an event sets or settles.
+"""Who hears about which event, what they are told, which reminders an event sets or settles, and
+when a delivery is tried again.
 
-Pure, no I/O: the handlers look up the audience (pair members, the organisation's sponsors, the
+Pure, no I/O: the commands look up the audience (pair members, the organisation's sponsors, the
 board) and pass it in; the messages carry only ids and facts from the event, and the templates
 get names, job titles and organisations from the contact projection when the e-mail is rendered.
 """
@@ -16,6 +17,20 @@ from shared import events as ev
 
 PERSON = "person"  # a recipient from the contact projection (an application / fellow id)
 STAFF = "staff"  # a recipient from the notifications-owned staff directory (sponsor, board)
+
+# Delivery states (the life cycle is described on models.Delivery)
+PENDING = "pending"
+SENDING = "sending"
+HANDING_OVER = "handing_over"
+SENT = "sent"
+FAILED = "failed"
+UNCONFIRMED = "unconfirmed"
+MUTED = "muted"
+
+# Reminder states
+REMINDER_PENDING = "pending"
+REMINDER_FIRED = "fired"
+REMINDER_SETTLED = "settled"
 
 # Reminder kinds
 VISIT_UNSCHEDULED = "visit_unscheduled"
@@ -161,12 +176,6 @@ def _partners(members: list[uuid.UUID], fellow: uuid.UUID) -> list[str]:
     return [str(m) for m in members if m != fellow]
 
 
-def is_promotion(event: ev.Event) -> bool:
-    """A waitlisted application got a place: any applications event named for a promotion
-    (e.g. ApplicationPromoted) that carries the application id."""
-    return "Promot" in type(event).__name__ and hasattr(event, "application_id")
-
-
 def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Message]:
     """The messages an event gives rise to."""
     who = audience or Audience()
@@ -188,8 +197,10 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
                 Message(member, "decision_requested", STAFF, {**facts, "about_id": str(event.application_id)})
                 for member in who.board
             ]
-        case ev.ApplicationShortlisted():
+        case ev.ApplicationShortlisted(promoted_after_withdrawal_of=None):
             return _one(event.application_id, "application_shortlisted")
+        case ev.ApplicationShortlisted():  # a withdrawal freed a place and this waitlisted one moved up
+            return _one(event.application_id, "waitlist_promoted")
         case ev.ApplicationWaitlisted():
             return _one(event.application_id, "application_waitlisted")
         case ev.ApplicationDeclined():
@@ -234,8 +245,6 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
             )
         case ev.FeedbackReleased():
             return _one(event.to_fellow_id, "feedback_released", fellow_id=str(event.to_fellow_id))
-    if is_promotion(event):
-        return _one(event.application_id, "waitlist_promoted")  # type: ignore[attr-defined]
     return []
 
 
@@ -290,3 +299,28 @@ def reminder_message(kind: str, recipient_id: uuid.UUID, context: dict[str, Any]
 def retry_delay(attempts: int, base_s: float, max_s: float) -> timedelta:
     """Exponential backoff after the ``attempts``-th failed attempt: base, 2·base, 4·base … ≤ max."""
     return timedelta(seconds=min(base_s * 2 ** max(attempts - 1, 0), max_s))
+
+
+def retry_at(attempts: int, now: datetime, max_attempts: int, base_s: float, max_s: float) -> datetime | None:
+    """When a delivery whose ``attempts``-th attempt certainly failed is tried again; None: it has failed."""
+    if attempts >= max_attempts:
+        return None
+    return now + retry_delay(attempts, base_s, max_s)
+
+
+def contact_retry(created_at: datetime, now: datetime, first_s: float, max_s: float) -> timedelta:
+    """How long a delivery waiting for a contact waits before looking again: half the time waited so
+    far, between ``first_s`` and ``max_s`` (a contact usually arrives milliseconds behind its event,
+    on another topic, so the first looks are quick)."""
+    waited = (now - created_at).total_seconds()
+    return timedelta(seconds=min(max(waited / 2, first_s), max_s))
+
+
+def people_named(context: dict[str, Any], recipient_kind: str, recipient_id: uuid.UUID) -> list[uuid.UUID]:
+    """The people a delivery's e-mail names: partners, whom it is about, and a person recipient."""
+    people = [uuid.UUID(p) for p in context.get("partner_ids", [])]
+    if context.get("about_id"):
+        people.append(uuid.UUID(context["about_id"]))
+    if recipient_kind != STAFF:
+        people.append(recipient_id)
+    return people

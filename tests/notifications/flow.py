@@ -167,7 +167,7 @@ async def outcomes(engine: AsyncEngine, recipient_ids: list[str], timeout_s: flo
             rows = (
                 await c.execute(
                     text(
-                        "SELECT id, event_id, template, status, attempts, last_error, sent_at"
+                        "SELECT id, event_id, recipient_id, template, status, attempts, last_error, sent_at"
                         " FROM notifications.delivery WHERE recipient_id = ANY(CAST(:ids AS uuid[]))"
                     ),
                     {"ids": recipient_ids},

@@ -23,10 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from lbb.devstack import Stack, free_port
 from lbb.mailsink import Hooks, MailSink
-from services.notifications import models, store
-from services.notifications.delivery import DeliveryConfig, DeliveryWorker, Job
+from services.notifications import commands, domain, models
 from services.notifications.domain import PERSON, Message
 from services.notifications.mailer import Mailer, NotDelivered, SmtpConfig
+from services.notifications.sending import Job
+from services.notifications.settings import DeliveryConfig
+from services.notifications.worker import DeliveryWorker
 from shared.db import make_engine, make_sessionmaker
 from shared.migrations import upgrade
 from tests.conftest import eventually
@@ -214,7 +216,7 @@ async def pending(sessions: async_sessionmaker[AsyncSession], count: int) -> lis
             message = Message(
                 p, "application_submitted", PERSON, {"application_id": str(p), "organisation_code": "RC9"}
             )
-            await store.record(s, event_id=uuid.uuid4(), event_type="ApplicationSubmitted", message=message, now=now)
+            await commands.record(s, event_id=uuid.uuid4(), event_type="ApplicationSubmitted", message=message, now=now)
     return people
 
 
@@ -237,7 +239,6 @@ async def outbox_events(sessions: async_sessionmaker[AsyncSession], event_type: 
 def worker(sessions: async_sessionmaker[AsyncSession], m: Mailer, clock: Any = None, **config: Any) -> DeliveryWorker:
     return DeliveryWorker(
         lambda: sessions,
-        models.outbox,
         m,
         DeliveryConfig(sender=SENDER, lease_s=60, **config),
         **({"clock": clock} if clock else {}),
@@ -318,8 +319,8 @@ async def test_a_sender_gone_between_data_and_its_record_never_sends_again(
 def test_a_delivery_waiting_for_its_contact_looks_again_soon_then_less_often() -> None:
     """The contact comes on another topic, usually milliseconds behind the event: the first looks are
     quick (so the e-mail is not held for seconds under load), later ones back off to the cap."""
-    config = DeliveryConfig(contact_retry_first_s=0.1, contact_retry_s=2.0)
-    worker = DeliveryWorker(lambda: None, None, None, config)  # type: ignore[arg-type]
     created = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-    waits = [worker._contact_retry(created, created + timedelta(seconds=s)).total_seconds() for s in (0, 1, 3, 60)]
+    waits = [
+        domain.contact_retry(created, created + timedelta(seconds=s), 0.1, 2.0).total_seconds() for s in (0, 1, 3, 60)
+    ]
     assert waits == [0.1, 0.5, 1.5, 2.0]

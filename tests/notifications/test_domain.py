@@ -70,14 +70,14 @@ def test_each_board_decision_goes_to_the_applicant_and_is_essential() -> None:
         assert (message.recipient_id, message.template, message.essential) == (APP, template, True)
 
 
-def test_a_waitlist_promotion_event_of_any_name_tells_the_applicant() -> None:
-    class _ApplicationPromoted(ev.Event):  # stands in for the applications service's promotion event
-        topic = "lbb.applications.v1"
-        key_field = "application_id"
-        application_id: uuid.UUID
-
-    (message,) = messages_for(_ApplicationPromoted(application_id=APP))
-    assert (message.recipient_id, message.template) == (APP, "waitlist_promoted")
+def test_a_promotion_from_the_waiting_list_tells_the_applicant_a_place_has_come_up() -> None:
+    """applications publishes a promotion as ApplicationShortlisted naming the withdrawn application."""
+    common = {"application_id": APP, "cohort_id": COHORT, "organisation_code": "RC9", "decided_at": NOW}
+    promoted = ev.ApplicationShortlisted(**common, promoted_after_withdrawal_of=uuid.uuid4())
+    (message,) = messages_for(promoted)
+    assert (message.recipient_id, message.template, message.essential) == (APP, "waitlist_promoted", True)
+    (shortlisted,) = messages_for(ev.ApplicationShortlisted(**common))
+    assert shortlisted.template == "application_shortlisted"
 
 
 def test_both_fellows_hear_of_their_pair_with_the_partner_to_introduce() -> None:

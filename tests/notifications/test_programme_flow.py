@@ -170,6 +170,38 @@ async def test_everyone_involved_hears_what_they_need_across_the_programme_exact
             await remove_staff(api, staff_id)
 
 
+async def test_a_withdrawal_promotes_the_first_waitlisted_who_is_told_a_place_has_come_up(
+    api: Api, mail: MailSink, engine: AsyncEngine
+) -> None:
+    uid = unique()
+    orgs = await organisations(api)
+    cohort_id = await new_cohort(api, f"Promotion {uid}")
+    kim = person(uid, "Kim", "Ward Sister", orgs["RC9"]["id"], "clinical")
+    leo = person(uid, "Leo", "Housing Manager", orgs["E06000032"]["id"], "non_clinical")
+    mia = person(uid, "Mia", "Social Worker", orgs["E06000032"]["id"], "non_clinical")
+    for p, decision in ((kim, "shortlist"), (leo, "waitlist"), (mia, "waitlist")):  # Leo waits longest
+        await apply(api, cohort_id, p)
+        await endorse_and_decide(api, p, decision)
+    for p in (leo, mia):
+        await mail_arrives(mail, p.email, title("application_waitlisted"))
+
+    withdrawn = await api.call("POST", f"/api/applications/{kim.id}/withdraw", kim.who, {})
+    assert withdrawn.status_code == 202, withdrawn.text
+    await mail_arrives(mail, leo.email, title("waitlist_promoted"))
+    await mail_arrives(mail, kim.email, title("application_withdrawn"))
+
+    assert (await api.call("GET", f"/api/applications/{leo.id}", leo.who)).json()["state"] == "shortlisted"
+    waited = ["application_submitted", "application_endorsed", "application_waitlisted"]
+    rows = await outcomes(engine, [leo.id, mia.id])
+    templates = {p.id: sorted(r.template for r in rows if str(r.recipient_id) == p.id) for p in (leo, mia)}
+    assert templates == {leo.id: sorted([*waited, "waitlist_promoted"]), mia.id: sorted(waited)}
+    assert subjects(mail, leo.email) == sorted(title(t) for t in [*waited, "waitlist_promoted"])
+    assert title("application_shortlisted") not in subjects(mail, leo.email)  # the promotion, not a decision
+    assert subjects(mail, mia.email) == sorted(title(t) for t in waited)
+    (told,) = [m for m in mail.to(leo.email) if m["Subject"] == title("waitlist_promoted")]
+    assert "moved from the waiting list onto the programme" in text_of(told)
+
+
 async def test_only_an_admin_keeps_the_staff_directory_and_a_sponsor_needs_an_organisation(api: Api) -> None:
     body = {"role": "sponsor", "subject": f"s-{unique()}", "name": "Sue", "email": "sue@example.nhs.uk"}
     assert (await api.call("POST", "/api/notifications/staff-contacts", ("bea", "board"), body)).status_code == 403

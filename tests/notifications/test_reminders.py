@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from lbb.mailsink import MailSink
-from services.notifications.reminders import fire_due
+from services.notifications.commands import fire_due
 from tests.conftest import Api, eventually
 from tests.notifications.flow import (
     apply,

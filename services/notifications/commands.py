@@ -1,0 +1,238 @@
+"""Transaction scripts of what events and routes change: the deliveries an event gives rise to (and
+the wake hook that tells the delivery worker), reminders set, settled and fired, the contact
+projection, the staff directory and preferences. Each runs in the session its caller opened.
+
+Sending a recorded delivery (claim, hand over, record the outcome, recover) is in ``sending.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import Table, event, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from services.notifications import domain, queries
+from services.notifications.domain import MUTED, PENDING, REMINDER_FIRED, REMINDER_PENDING, REMINDER_SETTLED
+from services.notifications.models import Contact, Delivery, PairMember, Preference, Reminder, StaffContact
+from shared import events as ev
+from shared.db import upsert
+from shared.errors import Invalid, NotFound
+
+# --- the after-commit wake hook -------------------------------------------------------------------
+
+_WAKE_KEY = "lbb_notifications_recorded"
+_listeners: list[Callable[[], None]] = []
+
+
+def on_recorded(listener: Callable[[], None]) -> None:
+    """Call ``listener`` after every commit that recorded a delivery (the worker wakes at once)."""
+    _listeners.append(listener)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_WAKE_KEY, None):
+        for listener in _listeners:
+            listener()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_WAKE_KEY, None)
+
+
+# --- recording deliveries ----------------------------------------------------------------------------
+
+DELIVERY: Table = Delivery.__table__  # type: ignore[assignment]
+# Built once (Core, not an ORM bulk insert): the statement's cache key is computed once, not per call.
+_RECORD_PENDING = (
+    insert(DELIVERY)
+    .values(status=PENDING, next_attempt_at=func.now())  # due at once, whatever clock ``now`` came from
+    .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+    .returning(DELIVERY.c.id)
+)
+_RECORD_MUTED = (
+    insert(DELIVERY)
+    .values(status=MUTED, next_attempt_at=None)
+    .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
+    .returning(DELIVERY.c.id)
+)
+
+
+async def record(
+    session: AsyncSession, *, event_id: uuid.UUID, event_type: str, message: domain.Message, now: datetime
+) -> bool:
+    """Record one delivery, once per (event, recipient); False if it was recorded before.
+
+    A non-essential message to someone who muted reminders is recorded as ``muted``: it shows in
+    their in-app inbox but is never e-mailed.
+    """
+    muted = not message.essential and await queries.is_muted(session, message.recipient_id, message.recipient_kind)
+    result = await session.execute(
+        _RECORD_MUTED if muted else _RECORD_PENDING,
+        {
+            "id": uuid.uuid4(),
+            "event_id": event_id,
+            "event_type": event_type,
+            "recipient_id": message.recipient_id,
+            "recipient_kind": message.recipient_kind,
+            "template": message.template,
+            "title": message.title,
+            "body": message.body,
+            "context": message.context,
+            "essential": message.essential,
+            "attempts": 0,
+            "created_at": now,
+        },
+    )
+    recorded = result.scalar_one_or_none() is not None
+    if recorded and not muted:
+        session.sync_session.info[_WAKE_KEY] = True
+    return recorded
+
+
+async def notify(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    event_type: str,
+    event: ev.Event,
+    rules: domain.ReminderRules,
+    now: datetime,
+) -> None:
+    """Record who hears about ``event`` (and a pair's members, from PairAssigned), and set or settle
+    the reminders it causes. E-mail goes out later, from the delivery worker."""
+    if isinstance(event, ev.PairAssigned) and event.fellow_ids:
+        await session.execute(
+            insert(PairMember)
+            .values([{"pair_id": event.pair_id, "person_id": f} for f in event.fellow_ids])
+            .on_conflict_do_nothing()
+        )
+    who = await queries.audience(session, event)
+    for message in domain.messages_for(event, who):
+        await record(session, event_id=event_id, event_type=event_type, message=message, now=now)
+    planned, settled = domain.reminders_for(event, who.pair_members, rules)
+    await settle(session, settled, now)
+    await plan(session, planned, now)
+
+
+# --- reminders -------------------------------------------------------------------------------------
+# Reminders are rows, so a restart loses nothing. Firing locks due rows with ``FOR UPDATE SKIP
+# LOCKED`` and marks them ``fired`` in the transaction that records the delivery, whose key is the
+# reminder's deterministic id: even a second instance that saw the same row records no second one.
+
+
+async def plan(session: AsyncSession, plans: list[domain.ReminderPlan], now: datetime) -> None:
+    for p in plans:
+        await session.execute(
+            insert(Reminder)
+            .values(id=p.id, status=REMINDER_PENDING, created_at=now, **asdict(p))
+            .on_conflict_do_nothing(index_elements=["kind", "subject_id", "recipient_id"])
+        )
+
+
+async def settle(session: AsyncSession, settled: list[domain.ReminderSettled], now: datetime) -> None:
+    """Stop reminders from firing; a reminder settled before it was planned stays settled."""
+    for s in settled:
+        for recipient in s.recipient_ids:
+            stmt = insert(Reminder).values(
+                id=domain.reminder_id(s.kind, s.subject_id, recipient),
+                kind=s.kind,
+                subject_id=s.subject_id,
+                recipient_id=recipient,
+                due_at=now,
+                status=REMINDER_SETTLED,
+                context={},
+                created_at=now,
+            )
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["kind", "subject_id", "recipient_id"],
+                    set_={"status": REMINDER_SETTLED},
+                    where=Reminder.status == REMINDER_PENDING,
+                )
+            )
+
+
+async def fire_due(
+    session: AsyncSession, now: datetime, *, limit: int = 100, subjects: Collection[uuid.UUID] | None = None
+) -> int:
+    """Turn due reminders into deliveries (muted ones into in-app-only deliveries); return how many.
+
+    ``subjects`` limits firing to reminders about those pairs, visits or feedback (tests use it to
+    fire their own reminders with a future ``now`` on a shared database).
+    """
+    query = (
+        select(Reminder)
+        .where(Reminder.status == REMINDER_PENDING, Reminder.due_at <= now)
+        .order_by(Reminder.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if subjects is not None:
+        query = query.where(Reminder.subject_id.in_(list(subjects)))
+    due = (await session.scalars(query)).all()
+    for reminder in due:
+        message = domain.reminder_message(reminder.kind, reminder.recipient_id, dict(reminder.context))
+        await record(session, event_id=reminder.id, event_type="Reminder", message=message, now=now)
+        reminder.status, reminder.fired_at = REMINDER_FIRED, now
+    return len(due)
+
+
+# --- contacts, the staff directory, preferences ----------------------------------------------------
+
+_UPSERT_CONTACT = upsert(Contact.__table__)  # type: ignore[arg-type]
+
+
+async def record_contacts(session: AsyncSession, contacts: list[ev.ContactRecorded], now: datetime) -> None:
+    """Every contact in one executemany (asyncpg pipelines it): a backlog of contacts is applied at
+    several thousand a second rather than one statement's round trip each."""
+    await session.execute(_UPSERT_CONTACT, [c.model_dump() | {"updated_at": now} for c in contacts])
+
+
+async def set_preferences(session: AsyncSession, subject: str, *, mute_reminders: bool, now: datetime) -> None:
+    values = {"mute_reminders": mute_reminders, "updated_at": now}
+    await session.execute(
+        insert(Preference)
+        .values(subject=subject, **values)
+        .on_conflict_do_update(index_elements=["subject"], set_=values)
+    )
+
+
+async def register_staff_contact(
+    session: AsyncSession,
+    *,
+    role: str,
+    subject: str,
+    name: str,
+    email: str,
+    organisation_id: uuid.UUID | None,
+    now: datetime,
+) -> uuid.UUID:
+    """Register (or update) a sponsor of an organisation or a Programme Board member."""
+    if role == "sponsor" and organisation_id is None:
+        raise Invalid("a sponsor needs organisation_id")
+    organisation = organisation_id if role == "sponsor" else None
+    values = {"name": name, "email": email, "organisation_id": organisation, "active": True, "updated_at": now}
+    staff_id: uuid.UUID | None = await session.scalar(
+        insert(StaffContact)
+        .values(id=uuid.uuid4(), role=role, subject=subject, organisation_key=str(organisation or ""), **values)
+        .on_conflict_do_update(index_elements=["role", "subject", "organisation_key"], set_=values)
+        .returning(StaffContact.id)
+    )
+    assert staff_id is not None
+    return staff_id
+
+
+async def remove_staff_contact(session: AsyncSession, staff_id: uuid.UUID, now: datetime) -> None:
+    """Stop notifying this person as staff (their past notifications stay in their inbox)."""
+    staff = await session.get(StaffContact, staff_id, with_for_update=True)
+    if staff is None:
+        raise NotFound("no such staff contact")
+    staff.active = False
+    staff.updated_at = now

@@ -1,0 +1,157 @@
+"""Reads: who is who (contacts, the staff directory, pair members, who hears about an event), a
+caller's in-app inbox and preferences."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Uuid, and_, any_, bindparam, cast, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications import domain
+from services.notifications.models import Contact, Delivery, PairMember, Preference, StaffContact
+from services.notifications.render import Person
+from shared import events as ev
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    """How to reach someone and what an e-mail may say about them (a person or a staff contact)."""
+
+    email: str
+    name: str
+    person: Person
+
+
+def _any(column: Any, ids: Collection[uuid.UUID]) -> Any:
+    """``column = ANY(:ids)``: one statement whatever the number of ids."""
+    return column == any_(cast(literal(list(ids), ARRAY(Uuid)), ARRAY(Uuid)))
+
+
+async def contacts(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ContactDetails]:
+    """The contact details of every person among ``ids`` that the projection knows, in one query."""
+    if not ids:
+        return {}
+    c = Contact.__table__.c
+    rows = await session.execute(
+        select(c.person_id, c.email, c.name, c.job_title, c.organisation_name).where(_any(c.person_id, ids))
+    )
+    return {
+        r.person_id: ContactDetails(r.email, r.name, Person(r.name, r.job_title, r.organisation_name)) for r in rows
+    }
+
+
+async def staff_contacts(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ContactDetails]:
+    """The staff directory entries among ``ids``, in one query."""
+    if not ids:
+        return {}
+    c = StaffContact.__table__.c
+    rows = await session.execute(select(c.id, c.email, c.name).where(_any(c.id, ids)))
+    return {r.id: ContactDetails(r.email, r.name, Person(r.name)) for r in rows}
+
+
+async def subject_of(session: AsyncSession, recipient_id: uuid.UUID, kind: str) -> str | None:
+    """The token subject of a recipient (a person or a staff contact), if known."""
+    table: Any = Contact if kind == domain.PERSON else StaffContact
+    key = table.person_id if kind == domain.PERSON else table.id
+    subject: str | None = await session.scalar(select(table.subject).where(key == recipient_id))
+    return subject
+
+
+async def mutes_reminders(session: AsyncSession, subject: str) -> bool:
+    return bool(await session.scalar(select(Preference.mute_reminders).where(Preference.subject == subject)))
+
+
+async def is_muted(session: AsyncSession, recipient_id: uuid.UUID, kind: str) -> bool:
+    subject = await subject_of(session, recipient_id, kind)
+    return subject is not None and await mutes_reminders(session, subject)
+
+
+_STAFF_QUERY = select(StaffContact.id).where(StaffContact.role == bindparam("role"), StaffContact.active.is_(True))
+# Built once with parameters: the statement's cache key is computed once, not per event.
+_STAFF_OF_ORGANISATION = _STAFF_QUERY.where(StaffContact.organisation_id == bindparam("organisation_id")).order_by(
+    StaffContact.subject
+)
+_STAFF = _STAFF_QUERY.order_by(StaffContact.subject)
+
+
+async def _staff(session: AsyncSession, role: str, organisation_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    if organisation_id is None:
+        result = await session.scalars(_STAFF, {"role": role})
+    else:
+        result = await session.scalars(_STAFF_OF_ORGANISATION, {"role": role, "organisation_id": organisation_id})
+    return list(result.all())
+
+
+async def audience(session: AsyncSession, event: Any) -> domain.Audience:
+    """Who, besides the event's own ids, could hear about it: its pair's members, the sponsors of the
+    applicant's organisation (a submission), the Programme Board (an endorsement)."""
+    members: list[uuid.UUID] = []
+    pair_id = getattr(event, "pair_id", None)
+    if pair_id is not None:
+        members = list(
+            (
+                await session.scalars(
+                    select(PairMember.person_id).where(PairMember.pair_id == pair_id).order_by(PairMember.person_id)
+                )
+            ).all()
+        )
+    submitted = isinstance(event, ev.ApplicationSubmitted)
+    sponsors = await _staff(session, "sponsor", event.organisation_id) if submitted else []
+    board = await _staff(session, "board") if isinstance(event, ev.ApplicationEndorsed) else []
+    return domain.Audience(pair_members=members, sponsors=sponsors, board=board)
+
+
+async def inbox(session: AsyncSession, subject: str) -> list[dict[str, Any]]:
+    """A caller's own notifications, newest first: as an applicant/fellow and as staff."""
+    mine_as_person = select(Contact.person_id).where(Contact.subject == subject)
+    mine_as_staff = select(StaffContact.id).where(StaffContact.subject == subject)
+    rows = (
+        await session.scalars(
+            select(Delivery)
+            .where(
+                or_(
+                    and_(Delivery.recipient_kind == domain.PERSON, Delivery.recipient_id.in_(mine_as_person)),
+                    and_(Delivery.recipient_kind == domain.STAFF, Delivery.recipient_id.in_(mine_as_staff)),
+                )
+            )
+            .order_by(Delivery.created_at.desc(), Delivery.id)
+            .limit(200)
+        )
+    ).all()
+    return [
+        {
+            "id": d.id,
+            "event_type": d.event_type,
+            "template": d.template,
+            "title": d.title,
+            "body": d.body,
+            "status": d.status,
+            "essential": d.essential,
+            "created_at": d.created_at,
+            "sent_at": d.sent_at,
+        }
+        for d in rows
+    ]
+
+
+async def staff_directory(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = (
+        await session.scalars(select(StaffContact).order_by(StaffContact.role, StaffContact.name, StaffContact.id))
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "role": r.role,
+            "subject": r.subject,
+            "name": r.name,
+            "email": r.email,
+            "organisation_id": r.organisation_id,
+            "active": r.active,
+        }
+        for r in rows
+    ]
