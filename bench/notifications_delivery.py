@@ -36,10 +36,11 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lbb.devstack import EmbeddedPostgres, free_port, port_open, wait_until
-from services.notifications import models, store
-from services.notifications.delivery import DeliveryConfig, DeliveryWorker
+from services.notifications import commands, models
 from services.notifications.domain import PERSON, Message
 from services.notifications.mailer import Mailer, SmtpConfig
+from services.notifications.settings import DeliveryConfig
+from services.notifications.worker import DeliveryWorker
 from shared.db import make_engine, make_sessionmaker
 from shared.migrations import upgrade
 
@@ -85,7 +86,7 @@ async def record(sessions: async_sessionmaker[AsyncSession], person_id: uuid.UUI
         {"application_id": str(person_id), "organisation_code": "RC9"},
     )
     async with sessions() as s, s.begin():
-        await store.record(
+        await commands.record(
             s, event_id=uuid.uuid4(), event_type="ApplicationSubmitted", message=message, now=datetime.now(UTC)
         )
 
@@ -112,8 +113,7 @@ async def run(url: str, smtp_port: int, n: int, rate: float) -> None:
     sessions = make_sessionmaker(engine)
     config = DeliveryConfig(sender=SENDER)
     mailer = Mailer(SmtpConfig(host="127.0.0.1", port=smtp_port, sender=SENDER))
-    worker = DeliveryWorker(lambda: sessions, models.outbox, mailer, config)
-    store.on_recorded(worker.wake)
+    worker = DeliveryWorker(lambda: sessions, mailer, config)
     claims = [0, 0]  # claims, claims that found something
     claim = worker.claim
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -133,3 +134,17 @@ def drop_notify_on_insert(schema: str, table: str) -> None:
     channel = channel_name(schema, table)
     op.execute(f'DROP TRIGGER IF EXISTS {channel}_notify ON "{schema}"."{table}"')
     op.execute(f'DROP FUNCTION IF EXISTS "{schema}".{channel}_notify()')
+
+
+def wake_triggers(schema: str, *tables: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """``upgrade`` and ``downgrade`` of a revision that adds NOTIFY triggers to ``tables``."""
+
+    def upgrade() -> None:
+        for table in tables:
+            notify_on_insert(schema, table)
+
+    def downgrade() -> None:
+        for table in reversed(tables):
+            drop_notify_on_insert(schema, table)
+
+    return upgrade, downgrade

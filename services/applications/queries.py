@@ -91,6 +91,7 @@ async def cohort(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
         "exchange_starts": c.exchange_starts,
         "exchange_ends": c.exchange_ends,
         "auto_publish": c.auto_publish,
+        "pairs_published_at": c.pairs_published_at,
         "counts": {state: counts.get(state, 0) for state in domain.STATES},
     }
 

@@ -236,8 +236,11 @@ async def release_pair(s: AsyncSession, pair: ExchangePair, now: datetime, reaso
     return len(given)
 
 
+RELEASE_BATCH = 100  # pairs released per sweep transaction
+
+
 async def release_overdue(
-    s: AsyncSession, now: datetime, limit: int = 100, cohort_id: uuid.UUID | None = None
+    s: AsyncSession, now: datetime, limit: int = RELEASE_BATCH, cohort_id: uuid.UUID | None = None
 ) -> list[uuid.UUID]:
     """One sweep: release the pairs (of one cohort, or all) whose due date has passed. Rows are
     claimed with ``FOR UPDATE SKIP LOCKED``, so several instances never release a pair twice."""

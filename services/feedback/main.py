@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.feedback import api as routes
 from services.feedback import commands, handlers, models
 from services.feedback.settings import FeedbackSettings
-from services.feedback.worker import ReleaseScheduler
+from services.feedback.worker import release_worker
 from shared.service import ServiceRuntime
 
 
@@ -20,15 +20,11 @@ def build(settings: FeedbackSettings | None = None) -> ServiceRuntime:
         handlers=handlers.HANDLERS,
         routers=[routes.router],
     )
-    scheduler = ReleaseScheduler(
-        runtime.transaction, clock=commands.system_clock, interval_s=settings.feedback_release_interval_s
+    runtime.add_worker(
+        release_worker(
+            runtime.transaction, clock=commands.system_clock, interval_s=settings.feedback_release_interval_s
+        )
     )
-
-    @runtime.on_start
-    async def start_release_worker() -> None:
-        scheduler.start()
-
-    runtime.on_stop(scheduler.stop)
     return runtime
 
 

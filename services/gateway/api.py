@@ -1,8 +1,9 @@
 """The contract's HTTP API (DESIGN.md, "Gateway HTTP contract"), forwarded to the owning services.
 
-Every route checks the body's shape (schemas.py), the caller's role, and what the gateway can tell
-about the object (an applicant's own applications, a fellow's own pairs and feedback); the owning
-service checks object-level access again. "Not yours" answers 404 exactly like "does not exist".
+Every route checks the body's shape (shared/contract.py) and the caller's role, then makes one call
+to the owning service, which decides everything about the object: whose it is (404 for "not yours",
+exactly like "does not exist"), which fellow the caller is, and which state changes are legal (409).
+The gateway decides no domain question.
 """
 
 from __future__ import annotations
@@ -98,57 +99,6 @@ async def forward(
         status_code=upstream.status_code,
         media_type=upstream.content_type,
     )
-
-
-async def my_applications(request: Request, caller: Caller) -> list[dict[str, Any]]:
-    """The caller's own applications (once per request)."""
-    cached: list[dict[str, Any]] | None = getattr(request.state, "mine", None)
-    if cached is not None:
-        return cached
-    answer = await call(request, "applications", "GET", "/applications/mine", caller)
-    if answer.status_code != 200:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="could not look up your applications")
-    mine: list[dict[str, Any]] = answer.json()
-    request.state.mine = mine
-    return mine
-
-
-async def with_fellows(request: Request, caller: Caller) -> Caller:
-    """The caller plus the fellow ids it owns (a fellow's id is its enrolled application's id)."""
-    if caller.role != "applicant":
-        return caller
-    mine = await my_applications(request, caller)
-    fellows = frozenset(uuid.UUID(a["id"]) for a in mine if a["state"] == "enrolled")
-    return Caller(sub=caller.sub, role=caller.role, organisation_id=caller.organisation_id, fellow_ids=fellows)
-
-
-async def as_fellow(request: Request, caller: Caller, what: str) -> Caller:
-    """A fellow acting on their pair: someone who is no fellow learns nothing (404, like a wrong id)."""
-    fellow = await with_fellows(request, caller)
-    if not fellow.fellow_ids:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no such {what}")
-    return fellow
-
-
-async def own_application(request: Request, caller: Caller, application_id: uuid.UUID) -> None:
-    """An applicant reaches only their own applications, a sponsor only their organisation's (the
-    service checks both again)."""
-    missing = HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
-    if caller.role == "applicant":
-        if str(application_id) not in {a["id"] for a in await my_applications(request, caller)}:
-            raise missing
-    elif caller.role == "sponsor":
-        path = f"/applications/{application_id}"
-        answer = answered(await call(request, "applications", "GET", path, caller), "applications")
-        if answer.status_code != 200 or not _of_organisation(answer, caller):
-            raise missing
-
-
-def _of_organisation(answer: Answer, caller: Caller) -> bool:
-    try:
-        return str(answer.json().get("organisation_id")) == str(caller.organisation_id)
-    except (ValueError, AttributeError):
-        return False
 
 
 @router.get("/health", tags=["health"], response_model=s.ServiceHealth, responses={503: {"model": s.ServiceHealth}})
@@ -256,13 +206,6 @@ async def list_applications(
 
 @router.get("/applications/{application_id}", responses=ERRORS, tags=["applications"])
 async def get_application(application_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    if caller.role == "sponsor":  # one call: the answer itself tells whose it is
-        path = f"/applications/{application_id}"
-        answer = answered(await call(request, "applications", "GET", path, caller), "applications")
-        if answer.status_code == 200 and not _of_organisation(answer, caller):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such application")
-        return Response(answer.content, answer.status_code, media_type="application/json")
-    await own_application(request, caller, application_id)
     return await forward(request, "applications", "GET", f"/applications/{application_id}", caller)
 
 
@@ -272,7 +215,6 @@ async def get_application(application_id: uuid.UUID, request: Request, caller: C
 async def endorse(
     application_id: uuid.UUID, request: Request, caller: Sponsor, body: s.Empty | None = None
 ) -> Response:
-    await own_application(request, caller, application_id)
     return await forward(request, "applications", "POST", f"/applications/{application_id}/endorse", caller, {})
 
 
@@ -294,7 +236,6 @@ async def withdraw(
     caller: Annotated[Caller, Depends(role("applicant", "board"))],
     body: s.Empty | None = None,
 ) -> Response:
-    await own_application(request, caller, application_id)
     return await forward(request, "applications", "POST", f"/applications/{application_id}/withdraw", caller, {})
 
 
@@ -305,9 +246,6 @@ async def withdraw(
 async def request_pairing(
     cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Empty | None = None
 ) -> Response:
-    state = await call(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairing", caller)
-    if state.status_code == 200 and state.json().get("status") == "published":
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="the pairs of this cohort are already published")
     return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/pairing", caller, {})
 
 
@@ -315,8 +253,6 @@ async def request_pairing(
 async def list_pairs(
     cohort_id: uuid.UUID, request: Request, caller: Annotated[Caller, Depends(role("applicant", "board", "admin"))]
 ) -> Response:
-    if caller.role == "applicant":
-        caller = await as_fellow(request, caller, "cohort")
     return await forward(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairs", caller)
 
 
@@ -333,24 +269,19 @@ async def publish_pairs(cohort_id: uuid.UUID, request: Request, caller: Board, b
 @router.get("/pairs/mine", responses=ERRORS, tags=["pairing"])
 async def my_pairs(request: Request, caller: Fellow) -> Response:
     """The caller's published pairs: partners (organisation, sector, place) and visits."""
-    fellow = await with_fellows(request, caller)
-    if not fellow.fellow_ids:
-        return JSONResponse([])
-    return await forward(request, "pairing", "GET", "/pairs/mine", fellow)
+    return await forward(request, "pairing", "GET", "/pairs/mine", caller)
 
 
 @router.post("/pairs/{pair_id}/visits", status_code=201, responses=CREATED, tags=["pairing"])
 async def schedule_visit(pair_id: uuid.UUID, request: Request, caller: Fellow, body: s.ScheduleVisit) -> Response:
-    fellow = await as_fellow(request, caller, "pair")
-    return await forward(request, "pairing", "POST", f"/pairs/{pair_id}/visits", fellow, body.forwarded())
+    return await forward(request, "pairing", "POST", f"/pairs/{pair_id}/visits", caller, body.forwarded())
 
 
 @router.post("/visits/{visit_id}/complete", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
 async def complete_visit(
     visit_id: uuid.UUID, request: Request, caller: Fellow, body: s.Empty | None = None
 ) -> Response:
-    fellow = await as_fellow(request, caller, "visit")
-    return await forward(request, "pairing", "POST", f"/visits/{visit_id}/complete", fellow, {})
+    return await forward(request, "pairing", "POST", f"/visits/{visit_id}/complete", caller, {})
 
 
 # --- feedback ---
@@ -358,8 +289,7 @@ async def complete_visit(
 
 @router.post("/pairs/{pair_id}/feedback", status_code=201, responses=CREATED, tags=["feedback"])
 async def give_feedback(pair_id: uuid.UUID, request: Request, caller: Fellow, body: s.GiveFeedback) -> Response:
-    fellow = await as_fellow(request, caller, "pair")
-    return await forward(request, "feedback", "POST", f"/pairs/{pair_id}/feedback", fellow, body.forwarded())
+    return await forward(request, "feedback", "POST", f"/pairs/{pair_id}/feedback", caller, body.forwarded())
 
 
 @router.put(
@@ -368,26 +298,20 @@ async def give_feedback(pair_id: uuid.UUID, request: Request, caller: Fellow, bo
 async def correct_feedback(
     pair_id: uuid.UUID, feedback_id: uuid.UUID, request: Request, caller: Fellow, body: s.Correction
 ) -> Response:
-    fellow = await as_fellow(request, caller, "pair")
     return await forward(
-        request, "feedback", "PUT", f"/pairs/{pair_id}/feedback/{feedback_id}", fellow, body.forwarded()
+        request, "feedback", "PUT", f"/pairs/{pair_id}/feedback/{feedback_id}", caller, body.forwarded()
     )
 
 
 @router.get("/pairs/{pair_id}/feedback", responses=ERRORS, tags=["feedback"])
 async def my_pair_feedback(pair_id: uuid.UUID, request: Request, caller: Fellow) -> Response:
-    fellow = await as_fellow(request, caller, "pair")
-    return await forward(request, "feedback", "GET", f"/pairs/{pair_id}/feedback", fellow)
+    return await forward(request, "feedback", "GET", f"/pairs/{pair_id}/feedback", caller)
 
 
 @router.get("/fellows/{fellow_id}/feedback", responses=ERRORS, tags=["feedback"])
 async def fellow_feedback(
     fellow_id: uuid.UUID, request: Request, caller: Annotated[Caller, Depends(role("applicant", "board", "admin"))]
 ) -> Response:
-    if caller.role == "applicant":
-        caller = await with_fellows(request, caller)
-        if fellow_id not in caller.fellow_ids:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such fellow")
     return await forward(request, "feedback", "GET", f"/fellows/{fellow_id}/feedback", caller)
 
 
@@ -416,8 +340,6 @@ async def set_notification_preferences(request: Request, caller: CallerDep, body
 
 @router.post("/notifications/staff-contacts", status_code=201, responses=CREATED, tags=["notifications"])
 async def register_staff_contact(request: Request, caller: Admin, body: s.StaffContactIn) -> Response:
-    if body.role == "sponsor" and body.organisation_id is None:
-        raise HTTPException(422, detail="a sponsor needs organisation_id")
     return await forward(request, "notifications", "POST", "/staff-contacts", caller, body.forwarded())
 
 

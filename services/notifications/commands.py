@@ -8,43 +8,24 @@ Sending a recorded delivery (claim, hand over, record the outcome, recover) is i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from services.notifications import domain, queries
+from services.notifications import domain, models, queries
 from services.notifications.domain import MUTED, PENDING, REMINDER_FIRED, REMINDER_PENDING, REMINDER_SETTLED
 from services.notifications.models import Contact, Delivery, PairMember, Preference, Reminder, StaffContact
 from shared import events as ev
 from shared.db import upsert
 from shared.errors import Invalid, NotFound
+from shared.worker import channel_name, wake_on_commit
 
-# --- the after-commit wake hook -------------------------------------------------------------------
-
-_WAKE_KEY = "lbb_notifications_recorded"
-_listeners: list[Callable[[], None]] = []
-
-
-def on_recorded(listener: Callable[[], None]) -> None:
-    """Call ``listener`` after every commit that recorded a delivery (the worker wakes at once)."""
-    _listeners.append(listener)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_WAKE_KEY, None):
-        for listener in _listeners:
-            listener()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_WAKE_KEY, None)
+# Recording a delivery wakes the delivery worker of every instance when the transaction commits.
+DELIVERIES = channel_name(models.SCHEMA, "delivery")
 
 
 # --- recording deliveries ----------------------------------------------------------------------------
@@ -93,7 +74,7 @@ async def record(
     )
     recorded = result.scalar_one_or_none() is not None
     if recorded and not muted:
-        session.sync_session.info[_WAKE_KEY] = True
+        wake_on_commit(session, DELIVERIES)
     return recorded
 
 
@@ -159,8 +140,11 @@ async def settle(session: AsyncSession, settled: list[domain.ReminderSettled], n
             )
 
 
+FIRE_BATCH = 100  # reminders fired per transaction
+
+
 async def fire_due(
-    session: AsyncSession, now: datetime, *, limit: int = 100, subjects: Collection[uuid.UUID] | None = None
+    session: AsyncSession, now: datetime, *, limit: int = FIRE_BATCH, subjects: Collection[uuid.UUID] | None = None
 ) -> int:
     """Turn due reminders into deliveries (muted ones into in-app-only deliveries); return how many.
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from services.notifications import api as routes
-from services.notifications import commands, handlers, models
+from services.notifications import handlers, models
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
-from services.notifications.worker import DeliveryWorker, ReminderScheduler, utcnow
+from services.notifications.worker import DeliveryWorker, reminder_worker, utcnow
 from shared.service import ServiceRuntime
 
 
@@ -21,19 +21,14 @@ def build(settings: NotificationsSettings | None = None) -> ServiceRuntime:
         routers=[routes.router],
     )
     mailer = Mailer(settings.smtp())
-    worker = DeliveryWorker(lambda: runtime.sessions, mailer, settings.delivery())
-    scheduler = ReminderScheduler(lambda: runtime.sessions, utcnow, settings.reminder_poll_interval_s)
-    commands.on_recorded(worker.wake)
-
-    @runtime.on_start
-    async def start_background_work() -> None:
-        worker.start()
-        scheduler.start()
+    delivery = DeliveryWorker(lambda: runtime.sessions, mailer, settings.delivery())
+    runtime.add_worker(delivery.loop)
+    runtime.add_worker(reminder_worker(lambda: runtime.sessions, utcnow, settings.reminder_poll_interval_s))
 
     @runtime.on_stop
-    async def stop_background_work() -> None:
-        await scheduler.stop()
-        await worker.stop()
+    async def finish_deliveries() -> None:
+        """The sends in flight finish and are recorded before the service stops."""
+        await delivery.stop()
         await mailer.close()
 
     return runtime

@@ -28,6 +28,7 @@ from services.notifications import commands, sending
 from services.notifications.mailer import Abandoned, Mailer, NotDelivered, Uncertain
 from services.notifications.sending import Job
 from services.notifications.settings import DeliveryConfig
+from shared.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,13 @@ class DeliveryWorker:
         self.mailer = mailer
         self.config = config
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self.loop = Worker(
+            "notifications-delivery",
+            self._step,
+            poll_interval_s=config.poll_interval_s,
+            linger_s=config.claim_linger_s,
+            channels=[commands.DELIVERIES],
+        )
         self._in_flight: set[asyncio.Task[None]] = set()
         self._hand_overs: list[_HandOver] = []
         self._writer: asyncio.Task[None] | None = None
@@ -68,7 +73,7 @@ class DeliveryWorker:
         self.record_rounds = 0  # transactions that recorded sent e-mails (for tests and benchmarks)
 
     def wake(self) -> None:
-        self._wake.set()
+        self.loop.wake()
 
     # --- one round -------------------------------------------------------------------------
 
@@ -102,7 +107,7 @@ class DeliveryWorker:
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         if self._more_due:  # a slot is free and rows were left waiting for one
-            self._wake.set()
+            self.loop.wake()
 
     async def _deliver_logged(self, job: Job) -> None:
         try:
@@ -211,7 +216,7 @@ class DeliveryWorker:
     def _record_due(self) -> None:
         self._sent_timer = None
         self._record_now = True
-        self._wake.set()
+        self.loop.wake()
 
     def _take_sent(self) -> list[tuple[Job, datetime]]:
         sent, self._sent = self._sent, []
@@ -244,34 +249,17 @@ class DeliveryWorker:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        backoff = self.config.poll_interval_s
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self._dispatch()
-                backoff = self.config.poll_interval_s
-            except Exception:  # the database is away: keep going, slower
-                log.exception("delivery round failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            if self._more_due and len(self._in_flight) < self.config.concurrency:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval_s)
-                if self.config.claim_linger_s and not self._stopping:  # woken: let a few more rows arrive
-                    await asyncio.sleep(self.config.claim_linger_s)
+    async def _step(self) -> bool:
+        """One round: claim and dispatch what is due; more at once while claims fill and room is left."""
+        await self._dispatch()
+        return self._more_due and len(self._in_flight) < self.config.concurrency
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="notifications-delivery")
+        self.loop.start()
 
     async def stop(self) -> None:
         """Finish the sends in flight and record their outcomes, then stop."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
+        await self.loop.stop()
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._writer is not None:
@@ -284,41 +272,15 @@ class DeliveryWorker:
         self._take_sent()
 
 
-class ReminderScheduler:
+def reminder_worker(sessions: Sessions, clock: Clock, poll_interval_s: float = 60.0) -> Worker:
     """Fires due reminders into deliveries (``commands.fire_due``), once, whatever runs how often.
     Time comes from the clock passed in: tests fire with a "now" weeks ahead instead of waiting."""
 
-    def __init__(self, sessions: Sessions, clock: Clock, poll_interval_s: float = 60.0) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.poll_interval_s = poll_interval_s
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+    async def step() -> bool:
+        async with sessions()() as s, s.begin():
+            fired = await commands.fire_due(s, clock())
+        if fired:
+            log.info("fired %d reminders", fired)
+        return fired >= commands.FIRE_BATCH
 
-    async def run_once(self) -> int:
-        fired = 0
-        while True:
-            async with self.sessions()() as s, s.begin():
-                n = await commands.fire_due(s, self.clock())
-            fired += n
-            if n < 100:
-                return fired
-
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                fired = await self.run_once()
-                if fired:
-                    log.info("fired %d reminders", fired)
-            except Exception:
-                log.exception("firing reminders failed; will try again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.poll_interval_s)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="notifications-reminders")
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
+    return Worker("notifications-reminders", step, poll_interval_s=poll_interval_s)

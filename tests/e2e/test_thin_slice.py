@@ -92,8 +92,16 @@ async def test_a_cohort_goes_from_applications_to_published_pairs_and_notificati
     assert published.status_code == 202, published.text
     seen = (await api.call("GET", f"/api/cohorts/{cohort_id}/pairs", alice)).json()
     assert [p["id"] for p in seen] == [pair["id"]] and seen[0]["published"] is True
+
+    # Applications learns from PairAssigned that the pairs are out, and refuses a re-run itself (the
+    # gateway decides nothing; a re-run accepted before it heard would be ignored by pairing).
+    async def published_known() -> str | None:
+        cohort: dict[str, Any] = (await api.call("GET", f"/api/cohorts/{cohort_id}", BOARD)).json()
+        return cohort["pairs_published_at"]
+
+    await eventually(published_known, what="applications to hear the pairs are published")
     again = await api.call("POST", f"/api/cohorts/{cohort_id}/pairing", BOARD, {})
-    assert again.status_code == 409
+    assert again.status_code == 409 and "already published" in again.json()["detail"]
 
     # An outside ICS system reading the integration topics from the beginning
     reader = await topic_reader([*topics.INTEGRATION_TOPICS, topics.CONTACTS])

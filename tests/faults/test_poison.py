@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from typing import Any
 
@@ -13,15 +14,22 @@ from lbb.devstack import Stack
 from shared import events as ev
 from shared import topics
 from shared.envelope import wrap
+from shared.registry import SERVICES
 from tests.conftest import eventually
 
+
 # which consumer groups read each topic (DESIGN.md, "Shape")
-CONSUMERS = {
-    topics.APPLICATIONS: {"lbb-pairing", "lbb-feedback", "lbb-notifications"},
-    topics.PAIRING: {"lbb-feedback", "lbb-notifications"},
-    topics.FEEDBACK: {"lbb-notifications"},
-    topics.CONTACTS: {"lbb-notifications"},
-}
+def _consumers() -> dict[str, set[str]]:
+    """Topic → the consumer groups that read it, from each service's own handlers."""
+    found: dict[str, set[str]] = {}
+    for service in SERVICES:
+        handlers = importlib.import_module(f"services.{service.name}.handlers").HANDLERS
+        for event_type in handlers:
+            found.setdefault(event_type.topic, set()).add(f"lbb-{service.name}")
+    return found
+
+
+CONSUMERS = _consumers()
 
 
 async def test_poison_on_every_topic_is_dead_lettered_by_each_consumer_which_then_carries_on(
