@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import JSON, MetaData, Table
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 NAMING_CONVENTION = {
@@ -17,6 +17,10 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# JSON columns: JSONB on PostgreSQL.
+Json = JSON().with_variant(JSONB(), "postgresql")
 
 
 def schema_metadata(schema: str) -> MetaData:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from types import ModuleType
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -73,6 +74,21 @@ class ServiceRuntime:
             handlers=handlers or {},
         )
         self.consumer.subscribe()
+
+    @classmethod
+    def assemble(
+        cls, settings: ServiceSettings, *, models: ModuleType, api: ModuleType, handlers: ModuleType | None = None
+    ) -> ServiceRuntime:
+        """A service from its parts: ``models`` (metadata, outbox, inbox), ``handlers`` (HANDLERS) and
+        ``api`` (router), the modules every service has."""
+        return cls(
+            settings,
+            metadata=models.metadata,
+            outbox=models.outbox,
+            inbox=models.inbox,
+            handlers=getattr(handlers, "HANDLERS", None),
+            routers=[api.router],
+        )
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:

@@ -10,14 +10,7 @@ from shared.service import ServiceRuntime
 
 def build(settings: ApplicationsSettings | None = None) -> ServiceRuntime:
     settings = settings or ApplicationsSettings()
-    runtime = ServiceRuntime(
-        settings,
-        metadata=models.metadata,
-        outbox=models.outbox,
-        inbox=models.inbox,
-        handlers=handlers.HANDLERS,
-        routers=[routes.router],
-    )
+    runtime = ServiceRuntime.assemble(settings, models=models, handlers=handlers, api=routes)
     if settings.seed_demo_data:
 
         @runtime.on_start

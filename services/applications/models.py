@@ -6,11 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import schema_metadata
+from shared.db import Json, schema_metadata
 from shared.inbox import Inbox
 from shared.outbox import Outbox
 
@@ -22,10 +21,7 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
-outbox = Outbox(metadata, service="applications")
-inbox = Inbox(metadata)
-
-Json = JSON().with_variant(JSONB(), "postgresql")
+outbox, inbox = Outbox(metadata, service="applications"), Inbox(metadata)
 
 
 class Organisation(Base):

@@ -12,14 +12,7 @@ from shared.service import ServiceRuntime
 def build(settings: FeedbackSettings | None = None) -> ServiceRuntime:
     """The service: its tables, handlers and routes, and the release worker while it runs."""
     settings = settings or FeedbackSettings()
-    runtime = ServiceRuntime(
-        settings,
-        metadata=models.metadata,
-        outbox=models.outbox,
-        inbox=models.inbox,
-        handlers=handlers.HANDLERS,
-        routers=[routes.router],
-    )
+    runtime = ServiceRuntime.assemble(settings, models=models, handlers=handlers, api=routes)
     runtime.add_worker(
         release_worker(
             runtime.transaction, clock=commands.system_clock, interval_s=settings.feedback_release_interval_s

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import schema_metadata
+from shared.db import Json, schema_metadata
 from shared.inbox import Inbox
 from shared.outbox import Outbox
 
@@ -21,10 +20,7 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
-outbox = Outbox(metadata, service="feedback")
-inbox = Inbox(metadata)
-
-Json = JSON().with_variant(JSONB(), "postgresql")
+outbox, inbox = Outbox(metadata, service="feedback"), Inbox(metadata)
 
 
 class ExchangePair(Base):

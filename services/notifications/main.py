@@ -12,14 +12,7 @@ from shared.service import ServiceRuntime
 
 def build(settings: NotificationsSettings | None = None) -> ServiceRuntime:
     settings = settings or NotificationsSettings()
-    runtime = ServiceRuntime(
-        settings,
-        metadata=models.metadata,
-        outbox=models.outbox,
-        inbox=models.inbox,
-        handlers=handlers.HANDLERS,
-        routers=[routes.router],
-    )
+    runtime = ServiceRuntime.assemble(settings, models=models, handlers=handlers, api=routes)
     mailer = Mailer(settings.smtp())
     delivery = DeliveryWorker(lambda: runtime.sessions, mailer, settings.delivery())
     runtime.add_worker(delivery.loop)

@@ -12,14 +12,7 @@ __all__ = ["PairingSettings", "api", "app", "build", "runtime"]
 
 def build(settings: PairingSettings | None = None) -> ServiceRuntime:
     settings = settings or PairingSettings()
-    return ServiceRuntime(
-        settings,
-        metadata=models.metadata,
-        outbox=models.outbox,
-        inbox=models.inbox,
-        handlers=handlers.HANDLERS,
-        routers=[routes.router],
-    )
+    return ServiceRuntime.assemble(settings, models=models, handlers=handlers, api=routes)
 
 
 runtime = build()

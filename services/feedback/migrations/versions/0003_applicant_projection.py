@@ -1,19 +1,10 @@
-"""applicant projection: which token subject applied with which application
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-24 10:00:00.000000
-"""
-
-from collections.abc import Sequence
+"""applicant projection: which token subject applied with which application (revision 0003, after 0002)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,19 +1,10 @@
-"""person id of fellows and earlier pairings across cohorts
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-23 18:00:00.000000
-"""
-
-from collections.abc import Sequence
+"""person id of fellows and earlier pairings across cohorts (revision 0002, after 0001)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
