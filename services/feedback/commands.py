@@ -12,15 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import domain, queries
 from services.feedback.models import CollaborationOpportunity, ExchangePair, Feedback, FeedbackRequest, Fellow, outbox
 from shared import events as ev
+from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
+
+# Built once: SQLAlchemy caches one statement. A fellow enrolled again has the row overwritten.
+_UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
 
 Clock = Callable[[], datetime]
 
@@ -137,6 +141,31 @@ async def correct_feedback(
     feedback.corrected_at = now
     await outbox.add(s, _submitted(feedback))
     return feedback.id
+
+
+async def enrol_fellow(s: AsyncSession, event: ev.FellowEnrolled) -> None:
+    """Who a fellow is, organisationally (for collaboration opportunities and the report). Enrolled
+    again after a withdrawal, they are a fellow again: the withdrawal is cleared."""
+    await s.execute(
+        _UPSERT_FELLOW,
+        {
+            "id": event.fellow_id,
+            "cohort_id": event.cohort_id,
+            "organisation_id": event.organisation_id,
+            "organisation_code": event.organisation_code,
+            "sector": event.sector,
+            "place": event.place,
+            "enrolled_at": event.enrolled_at,
+            "withdrawn_at": None,
+        },
+    )
+
+
+async def withdraw_fellow(s: AsyncSession, fellow_id: uuid.UUID, withdrawn_at: datetime) -> None:
+    """A fellow's application was withdrawn: the subject that applied acts as that fellow no more.
+    An application never enrolled has no fellow row here, so nothing changes. ApplicationWithdrawn
+    and FellowEnrolled share their key, so they arrive here in the order they happened."""
+    await s.execute(update(Fellow).where(Fellow.id == fellow_id).values(withdrawn_at=withdrawn_at))
 
 
 async def open_feedback(

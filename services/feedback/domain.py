@@ -27,6 +27,12 @@ STAFF = ("board", "admin")
 # --- who the caller is, and what they may read ------------------------------------------------
 
 
+def acts_as_fellow(withdrawn_at: datetime | None) -> bool:
+    """An enrolled fellow is one to the service until their application is withdrawn; enrolled
+    again, they are one again (the withdrawal is cleared)."""
+    return withdrawn_at is None
+
+
 def my_fellow_in(pair_fellow_ids: Iterable[uuid.UUID], my_fellow_ids: frozenset[uuid.UUID]) -> uuid.UUID | None:
     """Which fellow of a pair the caller is; None for anyone else (answered like a wrong id)."""
     return next((f for f in pair_fellow_ids if f in my_fellow_ids), None)

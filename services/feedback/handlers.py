@@ -5,14 +5,13 @@ from __future__ import annotations
 from sqlalchemy.dialects.postgresql import insert
 
 from services.feedback import commands, settings
-from services.feedback.models import Applicant, ExchangePair, Fellow
+from services.feedback.models import Applicant, ExchangePair
 from shared import events as ev
 from shared.consumer import Batched, Context, Handler
 from shared.db import upsert
 
-# Built once: SQLAlchemy caches one statement for each.
+# Built once: SQLAlchemy caches one statement.
 _UPSERT_APPLICANT = upsert(Applicant.__table__)  # type: ignore[arg-type]
-_UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
 
 
 async def applicants_recorded(ctx: Context, events: list[ev.ContactRecorded]) -> None:
@@ -22,19 +21,11 @@ async def applicants_recorded(ctx: Context, events: list[ev.ContactRecorded]) ->
 
 
 async def on_fellow_enrolled(ctx: Context, event: ev.FellowEnrolled) -> None:
-    """Who a fellow is, organisationally: for collaboration opportunities and the report."""
-    await ctx.session.execute(
-        _UPSERT_FELLOW,
-        {
-            "id": event.fellow_id,
-            "cohort_id": event.cohort_id,
-            "organisation_id": event.organisation_id,
-            "organisation_code": event.organisation_code,
-            "sector": event.sector,
-            "place": event.place,
-            "enrolled_at": event.enrolled_at,
-        },
-    )
+    await commands.enrol_fellow(ctx.session, event)
+
+
+async def on_application_withdrawn(ctx: Context, event: ev.ApplicationWithdrawn) -> None:
+    await commands.withdraw_fellow(ctx.session, event.application_id, event.withdrawn_at)
 
 
 async def on_pair_assigned(ctx: Context, event: ev.PairAssigned) -> None:
@@ -65,6 +56,7 @@ async def on_exchange_completed(ctx: Context, event: ev.ExchangeCompleted) -> No
 HANDLERS: dict[type[ev.Event], Handler] = {
     ev.ContactRecorded: Batched(applicants_recorded),
     ev.FellowEnrolled: on_fellow_enrolled,
+    ev.ApplicationWithdrawn: on_application_withdrawn,
     ev.PairAssigned: on_pair_assigned,
     ev.ExchangeCompleted: on_exchange_completed,
 }

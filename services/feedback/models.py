@@ -41,7 +41,8 @@ class ExchangePair(Base):
 
 
 class Fellow(Base):
-    """Projection of FellowEnrolled: which organisation, sector and place a fellow comes from."""
+    """Projection of FellowEnrolled / ApplicationWithdrawn: which organisation, sector and place a
+    fellow comes from, and when their application was withdrawn (cleared when enrolled again)."""
 
     __tablename__ = "fellow"
 
@@ -52,6 +53,7 @@ class Fellow(Base):
     sector: Mapped[str] = mapped_column(String(50))
     place: Mapped[str] = mapped_column(String(50))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Applicant(Base):

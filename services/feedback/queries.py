@@ -21,12 +21,14 @@ from services.feedback.models import (
 )
 from shared.errors import NotFound
 
-_FELLOWS_OF_SUBJECT = select(Applicant.id).join(Fellow, Fellow.id == Applicant.id)
+_FELLOWS_OF_SUBJECT = select(Fellow.id, Fellow.withdrawn_at).join(Applicant, Applicant.id == Fellow.id)
 
 
 async def fellow_ids(s: AsyncSession, subject: str) -> frozenset[uuid.UUID]:
-    """The fellows a token subject is: its applications (from ContactRecorded) that were enrolled."""
-    return frozenset((await s.scalars(_FELLOWS_OF_SUBJECT.where(Applicant.subject == subject))).all())
+    """The fellows a token subject is: its applications (from ContactRecorded) that were enrolled
+    and not withdrawn since (``domain.acts_as_fellow``)."""
+    rows = await s.execute(_FELLOWS_OF_SUBJECT.where(Applicant.subject == subject))
+    return frozenset(fellow for fellow, withdrawn_at in rows if domain.acts_as_fellow(withdrawn_at))
 
 
 async def my_pair(

@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from typing import Any
+
 import httpx
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
+from shared import topics
 from shared.identity import Caller
 from tests.conftest import Api, eventually
 from tests.feedback.flow import application, cohort_with_pairs, complete_exchange, feedback_body
@@ -72,3 +78,52 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
             )
         ).all()
     assert [c for (c,) in columns] == ["id", "subject"]
+
+
+async def test_a_fellow_whose_application_is_withdrawn_gets_404_until_enrolled_again(
+    api: Api, stack: Stack, topic_reader: Any
+) -> None:
+    cohort = await cohort_with_pairs(api, 2, name="Withdrawn")
+    (pair,) = cohort.pairs
+    a, b = pair["fellow_ids"]
+    await complete_exchange(api, cohort, pair)
+    alice = Caller(*cohort.who[a])
+    correction = {k: v for k, v in feedback_body(b).items() if k != "to_fellow_id"}
+
+    async with httpx.AsyncClient(base_url=stack.processes["feedback"].url, timeout=30) as feedback:
+        given = await feedback.post(f"/pairs/{pair['id']}/feedback", headers=alice.headers(), json=feedback_body(b))
+        assert given.status_code == 201, given.text
+        routes = (
+            ("GET", f"/pairs/{pair['id']}/feedback", None),
+            ("POST", f"/pairs/{pair['id']}/feedback", feedback_body(b)),
+            ("PUT", f"/pairs/{pair['id']}/feedback/{given.json()['id']}", correction),
+            ("GET", f"/fellows/{a}/feedback", None),
+        )
+
+        withdrawn = await api.call("POST", f"/api/applications/{a}/withdraw", cohort.who[a], {})
+        assert withdrawn.status_code == 202, withdrawn.text
+
+        async def mine(status: int) -> bool:
+            answer = await feedback.get(f"/pairs/{pair['id']}/feedback", headers=alice.headers())
+            return answer.status_code == status
+
+        await eventually(lambda: mine(404), what="the feedback service to consume ApplicationWithdrawn")
+        for method, path, body in routes:
+            answer = await feedback.request(method, path, headers=alice.headers(), json=body)
+            assert answer.status_code == 404, (method, path, answer.text)
+
+        # Enrolled again (a FellowEnrolled after the withdrawal, same key): the fellow is one again.
+        reader = await topic_reader([topics.APPLICATIONS])
+
+        async def enrolment() -> dict[str, Any] | None:
+            found = [json.loads(r.value) for r in await reader.poll() if r.key == a.encode()]
+            return next((e for e in found if e["type"] == "FellowEnrolled"), None)
+
+        again = await eventually(enrolment, what="the fellow's FellowEnrolled") | {"id": str(uuid.uuid4())}
+        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.APPLICATIONS, json.dumps(again).encode(), key=a.encode())
+        finally:
+            await producer.stop()
+        await eventually(lambda: mine(200), what="the feedback service to consume the new FellowEnrolled")
