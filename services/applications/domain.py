@@ -190,33 +190,21 @@ def change(state: str, action: str, by: str, at: datetime, reason: str | None = 
 class ApplicationFacts(Protocol):
     """What the rules read of an application (a row of the application table fits)."""
 
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def cohort_id(self) -> uuid.UUID: ...
-    @property
-    def organisation_id(self) -> uuid.UUID: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def staff_group(self) -> str: ...
-    @property
-    def band(self) -> str: ...
-    @property
-    def availability(self) -> list[str]: ...
-    @property
-    def interests(self) -> list[str]: ...
+    id: uuid.UUID
+    cohort_id: uuid.UUID
+    organisation_id: uuid.UUID
+    email: str
+    staff_group: str
+    band: str
+    availability: list[str]
+    interests: list[str]
 
 
 class OrganisationFacts(Protocol):
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def sector(self) -> str: ...
-    @property
-    def place(self) -> str: ...
+    id: uuid.UUID
+    code: str
+    sector: str
+    place: str
 
 
 DecisionEvent = ev.ApplicationShortlisted | ev.ApplicationWaitlisted | ev.ApplicationDeclined
