@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from shared import events as ev
 from shared.contract import DEFAULT_AVAILABILITY
 from shared.errors import Conflict, Forbidden, Invalid
+from shared.views import view
 
 SUBMITTED = "submitted"
 ENDORSED = "endorsed"
@@ -276,17 +277,12 @@ def fellow_enrolled(application: ApplicationFacts, organisation: OrganisationFac
     """What pairing and feedback learn of a new fellow: the organisation, never the e-mail address."""
     return ev.FellowEnrolled(
         fellow_id=application.id,
-        cohort_id=application.cohort_id,
         organisation_id=organisation.id,
         organisation_code=organisation.code,
-        sector=organisation.sector,
-        place=organisation.place,
-        staff_group=application.staff_group,
-        band=application.band,
-        availability=application.availability,
-        interests=application.interests,
         enrolled_at=at,
         person_id=person_id(application.email),
+        **view(organisation, "sector place"),
+        **view(application, "cohort_id staff_group band availability interests"),
     )
 
 

@@ -19,6 +19,7 @@ from services.feedback import domain, queries
 from services.feedback.models import CollaborationOpportunity, ExchangePair, Feedback, FeedbackRequest, Fellow, outbox
 from shared import events as ev
 from shared.errors import Conflict, Invalid, NotFound
+from shared.views import view
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,7 @@ def _still_open(pair: ExchangePair, now: datetime) -> None:
 def _submitted(f: Feedback) -> ev.FeedbackSubmitted:
     return ev.FeedbackSubmitted(
         feedback_id=f.id,
-        pair_id=f.pair_id,
-        from_fellow_id=f.from_fellow_id,
-        to_fellow_id=f.to_fellow_id,
-        strengths=f.strengths,
-        top_strengths=f.top_strengths,
-        submitted_at=f.submitted_at,
-        corrected_at=f.corrected_at,
+        **view(f, "pair_id from_fellow_id to_fellow_id strengths top_strengths submitted_at corrected_at"),
     )
 
 
@@ -167,13 +162,7 @@ async def open_feedback(
     await outbox.add(
         s,
         *(
-            ev.FeedbackRequested(
-                request_id=r.id,
-                pair_id=pair.id,
-                from_fellow_id=r.from_fellow_id,
-                to_fellow_id=r.to_fellow_id,
-                due_at=due,
-            )
+            ev.FeedbackRequested(request_id=r.id, **view(r, "pair_id from_fellow_id to_fellow_id due_at"))
             for r in requests
         ),
     )
