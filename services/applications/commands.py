@@ -19,6 +19,7 @@ from services.applications.models import Application, Cohort, Decision, Organisa
 from shared import events as ev
 from shared.errors import Conflict, Invalid, NotFound
 from shared.identity import Caller
+from shared.views import view
 
 
 def _now() -> datetime:
@@ -71,11 +72,8 @@ async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> u
     cohort = Cohort(
         id=uuid.uuid4(),
         programme_id=programme.id,
-        name=form.name,
-        capacity=form.capacity,
-        pairing_mode=form.pairing_mode,
-        auto_publish=form.auto_publish,
         created_by=created_by,
+        **view(form, "name capacity pairing_mode auto_publish"),
         **asdict(dates),
     )
     s.add(cohort)
@@ -85,10 +83,7 @@ async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> u
         ev.CohortOpened(
             cohort_id=cohort.id,
             programme=programme.name,
-            name=cohort.name,
-            capacity=cohort.capacity,
-            pairing_mode=form.pairing_mode,
-            auto_publish=form.auto_publish,
+            **view(cohort, "name capacity pairing_mode auto_publish"),
             **asdict(dates),
         ),
     )
@@ -215,21 +210,15 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: 
         s,
         ev.ApplicationSubmitted(
             application_id=application_id,
-            cohort_id=form.cohort_id,
-            organisation_id=form.organisation_id,
             organisation_code=found.code,
-            staff_group=form.staff_group,
-            band=form.band,
             submitted_at=now,
+            **view(form, "cohort_id organisation_id staff_group band"),
         ),
         ev.ContactRecorded(
             person_id=application_id,
             subject=owner_sub,
-            name=form.name,
-            email=form.email,
-            job_title=form.job_title,
-            organisation_id=form.organisation_id,
             organisation_name=found.organisation_name,
+            **view(form, "name email job_title organisation_id"),
         ),
     )
     return application_id

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from shared import events as ev
 from shared.contract import DEFAULT_AVAILABILITY
 from shared.errors import Conflict, Forbidden, Invalid
+from shared.views import view
 
 SUBMITTED = "submitted"
 ENDORSED = "endorsed"
@@ -190,33 +191,21 @@ def change(state: str, action: str, by: str, at: datetime, reason: str | None = 
 class ApplicationFacts(Protocol):
     """What the rules read of an application (a row of the application table fits)."""
 
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def cohort_id(self) -> uuid.UUID: ...
-    @property
-    def organisation_id(self) -> uuid.UUID: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def staff_group(self) -> str: ...
-    @property
-    def band(self) -> str: ...
-    @property
-    def availability(self) -> list[str]: ...
-    @property
-    def interests(self) -> list[str]: ...
+    id: uuid.UUID
+    cohort_id: uuid.UUID
+    organisation_id: uuid.UUID
+    email: str
+    staff_group: str
+    band: str
+    availability: list[str]
+    interests: list[str]
 
 
 class OrganisationFacts(Protocol):
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def sector(self) -> str: ...
-    @property
-    def place(self) -> str: ...
+    id: uuid.UUID
+    code: str
+    sector: str
+    place: str
 
 
 DecisionEvent = ev.ApplicationShortlisted | ev.ApplicationWaitlisted | ev.ApplicationDeclined
@@ -288,17 +277,12 @@ def fellow_enrolled(application: ApplicationFacts, organisation: OrganisationFac
     """What pairing and feedback learn of a new fellow: the organisation, never the e-mail address."""
     return ev.FellowEnrolled(
         fellow_id=application.id,
-        cohort_id=application.cohort_id,
         organisation_id=organisation.id,
         organisation_code=organisation.code,
-        sector=organisation.sector,
-        place=organisation.place,
-        staff_group=application.staff_group,
-        band=application.band,
-        availability=application.availability,
-        interests=application.interests,
         enrolled_at=at,
         person_id=person_id(application.email),
+        **view(organisation, "sector place"),
+        **view(application, "cohort_id staff_group band availability interests"),
     )
 
 

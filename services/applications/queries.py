@@ -14,6 +14,7 @@ from services.applications import domain
 from services.applications.models import Application, Cohort, Organisation, Programme
 from shared.errors import Invalid, NotFound
 from shared.identity import Caller
+from shared.views import view
 
 LIST_LIMIT = 1000
 
@@ -34,26 +35,16 @@ def _visible(scope: domain.ReadScope) -> ColumnElement[bool]:
 
 
 def organisation_view(o: Organisation) -> dict[str, Any]:
-    return {"id": o.id, "code": o.code, "name": o.name, "sector": o.sector, "place": o.place}
+    return view(o, "id code name sector place")
 
 
 def application_view(a: Application) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "cohort_id": a.cohort_id,
-        "name": a.name,
-        "email": a.email,
-        "job_title": a.job_title,
-        "organisation_id": a.organisation_id,
-        "staff_group": a.staff_group,
-        "band": a.band,
-        "statement": a.statement,
-        "availability": a.availability,
-        "interests": a.interests,
-        "state": a.state,
-        "submitted_at": a.submitted_at,
-        "updated_at": a.updated_at,
-    }
+    """An application without its owner's token subject and equality answers."""
+    return view(
+        a,
+        "id cohort_id name email job_title organisation_id staff_group band statement availability interests state"
+        " submitted_at updated_at",
+    )
 
 
 async def organisations(s: AsyncSession) -> list[dict[str, Any]]:
@@ -83,15 +74,11 @@ async def cohort(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
     return {
         "id": c.id,
         "programme": programme.name,
-        "name": c.name,
-        "capacity": c.capacity,
-        "pairing_mode": c.pairing_mode,
-        "opens_at": c.opens_at,
-        "closes_at": c.closes_at,
-        "exchange_starts": c.exchange_starts,
-        "exchange_ends": c.exchange_ends,
-        "auto_publish": c.auto_publish,
-        "pairs_published_at": c.pairs_published_at,
+        **view(
+            c,
+            "name capacity pairing_mode opens_at closes_at exchange_starts exchange_ends auto_publish"
+            " pairs_published_at",
+        ),
         "counts": {state: counts.get(state, 0) for state in domain.STATES},
     }
 
@@ -106,11 +93,7 @@ async def cohorts(s: AsyncSession) -> list[dict[str, Any]]:
         {
             "id": c.id,
             "programme": p.name,
-            "name": c.name,
-            "capacity": c.capacity,
-            "pairing_mode": c.pairing_mode,
-            "opens_at": c.opens_at,
-            "closes_at": c.closes_at,
+            **view(c, "name capacity pairing_mode opens_at closes_at"),
             "open": domain.is_open(now, c.opens_at, c.closes_at),
         }
         for c, p in rows

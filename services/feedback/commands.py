@@ -20,6 +20,7 @@ from services.feedback.models import CollaborationOpportunity, ExchangePair, Fee
 from shared import events as ev
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
+from shared.views import view
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,7 @@ def _still_open(pair: ExchangePair, now: datetime) -> None:
 def _submitted(f: Feedback) -> ev.FeedbackSubmitted:
     return ev.FeedbackSubmitted(
         feedback_id=f.id,
-        pair_id=f.pair_id,
-        from_fellow_id=f.from_fellow_id,
-        to_fellow_id=f.to_fellow_id,
-        strengths=f.strengths,
-        top_strengths=f.top_strengths,
-        submitted_at=f.submitted_at,
-        corrected_at=f.corrected_at,
+        **view(f, "pair_id from_fellow_id to_fellow_id strengths top_strengths submitted_at corrected_at"),
     )
 
 
@@ -196,13 +191,7 @@ async def open_feedback(
     await outbox.add(
         s,
         *(
-            ev.FeedbackRequested(
-                request_id=r.id,
-                pair_id=pair.id,
-                from_fellow_id=r.from_fellow_id,
-                to_fellow_id=r.to_fellow_id,
-                due_at=due,
-            )
+            ev.FeedbackRequested(request_id=r.id, **view(r, "pair_id from_fellow_id to_fellow_id due_at"))
             for r in requests
         ),
     )

@@ -20,6 +20,7 @@ from services.feedback.models import (
     Fellow,
 )
 from shared.errors import NotFound
+from shared.views import view
 
 _FELLOWS_OF_SUBJECT = select(Fellow.id, Fellow.withdrawn_at).join(Applicant, Applicant.id == Fellow.id)
 
@@ -53,19 +54,11 @@ def fellow_facts(f: Fellow) -> domain.FellowFacts:
 
 
 def _feedback_view(f: Feedback) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "pair_id": f.pair_id,
-        "from_fellow_id": f.from_fellow_id,
-        "to_fellow_id": f.to_fellow_id,
-        "strengths": f.strengths,
-        "top_strengths": f.top_strengths,
-        "narrative": f.narrative,
-        "collaboration_ideas": f.collaboration_ideas,
-        "submitted_at": f.submitted_at,
-        "corrected_at": f.corrected_at,
-        "released_at": f.released_at,
-    }
+    return view(
+        f,
+        "id pair_id from_fellow_id to_fellow_id strengths top_strengths narrative collaboration_ideas submitted_at"
+        " corrected_at released_at",
+    )
 
 
 async def pair_feedback(
@@ -108,16 +101,7 @@ async def released_feedback(s: AsyncSession, fellow_id: uuid.UUID) -> list[dict[
         )
     ).all()
     return [
-        {
-            "id": f.id,
-            "pair_id": f.pair_id,
-            "from_fellow_id": f.from_fellow_id,
-            "strengths": f.strengths,
-            "top_strengths": f.top_strengths,
-            "narrative": f.narrative,
-            "collaboration_ideas": f.collaboration_ideas,
-            "released_at": f.released_at,
-        }
+        view(f, "id pair_id from_fellow_id strengths top_strengths narrative collaboration_ideas released_at")
         for f in rows
     ]
 

@@ -16,6 +16,7 @@ from services.notifications import domain
 from services.notifications.models import Contact, Delivery, PairMember, Preference, StaffContact
 from services.notifications.render import Person
 from shared import events as ev
+from shared.views import view
 
 
 @dataclass(frozen=True)
@@ -123,35 +124,11 @@ async def inbox(session: AsyncSession, subject: str) -> list[dict[str, Any]]:
             .limit(200)
         )
     ).all()
-    return [
-        {
-            "id": d.id,
-            "event_type": d.event_type,
-            "template": d.template,
-            "title": d.title,
-            "body": d.body,
-            "status": d.status,
-            "essential": d.essential,
-            "created_at": d.created_at,
-            "sent_at": d.sent_at,
-        }
-        for d in rows
-    ]
+    return [view(d, "id event_type template title body status essential created_at sent_at") for d in rows]
 
 
 async def staff_directory(session: AsyncSession) -> list[dict[str, Any]]:
     rows = (
         await session.scalars(select(StaffContact).order_by(StaffContact.role, StaffContact.name, StaffContact.id))
     ).all()
-    return [
-        {
-            "id": r.id,
-            "role": r.role,
-            "subject": r.subject,
-            "name": r.name,
-            "email": r.email,
-            "organisation_id": r.organisation_id,
-            "active": r.active,
-        }
-        for r in rows
-    ]
+    return [view(r, "id role subject name email organisation_id active") for r in rows]

@@ -42,6 +42,7 @@ from services.notifications.models import Contact, Delivery, outbox
 from services.notifications.render import Page, Person, delivery_message_id, email, render
 from services.notifications.settings import DeliveryConfig
 from shared import events as ev
+from shared.views import view
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,12 @@ _SENT_ROWS = (
     .table_valued("id", "attempts", "at")
     .render_derived(name="t")
 )
+# Returns each recorded row as the fields of its NotificationSent.
 _RECORD_SENT = (
     update(DELIVERY)
     .where(D.id == _SENT_ROWS.c.id, D.attempts == _SENT_ROWS.c.attempts, D.status.in_([HANDING_OVER, UNCONFIRMED]))
     .values(status=SENT, sent_at=_SENT_ROWS.c.at, last_error=None)
-    .returning(D.id, D.event_id, D.recipient_id, D.template, D.sent_at)
+    .returning(D.id.label("delivery_id"), D.event_id, D.recipient_id, D.template, D.sent_at)
 )
 CONTACT: Table = Contact.__table__  # type: ignore[assignment]
 # Due rows with the recipient's contact details (a staff recipient's are looked up separately).
@@ -243,19 +245,7 @@ async def record_sent(session: AsyncSession, sent: list[tuple[Job, datetime]]) -
             },
         )
     ).all()
-    await outbox.add(
-        session,
-        *(
-            ev.NotificationSent(
-                delivery_id=r.id,
-                event_id=r.event_id,
-                recipient_id=r.recipient_id,
-                template=r.template,
-                sent_at=r.sent_at,
-            )
-            for r in rows
-        ),
-    )
+    await outbox.add(session, *(ev.NotificationSent(**r._mapping) for r in rows))
 
 
 async def record_failure(
@@ -327,11 +317,4 @@ async def _publish_failed(s: AsyncSession, d: Delivery) -> None:
 
 def _failed_event(d: Any, error: str) -> ev.NotificationFailed:
     """NotificationFailed for a delivery (a claimed row or a ``Delivery``)."""
-    return ev.NotificationFailed(
-        delivery_id=d.id,
-        event_id=d.event_id,
-        recipient_id=d.recipient_id,
-        template=d.template,
-        error=error,
-        attempts=d.attempts,
-    )
+    return ev.NotificationFailed(delivery_id=d.id, error=error, **view(d, "event_id recipient_id template attempts"))

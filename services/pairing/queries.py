@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.pairing import domain
 from services.pairing.models import Applicant, Fellow, Pair, PairingRound, Visit
 from shared.errors import NotFound
+from shared.views import view
 
 
 def _fellows_of(subject: str) -> Select[uuid.UUID]:
@@ -35,15 +36,12 @@ async def pairing_status(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any
 
 
 def _pair_view(p: Pair) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "cohort_id": p.cohort_id,
-        "fellow_ids": p.fellow_ids,
-        "score": p.score,
-        "reasons": p.reasons,
-        "published": p.published_at is not None,
-        "completed": p.completed_at is not None,
-    }
+    return view(
+        p,
+        "id cohort_id fellow_ids score reasons",
+        published=p.published_at is not None,
+        completed=p.completed_at is not None,
+    )
 
 
 async def cohort_pairs(s: AsyncSession, cohort_id: uuid.UUID, role: str, subject: str) -> list[dict[str, Any]]:
@@ -109,12 +107,7 @@ async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
                 "exchange_starts": window.exchange_starts if window else None,
                 "exchange_ends": window.exchange_ends if window else None,
                 "visits": [
-                    {
-                        "id": v.id,
-                        "host_fellow_id": v.host_fellow_id,
-                        "date": v.date,
-                        "completed": v.completed_at is not None,
-                    }
+                    view(v, "id host_fellow_id date", completed=v.completed_at is not None)
                     for v in visits
                     if v.pair_id == p.id
                 ],
