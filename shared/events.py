@@ -86,10 +86,20 @@ class Event(BaseModel):
 # --- lbb.applications.v1 -------------------------------------------------------------------
 
 
-class CohortOpened(Event):
+class _CohortEvent(Event):
     topic = topics.APPLICATIONS
     key_field = "cohort_id"
     cohort_id: UUID
+
+
+class _ApplicationEvent(Event):
+    topic = topics.APPLICATIONS
+    key_field = "application_id"
+    application_id: UUID
+    cohort_id: UUID
+
+
+class CohortOpened(_CohortEvent):
     programme: str
     name: str
     capacity: int
@@ -101,18 +111,11 @@ class CohortOpened(Event):
     auto_publish: bool
 
 
-class CohortClosed(Event):
-    topic = topics.APPLICATIONS
-    key_field = "cohort_id"
-    cohort_id: UUID
+class CohortClosed(_CohortEvent):
     closed_at: datetime
 
 
-class ApplicationSubmitted(Event):
-    topic = topics.APPLICATIONS
-    key_field = "application_id"
-    application_id: UUID
-    cohort_id: UUID
+class ApplicationSubmitted(_ApplicationEvent):
     organisation_id: UUID
     organisation_code: str
     staff_group: StaffGroup
@@ -120,20 +123,12 @@ class ApplicationSubmitted(Event):
     submitted_at: datetime
 
 
-class ApplicationEndorsed(Event):
-    topic = topics.APPLICATIONS
-    key_field = "application_id"
-    application_id: UUID
-    cohort_id: UUID
+class ApplicationEndorsed(_ApplicationEvent):
     organisation_code: str
     endorsed_at: datetime
 
 
-class _BoardDecision(Event):
-    topic = topics.APPLICATIONS
-    key_field = "application_id"
-    application_id: UUID
-    cohort_id: UUID
+class _BoardDecision(_ApplicationEvent):
     organisation_code: str
     decided_at: datetime
 
@@ -151,11 +146,7 @@ class ApplicationDeclined(_BoardDecision):
     pass
 
 
-class ApplicationWithdrawn(Event):
-    topic = topics.APPLICATIONS
-    key_field = "application_id"
-    application_id: UUID
-    cohort_id: UUID
+class ApplicationWithdrawn(_ApplicationEvent):
     previous_state: str
     withdrawn_at: datetime
 
@@ -183,12 +174,9 @@ class FellowEnrolled(Event):
     )
 
 
-class PairingRequested(Event):
+class PairingRequested(_CohortEvent):
     """The board asked for a pairing round of a cohort over exactly these fellows."""
 
-    topic = topics.APPLICATIONS
-    key_field = "cohort_id"
-    cohort_id: UUID
     fellow_ids: list[UUID]
     pairing_mode: PairingMode
     auto_publish: bool
@@ -217,10 +205,13 @@ class ContactRecorded(Event):
 # --- lbb.pairing.v1 ------------------------------------------------------------------------
 
 
-class PairAssigned(Event):
+class _PairEvent(Event):
     topic = topics.PAIRING
     key_field = "pair_id"
     pair_id: UUID
+
+
+class PairAssigned(_PairEvent):
     cohort_id: UUID
     fellow_ids: list[UUID]
     organisation_codes: list[str]
@@ -229,28 +220,19 @@ class PairAssigned(Event):
     assigned_at: datetime
 
 
-class ExchangeVisitScheduled(Event):
-    topic = topics.PAIRING
-    key_field = "pair_id"
+class ExchangeVisitScheduled(_PairEvent):
     visit_id: UUID
-    pair_id: UUID
     host_fellow_id: UUID
     date: date
 
 
-class ExchangeVisitCompleted(Event):
-    topic = topics.PAIRING
-    key_field = "pair_id"
+class ExchangeVisitCompleted(_PairEvent):
     visit_id: UUID
-    pair_id: UUID
     host_fellow_id: UUID
     completed_at: datetime
 
 
-class ExchangeCompleted(Event):
-    topic = topics.PAIRING
-    key_field = "pair_id"
-    pair_id: UUID
+class ExchangeCompleted(_PairEvent):
     cohort_id: UUID
     fellow_ids: list[UUID]
     completed_at: datetime
@@ -259,51 +241,42 @@ class ExchangeCompleted(Event):
 # --- lbb.feedback.v1 -----------------------------------------------------------------------
 
 
-class FeedbackRequested(Event):
+class _FeedbackEvent(Event):
     topic = topics.FEEDBACK
     key_field = "pair_id"
-    request_id: UUID
     pair_id: UUID
+
+
+class _GivenFeedback(_FeedbackEvent):
+    feedback_id: UUID
+    to_fellow_id: UUID
+    strengths: dict[str, int]
+    top_strengths: list[str] = Field(
+        default_factory=list, description="The dimensions the giver picked as the partner's top strengths"
+    )
+
+
+class FeedbackRequested(_FeedbackEvent):
+    request_id: UUID
     from_fellow_id: UUID
     to_fellow_id: UUID
     due_at: datetime
 
 
-class FeedbackSubmitted(Event):
-    topic = topics.FEEDBACK
-    key_field = "pair_id"
-    feedback_id: UUID
-    pair_id: UUID
+class FeedbackSubmitted(_GivenFeedback):
     from_fellow_id: UUID
-    to_fellow_id: UUID
-    strengths: dict[str, int]
     submitted_at: datetime
-    top_strengths: list[str] = Field(
-        default_factory=list, description="The dimensions the giver picked as the partner's top strengths"
-    )
     corrected_at: datetime | None = Field(
         default=None, description="Set when this re-states a feedback corrected within its edit window"
     )
 
 
-class FeedbackReleased(Event):
-    topic = topics.FEEDBACK
-    key_field = "pair_id"
-    feedback_id: UUID
-    pair_id: UUID
-    to_fellow_id: UUID
-    strengths: dict[str, int]
+class FeedbackReleased(_GivenFeedback):
     released_at: datetime
-    top_strengths: list[str] = Field(
-        default_factory=list, description="The dimensions the giver picked as the partner's top strengths"
-    )
 
 
-class CollaborationOpportunityIdentified(Event):
-    topic = topics.FEEDBACK
-    key_field = "pair_id"
+class CollaborationOpportunityIdentified(_FeedbackEvent):
     opportunity_id: UUID
-    pair_id: UUID
     organisation_ids: list[UUID]
     identified_at: datetime
 
@@ -311,22 +284,19 @@ class CollaborationOpportunityIdentified(Event):
 # --- lbb.notifications.v1 ------------------------------------------------------------------
 
 
-class NotificationSent(Event):
+class _DeliveryEvent(Event):
     topic = topics.NOTIFICATIONS
     key_field = "delivery_id"
     delivery_id: UUID
     event_id: UUID
     recipient_id: UUID
     template: str
+
+
+class NotificationSent(_DeliveryEvent):
     sent_at: datetime
 
 
-class NotificationFailed(Event):
-    topic = topics.NOTIFICATIONS
-    key_field = "delivery_id"
-    delivery_id: UUID
-    event_id: UUID
-    recipient_id: UUID
-    template: str
+class NotificationFailed(_DeliveryEvent):
     error: str
     attempts: int

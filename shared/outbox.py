@@ -124,7 +124,7 @@ class Relay:
             self.step,
             poll_interval_s=poll_interval_s,
             linger_s=linger_s,
-            channels=[outbox.channel],
+            channels=(outbox.channel,),
         )
         self.published = 0
         self.retention = retention

@@ -21,7 +21,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -38,29 +39,22 @@ def backoff_after(backoff: float, ceiling: float) -> float:
     return min(backoff * 2, ceiling)
 
 
+@dataclass(eq=False)
 class Worker:
     """One background loop of a service (the outbox relay, e-mail delivery, a scheduler)."""
 
-    def __init__(
-        self,
-        name: str,
-        step: Step,
-        *,
-        poll_interval_s: float,
-        linger_s: float = 0.0,
-        backoff_max_s: float = 10.0,
-        channels: Iterable[str] = (),
-    ) -> None:
-        self.name = name
-        self.step = step
-        self.poll_interval_s = poll_interval_s
-        self.linger_s = linger_s
-        self.backoff_max_s = backoff_max_s
-        self.channels = tuple(channels)
+    name: str
+    step: Step
+    poll_interval_s: float = field(kw_only=True)
+    linger_s: float = field(default=0.0, kw_only=True)
+    backoff_max_s: float = field(default=10.0, kw_only=True)
+    channels: tuple[str, ...] = field(default=(), kw_only=True)
+    failures: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.failures = 0
 
     @property
     def stopping(self) -> bool:

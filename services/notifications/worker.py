@@ -59,7 +59,7 @@ class DeliveryWorker:
             self._step,
             poll_interval_s=config.poll_interval_s,
             linger_s=config.claim_linger_s,
-            channels=[commands.DELIVERIES],
+            channels=(commands.DELIVERIES,),
         )
         self._in_flight: set[asyncio.Task[None]] = set()
         self._hand_overs: list[_HandOver] = []

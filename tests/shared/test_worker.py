@@ -64,7 +64,7 @@ async def test_a_commit_in_this_process_wakes_the_channel_at_once(engine: AsyncE
         steps += 1
         return False
 
-    worker = Worker("local", step, poll_interval_s=3600, channels=["lbb_test_local"])
+    worker = Worker("local", step, poll_interval_s=3600, channels=("lbb_test_local",))
     async with worker.running():
         await eventually(lambda: asyncio.sleep(0, steps >= 1 or None), timeout_s=5, what="the first step")
         async with AsyncSession(engine) as s, s.begin():
@@ -104,7 +104,7 @@ async def test_a_commit_in_another_process_wakes_the_worker_through_notify(
         return False
 
     other_process = create_async_engine(stack.database_url or "")
-    worker = Worker("remote", step, poll_interval_s=3600, channels=[notifying_table])
+    worker = Worker("remote", step, poll_interval_s=3600, channels=(notifying_table,))
     listener = Listener(engine, name="test")
     async with worker.running():
         listener.start()
