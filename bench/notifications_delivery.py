@@ -25,6 +25,7 @@ import asyncio
 import multiprocessing
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -32,17 +33,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lbb.devstack import EmbeddedPostgres, free_port, port_open, wait_until
-from services.notifications import commands, models
-from services.notifications.domain import PERSON, Message
 from services.notifications.mailer import Mailer, SmtpConfig
 from services.notifications.settings import DeliveryConfig
 from services.notifications.worker import DeliveryWorker
 from shared.db import make_engine, make_sessionmaker
 from shared.migrations import upgrade
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the bench package, when run as a script
+
+from bench.people import add_contacts, record_submitted
 
 TRANSACTIONS = "  claims (with rows): {} ({}); hand-over statements: {}; transactions recording sent e-mails: {}"
 SENDER = "Beyond Boundaries <no-reply@beyond-boundaries.nhs.uk>"
@@ -57,38 +60,9 @@ def sink(port: int, stop: Any) -> None:
     server.stop()
 
 
-async def add_contacts(sessions: async_sessionmaker[AsyncSession], ids: list[uuid.UUID]) -> None:
-    now = datetime.now(UTC)
-    async with sessions() as s, s.begin():
-        await s.execute(
-            insert(models.Contact),
-            [
-                {
-                    "person_id": p,
-                    "subject": f"bench-{p}",
-                    "name": f"Bench Person {i}",
-                    "email": f"bench-{i}@example.nhs.uk",
-                    "job_title": "Nurse",
-                    "organisation_id": uuid.uuid4(),
-                    "organisation_name": "Bench Trust",
-                    "updated_at": now,
-                }
-                for i, p in enumerate(ids)
-            ],
-        )
-
-
 async def record(sessions: async_sessionmaker[AsyncSession], person_id: uuid.UUID) -> None:
-    message = Message(
-        person_id,
-        "application_submitted",
-        PERSON,
-        {"application_id": str(person_id), "organisation_code": "RC9"},
-    )
     async with sessions() as s, s.begin():
-        await commands.record(
-            s, event_id=uuid.uuid4(), event_type="ApplicationSubmitted", message=message, now=datetime.now(UTC)
-        )
+        await record_submitted(s, person_id, datetime.now(UTC))
 
 
 async def sent(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -125,7 +99,7 @@ async def run(url: str, smtp_port: int, n: int, rate: float) -> None:
 
     worker.claim = counted_claim  # type: ignore[method-assign]
     people = [uuid.uuid4() for _ in range(2 * n)]
-    await add_contacts(sessions, people)
+    await add_contacts(sessions, people, datetime.now(UTC))
     await sent(sessions)  # warm the pool
 
     # 1. record with the worker stopped

@@ -55,10 +55,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack, free_port, port_open, wait_until
 from services.gateway.upstream import Answer, Unavailable, Upstream
-from shared import events as ev
 from shared import topics
 from shared.broker import ensure_topics
 from shared.envelope import wrap
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the bench package, when run as a script
+
+from bench.people import contact_recorded
 
 console = Console()
 RAW_TOPIC = "lbb.bench.raw.v1"
@@ -423,21 +426,7 @@ async def backlog(system: System, n: int, figures: Figures, progress: Progress) 
     assert bootstrap
     people = [uuid.uuid4() for _ in range(n)]
     organisation = uuid.uuid4()
-    envelopes = [
-        wrap(
-            ev.ContactRecorded(
-                person_id=p,
-                subject=f"bench-{p}",
-                name=f"Backlog {i}",
-                email=f"backlog-{p}@example.nhs.uk",
-                job_title="Ward manager",
-                organisation_id=organisation,
-                organisation_name="Bench Trust",
-            ),
-            "bench",
-        )
-        for i, p in enumerate(people)
-    ]
+    envelopes = [wrap(contact_recorded(p, i, organisation), "bench") for i, p in enumerate(people)]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:

@@ -110,18 +110,24 @@ def mail(stack: Stack) -> MailSink:
     return stack.smtp.sink
 
 
-@pytest.fixture(scope="session")
-async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
+async def database(stack: Stack) -> AsyncIterator[AsyncEngine]:
+    """An engine on the stack's PostgreSQL, disposed at the end. It checks a pooled connection before
+    using it: the fault tests restart PostgreSQL."""
     assert stack.database_url
-    eng = create_async_engine(stack.database_url)
+    eng = create_async_engine(stack.database_url, pool_pre_ping=True)
     yield eng
     await eng.dispose()
 
 
-@pytest.fixture(scope="session")
-async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+async def gateway_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the stack's gateway."""
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
         yield client
+
+
+# tests/faults/conftest.py makes the same two fixtures again, on the stack of its own
+engine = pytest.fixture(scope="session", name="engine")(database)
+gateway = pytest.fixture(scope="session", name="gateway")(gateway_client)
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 30, what: str = "a condition") -> T:

@@ -12,10 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import topics
 from tests.conftest import Api, eventually
-
-ADMIN = ("ada", "admin")
-BOARD = ("bea", "board")
-STATEMENT = "I want to understand how our partners lead across boundaries."
+from tests.flows import ADMIN, BOARD, application
 
 
 async def orgs(api: Api) -> dict[str, str]:
@@ -32,16 +29,7 @@ async def new_cohort(api: Api, capacity: int = 28, **extra: Any) -> str:
 
 
 def form(cohort_id: str, organisation_id: str, who: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "cohort_id": cohort_id,
-        "name": who.title(),
-        "email": f"{who}@example.nhs.uk",
-        "job_title": "Service manager",
-        "organisation_id": organisation_id,
-        "staff_group": "clinical",
-        "band": "8a",
-        "statement": STATEMENT,
-    } | extra
+    return application(cohort_id, organisation_id, who.title(), f"{who}@example.nhs.uk") | extra
 
 
 async def apply(api: Api, cohort_id: str, organisation_id: str, **extra: Any) -> tuple[str, tuple[str, str]]:

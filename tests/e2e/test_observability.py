@@ -6,22 +6,20 @@ import httpx
 
 from lbb.devstack import Stack
 from tests.conftest import Api, eventually
-from tests.e2e.test_thin_slice import ADMIN, BOARD, application, organisation_ids
+from tests.flows import ADMIN, BOARD, application, apply, decide, endorse, organisations
 
 
 async def test_services_expose_event_metrics_and_answers_carry_a_request_id(stack: Stack, api: Api) -> None:
     answer = await api.call("GET", "/api/organisations", ADMIN)
     assert answer.status_code == 200 and len(answer.headers["x-request-id"]) >= 16
-    orgs = await organisation_ids(api)
+    orgs = await organisations(api)
     body = {"programme": "Metrics", "name": "M1", "capacity": 10, "pairing_mode": "peer"}
     cohort_id = (await api.call("POST", "/api/cohorts", ADMIN, body)).json()["id"]
     for name, code in (("Mo", "RD8"), ("Nia", "E06000042")):
-        who = (f"{name}-{cohort_id}", "applicant")
-        app_id = (
-            await api.call("POST", "/api/applications", who, application(cohort_id, orgs[code], name, "clinical"))
-        ).json()["id"]
-        await api.call("POST", f"/api/applications/{app_id}/endorse", ("s", "sponsor", orgs[code]), {})
-        await api.call("POST", f"/api/applications/{app_id}/decision", BOARD, {"decision": "shortlist", "reason": "ok"})
+        who, organisation_id = (f"{name}-{cohort_id}", "applicant"), orgs[code]["id"]
+        app_id = await apply(api, who, application(cohort_id, organisation_id, name, f"{name.lower()}@example.nhs.uk"))
+        await endorse(api, app_id, organisation_id, sponsor="s")
+        await decide(api, app_id, reason="ok")
     assert (await api.call("POST", f"/api/cohorts/{cohort_id}/enrol", BOARD, {})).status_code == 202
 
     async with httpx.AsyncClient(timeout=10) as client:

@@ -12,62 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import topics
 from tests.conftest import Api, eventually
-
-ADMIN = ("ada", "admin")
-BOARD = ("bea", "board")
-
-
-async def organisation_ids(api: Api) -> dict[str, str]:
-    answer = await api.call("GET", "/api/organisations", ADMIN)
-    assert answer.status_code == 200, answer.text
-    return {o["code"]: o["id"] for o in answer.json()}
-
-
-def application(cohort_id: str, organisation_id: str, name: str, staff_group: str) -> dict[str, Any]:
-    return {
-        "cohort_id": cohort_id,
-        "name": name,
-        "email": f"{name.lower()}@example.nhs.uk",
-        "job_title": "Service manager",
-        "organisation_id": organisation_id,
-        "staff_group": staff_group,
-        "band": "8a",
-        "statement": "I want to understand how our partners lead across boundaries.",
-    }
+from tests.flows import BOARD, application, apply, decide, endorse, new_cohort, organisations, paired, publish
 
 
 async def test_a_cohort_goes_from_applications_to_published_pairs_and_notifications(
     api: Api, engine: AsyncEngine, topic_reader: Any
 ) -> None:
-    orgs = await organisation_ids(api)
-    hospital, council = orgs["RC9"], orgs["E06000032"]
-
-    created = await api.call(
-        "POST",
-        "/api/cohorts",
-        ADMIN,
-        {"programme": "Leading Beyond Boundaries", "name": "Slice", "capacity": 28, "pairing_mode": "peer"},
-    )
-    assert created.status_code == 201, created.text
-    cohort_id = created.json()["id"]
+    orgs = await organisations(api)
+    hospital, council = orgs["RC9"]["id"], orgs["E06000032"]["id"]
+    cohort_id = await new_cohort(api, "Slice")
 
     alice = (f"alice-{cohort_id}", "applicant")
     bob = (f"bob-{cohort_id}", "applicant")
-    a = await api.call("POST", "/api/applications", alice, application(cohort_id, hospital, "Alice", "clinical"))
-    b = await api.call("POST", "/api/applications", bob, application(cohort_id, council, "Bob", "non_clinical"))
-    assert a.status_code == b.status_code == 201, (a.text, b.text)
-    alice_id, bob_id = a.json()["id"], b.json()["id"]
+    alice_id = await apply(api, alice, application(cohort_id, hospital, "Alice", "alice@example.nhs.uk"))
+    bob_id = await apply(api, bob, application(cohort_id, council, "Bob", "bob@example.nhs.uk", "non_clinical"))
 
     for app_id, org in ((alice_id, hospital), (bob_id, council)):
-        endorsed = await api.call("POST", f"/api/applications/{app_id}/endorse", ("sam", "sponsor", org), {})
-        assert endorsed.status_code == 202, endorsed.text
-        decided = await api.call(
-            "POST",
-            f"/api/applications/{app_id}/decision",
-            BOARD,
-            {"decision": "shortlist", "reason": "strong statement"},
-        )
-        assert decided.status_code == 202, decided.text
+        await endorse(api, app_id, org)
+        await decide(api, app_id, "shortlist", "strong statement")
 
     enrolled = await api.call("POST", f"/api/cohorts/{cohort_id}/enrol", BOARD, {})
     assert enrolled.status_code == 202, enrolled.text
@@ -78,18 +40,13 @@ async def test_a_cohort_goes_from_applications_to_published_pairs_and_notificati
     requested = await api.call("POST", f"/api/cohorts/{cohort_id}/pairing", BOARD, {})
     assert requested.status_code == 202, requested.text
 
-    async def pairs() -> list[dict[str, Any]]:
-        answer = await api.call("GET", f"/api/cohorts/{cohort_id}/pairs", BOARD)
-        return answer.json() if answer.status_code == 200 else []
-
-    (pair,) = await eventually(pairs, what="the pairing service to pair the cohort")
+    (pair,) = await paired(api, cohort_id, 2)
     assert sorted(pair["fellow_ids"]) == sorted([alice_id, bob_id])
     assert pair["published"] is False and pair["score"] > 0 and pair["reasons"]
 
     # fellows see only published pairs
     assert (await api.call("GET", f"/api/cohorts/{cohort_id}/pairs", alice)).json() == []
-    published = await api.call("POST", f"/api/cohorts/{cohort_id}/pairs/publish", BOARD, {})
-    assert published.status_code == 202, published.text
+    await publish(api, cohort_id)
     seen = (await api.call("GET", f"/api/cohorts/{cohort_id}/pairs", alice)).json()
     assert [p["id"] for p in seen] == [pair["id"]] and seen[0]["published"] is True
 

@@ -14,17 +14,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack, wait_until
 from lbb.mailsink import MailSink
-from tests.conftest import GATEWAY_TEST_ENV, NOTIFICATIONS_TEST_ENV, started
+from tests.conftest import GATEWAY_TEST_ENV, NOTIFICATIONS_TEST_ENV, database, gateway_client, started
 
 
 def fault_n() -> int:
@@ -118,15 +116,7 @@ def mail(stack: Stack) -> MailSink:
     return stack.smtp.sink
 
 
-@pytest.fixture(scope="session")
-async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    assert stack.database_url
-    eng = create_async_engine(stack.database_url, pool_pre_ping=True)
-    yield eng
-    await eng.dispose()
-
-
-@pytest.fixture(scope="session")
-async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
-        yield client
+# Made again here, not taken from tests/conftest.py: a session fixture keeps what it first made, and
+# these must be of the fault stack above, not of the stack the other tests share.
+engine = pytest.fixture(scope="session", name="engine")(database)
+gateway = pytest.fixture(scope="session", name="gateway")(gateway_client)

@@ -26,14 +26,14 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.people import contact_recorded
 from shared import events as ev
 from shared import topics
 from shared.envelope import wrap
 from tests.conftest import TopicReader, envelopes, eventually
 from tests.faults.conftest import Ledger
+from tests.flows import ADMIN, BOARD, application
 
-ADMIN = ("ada", "admin")
-BOARD = ("bea", "board")
 COHORT_SIZE = 10
 ORGANISATION_CODES = ("RC9", "E06000032", "RD8", "E06000042", "RYE", "E06000055", "QHG", "E06000056", "RWK", "RV3")
 APPLICATION_EVENTS = ("ApplicationSubmitted", "ApplicationEndorsed", "ApplicationShortlisted", "FellowEnrolled")
@@ -132,23 +132,16 @@ async def prepare(client: Client, tag: str, n: int) -> Stream:
 
 async def apply(client: Client, stream: Stream, cohort: Cohort, i: int) -> str:
     who = stream.applicant(cohort, i)
-    body = {
-        "cohort_id": cohort.id,
-        "name": f"Fault {i}",
-        "email": stream.email(cohort, i),
-        "job_title": "Service manager",
-        "organisation_id": stream.organisations[ORGANISATION_CODES[i]],
-        "staff_group": "clinical" if i % 2 == 0 else "non_clinical",
-        "band": "8a",
-        "statement": "I want to understand how our partners lead across boundaries.",
-    }
+    organisation_id = stream.organisations[ORGANISATION_CODES[i]]
+    staff_group = "clinical" if i % 2 == 0 else "non_clinical"
+    body = application(cohort.id, organisation_id, f"Fault {i}", stream.email(cohort, i), staff_group)
     answer = await client.call("POST", "/api/applications", who, body, ok=(201, 409))
     if answer.status_code == 201:
         return str(answer.json()["id"])
     # a retry of an application that had been taken: find it
     mine = (await client.call("GET", "/api/applications/mine", who)).json()
-    (application,) = [a for a in mine if a["cohort_id"] == cohort.id]
-    return str(application["id"])
+    (taken,) = [a for a in mine if a["cohort_id"] == cohort.id]
+    return str(taken["id"])
 
 
 async def run_cohort(client: Client, stream: Stream, cohort: Cohort) -> None:
@@ -217,10 +210,11 @@ class Count:
 MEMBERS = "json_array_elements_text(CAST(p.fellow_ids AS json)) f"
 
 
-async def _one(engine: AsyncEngine, sql: str, **params: Any) -> tuple[int, int]:
+async def _count(engine: AsyncEngine, expected: int, sql: str, **params: Any) -> Count:
+    """``expected`` effects against what ``sql`` counts: the rows found and the distinct effects among them."""
     async with engine.connect() as c:
         found, distinct = (await c.execute(text(sql), params)).one()
-    return int(found or 0), int(distinct or 0)
+    return Count(expected, int(found or 0), int(distinct or 0))
 
 
 async def count_effects(engine: AsyncEngine, reader: TopicReader, stream: Stream) -> dict[str, Count]:
@@ -229,14 +223,12 @@ async def count_effects(engine: AsyncEngine, reader: TopicReader, stream: Stream
     ids = {"c": stream.cohort_ids, "f": stream.fellow_ids}
     any_c = "cohort_id = ANY(CAST(:c AS uuid[]))"
     counts: dict[str, Count] = {}
-    counts["applications.application"] = Count(
+    counts["applications.application"] = await _count(
+        engine,
         n,
-        *await _one(
-            engine,
-            "SELECT count(*), count(DISTINCT lower(email)) FROM applications.application"
-            f" WHERE {any_c} AND state = 'enrolled'",
-            c=ids["c"],
-        ),
+        "SELECT count(*), count(DISTINCT lower(email)) FROM applications.application"
+        f" WHERE {any_c} AND state = 'enrolled'",
+        c=ids["c"],
     )
     wanted = set(stream.fellow_ids)
     events: dict[tuple[str, str], set[str]] = {}
@@ -246,36 +238,20 @@ async def count_effects(engine: AsyncEngine, reader: TopicReader, stream: Stream
         if e.get("type") in APPLICATION_EVENTS and subject in wanted:
             events.setdefault((e["type"], subject), set()).add(e["id"])
     counts[topics.APPLICATIONS] = Count(4 * n, sum(len(v) for v in events.values()), len(events))
-    counts["pairing.fellow"] = Count(
-        n, *await _one(engine, f"SELECT count(*), count(DISTINCT id) FROM pairing.fellow WHERE {any_c}", c=ids["c"])
-    )
-    counts["pairing.pair (fellows)"] = Count(
-        n,
-        *await _one(
-            engine,
-            f"SELECT count(*), count(DISTINCT f) FROM pairing.pair p, {MEMBERS} WHERE {any_c}",
-            c=ids["c"],
-        ),
-    )
-    counts["feedback.fellow"] = Count(
-        n, *await _one(engine, f"SELECT count(*), count(DISTINCT id) FROM feedback.fellow WHERE {any_c}", c=ids["c"])
-    )
-    counts["feedback.exchange_pair (fellows)"] = Count(
-        n,
-        *await _one(
-            engine,
-            f"SELECT count(*), count(DISTINCT f) FROM feedback.exchange_pair p, {MEMBERS} WHERE {any_c}",
-            c=ids["c"],
-        ),
-    )
-    counts["notifications.delivery"] = Count(
+    # pairing and feedback each project every fellow and hold each in one pair
+    for fellows, pairs in (("pairing.fellow", "pairing.pair"), ("feedback.fellow", "feedback.exchange_pair")):
+        counts[fellows] = await _count(
+            engine, n, f"SELECT count(*), count(DISTINCT id) FROM {fellows} WHERE {any_c}", c=ids["c"]
+        )
+        counts[f"{pairs} (fellows)"] = await _count(
+            engine, n, f"SELECT count(*), count(DISTINCT f) FROM {pairs} p, {MEMBERS} WHERE {any_c}", c=ids["c"]
+        )
+    counts["notifications.delivery"] = await _count(
+        engine,
         5 * n,
-        *await _one(
-            engine,
-            "SELECT count(*), count(DISTINCT (recipient_id, template)) FROM notifications.delivery"
-            " WHERE recipient_id = ANY(CAST(:f AS uuid[]))",
-            f=ids["f"],
-        ),
+        "SELECT count(*), count(DISTINCT (recipient_id, template)) FROM notifications.delivery"
+        " WHERE recipient_id = ANY(CAST(:f AS uuid[]))",
+        f=ids["f"],
     )
     return counts
 
@@ -343,15 +319,7 @@ class Burst:
         for i in range(self.size):
             fellow = uuid.uuid4()
             self.fellow_ids.append(fellow)
-            contact = ev.ContactRecorded(
-                person_id=fellow,
-                subject=f"burst-{fellow}",
-                name=f"Burst {i}",
-                email=f"burst-{fellow}@example.nhs.uk",
-                job_title="Service manager",
-                organisation_id=organisation,
-                organisation_name="Burst Trust",
-            )
+            contact = contact_recorded(fellow, i, organisation)
             enrolled = ev.FellowEnrolled(
                 fellow_id=fellow,
                 cohort_id=self.cohort_id,
@@ -389,38 +357,23 @@ class Burst:
     async def count(self, engine: AsyncEngine) -> dict[str, Count]:
         n, f, c = self.size, [str(x) for x in self.fellow_ids], str(self.cohort_id)
         any_f = "= ANY(CAST(:f AS uuid[]))"
-        return {
-            "burst: notifications.contact": Count(
+        counts = {
+            "burst: notifications.contact": await _count(
+                engine,
                 n,
-                *await _one(
-                    engine,
-                    f"SELECT count(*), count(DISTINCT person_id) FROM notifications.contact WHERE person_id {any_f}",
-                    f=f,
-                ),
-            ),
-            "burst: pairing.fellow": Count(
-                n,
-                *await _one(
-                    engine,
-                    "SELECT count(*), count(DISTINCT id) FROM pairing.fellow WHERE cohort_id = CAST(:c AS uuid)",
-                    c=c,
-                ),
-            ),
-            "burst: feedback.fellow": Count(
-                n,
-                *await _one(
-                    engine,
-                    "SELECT count(*), count(DISTINCT id) FROM feedback.fellow WHERE cohort_id = CAST(:c AS uuid)",
-                    c=c,
-                ),
-            ),
-            "burst: notifications.delivery": Count(
-                n,
-                *await _one(
-                    engine,
-                    "SELECT count(*), count(DISTINCT (recipient_id, template)) FROM notifications.delivery"
-                    f" WHERE template = 'fellow_enrolled' AND recipient_id {any_f}",
-                    f=f,
-                ),
-            ),
+                f"SELECT count(*), count(DISTINCT person_id) FROM notifications.contact WHERE person_id {any_f}",
+                f=f,
+            )
         }
+        for fellows in ("pairing.fellow", "feedback.fellow"):
+            counts[f"burst: {fellows}"] = await _count(
+                engine, n, f"SELECT count(*), count(DISTINCT id) FROM {fellows} WHERE cohort_id = CAST(:c AS uuid)", c=c
+            )
+        counts["burst: notifications.delivery"] = await _count(
+            engine,
+            n,
+            "SELECT count(*), count(DISTINCT (recipient_id, template)) FROM notifications.delivery"
+            f" WHERE template = 'fellow_enrolled' AND recipient_id {any_f}",
+            f=f,
+        )
+        return counts

@@ -5,129 +5,34 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tests import flows
 from tests.conftest import Api, eventually
-
-ADMIN = ("ada", "admin")
-BOARD = ("bea", "board")
-
-# Twelve partner organisations from seed 004, all different, spread over sectors and places.
-ORGANISATION_CODES = (
-    "RC9",
-    "E06000032",
-    "RD8",
-    "E06000042",
-    "RYE",
-    "E06000055",
-    "QHG",
-    "E06000056",
-    "RWK",
-    "PCN-LUT",
-    "RV3",
-    "VCSE-BLMK",
-)
-
-DIMENSIONS = (
-    "inspiring_shared_purpose",
-    "leading_with_care",
-    "evaluating_information",
-    "connecting_our_service",
-    "sharing_the_vision",
-    "engaging_the_team",
-    "holding_to_account",
-    "developing_capability",
-    "influencing_for_results",
-)
-
-
-@dataclass
-class Cohort:
-    id: str
-    who: dict[str, tuple[str, str]] = field(default_factory=dict)  # fellow id → (sub, role)
-    organisation: dict[str, dict[str, Any]] = field(default_factory=dict)  # fellow id → organisation
-    pairs: list[dict[str, Any]] = field(default_factory=list)
-
-    def pair_of(self, fellow_id: str) -> dict[str, Any]:
-        return next(p for p in self.pairs if fellow_id in p["fellow_ids"])
-
-
-async def organisations(api: Api) -> dict[str, dict[str, Any]]:
-    answer = await api.call("GET", "/api/organisations", ADMIN)
-    assert answer.status_code == 200, answer.text
-    return {o["code"]: o for o in answer.json()}
-
-
-def application(cohort_id: str, organisation_id: str, name: str, staff_group: str = "clinical") -> dict[str, Any]:
-    return {
-        "cohort_id": cohort_id,
-        "name": name,
-        "email": f"{name.lower().replace(' ', '.')}@example.nhs.uk",
-        "job_title": "Service manager",
-        "organisation_id": organisation_id,
-        "staff_group": staff_group,
-        "band": "8a",
-        "statement": "I want to understand how our partners lead across boundaries.",
-    }
+from tests.flows import Cohort
 
 
 async def cohort_with_pairs(api: Api, fellows: int, name: str = "Feedback") -> Cohort:
-    """A new cohort of ``fellows`` fellows, each from a different organisation, paired and published."""
-    assert 2 <= fellows <= len(ORGANISATION_CODES)
-    orgs = await organisations(api)
-    created = await api.call(
-        "POST",
-        "/api/cohorts",
-        ADMIN,
-        {"programme": "Leading Beyond Boundaries", "name": name, "capacity": 28, "pairing_mode": "peer"},
-    )
-    assert created.status_code == 201, created.text
-    cohort = Cohort(id=created.json()["id"])
-    for i in range(fellows):
-        organisation = orgs[ORGANISATION_CODES[i]]
-        who = (f"fellow{i}-{cohort.id}", "applicant")
-        submitted = await api.call(
-            "POST",
-            "/api/applications",
-            who,
-            application(cohort.id, organisation["id"], f"Fellow {i}", "clinical" if i % 2 == 0 else "non_clinical"),
-        )
-        assert submitted.status_code == 201, submitted.text
-        fellow_id = submitted.json()["id"]
-        cohort.who[fellow_id] = who
-        cohort.organisation[fellow_id] = organisation
-        endorsed = await api.call(
-            "POST", f"/api/applications/{fellow_id}/endorse", ("sam", "sponsor", organisation["id"]), {}
-        )
-        assert endorsed.status_code == 202, endorsed.text
-        decided = await api.call(
-            "POST", f"/api/applications/{fellow_id}/decision", BOARD, {"decision": "shortlist", "reason": "strong"}
-        )
-        assert decided.status_code == 202, decided.text
-    enrolled = await api.call("POST", f"/api/cohorts/{cohort.id}/enrol", BOARD, {})
-    assert enrolled.status_code == 202, enrolled.text
-    requested = await api.call("POST", f"/api/cohorts/{cohort.id}/pairing", BOARD, {})
-    assert requested.status_code == 202, requested.text
-
-    async def paired() -> list[dict[str, Any]]:
-        answer = await api.call("GET", f"/api/cohorts/{cohort.id}/pairs", BOARD)
-        pairs = answer.json() if answer.status_code == 200 else []
-        return pairs if sum(len(p["fellow_ids"]) for p in pairs) == fellows else []
-
-    await eventually(paired, timeout_s=60, what="the pairing service to pair the cohort")
-    published = await api.call("POST", f"/api/cohorts/{cohort.id}/pairs/publish", BOARD, {})
-    assert published.status_code == 202, published.text
-
-    async def all_published() -> list[dict[str, Any]]:
-        pairs = await paired()
-        return pairs if pairs and all(p["published"] for p in pairs) else []
-
-    cohort.pairs = await eventually(all_published, timeout_s=60, what="the pairs to be published")
+    """A new cohort of ``fellows`` fellows, each from a different organisation, paired and published;
+    the feedback service knows every pair."""
+    cohort = await flows.cohort_in_pairing(api, fellows, name)
+    await flows.paired(api, cohort.id, fellows)
+    await flows.publish(api, cohort.id)
+    cohort.pairs = await flows.paired(api, cohort.id, fellows, published=True)
     for pair in cohort.pairs:
         await feedback_state(api, cohort, pair, lambda _: True)
     return cohort
+
+
+async def exchanged_pair(api: Api, name: str) -> tuple[Cohort, dict[str, Any], str, str]:
+    """A new cohort of two fellows whose one pair has completed its exchange (feedback is open): the
+    cohort, the pair and its two fellows."""
+    cohort = await cohort_with_pairs(api, 2, name=name)
+    (pair,) = cohort.pairs
+    a, b = pair["fellow_ids"]
+    await complete_exchange(api, cohort, pair)
+    return cohort, pair, a, b
 
 
 async def complete_exchange(api: Api, cohort: Cohort, pair: dict[str, Any]) -> None:

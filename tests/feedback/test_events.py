@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lbb.devstack import Stack
 from shared import topics
 from tests.conftest import Api, envelopes, eventually
-from tests.feedback.flow import cohort_with_pairs, complete_exchange, give
+from tests.feedback.flow import exchanged_pair, give
 
 
 async def every_topic(stack: Stack) -> list[str]:
@@ -29,10 +29,7 @@ async def every_topic(stack: Stack) -> list[str]:
 async def test_narrative_and_collaboration_ideas_never_reach_any_topic(
     api: Api, stack: Stack, topic_reader: Any
 ) -> None:
-    cohort = await cohort_with_pairs(api, 2, name="Narrative")
-    (pair,) = cohort.pairs
-    a, b = pair["fellow_ids"]
-    await complete_exchange(api, cohort, pair)
+    cohort, pair, a, b = await exchanged_pair(api, "Narrative")
     marker = uuid.uuid4().hex
     first = await give(
         api,
@@ -103,9 +100,7 @@ async def test_narrative_and_collaboration_ideas_never_reach_any_topic(
 async def test_redelivered_pairing_events_change_nothing(
     api: Api, engine: AsyncEngine, stack: Stack, topic_reader: Any
 ) -> None:
-    cohort = await cohort_with_pairs(api, 2, name="Redelivery")
-    (pair,) = cohort.pairs
-    await complete_exchange(api, cohort, pair)
+    _, pair, _, _ = await exchanged_pair(api, "Redelivery")
     reader = await topic_reader([topics.PAIRING, topics.FEEDBACK])
 
     async def originals() -> list[Any] | None:

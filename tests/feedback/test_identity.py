@@ -16,16 +16,14 @@ from lbb.devstack import Stack
 from shared import topics
 from shared.identity import Caller
 from tests.conftest import Api, eventually
-from tests.feedback.flow import application, cohort_with_pairs, complete_exchange, feedback_body
+from tests.feedback.flow import exchanged_pair, feedback_body
+from tests.flows import application, apply
 
 
 async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_404(
     api: Api, stack: Stack, engine: AsyncEngine
 ) -> None:
-    cohort = await cohort_with_pairs(api, 2, name="Identity")
-    (pair,) = cohort.pairs
-    a, b = pair["fellow_ids"]
-    await complete_exchange(api, cohort, pair)
+    cohort, pair, a, b = await exchanged_pair(api, "Identity")
     alice = Caller(sub=cohort.who[a][0], role="applicant")  # sends no fellow ids at all
     # Another subject claiming to be fellow a: the claim is ignored.
     mallory = Caller(sub=f"mallory-{cohort.id}", role="applicant")
@@ -51,11 +49,8 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
 
         # A subject that applied but was never enrolled is no fellow either, not even of its own application.
         late = (f"late-{cohort.id}", "applicant")
-        applied = await api.call(
-            "POST", "/api/applications", late, application(cohort.id, cohort.organisation[a]["id"], "Late Applicant")
-        )
-        assert applied.status_code == 201, applied.text
-        application_id = applied.json()["id"]
+        form = application(cohort.id, cohort.organisation[a]["id"], "Late Applicant", "late.applicant@example.nhs.uk")
+        application_id = await apply(api, late, form)
 
         async def recorded() -> bool:
             async with engine.connect() as c:
@@ -83,10 +78,7 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
 async def test_a_fellow_whose_application_is_withdrawn_gets_404_until_enrolled_again(
     api: Api, stack: Stack, topic_reader: Any
 ) -> None:
-    cohort = await cohort_with_pairs(api, 2, name="Withdrawn")
-    (pair,) = cohort.pairs
-    a, b = pair["fellow_ids"]
-    await complete_exchange(api, cohort, pair)
+    cohort, pair, a, b = await exchanged_pair(api, "Withdrawn")
     alice = Caller(*cohort.who[a])
     correction = {k: v for k, v in feedback_body(b).items() if k != "to_fellow_id"}
 

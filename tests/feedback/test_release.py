@@ -13,7 +13,8 @@ from lbb.devstack import Stack
 from services.feedback.commands import release_overdue
 from shared import topics
 from tests.conftest import Api, envelopes, eventually
-from tests.feedback.flow import BOARD, cohort_with_pairs, complete_exchange, feedback_body, give
+from tests.feedback.flow import cohort_with_pairs, complete_exchange, exchanged_pair, feedback_body, give
+from tests.flows import BOARD
 
 
 async def released_about(api: Api, who: tuple[str, str], fellow_id: str) -> list[dict[str, Any]]:
@@ -112,10 +113,7 @@ async def test_a_trio_is_released_only_when_all_six_feedbacks_are_in(api: Api) -
 async def test_at_the_due_date_what_was_submitted_is_released_and_the_missing_one_recorded(
     api: Api, engine: AsyncEngine, topic_reader: Any
 ) -> None:
-    cohort = await cohort_with_pairs(api, 2, name="Deadline")
-    (pair,) = cohort.pairs
-    a, b = pair["fellow_ids"]
-    await complete_exchange(api, cohort, pair)
+    cohort, pair, a, b = await exchanged_pair(api, "Deadline")
     given = await give(api, cohort, pair["id"], a, b)
     state = (await api.call("GET", f"/api/pairs/{pair['id']}/feedback", cohort.who[a])).json()
     async with engine.connect() as c:
@@ -169,10 +167,7 @@ async def test_at_the_due_date_what_was_submitted_is_released_and_the_missing_on
 async def test_a_due_date_that_passed_while_the_service_was_down_is_honoured_when_it_starts(
     api: Api, engine: AsyncEngine, stack: Stack
 ) -> None:
-    cohort = await cohort_with_pairs(api, 2, name="Restart")
-    (pair,) = cohort.pairs
-    a, b = pair["fellow_ids"]
-    await complete_exchange(api, cohort, pair)
+    cohort, pair, a, b = await exchanged_pair(api, "Restart")
     given = await give(api, cohort, pair["id"], b, a)
 
     service = stack.processes["feedback"]

@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from lbb.cli import app as cli
 from lbb.devstack import Stack
+from shared.events import LEADERSHIP_DIMENSIONS
 from tests.conftest import Api
-from tests.feedback.flow import ADMIN, BOARD, DIMENSIONS, cohort_with_pairs, complete_exchange, feedback_state, give
+from tests.feedback.flow import cohort_with_pairs, complete_exchange, feedback_state, give
+from tests.flows import ADMIN, BOARD
 
 
 def shown(n: int) -> int | str:
@@ -67,7 +69,7 @@ async def test_the_report_counts_a_seeded_cohort_and_suppresses_small_numbers(
         "completion_rate": 1.0,
     }
     by_dimension = {r["dimension"]: r for r in report["strengths_by_dimension"]}
-    assert [r["dimension"] for r in report["strengths_by_dimension"]] == list(DIMENSIONS)
+    assert [r["dimension"] for r in report["strengths_by_dimension"]] == list(LEADERSHIP_DIMENSIONS)
     assert by_dimension["leading_with_care"] == {
         "dimension": "leading_with_care",
         "ratings": 10,
@@ -147,7 +149,8 @@ def test_lbb_report_renders_a_saved_report_without_a_stack(tmp_path: Path) -> No
         "exchange": {"pairs": "<5", "completed": 0, "not_completed": "<5", "completion_rate": None},
         "feedback": {"requested": 0, "submitted": 0, "released": 0, "missing": 0, "completion_rate": None},
         "strengths_by_dimension": [
-            {"dimension": d, "ratings": 0, "mean": None, "top_strength": 0, "distribution": {}} for d in DIMENSIONS
+            {"dimension": d, "ratings": 0, "mean": None, "top_strength": 0, "distribution": {}}
+            for d in LEADERSHIP_DIMENSIONS
         ],
         "strengths_by_sector": [],
         "collaboration_network": {"nodes": [], "edges": []},

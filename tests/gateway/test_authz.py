@@ -18,14 +18,12 @@ import pytest
 
 from lbb.devstack import Stack
 from shared.identity import HEADER_ORG, HEADER_ROLE, HEADER_SUB
+from tests import flows
 from tests.conftest import Api, eventually
+from tests.flows import ADMIN, BOARD
 
 # The header the gateway once sent with a fellow's ids: services now ignore it, so forging it gains nothing.
 FORGED_FELLOWS = "X-Lbb-Fellows"
-
-ADMIN = ("ada", "admin")
-BOARD = ("bea", "board")
-STATEMENT = "I want to understand how our partners lead across boundaries."
 
 
 @dataclass
@@ -45,16 +43,9 @@ class World:
 
 
 def application(cohort: str, org: str, name: str, tag: str) -> dict[str, Any]:
-    return {
-        "cohort_id": cohort,
-        "name": name,
-        "email": f"{name.lower()}-{tag}-{uuid.uuid4().hex[:6]}@example.nhs.uk",
-        "job_title": "Service manager",
-        "organisation_id": org,
-        "staff_group": "clinical" if name == "Ann" else "non_clinical",
-        "band": "8a",
-        "statement": STATEMENT,
-    }
+    """The form of Ann (clinical) or Bob, under an address of its own."""
+    email = f"{name.lower()}-{tag}-{uuid.uuid4().hex[:6]}@example.nhs.uk"
+    return flows.application(cohort, org, name, email, "clinical" if name == "Ann" else "non_clinical")
 
 
 async def ok(answer: httpx.Response, code: int) -> Any:
@@ -94,15 +85,9 @@ async def world(gateway: httpx.AsyncClient) -> World:
         await ok(await api.call("POST", f"/api/applications/{app_id}/endorse", who[sponsor], {}), 202)
         decision = {"decision": "shortlist", "reason": "strong"}
         await ok(await api.call("POST", f"/api/applications/{app_id}/decision", BOARD, decision), 202)
-    await ok(await api.call("POST", f"/api/cohorts/{cohort}/enrol", BOARD, {}), 202)
-    await ok(await api.call("POST", f"/api/cohorts/{cohort}/pairing", BOARD, {}), 202)
-
-    async def paired() -> list[dict[str, Any]]:
-        answer = await api.call("GET", f"/api/cohorts/{cohort}/pairs", BOARD)
-        return answer.json() if answer.status_code == 200 else []
-
-    (pair,) = await eventually(paired, 60, "the cohort to be paired")
-    await ok(await api.call("POST", f"/api/cohorts/{cohort}/pairs/publish", BOARD, {}), 202)
+    await flows.enrol_and_request_pairing(api, cohort)
+    (pair,) = await flows.paired(api, cohort, 2)
+    await flows.publish(api, cohort)
     today = datetime.now(UTC).date().isoformat()
     visit = await ok(
         await api.call(
@@ -201,19 +186,8 @@ ROUTES = [
 
 
 def fill(value: Any, world: World) -> Any:
-    names = {
-        "cohort": world.cohort,
-        "spare_cohort": world.spare_cohort,
-        "ann_app": world.ann_app,
-        "bob_app": world.bob_app,
-        "withdrawn_app": world.withdrawn_app,
-        "pair": world.pair,
-        "visit": world.visit,
-        "staff_contact": world.staff_contact,
-        "org_a": world.org_a,
-        "org_b": world.org_b,
-        "code": f"T{uuid.uuid4().hex[:10]}",
-    }
+    # every id of the world by its field name ({cohort}, {ann_app}, ...), and a new organisation code
+    names = {k: v for k, v in vars(world).items() if isinstance(v, str)} | {"code": f"T{uuid.uuid4().hex[:10]}"}
     if value == "{application}":
         return application(world.cohort, world.org_a, "Ann", uuid.uuid4().hex[:6])
     if isinstance(value, str):

@@ -11,17 +11,16 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from lbb.devstack import Stack
+from tests import flows
 from tests.conftest import Api, eventually
 
 CHROMIUM = os.environ.get("LBB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-ADMIN = ("ada", "admin")
 PHONE = {"width": 375, "height": 740}
 STATEMENT = "I want to learn how our partners in the council lead across boundaries."
 
@@ -110,30 +109,14 @@ async def test_a_fellow_and_a_board_member_go_through_the_whole_programme_in_the
 ) -> None:
     base = stack.gateway_url
     tag = uuid.uuid4().hex[:6]
-    orgs = {o["code"]: o["id"] for o in (await api.call("GET", "/api/organisations", ADMIN)).json()}
+    council = (await flows.organisations(api))["E06000032"]["id"]
     cohort_name = f"Browser {tag}"
-    created = await api.call(
-        "POST",
-        "/api/cohorts",
-        ADMIN,
-        {"programme": "Leading Beyond Boundaries", "name": cohort_name, "capacity": 10, "pairing_mode": "peer"},
-    )
-    assert created.status_code == 201, created.text
-    cohort_id = created.json()["id"]
+    cohort_id = await flows.new_cohort(api, cohort_name, capacity=10)
     bob = (f"bob-{tag}", "applicant")
-    bob_body: dict[str, Any] = {
-        "cohort_id": cohort_id,
-        "name": "Bob Browne",
-        "email": f"bob-{tag}@example.nhs.uk",
-        "job_title": "Head of housing",
-        "organisation_id": orgs["E06000032"],
-        "staff_group": "non_clinical",
-        "band": "8b",
-        "statement": STATEMENT,
-    }
-    bob_id = (await api.call("POST", "/api/applications", bob, bob_body)).json()["id"]
-    endorsed = await api.call("POST", f"/api/applications/{bob_id}/endorse", ("sid", "sponsor", orgs["E06000032"]), {})
-    assert endorsed.status_code == 202, endorsed.text
+    bob_form = flows.application(cohort_id, council, "Bob Browne", f"bob-{tag}@example.nhs.uk", "non_clinical")
+    bob_form |= {"job_title": "Head of housing", "band": "8b", "statement": STATEMENT}
+    bob_id = await flows.apply(api, bob, bob_form)
+    await flows.endorse(api, bob_id, council, sponsor="sid")
 
     # --- Ann applies, on her phone ---
     ann = await sign_in(browser, base, "fellow", f"ann-{tag}", "applicant", phone=True)

@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lbb.mailsink import MailSink
 from services.notifications.domain import TEMPLATES
 from shared.events import LEADERSHIP_DIMENSIONS
+from tests import flows
 from tests.conftest import Api, eventually
-
-ADMIN = ("ada", "admin")
-BOARD = ("bea", "board")
+from tests.flows import ADMIN
 
 
 def title(template: str) -> str:
@@ -39,73 +38,51 @@ class Person:
         return (self.key, "applicant")
 
 
-async def organisations(api: Api) -> dict[str, dict[str, Any]]:
-    answer = await api.call("GET", "/api/organisations", ADMIN)
-    assert answer.status_code == 200, answer.text
-    return {o["code"]: o for o in answer.json()}
+@dataclass
+class Cohort:
+    """The new cohort of one test; ``uid`` makes the people of the test new too."""
+
+    id: str
+    uid: str
+    orgs: dict[str, dict[str, Any]]  # the partner organisations by code
+
+    def person(self, name: str, job_title: str, organisation_code: str, staff_group: str) -> Person:
+        """Someone new from a partner organisation, yet to apply."""
+        key = f"{name.lower()}-{self.uid}"
+        organisation_id = self.orgs[organisation_code]["id"]
+        return Person(key, name, job_title, organisation_id, staff_group, f"{key}@example.nhs.uk")
 
 
-async def new_cohort(api: Api, name: str) -> str:
-    created = await api.call(
-        "POST",
-        "/api/cohorts",
-        ADMIN,
-        {"programme": "Leading Beyond Boundaries", "name": name, "capacity": 28, "pairing_mode": "peer"},
-    )
-    assert created.status_code == 201, created.text
-    cohort_id: str = created.json()["id"]
-    return cohort_id
+async def new_cohort(api: Api, name: str) -> Cohort:
+    """A new cohort called ``name`` and a fresh uid."""
+    uid = unique()
+    orgs = await flows.organisations(api)
+    return Cohort(await flows.new_cohort(api, f"{name} {uid}"), uid, orgs)
 
 
-def person(uid: str, name: str, job_title: str, organisation_id: str, staff_group: str, email: str = "") -> Person:
-    key = f"{name.lower()}-{uid}"
-    return Person(key, name, job_title, organisation_id, staff_group, email or f"{key}@example.nhs.uk")
-
-
-async def apply(api: Api, cohort_id: str, p: Person) -> str:
-    answer = await api.call(
-        "POST",
-        "/api/applications",
-        p.who,
-        {
-            "cohort_id": cohort_id,
-            "name": p.name,
-            "email": p.email,
-            "job_title": p.job_title,
-            "organisation_id": p.organisation_id,
-            "staff_group": p.staff_group,
-            "band": "8a",
-            "statement": "I want to understand how our partners lead across boundaries.",
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    p.id = answer.json()["id"]
+async def apply(api: Api, cohort: Cohort, p: Person) -> str:
+    form = flows.application(cohort.id, p.organisation_id, p.name, p.email, p.staff_group, job_title=p.job_title)
+    p.id = await flows.apply(api, p.who, form)
     return p.id
 
 
 async def endorse_and_decide(api: Api, p: Person, decision: str) -> None:
-    endorsed = await api.call("POST", f"/api/applications/{p.id}/endorse", ("sam", "sponsor", p.organisation_id), {})
-    assert endorsed.status_code == 202, endorsed.text
-    decided = await api.call(
-        "POST", f"/api/applications/{p.id}/decision", BOARD, {"decision": decision, "reason": "the board's reason"}
-    )
-    assert decided.status_code == 202, decided.text
+    await flows.endorse(api, p.id, p.organisation_id)
+    await flows.decide(api, p.id, decision, reason="the board's reason")
 
 
-async def enrol_pair_and_publish(api: Api, cohort_id: str) -> dict[str, Any]:
+async def apply_and_decide(api: Api, cohort: Cohort, *decisions: tuple[Person, str]) -> None:
+    """Each person applies, their sponsor endorses and the board decides, one person after another."""
+    for p, decision in decisions:
+        await apply(api, cohort, p)
+        await endorse_and_decide(api, p, decision)
+
+
+async def enrol_pair_and_publish(api: Api, cohort: Cohort) -> dict[str, Any]:
     """Enrol the shortlisted, pair them, publish: the one pair of a two-fellow cohort."""
-    enrolled = await api.call("POST", f"/api/cohorts/{cohort_id}/enrol", BOARD, {})
-    assert enrolled.status_code == 202, enrolled.text
-    requested = await api.call("POST", f"/api/cohorts/{cohort_id}/pairing", BOARD, {})
-    assert requested.status_code == 202, requested.text
-
-    async def pairs() -> list[dict[str, Any]]:
-        answer = await api.call("GET", f"/api/cohorts/{cohort_id}/pairs", BOARD)
-        return answer.json() if answer.status_code == 200 else []
-
-    (pair,) = await eventually(pairs, 60, "the pairing service to pair the cohort")
-    published = await api.call("POST", f"/api/cohorts/{cohort_id}/pairs/publish", BOARD, {})
-    assert published.status_code == 202, published.text
+    await flows.enrol_and_request_pairing(api, cohort.id)
+    (pair,) = await flows.paired(api, cohort.id, 2)
+    await flows.publish(api, cohort.id)
     return pair
 
 
@@ -158,21 +135,28 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
+async def fetch_rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
+    """The rows one query finds now."""
+    async with engine.connect() as c:
+        return list((await c.execute(text(sql), params)).all())
+
+
+async def deliveries(engine: AsyncEngine, *recipient_ids: str) -> list[Any]:
+    """The deliveries to these recipients as they are now, oldest first."""
+    return await fetch_rows(
+        engine,
+        "SELECT id, event_id, recipient_id, template, status, attempts, last_error, created_at, sent_at"
+        " FROM notifications.delivery WHERE recipient_id = ANY(CAST(:ids AS uuid[])) ORDER BY created_at",
+        ids=list(recipient_ids),
+    )
+
+
 async def outcomes(engine: AsyncEngine, recipient_ids: list[str], timeout_s: float = 30) -> list[Any]:
     """The deliveries to these recipients once none is still on its way (the sink may have a message
     a moment before the service has recorded it as sent)."""
 
     async def settled() -> list[Any]:
-        async with engine.connect() as c:
-            rows = (
-                await c.execute(
-                    text(
-                        "SELECT id, event_id, recipient_id, template, status, attempts, last_error, sent_at"
-                        " FROM notifications.delivery WHERE recipient_id = ANY(CAST(:ids AS uuid[]))"
-                    ),
-                    {"ids": recipient_ids},
-                )
-            ).all()
-        return list(rows) if rows and all(r.status not in ("pending", "sending", "handing_over") for r in rows) else []
+        found = await deliveries(engine, *recipient_ids)
+        return found if found and all(r.status not in ("pending", "sending", "handing_over") for r in found) else []
 
     return await eventually(settled, timeout_s, "every delivery to be recorded with its outcome")

@@ -8,7 +8,6 @@ import signal
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
@@ -16,41 +15,21 @@ from lbb.mailsink import MailSink
 from shared import topics
 from tests.conftest import Api, envelopes, eventually
 from tests.notifications.flow import (
+    Cohort,
     apply,
+    deliveries,
     mail_arrives,
-    new_cohort,
-    organisations,
     outcomes,
-    person,
     subjects,
     title,
-    unique,
 )
 
 
-async def deliveries(engine: AsyncEngine, recipient_id: str) -> list[Any]:
-    async with engine.connect() as c:
-        return list(
-            (
-                await c.execute(
-                    text(
-                        "SELECT id, event_id, template, status, attempts, last_error, created_at, sent_at"
-                        " FROM notifications.delivery WHERE recipient_id = :r ORDER BY created_at"
-                    ),
-                    {"r": recipient_id},
-                )
-            ).all()
-        )
-
-
 async def test_a_redelivered_event_sends_nothing_twice(
-    api: Api, mail: MailSink, engine: AsyncEngine, stack: Stack, topic_reader: Any
+    api: Api, mail: MailSink, engine: AsyncEngine, stack: Stack, topic_reader: Any, cohort: Cohort
 ) -> None:
-    uid = unique()
-    orgs = await organisations(api)
-    cohort_id = await new_cohort(api, f"Redelivery {uid}")
-    erin = person(uid, "Erin", "Pharmacist", orgs["RC9"]["id"], "clinical")
-    await apply(api, cohort_id, erin)
+    erin = cohort.person("Erin", "Pharmacist", "RC9", "clinical")
+    await apply(api, cohort, erin)
     await mail_arrives(mail, erin.email, title("application_submitted"))
 
     reader = await topic_reader([topics.APPLICATIONS])
@@ -85,14 +64,11 @@ async def test_a_redelivered_event_sends_nothing_twice(
 
 
 async def test_a_refused_address_is_retried_with_backoff_then_reported_as_notification_failed(
-    api: Api, mail: MailSink, engine: AsyncEngine, topic_reader: Any
+    api: Api, mail: MailSink, engine: AsyncEngine, topic_reader: Any, cohort: Cohort
 ) -> None:
-    uid = unique()
-    orgs = await organisations(api)
-    cohort_id = await new_cohort(api, f"Refused {uid}")
-    frank = person(uid, "Frank", "Paramedic", orgs["RC9"]["id"], "clinical")
+    frank = cohort.person("Frank", "Paramedic", "RC9", "clinical")
     mail.refuse.add(frank.email)
-    await apply(api, cohort_id, frank)
+    await apply(api, cohort, frank)
 
     async def failed() -> Any:
         rows = await deliveries(engine, frank.id)
@@ -122,26 +98,23 @@ async def test_a_refused_address_is_retried_with_backoff_then_reported_as_notifi
 
 
 async def test_a_service_killed_mid_send_never_sends_twice_and_retries_what_it_had_not_handed_over(
-    api: Api, mail: MailSink, engine: AsyncEngine, stack: Stack
+    api: Api, mail: MailSink, engine: AsyncEngine, stack: Stack, cohort: Cohort
 ) -> None:
-    uid = unique()
-    orgs = await organisations(api)
-    cohort_id = await new_cohort(api, f"Killed {uid}")
     # Grace's server receives the whole message but never answers: killed after handing it over.
     # Henry's server never answers RCPT TO: killed before anything was handed over.
-    grace = person(uid, "Grace", "Midwife", orgs["RC9"]["id"], "clinical")
-    henry = person(uid, "Henry", "Porter", orgs["RC9"]["id"], "non_clinical")
+    grace = cohort.person("Grace", "Midwife", "RC9", "clinical")
+    henry = cohort.person("Henry", "Porter", "RC9", "non_clinical")
     mail.hold.add(grace.email)
     mail.hold_rcpt.add(henry.email)
     try:
-        await apply(api, cohort_id, henry)
+        await apply(api, cohort, henry)
 
         async def henry_stuck() -> bool:
             h = await deliveries(engine, henry.id)
             return bool(h and h[0].status == "sending")
 
         await eventually(henry_stuck, 30, "Henry's send to wait at RCPT TO")
-        await apply(api, cohort_id, grace)
+        await apply(api, cohort, grace)
 
         async def stuck() -> bool:
             g, h = await deliveries(engine, grace.id), await deliveries(engine, henry.id)

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from bench.people import add_contacts, email, record_submitted
 from lbb.devstack import Stack, free_port
 from lbb.mailsink import Hooks, MailSink
-from services.notifications import commands, domain, models
-from services.notifications.domain import PERSON, Message
+from services.notifications import domain
 from services.notifications.mailer import Mailer, NotDelivered, SmtpConfig
 from services.notifications.sending import Job
 from services.notifications.settings import DeliveryConfig
@@ -195,28 +195,10 @@ async def pending(sessions: async_sessionmaker[AsyncSession], count: int) -> lis
     """``count`` people with contact details, each with a pending delivery (recorded as the handlers do)."""
     people = [uuid.uuid4() for _ in range(count)]
     now = datetime.now(UTC)
+    await add_contacts(sessions, people, now)
     async with sessions() as s, s.begin():
-        await s.execute(
-            insert(models.Contact),
-            [
-                {
-                    "person_id": p,
-                    "subject": f"worker-{p}",
-                    "name": f"Person {i}",
-                    "email": f"{p}@example.nhs.uk",
-                    "job_title": "Nurse",
-                    "organisation_id": uuid.uuid4(),
-                    "organisation_name": "Trust",
-                    "updated_at": now,
-                }
-                for i, p in enumerate(people)
-            ],
-        )
         for p in people:
-            message = Message(
-                p, "application_submitted", PERSON, {"application_id": str(p), "organisation_code": "RC9"}
-            )
-            await commands.record(s, event_id=uuid.uuid4(), event_type="ApplicationSubmitted", message=message, now=now)
+            await record_submitted(s, p, now)
     return people
 
 
@@ -254,8 +236,17 @@ async def claim_all(w: DeliveryWorker, count: int) -> list[Job]:
     return jobs
 
 
+async def sent_unrecorded(sessions: async_sessionmaker[AsyncSession], w: DeliveryWorker, count: int) -> list[uuid.UUID]:
+    """``count`` new pending deliveries, claimed and handed to the SMTP server by ``w`` one after
+    another (with a ``record_delay_s`` long enough, not yet recorded as sent); their recipients."""
+    people = await pending(sessions, count)
+    for job in await claim_all(w, count):
+        await w.deliver(job)
+    return people
+
+
 def received(sink: MailSink, people: list[uuid.UUID]) -> list[EmailMessage]:
-    return [m for p in people for m in sink.to(f"{p}@example.nhs.uk")]
+    return [m for p in people for m in sink.to(email(p))]
 
 
 async def test_sent_e_mails_are_recorded_together_in_one_transaction(
@@ -283,10 +274,8 @@ async def test_stop_records_what_was_sent(
     sessions: async_sessionmaker[AsyncSession], smtp: tuple[CountingSink, int]
 ) -> None:
     _, port = smtp
-    people = await pending(sessions, 3)
     w = worker(sessions, mailer(port), record_delay_s=60)
-    for job in await claim_all(w, 3):
-        await w.deliver(job)
+    people = await sent_unrecorded(sessions, w, 3)
     assert await states(sessions, people) == [("handing_over", 1)] * 3
     await w.stop()
     assert await states(sessions, people) == [("sent", 1)] * 3 and w.record_rounds == 1
@@ -297,11 +286,9 @@ async def test_a_sender_gone_between_data_and_its_record_never_sends_again(
     sessions: async_sessionmaker[AsyncSession], smtp: tuple[CountingSink, int]
 ) -> None:
     sink, port = smtp
-    people = await pending(sessions, 4)
     failed_before = await outbox_events(sessions, "NotificationFailed")
     gone = worker(sessions, mailer(port), record_delay_s=60)
-    for job in await claim_all(gone, 4):
-        await gone.deliver(job)
+    people = await sent_unrecorded(sessions, gone, 4)
     assert len(received(sink, people)) == 4
     gone._take_sent()  # the process dies here: its sent records never reach the database
 

@@ -12,18 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lbb.mailsink import MailSink
 from shared import topics
 from tests.conftest import Api, eventually
+from tests.flows import ADMIN
 from tests.notifications.flow import (
-    ADMIN,
     STRENGTHS,
+    Cohort,
     apply,
+    apply_and_decide,
     endorse_and_decide,
     enrol_pair_and_publish,
     html_of,
     mail_arrives,
-    new_cohort,
-    organisations,
     outcomes,
-    person,
     register_staff,
     remove_staff,
     subjects,
@@ -48,11 +47,9 @@ FELLOW_JOURNEY = [
 
 
 async def test_everyone_involved_hears_what_they_need_across_the_programme_exactly_once(
-    api: Api, mail: MailSink, engine: AsyncEngine, topic_reader: Any
+    api: Api, mail: MailSink, engine: AsyncEngine, topic_reader: Any, cohort: Cohort
 ) -> None:
-    uid = unique()
-    orgs = await organisations(api)
-    hospital, council = orgs["RC9"], orgs["E06000032"]
+    uid, hospital, council = cohort.uid, cohort.orgs["RC9"], cohort.orgs["E06000032"]
     sponsor_h = (f"sponsor-h-{uid}", f"sponsor-h-{uid}@example.nhs.uk")
     sponsor_c = (f"sponsor-c-{uid}", f"sponsor-c-{uid}@example.nhs.uk")
     board = (f"board-{uid}", f"board-{uid}@example.nhs.uk")
@@ -62,16 +59,15 @@ async def test_everyone_involved_hears_what_they_need_across_the_programme_exact
         await register_staff(api, "board", board[0], board[1]),
     ]
     try:
-        cohort_id = await new_cohort(api, f"Notifications {uid}")
-        alice = person(uid, "Alice", "Ward Sister", hospital["id"], "clinical")
-        bob = person(uid, "Bob", "Housing Manager", council["id"], "non_clinical")
-        carol = person(uid, "Carol", "Consultant", hospital["id"], "clinical")
-        dave = person(uid, "Dave", "Social Worker", council["id"], "non_clinical")
+        alice = cohort.person("Alice", "Ward Sister", "RC9", "clinical")
+        bob = cohort.person("Bob", "Housing Manager", "E06000032", "non_clinical")
+        carol = cohort.person("Carol", "Consultant", "RC9", "clinical")
+        dave = cohort.person("Dave", "Social Worker", "E06000032", "non_clinical")
         for p in (alice, bob, carol, dave):
-            await apply(api, cohort_id, p)
+            await apply(api, cohort, p)
         for p, decision in ((alice, "shortlist"), (bob, "shortlist"), (carol, "decline"), (dave, "waitlist")):
             await endorse_and_decide(api, p, decision)
-        pair = await enrol_pair_and_publish(api, cohort_id)
+        pair = await enrol_pair_and_publish(api, cohort)
 
         # the exchange: each fellow hosts one visit, both are completed
         visits = []
@@ -171,17 +167,12 @@ async def test_everyone_involved_hears_what_they_need_across_the_programme_exact
 
 
 async def test_a_withdrawal_promotes_the_first_waitlisted_who_is_told_a_place_has_come_up(
-    api: Api, mail: MailSink, engine: AsyncEngine
+    api: Api, mail: MailSink, engine: AsyncEngine, cohort: Cohort
 ) -> None:
-    uid = unique()
-    orgs = await organisations(api)
-    cohort_id = await new_cohort(api, f"Promotion {uid}")
-    kim = person(uid, "Kim", "Ward Sister", orgs["RC9"]["id"], "clinical")
-    leo = person(uid, "Leo", "Housing Manager", orgs["E06000032"]["id"], "non_clinical")
-    mia = person(uid, "Mia", "Social Worker", orgs["E06000032"]["id"], "non_clinical")
-    for p, decision in ((kim, "shortlist"), (leo, "waitlist"), (mia, "waitlist")):  # Leo waits longest
-        await apply(api, cohort_id, p)
-        await endorse_and_decide(api, p, decision)
+    kim = cohort.person("Kim", "Ward Sister", "RC9", "clinical")
+    leo = cohort.person("Leo", "Housing Manager", "E06000032", "non_clinical")
+    mia = cohort.person("Mia", "Social Worker", "E06000032", "non_clinical")
+    await apply_and_decide(api, cohort, (kim, "shortlist"), (leo, "waitlist"), (mia, "waitlist"))  # Leo waits longest
     for p in (leo, mia):
         await mail_arrives(mail, p.email, title("application_waitlisted"))
 

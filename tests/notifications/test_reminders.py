@@ -15,59 +15,44 @@ from lbb.mailsink import MailSink
 from services.notifications.commands import fire_due
 from tests.conftest import Api, eventually
 from tests.notifications.flow import (
-    apply,
-    endorse_and_decide,
+    Cohort,
+    apply_and_decide,
     enrol_pair_and_publish,
+    fetch_rows,
     mail_arrives,
-    new_cohort,
-    organisations,
-    person,
     subjects,
     title,
-    unique,
     visit_day,
 )
 
 
 async def reminder_rows(engine: AsyncEngine, subject_id: str) -> list[Any]:
-    async with engine.connect() as c:
-        return list(
-            (
-                await c.execute(
-                    text(
-                        "SELECT id, kind, recipient_id, status, due_at FROM notifications.reminder"
-                        " WHERE subject_id = :s ORDER BY recipient_id"
-                    ),
-                    {"s": subject_id},
-                )
-            ).all()
-        )
+    return await fetch_rows(
+        engine,
+        "SELECT id, kind, recipient_id, status, due_at FROM notifications.reminder"
+        " WHERE subject_id = :s ORDER BY recipient_id",
+        s=subject_id,
+    )
 
 
 async def delivery_status(engine: AsyncEngine, event_id: uuid.UUID) -> list[str]:
-    async with engine.connect() as c:
-        rows = await c.execute(text("SELECT status FROM notifications.delivery WHERE event_id = :e"), {"e": event_id})
-        return [r.status for r in rows]
+    found = await fetch_rows(engine, "SELECT status FROM notifications.delivery WHERE event_id = :e", e=event_id)
+    return [r.status for r in found]
 
 
 async def test_reminders_fire_once_however_many_schedulers_run_and_muted_ones_are_not_emailed(
-    api: Api, mail: MailSink, engine: AsyncEngine
+    api: Api, mail: MailSink, engine: AsyncEngine, cohort: Cohort
 ) -> None:
-    uid = unique()
-    orgs = await organisations(api)
-    cohort_id = await new_cohort(api, f"Reminders {uid}")
-    ivy = person(uid, "Ivy", "Occupational Therapist", orgs["RC9"]["id"], "clinical")
-    jack = person(uid, "Jack", "Fire Station Manager", orgs["E06000032"]["id"], "non_clinical")
-    for p in (ivy, jack):
-        await apply(api, cohort_id, p)
-        await endorse_and_decide(api, p, "shortlist")
+    ivy = cohort.person("Ivy", "Occupational Therapist", "RC9", "clinical")
+    jack = cohort.person("Jack", "Fire Station Manager", "E06000032", "non_clinical")
+    await apply_and_decide(api, cohort, (ivy, "shortlist"), (jack, "shortlist"))
 
     muted = await api.call("PUT", "/api/notifications/preferences", ivy.who, {"mute_reminders": True})
     assert muted.status_code == 200 and muted.json() == {"mute_reminders": True}
     assert (await api.call("GET", "/api/notifications/preferences", ivy.who)).json() == {"mute_reminders": True}
     assert (await api.call("GET", "/api/notifications/preferences", jack.who)).json() == {"mute_reminders": False}
 
-    pair = await enrol_pair_and_publish(api, cohort_id)
+    pair = await enrol_pair_and_publish(api, cohort)
 
     async def planned() -> list[Any]:
         rows = await reminder_rows(engine, pair["id"])

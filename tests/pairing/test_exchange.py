@@ -18,7 +18,7 @@ from lbb.devstack import Stack
 from shared import topics
 from tests.conftest import Api, envelopes, eventually
 from tests.feedback import flow
-from tests.feedback.flow import ADMIN, BOARD, ORGANISATION_CODES
+from tests.flows import BOARD, cohort_in_pairing, paired, publish
 
 
 async def count(engine: AsyncEngine, sql: str, **params: Any) -> int:
@@ -26,66 +26,12 @@ async def count(engine: AsyncEngine, sql: str, **params: Any) -> int:
         return int((await c.execute(text(sql), params)).scalar() or 0)
 
 
-async def unpublished_cohort(api: Api, fellows: int, name: str) -> tuple[str, dict[str, tuple[str, str]]]:
-    """A cohort of fellows from different organisations, paired but not published."""
-    orgs = await flow.organisations(api)
-    created = await api.call(
-        "POST",
-        "/api/cohorts",
-        ADMIN,
-        {"programme": "Leading Beyond Boundaries", "name": name, "capacity": 28, "pairing_mode": "peer"},
-    )
-    assert created.status_code == 201, created.text
-    cohort_id = created.json()["id"]
-    who: dict[str, tuple[str, str]] = {}
-    for i in range(fellows):
-        organisation = orgs[ORGANISATION_CODES[i]]
-        sub = (f"swap{i}-{cohort_id}", "applicant")
-        submitted = await api.call(
-            "POST",
-            "/api/applications",
-            sub,
-            {
-                "cohort_id": cohort_id,
-                "name": f"Swap Fellow {i}",
-                "email": f"swap{i}-{cohort_id}@example.nhs.uk",
-                "job_title": "Service manager",
-                "organisation_id": organisation["id"],
-                "staff_group": "clinical" if i % 2 == 0 else "non_clinical",
-                "band": "8a",
-                "statement": "I want to understand how our partners lead across boundaries.",
-            },
-        )
-        assert submitted.status_code == 201, submitted.text
-        fellow_id = submitted.json()["id"]
-        who[fellow_id] = sub
-        endorsed = await api.call(
-            "POST", f"/api/applications/{fellow_id}/endorse", ("sam", "sponsor", organisation["id"]), {}
-        )
-        assert endorsed.status_code == 202, endorsed.text
-        decided = await api.call(
-            "POST", f"/api/applications/{fellow_id}/decision", BOARD, {"decision": "shortlist", "reason": "strong"}
-        )
-        assert decided.status_code == 202, decided.text
-    assert (await api.call("POST", f"/api/cohorts/{cohort_id}/enrol", BOARD, {})).status_code == 202
-    assert (await api.call("POST", f"/api/cohorts/{cohort_id}/pairing", BOARD, {})).status_code == 202
-    return cohort_id, who
-
-
-async def pairs_of(api: Api, cohort_id: str, fellows: int) -> list[dict[str, Any]]:
-    async def paired() -> list[dict[str, Any]] | None:
-        answer = await api.call("GET", f"/api/cohorts/{cohort_id}/pairs", BOARD)
-        pairs: list[dict[str, Any]] = answer.json() if answer.status_code == 200 else []
-        return pairs if sum(len(p["fellow_ids"]) for p in pairs) == fellows else None
-
-    return await eventually(paired, timeout_s=60, what="the pairing service to pair the cohort")
-
-
 async def test_the_board_swaps_reruns_and_publishes_and_an_odd_cohort_gets_one_trio(
     api: Api, engine: AsyncEngine
 ) -> None:
-    cohort_id, _ = await unpublished_cohort(api, 5, "Swap")
-    pairs = await pairs_of(api, cohort_id, 5)
+    # fellows never paired before: nothing from earlier cohorts changes this round's pairs and reasons
+    cohort_id = (await cohort_in_pairing(api, 5, "Swap", people=f"swap-{uuid.uuid4().hex[:8]}")).id
+    pairs = await paired(api, cohort_id, 5)
     assert sorted(len(p["fellow_ids"]) for p in pairs) == [2, 3]
     trio = next(p for p in pairs if len(p["fellow_ids"]) == 3)
     assert any(r.startswith("trio") for r in trio["reasons"])
@@ -97,7 +43,7 @@ async def test_the_board_swaps_reruns_and_publishes_and_an_odd_cohort_gets_one_t
     a, b = pair["fellow_ids"][0], other["fellow_ids"][0]
     swapped = await api.call("POST", f"/api/cohorts/{cohort_id}/pairs/swap", BOARD, {"fellow_a": a, "fellow_b": b})
     assert swapped.status_code == 202, swapped.text
-    after = {frozenset(p["fellow_ids"]): p for p in await pairs_of(api, cohort_id, 5)}
+    after = {frozenset(p["fellow_ids"]): p for p in await paired(api, cohort_id, 5)}
     moved = next(p for k, p in after.items() if b in k and set(pair["fellow_ids"]) - {a} <= k)
     assert "swapped by the board" in moved["reasons"]
 
@@ -105,15 +51,13 @@ async def test_the_board_swaps_reruns_and_publishes_and_an_odd_cohort_gets_one_t
     assert rerun.status_code == 202, rerun.text
 
     async def rerun_done() -> list[dict[str, Any]] | None:
-        pairs = await pairs_of(api, cohort_id, 5)
+        pairs = await paired(api, cohort_id, 5)
         return None if any("swapped by the board" in p["reasons"] for p in pairs) else pairs
 
     again = await eventually(rerun_done, timeout_s=60, what="the re-run round to replace the swapped pairs")
     assert {frozenset(p["fellow_ids"]) for p in again} == {frozenset(p["fellow_ids"]) for p in pairs}
 
-    published = await api.call("POST", f"/api/cohorts/{cohort_id}/pairs/publish", BOARD, {})
-    assert published.status_code == 202, published.text
-    assert published.json()["published"] == 2
+    assert (await publish(api, cohort_id))["published"] == 2
     late = await api.call("POST", f"/api/cohorts/{cohort_id}/pairs/swap", BOARD, {"fellow_a": a, "fellow_b": b})
     assert late.status_code == 409
 
