@@ -205,10 +205,15 @@ class ContactRecorded(Event):
 # --- lbb.pairing.v1 ------------------------------------------------------------------------
 
 
-class _PairEvent(Event):
-    topic = topics.PAIRING
+class _KeyedByPair(Event):
+    """An event about a pair: keyed by the pair, so one pair's events stay in order."""
+
     key_field = "pair_id"
     pair_id: UUID
+
+
+class _PairEvent(_KeyedByPair):
+    topic = topics.PAIRING
 
 
 class PairAssigned(_PairEvent):
@@ -241,10 +246,8 @@ class ExchangeCompleted(_PairEvent):
 # --- lbb.feedback.v1 -----------------------------------------------------------------------
 
 
-class _FeedbackEvent(Event):
+class _FeedbackEvent(_KeyedByPair):
     topic = topics.FEEDBACK
-    key_field = "pair_id"
-    pair_id: UUID
 
 
 class _GivenFeedback(_FeedbackEvent):

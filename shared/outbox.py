@@ -15,6 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,42 +97,31 @@ class Outbox:
         return ids
 
 
+@dataclass(eq=False)
 class Relay:
     """Publishes a schema's outbox rows in order and marks them sent."""
 
-    def __init__(
-        self,
-        outbox: Outbox,
-        sessions: async_sessionmaker[AsyncSession],
-        send: Send,
-        *,
-        poll_interval_s: float = 0.5,
-        batch_size: int = 200,
-        linger_s: float = 0.0,
-        retention: timedelta = timedelta(days=7),
-        prune_interval_s: float = 3600.0,
-        lag_interval_s: float = 5.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.outbox = outbox
-        self.sessions = sessions
-        self.send = send
-        self.poll_interval_s = poll_interval_s
-        self.batch_size = batch_size
-        self.linger_s = linger_s
+    outbox: Outbox
+    sessions: async_sessionmaker[AsyncSession]
+    send: Send
+    poll_interval_s: float = field(default=0.5, kw_only=True)
+    batch_size: int = field(default=200, kw_only=True)
+    linger_s: float = field(default=0.0, kw_only=True)
+    retention: timedelta = field(default=timedelta(days=7), kw_only=True)
+    prune_interval_s: float = field(default=3600.0, kw_only=True)
+    lag_interval_s: float = field(default=5.0, kw_only=True)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
+    published: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
         self.worker = Worker(
-            f"outbox-relay-{outbox.service}",
+            f"outbox-relay-{self.outbox.service}",
             self.step,
-            poll_interval_s=poll_interval_s,
-            linger_s=linger_s,
-            channels=(outbox.channel,),
+            poll_interval_s=self.poll_interval_s,
+            linger_s=self.linger_s,
+            channels=(self.outbox.channel,),
         )
-        self.published = 0
-        self.retention = retention
-        self.prune_interval_s = prune_interval_s
-        self.clock = clock
         self._next_due: dict[str, float] = {}  # periodic chore: when it is due next (loop time)
-        self.lag_interval_s = lag_interval_s
 
     def wake(self) -> None:
         self.worker.wake()

@@ -23,7 +23,7 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from shared import registry
 from shared.broker import make_broker, sender
@@ -32,7 +32,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers
 from shared.events import Event, contract_events
 from shared.inbox import Inbox
-from shared.observability import asgi_header, configure_logging, request_id_var
+from shared.observability import HttpMiddleware, asgi_header, configure_logging, request_id_var
 from shared.outbox import Outbox, Relay
 from shared.settings import ServiceSettings
 from shared.worker import Listener, Worker
@@ -228,20 +228,10 @@ async def _runtime(request: Request) -> ServiceRuntime:  # async: a sync depende
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
-class RequestId:
-    """The request id (the gateway's, or a new one) set for the logs and echoed on the answer.
+class RequestId(HttpMiddleware):
+    """The request id (the gateway's, or a new one) set for the logs and echoed on the answer."""
 
-    Pure ASGI: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``) costs a task and a memory
-    stream per request, which showed in the services' CPU profiles under load.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = asgi_header(scope, b"x-request-id") or uuid.uuid4().hex
         token = request_id_var.set(rid)
 

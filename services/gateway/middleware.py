@@ -29,7 +29,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.middleware.cors import CORSMiddleware
 
 from services.gateway.settings import GatewaySettings
-from shared.observability import asgi_header, request_id_var
+from shared.observability import HttpMiddleware, asgi_header, request_id_var
 
 log = logging.getLogger("services.gateway.access")
 
@@ -56,16 +56,10 @@ async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] 
     await send({"type": "http.response.body", "body": body})
 
 
-class RequestContext:
+class RequestContext(HttpMiddleware):
     """Request id, security headers and the access log line."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = asgi_header(scope, b"x-request-id")
         rid = given if given and REQUEST_ID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(rid)
