@@ -148,3 +148,25 @@ def wake_triggers(schema: str, *tables: str) -> tuple[Callable[[], None], Callab
             drop_notify_on_insert(schema, table)
 
     return upgrade, downgrade
+
+
+def create_applicants(schema: str) -> None:
+    """The ``applicant`` projection of shared/applicants.py, in ``schema``."""
+    op.create_table(
+        "applicant",
+        sa.Column("application_id", sa.Uuid(), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("application_id", name=op.f("pk_applicant")),
+        schema=schema,
+    )
+    op.create_index(op.f(f"ix_{schema}_applicant_subject"), "applicant", ["subject"], unique=False, schema=schema)
+
+
+def drop_applicants(schema: str) -> None:
+    op.drop_index(op.f(f"ix_{schema}_applicant_subject"), table_name="applicant", schema=schema)
+    op.drop_table("applicant", schema=schema)
+
+
+def applicants_table(schema: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """``upgrade`` and ``downgrade`` of the revision that adds the ``applicant`` projection."""
+    return (lambda: create_applicants(schema)), (lambda: drop_applicants(schema))

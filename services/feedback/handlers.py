@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
 
-from services.feedback import commands, settings
-from services.feedback.models import Applicant, ExchangePair
+from services.feedback import commands, models, settings
+from services.feedback.models import ExchangePair
 from shared import events as ev
-from shared.consumer import Batched, Context, Handler
-from shared.db import upsert
-
-# Built once: SQLAlchemy caches one statement.
-_UPSERT_APPLICANT = upsert(Applicant.__table__)  # type: ignore[arg-type]
-
-
-async def applicants_recorded(ctx: Context, events: list[ev.ContactRecorded]) -> None:
-    """Which token subject applied with which application (a fellow's id once enrolled), so a caller
-    is recognised as a fellow by its subject. Nothing else of the contact is kept."""
-    await ctx.session.execute(_UPSERT_APPLICANT, [{"id": e.person_id, "subject": e.subject} for e in events])
+from shared.consumer import Context, Handler
 
 
 async def on_fellow_enrolled(ctx: Context, event: ev.FellowEnrolled) -> None:
@@ -54,7 +44,7 @@ async def on_exchange_completed(ctx: Context, event: ev.ExchangeCompleted) -> No
 
 
 HANDLERS: dict[type[ev.Event], Handler] = {
-    ev.ContactRecorded: Batched(applicants_recorded),
+    ev.ContactRecorded: models.applicants.handler,
     ev.FellowEnrolled: on_fellow_enrolled,
     ev.ApplicationWithdrawn: on_application_withdrawn,
     ev.PairAssigned: on_pair_assigned,

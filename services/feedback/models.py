@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.applicants import Applicants
 from shared.db import Json, schema_metadata
 from shared.inbox import Inbox
 from shared.outbox import Outbox
@@ -21,6 +22,7 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 outbox, inbox = Outbox(metadata, service="feedback"), Inbox(metadata)
+applicants = Applicants(metadata)  # which subject made which application (ContactRecorded)
 
 
 class ExchangePair(Base):
@@ -54,16 +56,6 @@ class Fellow(Base):
     place: Mapped[str] = mapped_column(String(50))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class Applicant(Base):
-    """Projection of ContactRecorded: which token subject applied with which application (a fellow's
-    id once enrolled). Only the subject is kept: no name, e-mail or job title."""
-
-    __tablename__ = "applicant"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(200), index=True)
 
 
 class FeedbackRequest(Base):

@@ -12,23 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import domain
 from services.feedback.models import (
-    Applicant,
     CollaborationOpportunity,
     ExchangePair,
     Feedback,
     FeedbackRequest,
     Fellow,
+    applicants,
 )
 from shared.errors import NotFound
 from shared.views import view
-
-_FELLOWS_OF_SUBJECT = select(Fellow.id, Fellow.withdrawn_at).join(Applicant, Applicant.id == Fellow.id)
 
 
 async def fellow_ids(s: AsyncSession, subject: str) -> frozenset[uuid.UUID]:
     """The fellows a token subject is: its applications (from ContactRecorded) that were enrolled
     and not withdrawn since (``domain.acts_as_fellow``)."""
-    rows = await s.execute(_FELLOWS_OF_SUBJECT.where(Applicant.subject == subject))
+    rows = await s.execute(select(Fellow.id, Fellow.withdrawn_at).where(Fellow.id.in_(applicants.of(subject))))
     return frozenset(fellow for fellow, withdrawn_at in rows if domain.acts_as_fellow(withdrawn_at))
 
 

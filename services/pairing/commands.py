@@ -13,15 +13,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain, matching
-from services.pairing.models import Applicant, EarlierPairing, Fellow, Pair, PairingRound, Visit, outbox
+from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, Visit, outbox
 from services.pairing.settings import PairingSettings
 from shared import events as ev
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
 
-# A fellow enrolled again (after a withdrawal) has the projection overwritten; so has an applicant.
+# A fellow enrolled again (after a withdrawal) has the projection overwritten.
 _UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
-_UPSERT_APPLICANT = upsert(Applicant.__table__)  # type: ignore[arg-type]
 
 
 def _as_domain(row: Fellow, mode: str) -> domain.Fellow:
@@ -52,12 +51,6 @@ async def _earlier_pairs(s: AsyncSession, people: Iterable[uuid.UUID]) -> set[fr
 
 
 # --- consumed events ----------------------------------------------------------------------
-
-
-async def record_applicants(s: AsyncSession, events: Sequence[ev.ContactRecorded]) -> None:
-    """Remember who (the token subject) made each application, in one executemany; nothing else of the contact."""
-    rows = [{"application_id": e.person_id, "subject": e.subject} for e in events]
-    await s.execute(_UPSERT_APPLICANT, rows)
 
 
 async def enrol_fellows(s: AsyncSession, events: Sequence[ev.FellowEnrolled], settings: PairingSettings) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from services.pairing import commands
+from services.pairing import commands, models
 from services.pairing.settings import PairingSettings
 from shared import events as ev
 from shared.consumer import Batched, Context, Handler
@@ -12,11 +12,6 @@ from shared.consumer import Batched, Context, Handler
 
 def _settings(ctx: Context) -> PairingSettings:
     return cast(PairingSettings, ctx.settings)
-
-
-async def contacts_recorded(ctx: Context, events: list[ev.ContactRecorded]) -> None:
-    """A run of ContactRecorded: who made each application (the subject only), in one statement."""
-    await commands.record_applicants(ctx.session, events)
 
 
 async def fellows_enrolled(ctx: Context, events: list[ev.FellowEnrolled]) -> None:
@@ -33,7 +28,7 @@ async def on_pairing_requested(ctx: Context, event: ev.PairingRequested) -> None
 
 
 HANDLERS: dict[type[ev.Event], Handler] = {
-    ev.ContactRecorded: Batched(contacts_recorded),
+    ev.ContactRecorded: models.applicants.handler,
     ev.FellowEnrolled: Batched(fellows_enrolled),
     ev.ApplicationWithdrawn: on_application_withdrawn,
     ev.PairingRequested: on_pairing_requested,

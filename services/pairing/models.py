@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.applicants import Applicants
 from shared.db import Json, schema_metadata
 from shared.inbox import Inbox
 from shared.outbox import Outbox
@@ -21,6 +22,7 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 outbox, inbox = Outbox(metadata, service="pairing"), Inbox(metadata)
+applicants = Applicants(metadata)  # which subject made which application (ContactRecorded)
 
 
 class Fellow(Base):
@@ -41,16 +43,6 @@ class Fellow(Base):
     withdrawn: Mapped[bool] = mapped_column(default=False)
     person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # FellowEnrolled.person_id (pseudonymous)
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class Applicant(Base):
-    """Projection of ContactRecorded, minimised: which token subject made an application (a fellow's id
-    once enrolled). How the service knows which fellows a caller is; no name, e-mail or job title."""
-
-    __tablename__ = "applicant"
-
-    application_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(200), index=True)
 
 
 class PairingRound(Base):

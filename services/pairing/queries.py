@@ -9,18 +9,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain
-from services.pairing.models import Applicant, Fellow, Pair, PairingRound, Visit
+from services.pairing.models import Fellow, Pair, PairingRound, Visit, applicants
 from shared.errors import NotFound
 from shared.views import view
 
 
 def _fellows_of(subject: str) -> Select[uuid.UUID]:
     """The enrolled, not withdrawn fellows whose application the token subject made (ContactRecorded)."""
-    return (
-        select(Fellow.id)
-        .join(Applicant, Applicant.application_id == Fellow.id)
-        .where(Applicant.subject == subject, Fellow.withdrawn.is_(False))
-    )
+    return select(Fellow.id).where(Fellow.id.in_(applicants.of(subject)), Fellow.withdrawn.is_(False))
 
 
 async def fellow_ids_of(s: AsyncSession, subject: str) -> set[uuid.UUID]:

@@ -55,7 +55,7 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
         async def recorded() -> bool:
             async with engine.connect() as c:
                 found = await c.execute(
-                    text("SELECT subject FROM feedback.applicant WHERE id = :a"), {"a": application_id}
+                    text("SELECT subject FROM feedback.applicant WHERE application_id = :a"), {"a": application_id}
                 )
                 return found.scalar_one_or_none() == late[0]
 
@@ -72,7 +72,7 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
                 )
             )
         ).all()
-    assert [c for (c,) in columns] == ["id", "subject"]
+    assert [c for (c,) in columns] == ["application_id", "subject"]
 
 
 async def test_a_fellow_whose_application_is_withdrawn_gets_404_until_enrolled_again(

@@ -1,0 +1,43 @@
+"""Which token subject made which application: the projection of ContactRecorded that a service
+keeps to know which fellows a caller is (a fellow's id is the id of the application that enrolled
+them). Only the subject is kept: no name, e-mail or job title. Like the outbox and inbox, each
+service that needs it has this table in its own schema (``applicant``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, Uuid, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared import events as ev
+from shared.consumer import Batched, Context
+from shared.db import upsert
+
+
+class Applicants:
+    def __init__(self, metadata: MetaData) -> None:
+        self.table = Table(
+            "applicant",
+            metadata,
+            Column("application_id", Uuid, primary_key=True),
+            Column("subject", String(200), nullable=False, index=True),
+        )
+        self._upsert = upsert(self.table)  # built once: SQLAlchemy caches one statement
+        self.handler = Batched(self._recorded)
+
+    async def record(self, session: AsyncSession, events: Sequence[ev.ContactRecorded]) -> None:
+        """The subject of each application, in one executemany; nothing else of the contact."""
+        await session.execute(self._upsert, [{"application_id": e.person_id, "subject": e.subject} for e in events])
+
+    async def _recorded(self, ctx: Context, events: list[ev.ContactRecorded]) -> None:
+        await self.record(ctx.session, events)
+
+    def of(self, subject: str) -> Any:
+        """The application ids a subject made (a subquery to join a service's fellows with)."""
+        return select(self.table.c.application_id).where(self.table.c.subject == subject)
+
+    async def applications_of(self, session: AsyncSession, subject: str) -> set[uuid.UUID]:
+        return set((await session.scalars(self.of(subject))).all())
