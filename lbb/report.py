@@ -149,7 +149,7 @@ def sectors_chart(report: Mapping[str, Any]) -> Figure:
     image = ax.imshow(masked, cmap="Blues", vmin=1, vmax=5, aspect="auto")
     for i, row in enumerate(cells):
         for j, c in enumerate(row):
-            label = f"{c['mean']:.1f}" if c["mean"] is not None else "0" if c["ratings"] == 0 else SUPPRESSED_NOTE
+            label = f"{c['mean']:.1f}" if c["mean"] is not None else "0" if c["ratings"] == 0 else _label(c["ratings"])
             colour = "white" if c["mean"] is not None and c["mean"] > 3.5 else "black"
             ax.text(j, i, label, ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(len(dimensions)), [_humanise(d) for d in dimensions], rotation=35, ha="right")
