@@ -235,3 +235,21 @@ class Api:
 @pytest.fixture
 def api(gateway: httpx.AsyncClient) -> Api:
     return Api(gateway)
+
+
+# --- what a test read and found, printed at the end of the run -------------------------------------
+
+FINDINGS: dict[str, dict[str, str]] = {}
+
+
+def finding(section: str, what: str, line: str) -> None:
+    """Report ``line`` under ``section`` at the end of the run (the latest line for ``what`` wins):
+    the privacy and disclosure tests print what they read and what they found this way."""
+    FINDINGS.setdefault(section, {})[what] = line
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for section, lines in FINDINGS.items():
+        terminalreporter.section(section)
+        for line in lines.values():
+            terminalreporter.write_line(line)
