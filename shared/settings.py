@@ -47,6 +47,9 @@ class Settings(BaseSettings):
 class ServiceSettings(Settings):
     """Settings of a service that owns a schema."""
 
+    # How often the retention purge looks for personal data past its time (shared/retention.py).
+    retention_sweep_interval_s: float = Field(default=3600, gt=0)
+
     service_name: str = ""
     db_schema: str = ""
 

@@ -359,3 +359,23 @@ DISCLOSURE_NOTE = (
     "counts are rounded to the nearest 5; 1 to 4 are shown as '<5'; 'suppressed' marks a count hidden "
     "because it would give a small one away"
 )
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+
+def anonymised(application_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """What stays of an application once its personal details are erased: its state, dates,
+    organisation, staff group and band (the counts and the decision trail still add up), nothing that
+    names or describes the person."""
+    placeholder = f"erased-{application_id}"
+    return {
+        "owner_sub": placeholder,
+        "name": "",
+        "email": f"{placeholder}@erased.invalid",  # unique per cohort, like any e-mail here
+        "job_title": "",
+        "statement": "",
+        "interests": [],
+        "equality": None,
+        "erased_at": now,
+    }
