@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from jinja2 import Environment, select_autoescape
 
+from lbb.gateway import bearer
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Subject access export</title>
 <style>body{font-family:Arial,sans-serif;margin:2rem;color:#212b32} table{border-collapse:collapse;margin:0 0 1.5rem}
@@ -35,14 +37,8 @@ def fetch(gateway_url: str, email: str, token: str | None = None, timeout_s: flo
     """The export from the gateway; without a token, a dev-mode admin token is asked for."""
     try:
         with httpx.Client(base_url=gateway_url, timeout=timeout_s) as client:
-            if not token:
-                answer = client.post("/api/dev/token", json={"sub": "lbb-privacy", "role": "admin"})
-                if answer.status_code != 200:
-                    raise RuntimeError("no --token given and the gateway issues no dev tokens (not in dev mode)")
-                token = str(answer.json()["token"])
-            answer = client.post(
-                "/api/privacy/export", json={"email": email}, headers={"Authorization": f"Bearer {token}"}
-            )
+            headers = bearer(client, token, "lbb-privacy", "admin")
+            answer = client.post("/api/privacy/export", json={"email": email}, headers=headers)
     except httpx.HTTPError as exc:
         raise RuntimeError(f"could not reach the gateway at {gateway_url}: {exc.__class__.__name__}") from exc
     if answer.status_code != 200:

@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from lbb.gateway import bearer
+
 rcParams["svg.hashsalt"] = "lbb-report"  # stable ids: the same report renders to the same SVG
 rcParams["svg.fonttype"] = "none"  # text stays text (small files, searchable)
 
@@ -56,12 +58,8 @@ def fetch(gateway_url: str, cohort_id: str, token: str | None = None, timeout_s:
 
 def _fetch(gateway_url: str, cohort_id: str, token: str | None, timeout_s: float) -> dict[str, Any]:
     with httpx.Client(base_url=gateway_url, timeout=timeout_s) as client:
-        if not token:
-            answer = client.post("/api/dev/token", json={"sub": "lbb-report", "role": "board"})
-            if answer.status_code != 200:
-                raise RuntimeError("no --token given and the gateway issues no dev tokens (not in dev mode)")
-            token = str(answer.json()["token"])
-        answer = client.get(f"/api/cohorts/{cohort_id}/report", headers={"Authorization": f"Bearer {token}"})
+        headers = bearer(client, token, "lbb-report", "board")
+        answer = client.get(f"/api/cohorts/{cohort_id}/report", headers=headers)
         if answer.status_code != 200:
             raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:500]}")
         report: dict[str, Any] = answer.json()

@@ -47,6 +47,16 @@ class Holds:
         return table
 
 
+def fellow_projections(fellow: Any, pair: Any, applicants: Table) -> list[Holds]:
+    """What a service that acts for fellows holds about one: their fellow row (by id), which subject
+    made their application, and the pairs that list them."""
+    return [
+        Holds(fellow, "id", "application"),
+        Holds(applicants, "application_id", "application"),
+        Holds(pair, "fellow_ids", "application", listed=True),
+    ]
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID | datetime | date):
         return str(value)

@@ -20,7 +20,7 @@ from services.feedback.models import (
     applicants,
 )
 from shared.errors import NotFound
-from shared.privacy import Holds
+from shared.privacy import Holds, fellow_projections
 from shared.views import view
 
 
@@ -142,9 +142,7 @@ async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) ->
 # --- subject access ----------------------------------------------------------------------------------
 
 PERSONAL_DATA = [
-    Holds(Fellow, "id", "application"),
-    Holds(applicants.table, "application_id", "application"),
-    Holds(ExchangePair, "fellow_ids", "application", listed=True),
+    *fellow_projections(Fellow, ExchangePair, applicants.table),
     Holds(FeedbackRequest, "from_fellow_id", "application"),
     Holds(Feedback, "from_fellow_id", "application"),
     Holds(Feedback, "to_fellow_id", "application"),

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.pairing import domain
 from services.pairing.models import Fellow, Pair, PairingRound, Visit, applicants
 from shared.errors import NotFound
-from shared.privacy import Holds
+from shared.privacy import Holds, fellow_projections
 from shared.views import view
 
 
@@ -116,9 +116,7 @@ async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
 # --- subject access ----------------------------------------------------------------------------------
 
 PERSONAL_DATA = [
-    Holds(Fellow, "id", "application"),
-    Holds(applicants.table, "application_id", "application"),
-    Holds(Pair, "fellow_ids", "application", listed=True),
+    *fellow_projections(Fellow, Pair, applicants.table),
     Holds(Visit, "host_fellow_id", "application"),
     Holds(Visit, "scheduled_by", "subject"),
 ]
