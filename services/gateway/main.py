@@ -22,6 +22,7 @@ from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import Upstream
+from shared.identity import Assertions
 from shared.observability import configure_logging
 
 
@@ -45,6 +46,8 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging("gateway", settings.log_level)
+        # What vouches for each forwarded request; without GATEWAY_SIGNING_KEY the gateway does not start.
+        app.state.assertions = Assertions(settings.gateway_signing_key.get_secret_value())
         upstream = Upstream(settings.upstream_timeout_s)  # the services, on every request
         try:
             async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:  # the identity provider
