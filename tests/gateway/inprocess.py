@@ -34,6 +34,7 @@ def settings(**overrides: Any) -> GatewaySettings:
         "upstream_timeout_s": 2.0,
         "dev_mode": False,
         "dev_jwt_secret": "in-process-secret-of-at-least-32-bytes",
+        "csrf_secret": "in-process-csrf-secret-of-at-least-32-bytes",
     }
     return GatewaySettings(**(base | overrides))
 
@@ -43,7 +44,8 @@ async def gateway(config: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(config, configure_logs=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 5555))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        # https: outside dev mode the cookies are Secure, and a client sends those over HTTPS only
+        async with httpx.AsyncClient(transport=transport, base_url="https://gateway.test") as client:
             yield client
 
 
@@ -144,6 +146,7 @@ class IdentityProvider:
         expires_in: timedelta = timedelta(minutes=5),
         key: Any = None,
         kid: str | None = None,
+        typ: str | None = "JWT",
         **claims: Any,
     ) -> str:
         now = datetime.now(UTC)
@@ -156,7 +159,8 @@ class IdentityProvider:
             "exp": now + expires_in,
             **claims,
         }
-        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid})
+        headers = {"kid": kid or self.kid} | ({"typ": typ} if typ else {})
+        return jwt.encode(payload, key or self.key, algorithm="RS256", headers=headers)
 
 
 @contextmanager
