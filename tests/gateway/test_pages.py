@@ -3,18 +3,10 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
 from lbb.devstack import Stack
-from tests.gateway.inprocess import gateway, identity_provider, settings
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, html
-    return found.group(1)
+from tests.gateway.inprocess import csrf_of, gateway, identity_provider, settings
 
 
 async def test_signing_in_sets_a_strict_httponly_cookie_and_forms_need_the_csrf_token(stack: Stack) -> None:
