@@ -1,5 +1,8 @@
 """What wraps every request to the gateway (pure ASGI, outermost first):
 
+0. in dev mode only, the loopback: a request that came in on an address of this host outside
+   127.0.0.0/8 and ::1 (the ASGI ``server``, the socket's own address) is refused 403, whatever
+   server runs the app (startup.py refuses to start on such an address when it can tell);
 1. the client's address: the peer's, or from ``X-Forwarded-For`` when the peer is one of the proxies
    ``FORWARDED_ALLOW_IPS`` trusts (the rightmost hop no trusted proxy added); everything after sees it;
 2. request id: ``X-Request-Id`` taken from the caller when it is a sane token, made up otherwise; set
@@ -58,6 +61,23 @@ async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] 
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+class LoopbackOnly(HttpMiddleware):
+    """Dev mode: 403 for a request that reached this host on an address other than the loopback.
+    A server names the socket's address; a name (an in-process test client's host) is let through."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if server and server[1] is not None:  # (host, port); a unix socket's is (path, None)
+            try:
+                off_loopback = not ip_address(str(server[0]).strip("[]")).is_loopback
+            except ValueError:
+                off_loopback = False
+            if off_loopback:
+                await _answer(send, 403, "the gateway in dev mode answers on the loopback only")
+                return
+        await self.app(scope, receive, send)
 
 
 class ClientAddress(HttpMiddleware):
@@ -263,8 +283,9 @@ class RateLimit(HttpMiddleware):
 
 
 def install_middleware(app: FastAPI, settings: GatewaySettings) -> None:
-    """Added innermost first: CORS, rate limit, body limit, request context, then the client's address
-    outermost. The limits are also ``app.state.limits``, for auth.py's per-caller count."""
+    """Added innermost first: CORS, rate limit, body limit, request context, the client's address, then
+    in dev mode the loopback check outermost. The limits are also ``app.state.limits``, for auth.py's
+    per-caller count."""
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -278,3 +299,5 @@ def install_middleware(app: FastAPI, settings: GatewaySettings) -> None:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, hsts="" if settings.dev_mode else settings.hsts)
     app.add_middleware(ClientAddress, trusted=settings.trusted_proxies())
+    if settings.dev_mode:
+        app.add_middleware(LoopbackOnly)

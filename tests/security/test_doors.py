@@ -19,6 +19,7 @@ import pytest
 from lbb.devstack import Stack
 from services.gateway import startup
 from services.gateway.auth import issue_dev_token
+from services.gateway.main import create_app
 from services.gateway.settings import GatewaySettings
 from shared.settings import DEFAULT_SECRETS, DefaultSecretError, ServiceSettings, Settings, refuse_default_secrets
 from tests.gateway.inprocess import browsers, csrf_of, gateway, identity_provider, settings
@@ -191,6 +192,19 @@ def test_dev_mode_refuses_to_start_off_the_loopback(attack: Attack) -> None:
     assert verdict([uvicorn, "app", "--host", "0.0.0.0"], config=settings(dev_mode=False)) == "starts"
 
 
+async def test_in_dev_mode_a_request_that_came_in_off_the_loopback_is_refused(attack: Attack) -> None:
+    """Whatever server runs the app: the address a request came in on is the ASGI scope's ``server``."""
+    app = create_app(settings(dev_mode=True), configure_logs=False)
+    async with app.router.lifespan_context(app):
+        for host, expected in (("10.0.0.5", 403), ("[2001:db8::5]", 403), ("127.0.0.1", 200), ("[::1]", 200)):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
+            async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}:8000") as client:
+                got = (await client.post("/api/dev/token", json={"sub": "ada", "role": "admin"})).status_code
+            if expected == 403:
+                attack(f"DEV_MODE=true, a dev token asked for on {host}", expected, got)
+            assert got == expected, host
+
+
 async def test_outside_dev_mode_the_csrf_secret_is_required(attack: Attack) -> None:
     for secret, what in (("", "unset"), ("too-short", "shorter than 32 characters")):
         with pytest.raises(startup.UnsafeStart) as refused:
@@ -253,13 +267,13 @@ async def test_known_default_passwords_and_secrets_are_refused_at_start_up(attac
 
 
 async def test_reads_are_rate_limited_per_verified_caller_and_per_address(attack: Attack) -> None:
-    config = settings(dev_mode=True, rate_limit_reads="5/minute", rate_limit_reads_per_ip="12/minute")
+    config = settings(dev_mode=True, rate_limit_reads="5/hour", rate_limit_reads_per_ip="12/hour")
     async with gateway(config) as client:
         ann = {"Authorization": f"Bearer {issue_dev_token(config, 'ann', 'applicant', None)}"}
         report = "/api/cohorts/00000000-0000-4000-8000-000000000000/shortlisting"  # the board's: 403 for ann
         codes = [(await client.get(report, headers=ann)).status_code for _ in range(6)]
         attack(
-            "6 reads by one verified caller over RATE_LIMIT_READS=5/minute",
+            "6 reads by one verified caller over RATE_LIMIT_READS=5/hour",
             "[403, 403, 403, 403, 403, 429]",
             str(codes),
         )
@@ -272,7 +286,7 @@ async def test_reads_are_rate_limited_per_verified_caller_and_per_address(attack
             for i in range(7)
         ]
         attack(
-            "reads with fresh made-up tokens and X-Forwarded-For, over the address's 12/minute",
+            "reads with fresh made-up tokens and X-Forwarded-For, over the address's 12/hour",
             429,
             (made_up[-1].status_code),
         )
