@@ -8,9 +8,12 @@ come from ``OIDC_JWKS_URL`` or, when that is unset, from the ``jwks_uri`` of the
 
 Only access tokens open the door (``access_token_problem``): the JOSE ``typ`` must be one of
 ``JWT_ACCEPTED_TYPES`` (RFC 9068's ``at+jwt``, and ``JWT`` as Keycloak and Entra ID type theirs); a
-``JWT``-typed token bearing an ID token's marks (``nonce``, ``at_hash``, ``c_hash``, or Keycloak's
-``typ`` claim other than ``Bearer``: ``ID``, ``Refresh``, ``Logout``) is refused, and so is a token
-whose ``aud`` does not name ``JWT_AUDIENCE`` (an ID token's is the sign-in client's id).
+``JWT``-typed token is refused when Keycloak's ``typ`` claim says it is not ``Bearer`` (``ID``,
+``Refresh``, ``Logout``) or, without that claim, when it bears an ID token's marks (``nonce``,
+``at_hash``, ``c_hash``); so is a token whose ``aud`` does not name ``JWT_AUDIENCE`` (an ID token's
+names the sign-in client). Keep ``OIDC_CLIENT_ID`` and ``JWT_AUDIENCE`` apart (on Entra ID, one app
+registration for the API and one for the staff pages): an ID token without those marks is then still
+refused by its audience.
 Each verified caller is then counted against the rate limits (middleware.py).
 """
 
@@ -133,8 +136,10 @@ def access_token_problem(settings: GatewaySettings, header: dict[str, Any], clai
         return f"invalid token: a token of type {kind} is not accepted here (JWT_ACCEPTED_TYPES)"
     if kind == "at+jwt":
         return None
-    purpose = claims.get("typ")  # Keycloak's own claim: Bearer on access tokens
-    if any(c in claims for c in ID_TOKEN_CLAIMS) or (purpose is not None and str(purpose).lower() != "bearer"):
+    # Keycloak says what a token is in its own claim (Bearer on access tokens; before Keycloak 25 these
+    # also carried the client's nonce); other providers' ID tokens are known by their marks.
+    purpose = claims.get("typ")
+    if (str(purpose).lower() != "bearer") if purpose is not None else any(c in claims for c in ID_TOKEN_CLAIMS):
         return "invalid token: an ID token (or another kind of token) is not an access token"
     return None
 

@@ -109,6 +109,7 @@ async def test_only_access_tokens_for_this_api_are_accepted(attack: Attack) -> N
                 await status(idp.token("ann", "applicant", azp=idp.client_id, typ_claim="Bearer")),
             )
             assert await status(idp.token("ann", "applicant", typ=None)) == 403  # no typ: a plain JWT
+            assert await status(idp.token("ann", "applicant", typ_claim="Bearer", nonce="n")) == 403  # Keycloak < 25
             id_claims: dict[str, Any] = {"nonce": "n-0S6_WzA2Mj", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ", "auth_time": 1}
             attack(
                 "an ID token (aud = the sign-in client)",
