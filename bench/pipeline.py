@@ -554,7 +554,12 @@ SINK = (
     " SmtpServer(int(sys.argv[1])).start(); threading.Event().wait()"
 )
 # All the load comes from this one process: lift the gateway's per-caller and per-address write limits.
-UNLIMITED_WRITES = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_WRITES_PER_IP": "1000000/minute"}
+UNLIMITED_WRITES = {
+    "RATE_LIMIT_WRITES": "100000/minute",
+    "RATE_LIMIT_WRITES_PER_IP": "1000000/minute",
+    "RATE_LIMIT_READS": "100000/minute",
+    "RATE_LIMIT_READS_PER_IP": "1000000/minute",
+}
 
 
 @contextlib.contextmanager

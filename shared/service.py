@@ -34,7 +34,7 @@ from shared.events import Event, contract_events
 from shared.inbox import Inbox
 from shared.observability import HttpMiddleware, asgi_header, configure_logging, request_id_var
 from shared.outbox import Outbox, Relay
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, refuse_default_secrets
 from shared.worker import Listener, Worker
 
 log = logging.getLogger(__name__)
@@ -179,6 +179,7 @@ class ServiceRuntime:
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             configure_logging(self.name, self.settings.log_level)
+            refuse_default_secrets(self.settings)  # outside dev mode: no known default password or secret
             app.state.runtime = self
             await self.start()
             try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.identity import public_key
@@ -68,3 +70,76 @@ class ServiceSettings(Settings):
     @property
     def group_id(self) -> str:
         return f"lbb-{self.service_name}"
+
+
+# --- start-up check: no known default password or secret outside dev mode ---
+
+# Values that ship in this repository or are everyone's first guess: the dev stack's JWT secret
+# (lbb/devstack.py), docker-compose.yml's example passwords (the `lbb` owner, each service's role
+# named after itself), PostgreSQL's and the usual placeholders. Compared without case.
+DEFAULT_SECRETS = frozenset(
+    {
+        "dev-only-secret-not-for-production",
+        "lbb",
+        "applications",
+        "pairing",
+        "feedback",
+        "notifications",
+        "postgres",
+        "password",
+        "passw0rd",
+        "changeme",
+        "change-me",
+        "secret",
+        "admin",
+        "guest",
+        "test",
+        "example",
+    }
+)
+SECRET_WORDS = ("secret", "password")
+
+
+class DefaultSecretError(RuntimeError):
+    """Start-up refused: a setting holds a known default password or secret (named, never shown)."""
+
+
+def _default_password_in_url(value: str) -> bool:
+    try:
+        url = urlsplit(value)
+        user, password = url.username, url.password
+    except ValueError:
+        return False
+    if not password:
+        return False  # none in the URL: PGPASSWORD, a .pgpass file or certificates supply it
+    return password.lower() in DEFAULT_SECRETS or password == user
+
+
+def default_secrets(settings: BaseSettings) -> list[str]:
+    """The settings (upper-case names, as in the environment) that hold a known default value:
+    a ``*secret*``/``*password*`` setting equal to one of DEFAULT_SECRETS, or a URL setting whose
+    password is one of them or equals its user name (``postgres:postgres``)."""
+    found = []
+    for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str) or not value:
+            continue
+        secretive = any(word in name for word in SECRET_WORDS)
+        if (secretive and value.lower() in DEFAULT_SECRETS) or ("://" in value and _default_password_in_url(value)):
+            found.append(name.upper())
+    return found
+
+
+def refuse_default_secrets(settings: Settings) -> None:
+    """Called at start-up by the gateway and every service: outside dev mode, refuse to start while a
+    setting holds a known default password or secret. The message names the settings, never a value."""
+    if settings.dev_mode:
+        return
+    found = default_secrets(settings)
+    if found:
+        raise DefaultSecretError(
+            f"refusing to start outside dev mode: {', '.join(found)} "
+            f"{'holds' if len(found) == 1 else 'hold'} a known default password or secret; "
+            "set a value of your own (or DEV_MODE=true on a developer's machine)"
+        )

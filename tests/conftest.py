@@ -64,7 +64,10 @@ NOTIFICATIONS_TEST_ENV = {
 }
 
 # The whole suite writes through one gateway from one address: rate limits are tested in-process.
-GATEWAY_TEST_ENV = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_WRITES_PER_IP": "100000/minute"}
+GATEWAY_TEST_ENV = {
+    name: "100000/minute"
+    for name in ("RATE_LIMIT_WRITES", "RATE_LIMIT_WRITES_PER_IP", "RATE_LIMIT_READS", "RATE_LIMIT_READS_PER_IP")
+}
 
 
 @pytest.fixture(scope="session")

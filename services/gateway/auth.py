@@ -5,6 +5,16 @@ OIDC: ``OIDC_ISSUER`` (the ``iss`` every token must carry) and ``JWT_AUDIENCE`` 
 come from ``OIDC_JWKS_URL`` or, when that is unset, from the ``jwks_uri`` of the issuer's
 ``/.well-known/openid-configuration``. Keys are cached and fetched again (at most every
 ``JWKS_MIN_REFRESH_S``) when a token names a key id the cache does not hold, so key rotation works.
+
+Only access tokens open the door (``access_token_problem``): the JOSE ``typ`` must be one of
+``JWT_ACCEPTED_TYPES`` (RFC 9068's ``at+jwt``, and ``JWT`` as Keycloak and Entra ID type theirs); a
+``JWT``-typed token is refused when Keycloak's ``typ`` claim says it is not ``Bearer`` (``ID``,
+``Refresh``, ``Logout``) or, without that claim, when it bears an ID token's marks (``nonce``,
+``at_hash``, ``c_hash``); so is a token whose ``aud`` does not name ``JWT_AUDIENCE`` (an ID token's
+names the sign-in client). Keep ``OIDC_CLIENT_ID`` and ``JWT_AUDIENCE`` apart (on Entra ID, one app
+registration for the API and one for the staff pages): an ID token without those marks is then still
+refused by its audience.
+Each verified caller is then counted against the rate limits (middleware.py).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import httpx
 import jwt
 from fastapi import Depends, Header, HTTPException, Request, status
 
+from services.gateway.middleware import Limits
 from services.gateway.settings import GatewaySettings
 from shared.identity import ROLES, Caller
 
@@ -39,7 +50,7 @@ def issue_dev_token(settings: GatewaySettings, sub: str, role: str, organisation
     }
     if organisation_id is not None:
         claims["organisation_id"] = str(organisation_id)
-    return jwt.encode(claims, settings.dev_jwt_secret, algorithm="HS256")
+    return jwt.encode(claims, settings.dev_jwt_secret, algorithm="HS256", headers={"typ": "at+jwt"})
 
 
 class JwksKeys:
@@ -110,40 +121,73 @@ def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
+
+
+def _token_type(value: object) -> str:
+    """A JOSE ``typ`` compared as RFC 7515 says: without case, ``application/`` optional."""
+    return str(value).strip().lower().removeprefix("application/")
+
+
+def access_token_problem(settings: GatewaySettings, header: dict[str, Any], claims: dict[str, Any]) -> str | None:
+    """Why a verified token is not an access token for this API, or None when it is one."""
+    kind = _token_type(header.get("typ") or "JWT")  # RFC 7519: no typ means a plain JWT
+    if kind not in {_token_type(t) for t in settings.jwt_accepted_types}:
+        return f"invalid token: a token of type {kind} is not accepted here (JWT_ACCEPTED_TYPES)"
+    if kind == "at+jwt":
+        return None
+    # Keycloak says what a token is in its own claim (Bearer on access tokens; before Keycloak 25 these
+    # also carried the client's nonce); other providers' ID tokens are known by their marks.
+    purpose = claims.get("typ")
+    if (str(purpose).lower() != "bearer") if purpose is not None else any(c in claims for c in ID_TOKEN_CLAIMS):
+        return "invalid token: an ID token (or another kind of token) is not an access token"
+    return None
+
+
 async def decode(settings: GatewaySettings, keys: JwksKeys | None, token: str) -> dict[str, Any]:
-    options = {"require": ["exp", "iss", "aud", "sub"]}
     try:
         header = jwt.get_unverified_header(token)
-        algorithm = header.get("alg")
-        if algorithm == "HS256":
-            if not settings.dev_mode:
-                raise _unauthorised("invalid token: dev tokens are refused outside dev mode")
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                settings.dev_jwt_secret,
-                algorithms=["HS256"],
-                audience=settings.jwt_audience,
-                issuer=DEV_ISSUER,
-                options=options,  # type: ignore[arg-type]
-            )
-            return claims
-        if keys is None or not settings.oidc_issuer:
-            raise _unauthorised("no identity provider is configured")
-        if algorithm not in ASYMMETRIC:
-            raise _unauthorised("invalid token: unsupported signing algorithm")
-        key = await keys.key(str(header.get("kid", "")))
-        claims = jwt.decode(
+        claims = await _verified_claims(settings, keys, token, header)
+    except jwt.PyJWTError as exc:
+        raise _unauthorised(f"invalid token: {exc}") from exc
+    problem = access_token_problem(settings, header, claims)
+    if problem:
+        raise _unauthorised(problem)
+    return claims
+
+
+async def _verified_claims(
+    settings: GatewaySettings, keys: JwksKeys | None, token: str, header: dict[str, Any]
+) -> dict[str, Any]:
+    options = {"require": ["exp", "iss", "aud", "sub"]}
+    algorithm = header.get("alg")
+    if algorithm == "HS256":
+        if not settings.dev_mode:
+            raise _unauthorised("invalid token: dev tokens are refused outside dev mode")
+        claims: dict[str, Any] = jwt.decode(
             token,
-            key.key,
-            algorithms=[str(algorithm)],
+            settings.dev_jwt_secret,
+            algorithms=["HS256"],
             audience=settings.jwt_audience,
-            issuer=settings.oidc_issuer,
-            leeway=settings.jwt_leeway_s,
+            issuer=DEV_ISSUER,
             options=options,  # type: ignore[arg-type]
         )
         return claims
-    except jwt.PyJWTError as exc:
-        raise _unauthorised(f"invalid token: {exc}") from exc
+    if keys is None or not settings.oidc_issuer:
+        raise _unauthorised("no identity provider is configured")
+    if algorithm not in ASYMMETRIC:
+        raise _unauthorised("invalid token: unsupported signing algorithm")
+    key = await keys.key(str(header.get("kid", "")))
+    claims = jwt.decode(
+        token,
+        key.key,
+        algorithms=[str(algorithm)],
+        audience=settings.jwt_audience,
+        issuer=settings.oidc_issuer,
+        leeway=settings.jwt_leeway_s,
+        options=options,  # type: ignore[arg-type]
+    )
+    return claims
 
 
 def caller_from_claims(settings: GatewaySettings, claims: dict[str, Any]) -> Caller:
@@ -184,6 +228,10 @@ async def current_caller(
     if not token:
         raise _unauthorised("missing bearer token")
     caller = await authenticate(request, token)
+    limits: Limits | None = getattr(request.app.state, "limits", None)
+    retry = await limits.caller(request.method, caller.sub) if limits else None
+    if retry is not None:
+        raise HTTPException(429, detail="too many requests; try again later", headers={"Retry-After": str(retry)})
     request.state.caller = caller
     return caller
 

@@ -21,6 +21,7 @@ from services.gateway import pages, privacy
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
+from services.gateway.startup import refuse_unsafe_start
 from services.gateway.upstream import Upstream
 from shared.identity import Assertions
 from shared.observability import configure_logging
@@ -46,6 +47,7 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging("gateway", settings.log_level)
+        refuse_unsafe_start(settings)  # before anything is served: uvicorn exits with the message
         # What vouches for each forwarded request; without GATEWAY_SIGNING_KEY the gateway does not start.
         app.state.assertions = Assertions(settings.gateway_signing_key.get_secret_value())
         upstream = Upstream(settings.upstream_timeout_s)  # the services, on every request

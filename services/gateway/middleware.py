@@ -1,18 +1,24 @@
 """What wraps every request to the gateway (pure ASGI, outermost first):
 
-1. request id: ``X-Request-Id`` taken from the caller when it is a sane token, made up otherwise; set
+0. in dev mode only, the loopback: a request that came in on an address of this host outside
+   127.0.0.0/8 and ::1 (the ASGI ``server``, the socket's own address) is refused 403, whatever
+   server runs the app (startup.py refuses to start on such an address when it can tell);
+1. the client's address: the peer's, or from ``X-Forwarded-For`` when the peer is one of the proxies
+   ``FORWARDED_ALLOW_IPS`` trusts (the rightmost hop no trusted proxy added); everything after sees it;
+2. request id: ``X-Request-Id`` taken from the caller when it is a sane token, made up otherwise; set
    for the logs (``request_id_var``), sent on to the services, echoed on the answer; one access log
    line per request;
-2. security headers on every answer (nosniff, no framing, no referrer, a same-origin CSP, no-store);
-3. request body size limit (``MAX_BODY_BYTES``): 413, whether or not a Content-Length was sent;
-4. rate limiting of writes (POST/PUT/PATCH/DELETE) per caller (token) and per client address with the
-   ``limits`` package (sliding window counters): 429 with ``Retry-After``;
-5. CORS: closed unless ``CORS_ALLOW_ORIGINS`` lists origins (Starlette's CORSMiddleware).
+3. security headers on every answer (nosniff, no framing, no referrer, a same-origin CSP, no-store;
+   outside dev mode ``Strict-Transport-Security``);
+4. request body size limit (``MAX_BODY_BYTES``): 413, whether or not a Content-Length was sent;
+5. rate limiting of every request per client address with the ``limits`` package (sliding window
+   counters), reads and writes apart: 429 with ``Retry-After``. Per verified caller, the same
+   ``Limits`` are counted by auth.py once the token is verified (a made-up token buys no budget);
+6. CORS: closed unless ``CORS_ALLOW_ORIGINS`` lists origins (Starlette's CORSMiddleware).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -20,6 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from fastapi import FastAPI
@@ -56,8 +63,61 @@ async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] 
     await send({"type": "http.response.body", "body": body})
 
 
+class LoopbackOnly(HttpMiddleware):
+    """Dev mode: 403 for a request that reached this host on an address other than the loopback.
+    A server names the socket's address; a name (an in-process test client's host) is let through."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if server and server[1] is not None:  # (host, port); a unix socket's is (path, None)
+            try:
+                off_loopback = not ip_address(str(server[0]).strip("[]")).is_loopback
+            except ValueError:
+                off_loopback = False
+            if off_loopback:
+                await _answer(send, 403, "the gateway in dev mode answers on the loopback only")
+                return
+        await self.app(scope, receive, send)
+
+
+class ClientAddress(HttpMiddleware):
+    """The client's address in ``scope["client"]``: X-Forwarded-For believed from trusted proxies only."""
+
+    def __init__(self, app: ASGIApp, trusted: list[IPv4Network | IPv6Network] | None) -> None:
+        super().__init__(app)
+        self.trusted = trusted
+
+    def _trusted(self, host: str) -> bool:
+        if self.trusted is None:
+            return True
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if client and self._trusted(str(client[0])):
+            hops = [
+                hop.strip()
+                for key, value in scope.get("headers", [])
+                if key.lower() == b"x-forwarded-for"
+                for hop in bytes(value).decode("latin-1").split(",")
+                if hop.strip()
+            ]
+            if hops:
+                untrusted = [hop for hop in hops if not self._trusted(hop)]
+                scope["client"] = (untrusted[-1] if untrusted else hops[0], 0)
+        await self.app(scope, receive, send)
+
+
 class RequestContext(HttpMiddleware):
     """Request id, security headers and the access log line."""
+
+    def __init__(self, app: ASGIApp, hsts: str = "") -> None:
+        super().__init__(app)
+        self.hsts = hsts.encode()
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = asgi_header(scope, b"x-request-id")
@@ -83,6 +143,8 @@ class RequestContext(HttpMiddleware):
                     headers.append((b"content-security-policy", CSP.encode()))
                 if not path.startswith("/static/"):
                     headers.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", self.hsts))
                 message["headers"] = headers
             await send(message)
 
@@ -168,8 +230,9 @@ class Counters(MemoryStorage):
         await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
 
 
-class RateLimit:
-    """Writes per caller (a hash of their token) and per client address, sliding windows in memory.
+class Limits:
+    """The gateway's rate limits, sliding windows in memory: per verified caller (auth.py counts a
+    caller once their token is verified) and per client address (RateLimit), reads and writes apart.
 
     A sliding window counter (this window's count plus the last one's, weighted by how much of it
     still overlaps) rather than a moving window of timestamps: the same limit to within a few
@@ -178,48 +241,51 @@ class RateLimit:
     the setting (the ``limits`` package can use Redis instead, by its storage URL, if that matters).
     """
 
-    def __init__(self, app: ASGIApp, per_caller: str, per_ip: str) -> None:
-        self.app = app
+    def __init__(self, settings: GatewaySettings) -> None:
         self.limiter = SlidingWindowCounterRateLimiter(Counters())
-        self.per_caller = parse(per_caller)
-        self.per_ip = parse(per_ip)
+        self.per_caller = {True: parse(settings.rate_limit_writes), False: parse(settings.rate_limit_reads)}
+        self.per_ip = {True: parse(settings.rate_limit_writes_per_ip), False: parse(settings.rate_limit_reads_per_ip)}
 
     async def _refused(self, limit: Any, *keys: str) -> int | None:
+        """None when the hit is within the limit, else the seconds until it may be tried again."""
         if await self.limiter.hit(limit, *keys):
             return None
         reset, _ = await self.limiter.get_window_stats(limit, *keys)
         return max(1, math.ceil(reset - time.time()))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in WRITES:
-            await self.app(scope, receive, send)
-            return
+    async def caller(self, method: str, subject: str) -> int | None:
+        write = method in WRITES
+        return await self._refused(self.per_caller[write], "caller", "w" if write else "r", subject)
+
+    async def address(self, method: str, ip: str) -> int | None:
+        write = method in WRITES
+        return await self._refused(self.per_ip[write], "ip", "w" if write else "r", ip)
+
+
+async def too_many(send: Send, retry_after: int) -> None:
+    await _answer(send, 429, "too many requests; try again later", {"Retry-After": str(retry_after)})
+
+
+class RateLimit(HttpMiddleware):
+    """Every request per client address (after ClientAddress has found it)."""
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        super().__init__(app)
+        self.limits = limits
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        ip = str(client[0]) if client else "unknown"
-        credential = asgi_header(scope, b"authorization") or _cookie(scope, "lbb_session")
-        retry = await self._refused(self.per_ip, "ip", ip)
-        if retry is None and credential:
-            caller = hashlib.sha256(credential.encode()).hexdigest()
-            retry = await self._refused(self.per_caller, "caller", caller)
+        retry = await self.limits.address(str(scope.get("method")), str(client[0]) if client else "unknown")
         if retry is not None:
-            await _answer(send, 429, "too many requests; try again later", {"Retry-After": str(retry)})
+            await too_many(send, retry)
             return
         await self.app(scope, receive, send)
 
 
-def _cookie(scope: Scope, name: str) -> str | None:
-    raw = asgi_header(scope, b"cookie")
-    if not raw:
-        return None
-    for part in raw.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return None
-
-
 def install_middleware(app: FastAPI, settings: GatewaySettings) -> None:
-    """Added innermost first: CORS, rate limit, body limit, then the request context outermost."""
+    """Added innermost first: CORS, rate limit, body limit, request context, the client's address, then
+    in dev mode the loopback check outermost. The limits are also ``app.state.limits``, for auth.py's
+    per-caller count."""
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -228,6 +294,10 @@ def install_middleware(app: FastAPI, settings: GatewaySettings) -> None:
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"],
         )
-    app.add_middleware(RateLimit, per_caller=settings.rate_limit_writes, per_ip=settings.rate_limit_writes_per_ip)
+    app.state.limits = Limits(settings)
+    app.add_middleware(RateLimit, limits=app.state.limits)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, hsts="" if settings.dev_mode else settings.hsts)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies())
+    if settings.dev_mode:
+        app.add_middleware(LoopbackOnly)

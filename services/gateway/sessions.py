@@ -6,6 +6,12 @@ Sign-in: with an OIDC identity provider and ``OIDC_CLIENT_ID``, the authorizatio
 PKCE (``/staff/sign-in/oidc`` → the provider → ``/staff/sign-in/callback``); the access token the
 provider issues for ``JWT_AUDIENCE`` becomes the session. A token can also be pasted
 (``POST /staff/sign-in`` with ``token``). In dev mode a form picks a subject and role instead.
+
+CSRF: a signed-in person's forms carry an HMAC of their session under ``CSRF_SECRET``. The sign-in
+form, before there is a session, carries an HMAC of a random nonce the sign-in page sets in a cookie
+(``__Host-lbb_csrf`` outside dev mode, so no sibling site can plant one): a page elsewhere can post
+neither the nonce's HMAC nor make the browser send a nonce it knows, so nobody can sign a victim in
+to the attacker's account. Cookies are ``Secure`` unless in dev mode.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from shared.observability import request_id_var
 HERE = Path(__file__).parent
 SESSION_COOKIE = "lbb_session"
 SIGN_IN_COOKIE = "lbb_sign_in"  # state and PKCE verifier while the provider signs the person in
+CSRF_COOKIE = "lbb_csrf"  # the sign-in form's nonce; ``__Host-`` prefixed when Secure
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/staff", include_in_schema=False)  # signing in and out
 
@@ -81,9 +88,28 @@ class Session:
         return answer.json() if answer.content else None
 
 
-def csrf_token(request: Request, token: str) -> str:
+def _mac(request: Request, purpose: bytes, value: str) -> str:
     settings: GatewaySettings = request.app.state.settings
-    return hmac.new(settings.csrf_secret.encode(), b"csrf:" + token.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(settings.csrf_secret.encode(), purpose + value.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request, token: str) -> str:
+    return _mac(request, b"csrf:", token)
+
+
+def csrf_cookie(settings: GatewaySettings) -> str:
+    return f"__Host-{CSRF_COOKIE}" if settings.secure_cookies else CSRF_COOKIE
+
+
+def sign_in_nonce(request: Request) -> str | None:
+    settings: GatewaySettings = request.app.state.settings
+    return request.cookies.get(csrf_cookie(settings))
+
+
+def check_sign_in_csrf(request: Request, csrf: str) -> None:
+    nonce = sign_in_nonce(request)
+    if not nonce or not hmac.compare_digest(_mac(request, b"sign-in:", nonce), csrf):
+        raise HTTPException(403, detail="the sign-in form has expired; reload the page and try again")
 
 
 async def session(request: Request) -> Session | None:
@@ -133,7 +159,7 @@ def check_csrf(me: Session, csrf: str) -> None:
         raise HTTPException(403, detail="the form has expired; reload the page and try again")
 
 
-Csrf = Annotated[str, Form()]
+Csrf = Annotated[str, Form()]  # missing or forged: 403 either way (check_csrf)
 
 
 # --- signing in and out ---
@@ -151,18 +177,28 @@ async def sign_in_page(request: Request) -> HTMLResponse:
             )
         except ApiError:
             organisations = []
-    return render(request, "sign_in.html", None, organisations=organisations, oidc=bool(settings.oidc_client_id))
+    nonce = sign_in_nonce(request) or secrets.token_urlsafe(24)
+    csrf = _mac(request, b"sign-in:", nonce)
+    page = render(
+        request, "sign_in.html", None, organisations=organisations, oidc=bool(settings.oidc_client_id), csrf=csrf
+    )
+    page.set_cookie(
+        csrf_cookie(settings), nonce, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/"
+    )
+    return page
 
 
 @router.post("/sign-in")
 async def sign_in(
     request: Request,
+    csrf: Annotated[str, Form()] = "",
     sub: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
     organisation_id: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
 ) -> Response:
     settings: GatewaySettings = request.app.state.settings
+    check_sign_in_csrf(request, csrf)
     if not token:
         if not settings.dev_mode:
             return back("/staff/sign-in", error="sign in through your organisation's identity provider")
@@ -276,7 +312,7 @@ async def sign_in_callback(request: Request, code: str = "", state: str = "", er
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, csrf: Csrf) -> Response:
+async def sign_out(request: Request, csrf: Csrf = "") -> Response:
     me = await signed_in(request)
     check_csrf(me, csrf)
     response = back("/staff/sign-in", message="You have signed out.")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,17 +39,37 @@ def settings(**overrides: Any) -> GatewaySettings:
         "dev_mode": False,
         "dev_jwt_secret": "in-process-secret-of-at-least-32-bytes",
         "gateway_signing_key": KEYS.private_pem,
+        "csrf_secret": "in-process-csrf-secret-of-at-least-32-bytes",
     }
     return GatewaySettings(**(base | overrides))
 
 
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+@asynccontextmanager
+async def browsers(
+    config: GatewaySettings, count: int, address: str = "10.1.2.3"
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """``count`` clients of one in-process gateway, each with its own cookies (one person's browser each)."""
+    app = create_app(config, configure_logs=False)
+    async with app.router.lifespan_context(app), contextlib.AsyncExitStack() as clients:
+        transport = httpx.ASGITransport(app=app, client=(address, 5555))
+        # https: outside dev mode the cookies are Secure, and a client sends those over HTTPS only
+        yield [
+            await clients.enter_async_context(httpx.AsyncClient(transport=transport, base_url="https://gateway.test"))
+            for _ in range(count)
+        ]
+
+
 @asynccontextmanager
 async def gateway(config: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(config, configure_logs=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 5555))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            yield client
+    async with browsers(config, 1) as (client,):
+        yield client
 
 
 class IdentityProvider:
@@ -147,6 +169,8 @@ class IdentityProvider:
         expires_in: timedelta = timedelta(minutes=5),
         key: Any = None,
         kid: str | None = None,
+        typ: str | None = "JWT",
+        typ_claim: str | None = None,
         **claims: Any,
     ) -> str:
         now = datetime.now(UTC)
@@ -159,7 +183,10 @@ class IdentityProvider:
             "exp": now + expires_in,
             **claims,
         }
-        return jwt.encode(payload, key or self.key, algorithm="RS256", headers={"kid": kid or self.kid})
+        if typ_claim is not None:  # Keycloak's own claim: Bearer, ID, Refresh
+            payload["typ"] = typ_claim
+        headers = {"kid": kid or self.kid} | ({"typ": typ} if typ else {})
+        return jwt.encode(payload, key or self.key, algorithm="RS256", headers=headers)
 
 
 @contextmanager

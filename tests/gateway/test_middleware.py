@@ -1,4 +1,4 @@
-"""Request ids, body size limit, rate limiting of writes, security headers and closed CORS."""
+"""Request ids, body size limit, rate limiting, trusted proxies, security headers and closed CORS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from limits import parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from services.gateway.auth import issue_dev_token
 from services.gateway.middleware import Counters
 from tests.gateway.inprocess import gateway, settings
 
@@ -81,20 +82,56 @@ async def test_bodies_over_the_limit_are_refused_with_413_with_or_without_conten
         assert fine.status_code == 401  # through the limit: refused for want of a token, not its size
 
 
-async def test_writes_are_rate_limited_per_caller_and_per_address_with_retry_after() -> None:
-    config = settings(rate_limit_writes="3/minute", rate_limit_writes_per_ip="6/minute")
+async def test_requests_are_rate_limited_per_verified_caller_and_per_address_with_retry_after() -> None:
+    # Windows of an hour: the sliding window counter weighs the last clock window's hits down, so a
+    # test straddling a boundary of minute windows could see one hit more allowed.
+    config = settings(
+        dev_mode=True,
+        rate_limit_writes="3/hour",
+        rate_limit_reads="4/hour",
+        rate_limit_writes_per_ip="6/hour",
+        rate_limit_reads_per_ip="100/hour",
+    )
     async with gateway(config) as client:
-        ann = {"Authorization": "Bearer ann-token"}
+        ann = {"Authorization": f"Bearer {issue_dev_token(config, 'ann', 'applicant', None)}"}
+        # authenticated, then refused by role (403) until ann's write budget is spent
         codes = [(await client.post("/api/cohorts", json={}, headers=ann)).status_code for _ in range(4)]
-        assert codes == [401, 401, 401, 429]
+        assert codes == [403, 403, 403, 429]
         refused = await client.post("/api/cohorts", json={}, headers=ann)
-        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
-        # reads are not limited
-        assert (await client.get("/api/organisations", headers=ann)).status_code == 401
-        # another caller from the same address has their own budget, until the address's is spent
-        bob = {"Authorization": "Bearer bob-token"}
-        assert (await client.post("/api/cohorts", json={}, headers=bob)).status_code == 401
+        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 3600
+        # reads have their own budget per caller
+        report = "/api/cohorts/00000000-0000-4000-8000-000000000000/shortlisting"
+        reads = [(await client.get(report, headers=ann)).status_code for _ in range(5)]
+        assert reads == [403, 403, 403, 403, 429]
+        # a made-up token is no caller: refused (401), it still spends the address's budget (the 6th write)
+        made_up = {"Authorization": "Bearer made-up"}
+        assert (await client.post("/api/cohorts", json={}, headers=made_up)).status_code == 401
+        # another caller from the same address has their own budget, but the address's is spent
+        bob = {"Authorization": f"Bearer {issue_dev_token(config, 'bob', 'applicant', None)}"}
         assert (await client.post("/api/cohorts", json={}, headers=bob)).status_code == 429
+
+
+async def test_x_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    untrusted = settings(rate_limit_writes_per_ip="1/hour")
+    async with gateway(untrusted) as client:
+        codes = [
+            (await client.post("/api/cohorts", json={}, headers={"X-Forwarded-For": f"203.0.113.{i}"})).status_code
+            for i in range(2)
+        ]
+        assert codes == [401, 429]  # a fresh X-Forwarded-For from an untrusted peer buys nothing
+
+    behind_proxy = settings(rate_limit_writes_per_ip="1/hour", forwarded_allow_ips="10.1.2.0/24")
+    async with gateway(behind_proxy) as client:
+
+        async def post(forwarded_for: str) -> int:
+            headers = {"X-Forwarded-For": forwarded_for}
+            return (await client.post("/api/cohorts", json={}, headers=headers)).status_code
+
+        assert [await post("203.0.113.7"), await post("203.0.113.7")] == [401, 429]
+        assert await post("203.0.113.8") == 401  # another client behind the proxy: their own budget
+        # the client's own claim (left) is not believed: the rightmost hop no trusted proxy added is
+        assert await post("198.51.100.1, 203.0.113.8") == 429
+        assert [await post("203.0.113.9, 10.1.2.50"), await post("203.0.113.9, 10.1.2.51")] == [401, 429]
 
 
 async def test_the_rate_limit_counters_are_swept_at_most_once_a_second_whatever_the_number_of_callers() -> None:

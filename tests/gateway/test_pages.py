@@ -3,18 +3,10 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
 from lbb.devstack import Stack
-from tests.gateway.inprocess import gateway, identity_provider, settings
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
-    assert found, html
-    return found.group(1)
+from tests.gateway.inprocess import csrf_of, gateway, identity_provider, settings
 
 
 async def test_signing_in_sets_a_strict_httponly_cookie_and_forms_need_the_csrf_token(stack: Stack) -> None:
@@ -22,10 +14,15 @@ async def test_signing_in_sets_a_strict_httponly_cookie_and_forms_need_the_csrf_
         assert (await client.get("/staff/", follow_redirects=False)).headers["location"] == "/staff/sign-in"
         page = await client.get("/staff/sign-in")
         assert page.status_code == 200 and '<label for="sub">' in page.text and "Luton" in page.text
-        signed = await client.post("/staff/sign-in", data={"sub": "pat", "role": "board"}, follow_redirects=False)
+        unsigned = await client.post("/staff/sign-in", data={"sub": "pat", "role": "board"}, follow_redirects=False)
+        assert unsigned.status_code == 403  # the sign-in form carries its CSRF token too
+        signed = await client.post(
+            "/staff/sign-in", data={"sub": "pat", "role": "board", "csrf": csrf_of(page.text)}, follow_redirects=False
+        )
         assert signed.status_code == 303
         cookie = signed.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "path=/staff" in cookie
+        assert "secure" not in cookie and "strict-transport-security" not in signed.headers  # dev mode: plain HTTP
         home = await client.get("/staff/")
         assert home.status_code == 200 and "pat (board)" in home.text
         assert home.headers["content-security-policy"].startswith("default-src 'self'")
@@ -41,7 +38,8 @@ async def test_signing_in_sets_a_strict_httponly_cookie_and_forms_need_the_csrf_
 
 async def test_a_refusal_from_the_api_is_a_page_with_its_status(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
-        await client.post("/staff/sign-in", data={"sub": "ann-pages", "role": "applicant"})
+        csrf = csrf_of((await client.get("/staff/sign-in")).text)
+        await client.post("/staff/sign-in", data={"sub": "ann-pages", "role": "applicant", "csrf": csrf})
         refused = await client.get("/staff/cohorts/00000000-0000-4000-8000-000000000000")
         assert refused.status_code == 403 and "Programme Board" in refused.text
         missing = await client.get("/staff/apply/00000000-0000-4000-8000-000000000000")
@@ -52,8 +50,11 @@ async def test_outside_dev_mode_the_sign_in_page_takes_an_identity_provider_toke
     async with gateway(settings(dev_mode=False)) as client:
         page = await client.get("/staff/sign-in")
         assert page.status_code == 200 and 'name="token"' in page.text and 'name="role"' not in page.text
-        refused = await client.post("/staff/sign-in", data={"sub": "x", "role": "admin"}, follow_redirects=False)
+        form = {"sub": "x", "role": "admin", "csrf": csrf_of(page.text)}
+        refused = await client.post("/staff/sign-in", data=form, follow_redirects=False)
         assert "identity+provider" in refused.headers["location"]
+        assert page.headers["strict-transport-security"] == "max-age=31536000"
+        assert "secure" in page.headers["set-cookie"].lower() and "__Host-lbb_csrf=" in page.headers["set-cookie"]
 
 
 async def test_staff_sign_in_through_the_identity_provider_with_pkce() -> None:
