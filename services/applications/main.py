@@ -11,6 +11,11 @@ from shared.service import ServiceRuntime
 def build(settings: ApplicationsSettings | None = None) -> ServiceRuntime:
     settings = settings or ApplicationsSettings()
     runtime = ServiceRuntime.assemble(settings, models=models, handlers=handlers, api=routes)
+
+    @runtime.on_start
+    async def _check_person_key() -> None:  # refuse to start without the pseudonym's key
+        settings.person_key()
+
     if settings.seed_demo_data:
 
         @runtime.on_start

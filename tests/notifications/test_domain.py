@@ -125,7 +125,7 @@ def test_a_feedback_request_sets_a_reminder_before_the_due_date_that_the_submiss
     (plan,), _ = reminders_for(requested, [A, B], RULES)
     assert (plan.kind, plan.recipient_id, plan.due_at) == (domain.FEEDBACK_DUE, A, due - timedelta(days=3))
     submitted = ev.FeedbackSubmitted(
-        feedback_id=uuid.uuid4(), pair_id=PAIR, from_fellow_id=A, to_fellow_id=B, strengths={}, submitted_at=NOW
+        feedback_id=uuid.uuid4(), pair_id=PAIR, from_fellow_id=A, to_fellow_id=B, submitted_at=NOW
     )
     _, (settled,) = reminders_for(submitted, [A, B], RULES)
     assert domain.reminder_id(settled.kind, settled.subject_id, A) == plan.id
