@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from pydantic import PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 
 from services.applications.models import SCHEMA
 from shared.settings import ServiceSettings
@@ -17,6 +17,8 @@ class ApplicationsSettings(ServiceSettings):
     db_schema: str = SCHEMA
     # Add the BLMK partner organisations at start (demo data; `lbb dev` sets SEED_DEMO_DATA=true).
     seed_demo_data: bool = False
+    # Applications that were never enrolled are anonymised this long after their cohort closed.
+    retention_unenrolled_days: float = Field(default=365, gt=0)
     # The key of FellowEnrolled.person_id (HMAC-SHA256 of the e-mail address): held by this service
     # alone, required outside dev mode, at least 32 characters. Changing it changes every person id
     # (earlier pairings are then no longer recognised across cohorts).

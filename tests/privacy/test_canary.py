@@ -26,9 +26,8 @@ from lbb.mailsink import MailSink
 from services.notifications.domain import TEMPLATES
 from shared import topics
 from tests import flows
-from tests.conftest import Api, TopicReader, envelopes, eventually
+from tests.conftest import Api, TopicReader, envelopes, eventually, finding
 from tests.feedback.flow import complete_exchange, give
-from tests.privacy.conftest import LINES
 
 # The namespace of the old, unkeyed person id (UUIDv5 of the e-mail address), to prove it is gone.
 OLD_PERSON_NAMESPACE = uuid.UUID("9c7fb252-9d61-8384-5796-d6b01b29f787")
@@ -250,18 +249,18 @@ async def test_nothing_personal_reaches_an_integration_topic_a_dead_letter_or_a_
         {dict(r.headers)["x-lbb-error"].decode() for r in records if r.key == poison_key.encode() and r.headers}
     )
 
-    LINES.extend(
-        [
-            f"markers: {mark} (every personal field of Ann, Bob and Carol, Carol's SMTP reply), {poison_mark} (poison)",
-            "records read, per topic: " + ", ".join(f"{t} {n}" for t, n in sorted(per_topic.items())),
-            "log lines read: " + ", ".join(f"{name} {len(lines)}" for name, lines in logs.items()),
-            f"marker where it may be (internal contacts topic): {len(allowed)} records",
-            f"person_id of Ann and Bob: {enrolled}",
-            f"dead-letter errors of the poison: {dead_errors}",
-            f"marker found where it must not be: {len(found)}",
-            *(f"  {f}" for f in found),
-        ]
-    )
+    report = [
+        f"markers: {mark} (every personal field of Ann, Bob and Carol, Carol's SMTP reply), {poison_mark} (poison)",
+        "records read, per topic: " + ", ".join(f"{t} {n}" for t, n in sorted(per_topic.items())),
+        "log lines read: " + ", ".join(f"{name} {len(lines)}" for name, lines in logs.items()),
+        f"marker where it may be (internal contacts topic): {len(allowed)} records",
+        f"person_id of Ann and Bob: {enrolled}",
+        f"dead-letter errors of the poison: {dead_errors}",
+        f"marker found where it must not be: {len(found)}",
+        *(f"  {f}" for f in found),
+    ]
+    for number, line in enumerate(report):
+        finding("privacy canary: what was read and what was found", f"{number:03}", line)
     assert len(allowed) >= 3, "the canary never reached the contacts topic: the scan proves nothing"
     assert any("organisation_id: uuid_parsing" in e for e in dead_errors), dead_errors
     assert any("not a CloudEvents envelope: time: " in e for e in dead_errors), dead_errors
