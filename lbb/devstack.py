@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -249,6 +250,9 @@ class Stack:
     database_url: str | None = None
     ports: dict[str, int] = field(default_factory=dict)
     dev_jwt_secret: str = "dev-only-secret-not-for-production"
+    # the key of the person pseudonym (FellowEnrolled.person_id), given to the applications service alone:
+    # PERSON_ID_KEY if set, else random per stack
+    person_id_key: str = field(default_factory=lambda: os.environ.get("PERSON_ID_KEY") or secrets.token_hex(32))
     seed_demo_data: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     # The gateway signs what it forwards with the private key; the services verify with the public one.
@@ -294,7 +298,7 @@ class Stack:
 
     def service_env(self, name: str) -> dict[str, str]:
         assert self.kafka_bootstrap_servers and self.database_url
-        not_inherited = ("PAIRING_WEIGHTS__", "GATEWAY_SIGNING_KEY", "GATEWAY_PUBLIC_KEY")
+        not_inherited = ("PAIRING_WEIGHTS__", "GATEWAY_SIGNING_KEY", "GATEWAY_PUBLIC_KEY", "PERSON_ID_KEY")
         env = {k: v for k, v in os.environ.items() if not k.startswith(not_inherited)} | {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "DATABASE_URL": self.database_url,
@@ -303,6 +307,8 @@ class Stack:
             "SEED_DEMO_DATA": "true" if self.seed_demo_data else "false",
             "PYTHONUNBUFFERED": "1",
         }
+        if name == "applications":
+            env["PERSON_ID_KEY"] = self.person_id_key
         if self.smtp_host:
             env |= {"SMTP_HOST": self.smtp_host, "SMTP_PORT": str(self.smtp_port or 25)}
         if name == "gateway":  # only the gateway holds the private key

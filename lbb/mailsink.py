@@ -2,9 +2,11 @@
 
 It speaks SMTP for real, so the notifications service's aiosmtplib client is exercised end to end.
 Tests reach into it: ``messages`` (parsed e-mails), ``refuse`` (addresses answered with 550 at
-RCPT TO), ``hold`` (addresses whose DATA is received but not answered until released: the moment
-a sender could be killed between handing a message over and recording it) and ``hold_rcpt``
-(addresses whose RCPT TO is not answered until released: killed before handing anything over).
+RCPT TO), ``refuse_with`` (address → the reply to refuse it with at RCPT TO, such as a real server's
+"550 5.1.1 <ann@example.org>: Recipient address rejected"), ``hold`` (addresses whose DATA is
+received but not answered until released: the moment a sender could be killed between handing a
+message over and recording it) and ``hold_rcpt`` (addresses whose RCPT TO is not answered until
+released: killed before handing anything over).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class MailSink:
         self.received: list[bytes] = []  # as they arrived; parsed only when someone reads them
         self._parsed: list[EmailMessage] = []
         self.refuse: set[str] = set()
+        self.refuse_with: dict[str, str] = {}
         self.hold: set[str] = set()
         self.hold_rcpt: set[str] = set()
         self.refused: list[str] = []  # one entry per refused RCPT TO
@@ -75,9 +78,10 @@ class Hooks:
         self.sink = sink
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
-        if address.lower() in self.sink.refuse:
+        reply = self.sink.refuse_with.get(address.lower())
+        if reply is not None or address.lower() in self.sink.refuse:
             self.sink.note_refused(address)
-            return "550 5.1.1 mailbox unavailable (refused by the test sink)"
+            return reply or "550 5.1.1 mailbox unavailable (refused by the test sink)"
         await self._wait_while(lambda: address.lower() in self.sink.hold_rcpt)
         envelope.rcpt_tos.append(address)
         return "250 OK"

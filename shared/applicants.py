@@ -1,7 +1,8 @@
 """Which token subject made which application: the projection of ContactRecorded that a service
 keeps to know which fellows a caller is (a fellow's id is the id of the application that enrolled
-them). Only the subject is kept: no name, e-mail or job title. Like the outbox and inbox, each
-service that needs it has this table in its own schema (``applicant``)."""
+them). Only the subject is kept: no name, e-mail or job title; pairing alone keeps the interests too
+(``interests=True``), which it scores. Like the outbox and inbox, each service that needs it has this
+table in its own schema (``applicant``)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,35 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Uuid, select
+from sqlalchemy import Column, MetaData, String, Table, Uuid, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events as ev
 from shared.consumer import Batched, Context
-from shared.db import upsert
+from shared.db import Json, upsert
 
 
 class Applicants:
-    def __init__(self, metadata: MetaData) -> None:
+    def __init__(self, metadata: MetaData, *, interests: bool = False) -> None:
+        self.interests = interests
+        extra = [Column("interests", Json, nullable=False, server_default=text("'[]'"))] if interests else []
         self.table = Table(
             "applicant",
             metadata,
             Column("application_id", Uuid, primary_key=True),
             Column("subject", String(200), nullable=False, index=True),
+            *extra,
         )
         self._upsert = upsert(self.table)  # built once: SQLAlchemy caches one statement
         self.handler = Batched(self._recorded)
 
     async def record(self, session: AsyncSession, events: Sequence[ev.ContactRecorded]) -> None:
-        """The subject of each application, in one executemany; nothing else of the contact."""
-        await session.execute(self._upsert, [{"application_id": e.person_id, "subject": e.subject} for e in events])
+        """The subject of each application (and its interests, where kept), in one executemany; nothing
+        else of the contact."""
+        rows = [{"application_id": e.person_id, "subject": e.subject} for e in events]
+        if self.interests:
+            rows = [row | {"interests": e.interests} for row, e in zip(rows, events, strict=True)]
+        await session.execute(self._upsert, rows)
 
     async def _recorded(self, ctx: Context, events: list[ev.ContactRecorded]) -> None:
         await self.record(ctx.session, events)

@@ -7,7 +7,8 @@ and one offset commit per batch, so a busy topic costs a few round trips per eve
 many; a savepoint per event only when a handler failed and the batch is applied again. A ``Batched``
 handler gets the consecutive events of a batch that it handles in one call. A message
 that cannot be parsed or validated, or whose handler keeps failing, goes to ``<topic>.dlq`` with the
-error in its headers, and the consumer moves on.
+error in its headers, and the consumer moves on. Errors in headers and logs are described by type,
+field path and SQLSTATE (``shared.errors.describe``), never by the values they were about.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import topics
 from shared.envelope import Envelope, InvalidEnvelope, event_of, parse_envelope
+from shared.errors import describe
 from shared.events import Event
 from shared.inbox import Inbox
 from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS, event_id_var
@@ -86,7 +88,7 @@ class _HandlerFailed(Exception):
     when a ``Batched`` handler failed on a run of events (no one event has used an attempt then)."""
 
     def __init__(self, work: Work | None, error: Exception, event_type: str) -> None:
-        super().__init__(repr(error))
+        super().__init__(describe(error))
         self.work, self.error, self.event_type = work, error, event_type
 
 
@@ -179,7 +181,10 @@ class Consumer:
             self.batch_failures += 1
             pause = min(0.2 * 2**self.batch_failures, 5.0)
             log.warning(
-                "a batch of %d events could not be applied (%r); fetching it again in %.1fs", len(records), exc, pause
+                "a batch of %d events could not be applied (%s); fetching it again in %.1fs",
+                len(records),
+                describe(exc),
+                pause,
             )
             await asyncio.sleep(pause)
             await message.nack()
@@ -217,10 +222,10 @@ class Consumer:
                 outcomes += await self._apply_straight(work)
             except _HandlerFailed as failed:
                 log.warning(
-                    "%s %s failed (attempt 1): %r; applying its batch again event by event",
+                    "%s %s failed (attempt 1): %s; applying its batch again event by event",
                     failed.event_type,
                     failed.work.envelope.id if failed.work else "(a run of them)",
-                    failed.error,
+                    describe(failed.error),
                 )
                 EVENTS_CONSUMED.labels(self.settings.service_name, failed.event_type, "retried").inc()
                 outcomes += await self._apply_each(work, dead, failed)
@@ -300,8 +305,9 @@ class Consumer:
         envelope = item.envelope
         while True:
             if attempts >= self.settings.handler_max_attempts:
-                log.error("%s failed %d times; dead-lettering it: %r", envelope.type, attempts, error)
-                return f"dead:handler failed {attempts} times: {error!r}", 0.0
+                reason = describe(error) if error is not None else "unknown"
+                log.error("%s failed %d times; dead-lettering it: %s", envelope.type, attempts, reason)
+                return f"dead:handler failed {attempts} times: {reason}", 0.0
             started = time.perf_counter()
             try:
                 async with session.begin_nested():
@@ -316,7 +322,9 @@ class Consumer:
                 attempts, error = attempts + 1, exc
                 EVENTS_CONSUMED.labels(self.settings.service_name, envelope.type, "retried").inc()
                 if attempts < self.settings.handler_max_attempts:
-                    log.warning("%s %s failed (attempt %d): %r; retrying", envelope.type, envelope.id, attempts, exc)
+                    log.warning(
+                        "%s %s failed (attempt %d): %s; retrying", envelope.type, envelope.id, attempts, describe(exc)
+                    )
                     await asyncio.sleep(min(0.1 * 2**attempts, 5.0))
 
     async def dead_letter(self, raw: Any, error: str) -> None:

@@ -36,7 +36,7 @@ def make_engine(database_url: str, *, pool_size: int = 8) -> AsyncEngine:
     the outage it is (consumers leave the batch uncommitted and fetch it again, the relay and the
     delivery worker retry, an HTTP request fails once and its client retries).
     """
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=4)
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=4, hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

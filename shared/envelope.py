@@ -1,4 +1,6 @@
-"""The CloudEvents 1.0 structured envelope of DESIGN.md: ``wrap`` an event, ``parse`` bytes."""
+"""The CloudEvents 1.0 structured envelope of DESIGN.md: ``wrap`` an event, ``parse`` bytes. What is
+wrong with a message that does not parse is said by field paths and error types, never its values
+(the reason goes into dead-letter headers and logs)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.errors import validation_problems
 from shared.events import REGISTRY, Event
 
 
@@ -50,7 +53,7 @@ def parse_envelope(raw: bytes | str) -> Envelope:
     try:
         envelope = Envelope.model_validate_json(raw)
     except ValidationError as exc:
-        raise InvalidEnvelope(f"not a CloudEvents envelope: {exc}") from exc
+        raise InvalidEnvelope(f"not a CloudEvents envelope: {validation_problems(exc)}") from exc
     if envelope.type not in REGISTRY:
         raise InvalidEnvelope(f"unknown event type {envelope.type!r}")
     return envelope
@@ -65,7 +68,7 @@ def event_of(envelope: Envelope) -> Event:
     try:
         return cls.model_validate(known)
     except ValidationError as exc:
-        raise InvalidEnvelope(f"invalid data for {envelope.type}: {exc}") from exc
+        raise InvalidEnvelope(f"invalid data for {envelope.type}: {validation_problems(exc)}") from exc
 
 
 def parse(raw: bytes | str) -> tuple[Envelope, Event]:

@@ -1,4 +1,11 @@
-"""Domain errors every service raises, and how they map to HTTP answers."""
+"""Domain errors every service raises, how they map to HTTP answers, and how any error is described
+where a caller does not see it (logs, dead-letter headers): without the values it was about.
+
+An HTTP answer may echo what its caller sent (a 422 names the field and the problem); a log line or
+a header must not, since operators and other systems read those: ``describe`` gives the exception's
+type, a database error's SQLSTATE and constraint, a validation error's field paths and error types,
+never the message (PostgreSQL's ``DETAIL: Key (email)=(…)``, pydantic's ``input_value=…``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,38 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """``path: error type`` for each problem, without the input values (nor pydantic's URLs)."""
+    problems = exc.errors(include_input=False, include_url=False, include_context=False)
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['type']}" for e in problems)
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, fit for a log line or a header: no value the error was about."""
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    if isinstance(exc, ValidationError):
+        return f"{name}: {validation_problems(exc)}"
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        driver = getattr(orig, "__cause__", None) or orig  # asyncpg's own exception, under SQLAlchemy's
+        facts = [type(driver).__name__, f"SQLSTATE {_sqlstate(orig)}"]
+        for attribute in ("table_name", "constraint_name", "column_name"):
+            if getattr(driver, attribute, None):
+                facts.append(f"{attribute.removesuffix('_name')} {getattr(driver, attribute)}")
+        return f"{name}: " + ", ".join(facts)
+    if isinstance(exc, DomainError):
+        return f"{name} ({exc.status_code})"
+    return name
+
+
+def _sqlstate(orig: Any) -> str:
+    found = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    cause = getattr(orig, "__cause__", None)
+    return str(found or getattr(cause, "sqlstate", None) or "unknown")
 
 
 class DomainError(Exception):

@@ -2,8 +2,9 @@
 
 Each event's ``data`` on the wire is exactly its model's JSON. The type name is the class name,
 the topic and the aggregate (the message key and the envelope's ``subject``) are class variables.
-Integration events carry ids, organisation codes and states only: names and e-mail addresses
-travel on the internal contacts topic, equality data and feedback narrative never travel at all.
+Integration events carry identifiers, codes, states, dates, counts and scores only (DESIGN.md, "What
+may travel where"): names, e-mail addresses and free text (interests) travel on the internal contacts
+topic; equality data, ratings of a person and feedback narrative never travel at all.
 """
 
 from __future__ import annotations
@@ -35,6 +36,21 @@ SECTORS = (
     "education",
     "healthwatch",
 )
+# Why a pair was made (PairAssigned.reasons): codes on the topic, words only in pairing's answers.
+PAIR_REASONS = (
+    "different_sector",
+    "different_place",
+    "clinical_mix",
+    "shared_availability",
+    "shared_interests",
+    "not_paired_before",
+    "trio",
+    "swapped_by_board",
+)
+# Why a delivery failed (NotificationFailed.error).
+DeliveryError = Literal[
+    "refused", "timeout", "unreachable", "unconfirmed", "no_contact", "render_failed", "interrupted"
+]
 PLACES = ("bedford_borough", "central_bedfordshire", "luton", "milton_keynes", "other")
 LEADERSHIP_DIMENSIONS = (
     "inspiring_shared_purpose",
@@ -165,12 +181,12 @@ class FellowEnrolled(Event):
     staff_group: StaffGroup
     band: str
     availability: list[Weekday]
-    interests: list[str]
     enrolled_at: datetime
     person_id: UUID | None = Field(
         default=None,
-        description="Stable pseudonymous id of the person across cohorts (not contact data): "
-        "lets pairing avoid repeating an earlier pairing",
+        description="Stable pseudonymous id of the person across cohorts: a keyed HMAC-SHA256 of the "
+        "normalised e-mail address under a key only the applications service holds (a UUIDv8), so it "
+        "cannot be recomputed from the address; lets pairing avoid repeating an earlier pairing",
     )
 
 
@@ -200,6 +216,9 @@ class ContactRecorded(Event):
     job_title: str
     organisation_id: UUID
     organisation_name: str
+    interests: list[str] = Field(
+        default_factory=list, description="The applicant's interests (free text): pairing scores shared ones"
+    )
 
 
 # --- lbb.pairing.v1 ------------------------------------------------------------------------
@@ -221,7 +240,9 @@ class PairAssigned(_PairEvent):
     fellow_ids: list[UUID]
     organisation_codes: list[str]
     score: float
-    reasons: list[str]
+    reasons: list[str] = Field(
+        description="Why the pair was made, as codes (" + ", ".join(PAIR_REASONS) + "): never words"
+    )
     assigned_at: datetime
 
 
@@ -251,12 +272,11 @@ class _FeedbackEvent(_KeyedByPair):
 
 
 class _GivenFeedback(_FeedbackEvent):
+    """The fact that a feedback was given (or released): its content (ratings, narrative, ideas) stays
+    with the feedback service."""
+
     feedback_id: UUID
     to_fellow_id: UUID
-    strengths: dict[str, int]
-    top_strengths: list[str] = Field(
-        default_factory=list, description="The dimensions the giver picked as the partner's top strengths"
-    )
 
 
 class FeedbackRequested(_FeedbackEvent):
@@ -301,5 +321,7 @@ class NotificationSent(_DeliveryEvent):
 
 
 class NotificationFailed(_DeliveryEvent):
-    error: str
+    error: DeliveryError = Field(
+        description="The class of the failure, never the SMTP server's reply (which can hold the address)"
+    )
     attempts: int

@@ -57,7 +57,7 @@ def run_env(metadata: MetaData) -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=NullPool)
+        engine = create_async_engine(url, poolclass=NullPool, hide_parameters=True)
         try:
             async with engine.connect() as connection:
                 # Where an operator made the schema for the service's own role (deploy/postgres), the

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Query, status
 
 from services.applications import commands, queries
+from services.applications.settings import ApplicationsSettings
 from shared import privacy
 from shared.contract import (
     BoardDecision,
@@ -82,7 +83,7 @@ async def shortlisting(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Caller
 async def enrol(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     caller.require("board")
     async with runtime.transaction() as s:
-        return await commands.enrol(s, caller, cohort_id)
+        return await commands.enrol(s, caller, cohort_id, cast(ApplicationsSettings, runtime.settings).person_key())
 
 
 @router.post("/cohorts/{cohort_id}/pairing", status_code=status.HTTP_202_ACCEPTED)

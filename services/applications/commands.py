@@ -219,6 +219,7 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: 
             person_id=application_id,
             subject=owner_sub,
             organisation_name=found.organisation_name,
+            interests=domain.interests(form.interests),
             **view(form, "name email job_title organisation_id"),
         ),
     )
@@ -319,8 +320,9 @@ async def _promote_next(s: AsyncSession, withdrawn: Application, by: str) -> Non
     await outbox.add(s, domain.promoted(nxt, code, withdrawn.id, change.decided_at))
 
 
-async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID) -> dict[str, Any]:
-    """Enrol the shortlisted up to the cohort's capacity, in decision order; the rest wait."""
+async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID, person_key: bytes) -> dict[str, Any]:
+    """Enrol the shortlisted up to the cohort's capacity, in decision order; the rest wait. Each
+    fellow's person id is keyed with ``person_key`` (ApplicationsSettings.person_key)."""
     cohort = await s.get(Cohort, cohort_id)
     if cohort is None:
         raise NotFound("no such cohort")
@@ -343,7 +345,9 @@ async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID) -> dict[s
     for application in fellows:
         change = _change(s, application, "enrol", caller.sub)
         events.append(
-            domain.fellow_enrolled(application, organisations[application.organisation_id], change.decided_at)
+            domain.fellow_enrolled(
+                application, organisations[application.organisation_id], change.decided_at, person_key
+            )
         )
     for application in overflow:
         change = _change(s, application, "overflow", caller.sub, domain.OVER_CAPACITY)

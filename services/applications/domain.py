@@ -7,6 +7,8 @@ raised as a ``shared.errors`` domain error (or ``IllegalTransition``) for the ca
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -274,25 +276,30 @@ def enrolment_split(shortlisted: Sequence[T], enrolled: int, capacity: int) -> t
 OVER_CAPACITY = "over the cohort's capacity"
 
 
-def fellow_enrolled(application: ApplicationFacts, organisation: OrganisationFacts, at: datetime) -> ev.FellowEnrolled:
-    """What pairing and feedback learn of a new fellow: the organisation, never the e-mail address."""
+def fellow_enrolled(
+    application: ApplicationFacts, organisation: OrganisationFacts, at: datetime, person_key: bytes
+) -> ev.FellowEnrolled:
+    """What pairing and feedback learn of a new fellow: the organisation, never the e-mail address or
+    the interests (free text: those travel on the internal contacts topic)."""
     return ev.FellowEnrolled(
         fellow_id=application.id,
         organisation_id=organisation.id,
         organisation_code=organisation.code,
         enrolled_at=at,
-        person_id=person_id(application.email),
+        person_id=person_id(application.email, person_key),
         **view(organisation, "sector place"),
-        **view(application, "cohort_id staff_group band availability interests"),
+        **view(application, "cohort_id staff_group band availability"),
     )
 
 
-_PERSON_NAMESPACE = uuid.UUID("9c7fb252-9d61-8384-5796-d6b01b29f787")
-
-
-def person_id(email: str) -> uuid.UUID:
-    """A stable pseudonymous id of a person across cohorts, derived from the e-mail address."""
-    return uuid.uuid5(_PERSON_NAMESPACE, email.strip().lower())
+def person_id(email: str, key: bytes) -> uuid.UUID:
+    """A stable pseudonymous id of a person across cohorts: HMAC-SHA256 of the normalised e-mail
+    address under ``key`` (held by this service alone), as a UUIDv8. Without the key nobody can
+    recompute it from an address, so a staff list does not re-identify the fellows on the topic."""
+    digest = bytearray(hmac.new(key, email.strip().lower().encode(), hashlib.sha256).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: custom (RFC 9562)
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC variant
+    return uuid.UUID(bytes=bytes(digest))
 
 
 # --- fair shortlisting ----------------------------------------------------------------------

@@ -18,6 +18,11 @@ def build(settings: ApplicationsSettings | None = None) -> ServiceRuntime:
     purge = partial(commands.purge_expired, keep=timedelta(days=settings.retention_unenrolled_days))
     interval_s = settings.retention_sweep_interval_s
     runtime.add_worker(retention_worker("applications", runtime.transaction, purge, interval_s=interval_s))
+
+    @runtime.on_start
+    async def _check_person_key() -> None:  # refuse to start without the pseudonym's key
+        settings.person_key()
+
     if settings.seed_demo_data:
 
         @runtime.on_start

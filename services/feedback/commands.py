@@ -59,9 +59,9 @@ def _still_open(pair: ExchangePair, now: datetime) -> None:
 
 
 def _submitted(f: Feedback) -> ev.FeedbackSubmitted:
+    """The fact of a submission: the ratings, narrative and ideas stay here until released to the partner."""
     return ev.FeedbackSubmitted(
-        feedback_id=f.id,
-        **view(f, "pair_id from_fellow_id to_fellow_id strengths top_strengths submitted_at corrected_at"),
+        feedback_id=f.id, **view(f, "pair_id from_fellow_id to_fellow_id submitted_at corrected_at")
     )
 
 
@@ -212,12 +212,7 @@ async def release_pair(s: AsyncSession, pair: ExchangePair, now: datetime, reaso
     fellows = {f.id: queries.fellow_facts(f) for f in rows}
     opportunities, events = domain.release(
         pair.id,
-        [
-            domain.GivenFacts(
-                f.id, f.from_fellow_id, f.to_fellow_id, f.strengths, f.top_strengths, f.collaboration_ideas
-            )
-            for f in given
-        ],
+        [domain.GivenFacts(f.id, f.from_fellow_id, f.to_fellow_id, f.collaboration_ideas) for f in given],
         fellows,
         now,
     )

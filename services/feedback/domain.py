@@ -152,8 +152,6 @@ class GivenFacts:
     id: uuid.UUID
     from_fellow_id: uuid.UUID
     to_fellow_id: uuid.UUID
-    strengths: Mapping[str, int]
-    top_strengths: list[str]
     collaboration_ideas: list[str]
 
 
@@ -181,8 +179,6 @@ def release(
                 feedback_id=f.id,
                 pair_id=pair_id,
                 to_fellow_id=f.to_fellow_id,
-                strengths=dict(f.strengths),
-                top_strengths=f.top_strengths,
                 released_at=now,
             )
         )

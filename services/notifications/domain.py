@@ -9,6 +9,7 @@ get names, job titles and organisations from the contact projection when the e-m
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -160,6 +161,24 @@ class ReminderSettled:
     recipient_ids: list[uuid.UUID]
 
 
+# PairAssigned.reasons are codes (ev.PAIR_REASONS); the e-mail says them in words.
+REASON_WORDS = {
+    "different_sector": "different sectors",
+    "different_place": "different places",
+    "clinical_mix": "a clinical and a non-clinical fellow",
+    "shared_availability": "weekdays both are available",
+    "shared_interests": "shared interests",
+    "not_paired_before": "not paired before",
+    "trio": "a trio: the cohort has an odd number of fellows",
+    "swapped_by_board": "chosen by the programme board",
+}
+
+
+def reason_words(codes: Iterable[str]) -> list[str]:
+    """The words of a pair's reason codes; a code this release does not know is shown as it is."""
+    return [REASON_WORDS.get(code, code.replace("_", " ")) for code in codes]
+
+
 def reminder_id(kind: str, subject_id: uuid.UUID, recipient_id: uuid.UUID) -> uuid.UUID:
     """Deterministic: the same reminder always has the same id (and so the same delivery key)."""
     return uuid.uuid5(_NAMESPACE, f"{kind}/{subject_id}/{recipient_id}")
@@ -216,7 +235,10 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
                 Message(
                     fellow,
                     "pair_assigned",
-                    context={"partner_ids": _partners(event.fellow_ids, fellow), "reasons": list(event.reasons)},
+                    context={
+                        "partner_ids": _partners(event.fellow_ids, fellow),
+                        "reasons": reason_words(event.reasons),
+                    },
                 )
                 for fellow in event.fellow_ids
             ]

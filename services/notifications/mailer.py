@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 
 class NotDelivered(Exception):
-    """The server certainly does not have the message."""
+    """The server certainly does not have the message. Its text is ``<class>: <safe detail>`` (see
+    ``_describe``), never the server's reply."""
 
 
 class Uncertain(Exception):
@@ -57,9 +58,14 @@ class SmtpConfig:
 
 
 def _describe(exc: BaseException) -> str:
+    """``<class>: <detail>`` of a failure, with the class one of NotificationFailed's (refused, timeout,
+    unreachable) and the detail the reply code or the exception's type: never the server's reply text
+    or the exception's message, which real servers fill with the recipient's address."""
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return f"SMTP {exc.code}: {exc.message}"
-    return f"{exc.__class__.__name__}: {exc}"
+        return f"refused: SMTP {exc.code}"
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return f"timeout: {exc.__class__.__name__}"
+    return f"unreachable: {exc.__class__.__name__}"
 
 
 def _stale(exc: BaseException) -> bool:

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import DateTime, Integer, Row, Table, Uuid, bindparam, cast, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -157,12 +157,12 @@ async def _claim_rows(s: AsyncSession, rows: Sequence[Any], now: datetime, confi
         try:
             prepared = _prepare(d, contacts, staff, now, config)
         except Exception as exc:  # a template or data error: retrying will not help
-            log.exception("delivery %s: could not render %s", d.id, d.template)
-            await _fail(s, d, f"could not render the e-mail: {exc!r}")
+            log.error("delivery %s: could not render %s: %s", d.id, d.template, exc.__class__.__name__)
+            await _fail(s, d, f"render_failed: could not render the e-mail ({exc.__class__.__name__})")
             continue
         if prepared is None:
             if now - d.created_at > timedelta(seconds=config.contact_wait_s):
-                await _fail(s, d, "no contact details for the recipient")
+                await _fail(s, d, "no_contact: no contact details for the recipient")
             else:  # the contact may still be on its way (another topic): look again soon
                 wait = domain.contact_retry(d.created_at, now, config.contact_retry_first_s, config.contact_retry_s)
                 await s.execute(update(DELIVERY).where(D.id == d.id).values(next_attempt_at=now + wait))
@@ -265,7 +265,7 @@ async def record_failure(
         return
     if uncertain:
         d.status = UNCONFIRMED
-        d.last_error = f"outcome unknown ({error}); not sent again so that it is never sent twice"[:2000]
+        d.last_error = f"unconfirmed: outcome unknown ({error}); not sent again so that it is never sent twice"[:2000]
         await _publish_failed(session, d)
     else:
         await _retry_or_fail(session, d, error, now, config)
@@ -287,12 +287,12 @@ async def recover(session: AsyncSession, now: datetime, config: DeliveryConfig) 
     for d in rows:
         if d.status == SENDING:
             log.warning("delivery %s: claim expired before hand-over; it will be retried", d.id)
-            await _retry_or_fail(session, d, "the sender stopped before handing the message over", now, config)
+            await _retry_or_fail(session, d, "interrupted: the sender stopped before handing it over", now, config)
         else:
             log.warning("delivery %s: sender stopped while handing over; not sending it again", d.id)
             d.status = UNCONFIRMED
             d.last_error = (
-                f"the sender stopped while handing the message over; the SMTP server may have it "
+                f"unconfirmed: the sender stopped while handing the message over; the SMTP server may have it "
                 f"(Message-ID {delivery_message_id(d.id, config.message_id_domain)}); "
                 "not sent again so that it is never sent twice"
             )
@@ -315,6 +315,16 @@ async def _publish_failed(s: AsyncSession, d: Delivery) -> None:
     await outbox.add(s, _failed_event(d, error))
 
 
+_ERROR_CLASSES: dict[str, ev.DeliveryError] = {c: c for c in get_args(ev.DeliveryError)}
+
+
+def error_class(error: str) -> ev.DeliveryError:
+    """The class a failure's text starts with (``<class>: …``): what NotificationFailed carries."""
+    return _ERROR_CLASSES.get(error.split(":", 1)[0], "unreachable")
+
+
 def _failed_event(d: Any, error: str) -> ev.NotificationFailed:
-    """NotificationFailed for a delivery (a claimed row or a ``Delivery``)."""
-    return ev.NotificationFailed(delivery_id=d.id, error=error, **view(d, "event_id recipient_id template attempts"))
+    """NotificationFailed for a delivery (a claimed row or a ``Delivery``): the class of the failure only."""
+    return ev.NotificationFailed(
+        delivery_id=d.id, error=error_class(error), **view(d, "event_id recipient_id template attempts")
+    )

@@ -153,8 +153,9 @@ class DeliveryWorker:
             await self._record_failure(job, str(exc), uncertain=False)
             return
         except Exception as exc:  # Uncertain, or anything unexpected once the message may be out
-            log.warning("delivery %s attempt %d: %r", job.delivery_id, job.attempts, exc)
-            await self._record_failure(job, str(exc) or repr(exc), uncertain=handed_over or isinstance(exc, Uncertain))
+            error = str(exc) if isinstance(exc, Uncertain) else f"unreachable: {exc.__class__.__name__}"
+            log.warning("delivery %s attempt %d: %s", job.delivery_id, job.attempts, error)
+            await self._record_failure(job, error, uncertain=handed_over or isinstance(exc, Uncertain))
             return
         self._queue_sent(job)
 

@@ -7,13 +7,14 @@ import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain, matching
-from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, Visit, outbox
+from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, Visit, applicants, outbox
 from services.pairing.settings import PairingSettings
 from shared import events as ev
 from shared.db import upsert
@@ -23,7 +24,7 @@ from shared.errors import Conflict, Invalid, NotFound
 _UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
 
 
-def _as_domain(row: Fellow, mode: str) -> domain.Fellow:
+def _as_domain(row: Fellow, mode: str, interests: Iterable[str] = ()) -> domain.Fellow:
     return domain.Fellow(
         id=row.id,
         organisation_id=row.organisation_id,
@@ -31,10 +32,19 @@ def _as_domain(row: Fellow, mode: str) -> domain.Fellow:
         place=row.place,
         staff_group=row.staff_group,
         availability=frozenset(row.availability),
-        interests=frozenset(row.interests),
+        interests=frozenset(interests),
         side=row.staff_group if mode == "bipartite" else "",
         person_id=row.person_id,
     )
+
+
+async def _fellows(s: AsyncSession, where: Any, mode: str) -> dict[uuid.UUID, tuple[Fellow, domain.Fellow]]:
+    """The fellows ``where`` selects, each with its domain value: the interests come from the applicant
+    projection (ContactRecorded, an internal topic), never from an integration event."""
+    table = applicants.table
+    query = select(Fellow, table.c.interests).outerjoin(table, table.c.application_id == Fellow.id).where(where)
+    rows = (await s.execute(query)).all()
+    return {row.id: (row, _as_domain(row, mode, interests or ())) for row, interests in rows}
 
 
 async def _earlier_pairs(s: AsyncSession, people: Iterable[uuid.UUID]) -> set[frozenset[uuid.UUID]]:
@@ -105,11 +115,11 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: P
     if not domain.may_pair_again(pairing_round.status):
         return False
     wanted = [uuid.UUID(f) for f in pairing_round.fellow_ids]
-    rows = (await s.scalars(select(Fellow).where(Fellow.id.in_(wanted)))).all()
+    rows = await _fellows(s, Fellow.id.in_(wanted), pairing_round.pairing_mode)
     if len(rows) < len(wanted):
         pairing_round.status = domain.WAITING
         return False
-    fellows = [_as_domain(r, pairing_round.pairing_mode) for r in rows if not r.withdrawn]
+    fellows = [fellow for row, fellow in rows.values() if not row.withdrawn]
     history = await _earlier_pairs(s, [f.person for f in fellows])
     weights = settings.pairing_weights
     # the matcher is CPU-bound: run it off the event loop so the service keeps serving meanwhile
@@ -183,7 +193,7 @@ async def _publish(s: AsyncSession, pairing_round: PairingRound) -> int:
                 fellow_ids=[uuid.UUID(f) for f in p.fellow_ids],
                 organisation_codes=[codes.get(uuid.UUID(f), "") for f in p.fellow_ids],
                 score=p.score,
-                reasons=p.reasons,
+                reasons=domain.reason_codes(p.reasons),
                 assigned_at=now,
             ),
         )
@@ -202,12 +212,12 @@ async def swap(
     if isinstance(swapped, str):
         raise Invalid(swapped)
     at_a, at_b, new_a, new_b = swapped
-    rows = {str(f.id): f for f in (await s.scalars(select(Fellow).where(Fellow.cohort_id == cohort_id))).all()}
     mode = pairing_round.pairing_mode
-    history = await _earlier_pairs(s, [f.person_id or f.id for f in rows.values()])
+    rows = {str(k): fellow for k, (_, fellow) in (await _fellows(s, Fellow.cohort_id == cohort_id, mode)).items()}
+    history = await _earlier_pairs(s, [f.person for f in rows.values()])
     scored = []
     for members in (new_a, new_b):
-        chosen = [_as_domain(rows[f], mode) for f in members]
+        chosen = [rows[f] for f in members]
         group = domain.score_group(chosen, mode, settings.pairing_weights, history)
         if isinstance(group, str):
             raise Conflict(f"that swap breaks the hard rule: {group}")

@@ -135,6 +135,26 @@ def score_group(
     return Group(fellow_ids=tuple(f.id for f in members), score=total, reasons=tuple(reasons))
 
 
+# The words of each reason (what the board reads in pairing's answers) → its code (what PairAssigned
+# carries: shared interests are free text, so the words never travel).
+_REASON_CODES = (
+    ("different sectors", "different_sector"),
+    ("different places", "different_place"),
+    ("a clinical and a non-clinical", "clinical_mix"),
+    ("weekday(s) both are available", "shared_availability"),
+    ("shared interests", "shared_interests"),
+    ("not paired before", "not_paired_before"),
+    ("trio:", "trio"),
+    (SWAP_NOTE, "swapped_by_board"),
+)
+
+
+def reason_codes(reasons: Iterable[str]) -> list[str]:
+    """The codes of a pair's reasons (ev.PAIR_REASONS), each once, in order; words no rule makes are left out."""
+    codes = (code for words in reasons for part, code in _REASON_CODES if part in words)
+    return list(dict.fromkeys(codes))
+
+
 def may_pair_again(status: str | None) -> bool:
     """A pairing request (first or again) is taken until the round is published; then it changes nothing."""
     return status != PUBLISHED

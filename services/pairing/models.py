@@ -22,7 +22,8 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 outbox, inbox = Outbox(metadata, service="pairing"), Inbox(metadata)
-applicants = Applicants(metadata)  # which subject made which application (ContactRecorded)
+# which subject made which application, and its interests (ContactRecorded: pairing scores shared ones)
+applicants = Applicants(metadata, interests=True)
 
 
 class Fellow(Base):
@@ -39,7 +40,6 @@ class Fellow(Base):
     staff_group: Mapped[str] = mapped_column(String(20))
     band: Mapped[str] = mapped_column(String(20))
     availability: Mapped[list[str]] = mapped_column(Json)
-    interests: Mapped[list[str]] = mapped_column(Json)
     withdrawn: Mapped[bool] = mapped_column(default=False)
     person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # FellowEnrolled.person_id (pseudonymous)
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from services.applications import domain
+from services.applications.settings import ApplicationsSettings
 from shared.disclosure import Sum, derivable
 from shared.errors import Conflict, Forbidden, Invalid
 from shared.fields import BAND_PATTERN
@@ -165,3 +168,25 @@ def test_availability_defaults_to_monday_to_friday_and_repeats_are_dropped() -> 
     assert domain.availability(None) == ["monday", "tuesday", "wednesday", "thursday", "friday"]
     assert domain.availability(["friday", "monday", "friday"]) == ["friday", "monday"]
     assert domain.interests(None) == [] and domain.interests(["nhs", "data", "nhs"]) == ["nhs", "data"]
+
+
+def test_the_person_id_is_a_keyed_hmac_that_the_e_mail_alone_does_not_give() -> None:
+    key, other = b"k" * 32, b"o" * 32
+    person = domain.person_id(" Ada@Example.NHS.uk ", key)
+    assert person == domain.person_id("ada@example.nhs.uk", key)  # the same person across cohorts
+    assert person.version == 8 and person != domain.person_id("ada@example.nhs.uk", other)
+    email = b"ada@example.nhs.uk"
+    assert person.bytes[:6] == hmac.new(key, email, hashlib.sha256).digest()[:6]
+    unkeyed = {uuid.uuid5(uuid.UUID("9c7fb252-9d61-8384-5796-d6b01b29f787"), email.decode()).bytes[:6]}
+    unkeyed.add(hashlib.sha256(email).digest()[:6])
+    assert person.bytes[:6] not in unkeyed
+
+
+def test_the_person_id_key_is_required_outside_dev_mode() -> None:
+    with pytest.raises(ValueError, match="PERSON_ID_KEY is required"):
+        ApplicationsSettings(dev_mode=False, person_id_key=None).person_key()
+    with pytest.raises(ValueError, match="at least 32"):
+        ApplicationsSettings(person_id_key="short").person_key()
+    assert ApplicationsSettings(person_id_key="x" * 32).person_key() == b"x" * 32
+    dev = ApplicationsSettings(dev_mode=True, person_id_key="")
+    assert len(dev.person_key()) == 32 and dev.person_key() == dev.person_key()

@@ -330,7 +330,6 @@ class Burst:
                 staff_group="clinical",
                 band="8a",
                 availability=[],
-                interests=[],
                 enrolled_at=datetime.now(UTC),
             )
             for event in (contact, enrolled):

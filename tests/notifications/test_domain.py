@@ -5,8 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import aiosmtplib
+
 from services.notifications import domain
 from services.notifications.domain import STAFF, Audience, ReminderRules, messages_for, reminders_for
+from services.notifications.mailer import _describe
+from services.notifications.sending import error_class
 from shared import events as ev
 
 NOW = datetime(2027, 1, 10, 12, tzinfo=UTC)
@@ -125,7 +129,7 @@ def test_a_feedback_request_sets_a_reminder_before_the_due_date_that_the_submiss
     (plan,), _ = reminders_for(requested, [A, B], RULES)
     assert (plan.kind, plan.recipient_id, plan.due_at) == (domain.FEEDBACK_DUE, A, due - timedelta(days=3))
     submitted = ev.FeedbackSubmitted(
-        feedback_id=uuid.uuid4(), pair_id=PAIR, from_fellow_id=A, to_fellow_id=B, strengths={}, submitted_at=NOW
+        feedback_id=uuid.uuid4(), pair_id=PAIR, from_fellow_id=A, to_fellow_id=B, submitted_at=NOW
     )
     _, (settled,) = reminders_for(submitted, [A, B], RULES)
     assert domain.reminder_id(settled.kind, settled.subject_id, A) == plan.id
@@ -145,3 +149,13 @@ def test_a_reminder_has_the_same_id_however_often_it_is_planned() -> None:
 def test_retries_back_off_exponentially_up_to_a_cap() -> None:
     delays = [domain.retry_delay(n, 30, 300).total_seconds() for n in range(1, 7)]
     assert delays == [30, 60, 120, 240, 300, 300]
+
+
+def test_a_failed_delivery_is_described_by_its_class_never_by_the_servers_reply() -> None:
+    reply = "5.1.1 <ann.lovelace@example.nhs.uk>: Recipient address rejected"
+    refused = _describe(aiosmtplib.SMTPRecipientRefused(550, reply, "ann.lovelace@example.nhs.uk"))
+    assert refused == "refused: SMTP 550" and error_class(refused) == "refused"
+    assert error_class(_describe(aiosmtplib.SMTPTimeoutError("timed out talking to ann@x"))) == "timeout"
+    assert error_class(_describe(ConnectionRefusedError("ann@x"))) == "unreachable"
+    assert error_class("unconfirmed: outcome unknown (unreachable: SMTPServerDisconnected)") == "unconfirmed"
+    assert error_class("something nobody classified") == "unreachable"

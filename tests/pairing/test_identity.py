@@ -4,6 +4,7 @@ pairing service, so neither the applications service nor the gateway vouches for
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
 from shared import events as ev
+from shared import topics
 from shared.envelope import wrap
 from shared.identity import Caller
-from tests.conftest import AsGateway, eventually
+from tests.conftest import AsGateway, envelopes, eventually
 
 FORGED_FELLOWS = "X-Lbb-Fellows"  # what the gateway once sent; now ignored
 
@@ -45,8 +47,11 @@ async def put(stack: Stack, *events: ev.Event) -> None:
         await producer.stop()
 
 
-def contact(fellow: uuid.UUID, subject: str, organisation: uuid.UUID) -> ev.ContactRecorded:
+def contact(
+    fellow: uuid.UUID, subject: str, organisation: uuid.UUID, interests: list[str] | None = None
+) -> ev.ContactRecorded:
     return ev.ContactRecorded(
+        interests=interests or [],
         person_id=fellow,
         subject=subject,
         name="Pat Fellow",
@@ -68,9 +73,30 @@ def enrolled(fellow: uuid.UUID, cohort: uuid.UUID, organisation: uuid.UUID, plac
         staff_group="clinical",
         band="8a",
         availability=[],
-        interests=[],
         enrolled_at=datetime.now(UTC),
         person_id=uuid.uuid4(),
+    )
+
+
+async def put_pair(stack: Stack, cohort: uuid.UUID, contacts: dict[uuid.UUID, ev.ContactRecorded]) -> None:
+    """Two fellows' contacts, their enrolment (in Bedford and Luton) and the cohort's pairing request
+    (published at once), as the applications service would put them."""
+    fellow, partner = contacts
+    today = datetime.now(UTC).date()
+    await put(
+        stack,
+        *contacts.values(),
+        enrolled(fellow, cohort, contacts[fellow].organisation_id, "Bedford"),
+        enrolled(partner, cohort, contacts[partner].organisation_id, "Luton"),
+        ev.PairingRequested(
+            cohort_id=cohort,
+            fellow_ids=[fellow, partner],
+            pairing_mode="peer",
+            auto_publish=True,
+            exchange_starts=today,
+            exchange_ends=today + timedelta(days=90),
+            requested_at=datetime.now(UTC),
+        ),
     )
 
 
@@ -82,21 +108,7 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
     subject = {fellow: f"fellow-{fellow}", partner: f"partner-{partner}"}
     organisation = {fellow: uuid.uuid4(), partner: uuid.uuid4()}
     today = datetime.now(UTC).date()
-    await put(
-        stack,
-        *(contact(f, subject[f], organisation[f]) for f in (fellow, partner)),
-        enrolled(fellow, cohort, organisation[fellow], "Bedford"),
-        enrolled(partner, cohort, organisation[partner], "Luton"),
-        ev.PairingRequested(
-            cohort_id=cohort,
-            fellow_ids=[fellow, partner],
-            pairing_mode="peer",
-            auto_publish=True,
-            exchange_starts=today,
-            exchange_ends=today + timedelta(days=90),
-            requested_at=datetime.now(UTC),
-        ),
-    )
+    await put_pair(stack, cohort, {f: contact(f, subject[f], organisation[f]) for f in (fellow, partner)})
     me = applicant(stack, subject[fellow])
 
     async def pairs_of(who: AsGateway) -> list[dict[str, Any]]:
@@ -152,7 +164,8 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
     await eventually(gone, timeout_s=60, what="the withdrawn fellow to lose their pairs")
     assert (await pairing.get(f"/cohorts/{cohort}/pairs", auth=theirs)).status_code == 404
 
-    # data minimisation: of a contact, the pairing service keeps the application id and the subject only
+    # data minimisation: of a contact, the pairing service keeps the application id, the subject and the
+    # interests (which it scores) only
     async with engine.connect() as c:
         columns = await c.execute(
             text(
@@ -160,6 +173,34 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
                 " WHERE table_schema = 'pairing' AND table_name = 'applicant'"
             )
         )
-        assert sorted(columns.scalars().all()) == ["application_id", "subject"]
+        assert sorted(columns.scalars().all()) == ["application_id", "interests", "subject"]
         kept = await c.execute(text("SELECT subject FROM pairing.applicant WHERE application_id = :f"), {"f": fellow})
         assert kept.scalar() == subject[fellow]
+
+
+async def test_shared_interests_come_from_the_contacts_topic_and_leave_as_a_code(
+    stack: Stack, pairing: httpx.AsyncClient, topic_reader: Any
+) -> None:
+    cohort = uuid.uuid4()
+    fellow, partner = uuid.uuid4(), uuid.uuid4()
+    organisation = {fellow: uuid.uuid4(), partner: uuid.uuid4()}
+    interest = f"interest-{uuid.uuid4().hex}"
+    contacts = {f: contact(f, f"s-{f}", organisation[f], [interest, f"own-{f}"]) for f in (fellow, partner)}
+    await put_pair(stack, cohort, contacts)
+    board = AsGateway(stack, "pairing", Caller("bea", "board"))
+
+    async def pairs() -> list[dict[str, Any]]:
+        answer = await pairing.get(f"/cohorts/{cohort}/pairs", auth=board)
+        found: list[dict[str, Any]] = answer.json() if answer.status_code == 200 else []
+        return found
+
+    (pair,) = await eventually(pairs, timeout_s=60, what="the pair")
+    assert f"shared interests: {interest}" in pair["reasons"]  # the board reads words in pairing's answers
+    reader = await topic_reader([topics.PAIRING])
+
+    async def assigned() -> list[dict[str, Any]]:
+        return [e for e in envelopes(await reader.poll()) if e["subject"] == pair["id"]]
+
+    (event,) = await eventually(assigned, timeout_s=30, what="PairAssigned on the topic")
+    assert "shared_interests" in event["data"]["reasons"] and set(event["data"]["reasons"]) <= set(ev.PAIR_REASONS)
+    assert interest not in json.dumps(event)

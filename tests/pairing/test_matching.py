@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from services.pairing import matching
-from services.pairing.domain import Fellow, Weights
+from services.pairing.domain import SWAP_NOTE, Fellow, Weights, reason_codes
+from shared.events import PAIR_REASONS
 
 WEEK = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday"})
 
@@ -75,3 +76,14 @@ def test_the_same_cohort_always_gives_the_same_pairs() -> None:
     first = matching.pair(fellows, "peer", Weights())
     again = matching.pair(list(reversed(fellows)), "peer", Weights())
     assert first == again
+
+
+def test_every_reason_the_round_gives_has_a_code_for_the_topic_and_no_words_travel() -> None:
+    a = Fellow(uuid.UUID(int=1), uuid.UUID(int=11), "acute", "luton", "clinical", WEEK, frozenset({"flow", "data"}))
+    b = Fellow(uuid.UUID(int=2), uuid.UUID(int=12), "icb", "milton_keynes", "non_clinical", WEEK, frozenset({"data"}))
+    c = Fellow(uuid.UUID(int=3), uuid.UUID(int=13), "acute", "luton", "clinical", WEEK, frozenset({"data"}))
+    (trio,) = matching.pair([a, b, c], "peer", Weights()).groups
+    reasons = [*trio.reasons, SWAP_NOTE]
+    assert any("shared interests: data" in r for r in reasons)
+    codes = reason_codes(reasons)
+    assert codes == list(PAIR_REASONS)  # each reason the round gives, in the round's order, once

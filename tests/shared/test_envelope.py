@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from shared import events as ev
 from shared.envelope import InvalidEnvelope, parse, wrap
+from shared.errors import describe
 
 
 def submitted() -> ev.ApplicationSubmitted:
@@ -89,3 +91,34 @@ def test_a_field_this_release_does_not_know_is_ignored_by_the_reader_but_refused
     assert envelope.data["added_next_release"] == {"anything": [1, 2]}
     with pytest.raises(ValidationError):
         type(event)(**body["data"])
+
+
+def test_an_invalid_message_is_described_by_field_paths_and_error_types_never_its_values() -> None:
+    secret = "ada.lovelace@example.nhs.uk"
+    event = submitted()
+    body = json.loads(wrap(event, "applications").to_bytes())
+    body["data"]["organisation_id"] = secret
+    with pytest.raises(InvalidEnvelope) as refused:
+        parse(json.dumps(body))
+    assert "organisation_id: uuid_parsing" in str(refused.value)
+    body["time"] = secret
+    with pytest.raises(InvalidEnvelope) as broken:
+        parse(json.dumps(body))
+    assert "time: " in str(broken.value)
+    for reason in (str(refused.value), str(broken.value)):
+        assert secret not in reason and "input" not in reason, reason
+
+
+def test_a_database_error_is_described_by_its_sqlstate_and_constraint_never_its_detail() -> None:
+    class UniqueViolation(Exception):
+        sqlstate = "23505"
+        constraint_name = "uq_application_email"
+
+        def __str__(self) -> str:
+            return "duplicate key\nDETAIL:  Key (email)=(ada@example.nhs.uk) already exists."
+
+    error = IntegrityError("INSERT INTO application VALUES ($1)", ("ada@example.nhs.uk",), UniqueViolation())
+    said = describe(error)
+    assert "SQLSTATE 23505" in said and "constraint uq_application_email" in said
+    assert "ada@" not in said and "INSERT" not in said
+    assert describe(ValueError("ada@example.nhs.uk")) == "builtins.ValueError"
