@@ -117,5 +117,29 @@ def report(
     console.print(f"report written to {page}")
 
 
+privacy = typer.Typer(help="Subject access: what the system holds about a person.", no_args_is_help=True)
+app.add_typer(privacy, name="privacy")
+
+
+@privacy.command("export")
+def privacy_export(
+    email: Annotated[str, typer.Argument(help="The e-mail address the person applied with")],
+    out: Annotated[Path, typer.Option(help="Directory for export.json and index.html")] = Path("export"),
+    gateway: Annotated[str, typer.Option(envvar="LBB_GATEWAY_URL", help="Gateway base URL")] = (
+        f"http://127.0.0.1:{DEFAULT_PORTS['gateway']}"
+    ),
+    token: Annotated[str, typer.Option(envvar="LBB_TOKEN", help="Bearer token of an admin (dev mode: optional)")] = "",
+) -> None:
+    """Everything every service holds about one person, as JSON and a readable page."""
+    from lbb import privacy as subject_access
+
+    try:
+        data = subject_access.fetch(gateway, email, token or None)
+    except RuntimeError as exc:
+        console.print(f"[red]could not export:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"export written to {subject_access.write(data, out)}")
+
+
 if __name__ == "__main__":
     app()

@@ -24,6 +24,7 @@ import httpx
 
 from lbb.mailsink import SmtpServer
 from shared.broker import ensure_topics
+from shared.identity import KeyPair
 from shared.migrations import upgrade
 from shared.registry import NAMES, SCHEMA_SERVICES
 from shared.settings import Settings
@@ -251,6 +252,9 @@ class Stack:
     dev_jwt_secret: str = "dev-only-secret-not-for-production"
     seed_demo_data: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The gateway signs what it forwards with the private key; the services verify with the public one.
+    # A fresh pair per stack: nothing signed for one stack is believed by another.
+    gateway_keys: KeyPair = field(default_factory=KeyPair.generate)
     kafka: EmbeddedKafka | None = None
     postgres: EmbeddedPostgres | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -292,7 +296,8 @@ class Stack:
 
     def service_env(self, name: str) -> dict[str, str]:
         assert self.kafka_bootstrap_servers and self.database_url
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRING_WEIGHTS__",))} | {
+        not_inherited = ("PAIRING_WEIGHTS__", "GATEWAY_SIGNING_KEY", "GATEWAY_PUBLIC_KEY")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(not_inherited)} | {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "DATABASE_URL": self.database_url,
             "DEV_MODE": "true",
@@ -302,6 +307,10 @@ class Stack:
         }
         if self.smtp_host:
             env |= {"SMTP_HOST": self.smtp_host, "SMTP_PORT": str(self.smtp_port or 25)}
+        if name == "gateway":  # only the gateway holds the private key
+            env["GATEWAY_SIGNING_KEY"] = self.gateway_keys.private_pem
+        else:
+            env["GATEWAY_PUBLIC_KEY"] = self.gateway_keys.public_pem
         for service in SERVICES:
             env[f"{service.upper()}_URL"] = f"http://127.0.0.1:{self.ports[service]}"
         return env | self.extra_env

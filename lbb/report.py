@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from lbb.gateway import bearer
+
 rcParams["svg.hashsalt"] = "lbb-report"  # stable ids: the same report renders to the same SVG
 rcParams["svg.fonttype"] = "none"  # text stays text (small files, searchable)
 
@@ -56,12 +58,8 @@ def fetch(gateway_url: str, cohort_id: str, token: str | None = None, timeout_s:
 
 def _fetch(gateway_url: str, cohort_id: str, token: str | None, timeout_s: float) -> dict[str, Any]:
     with httpx.Client(base_url=gateway_url, timeout=timeout_s) as client:
-        if not token:
-            answer = client.post("/api/dev/token", json={"sub": "lbb-report", "role": "board"})
-            if answer.status_code != 200:
-                raise RuntimeError("no --token given and the gateway issues no dev tokens (not in dev mode)")
-            token = str(answer.json()["token"])
-        answer = client.get(f"/api/cohorts/{cohort_id}/report", headers={"Authorization": f"Bearer {token}"})
+        headers = bearer(client, token, "lbb-report", "board")
+        answer = client.get(f"/api/cohorts/{cohort_id}/report", headers=headers)
         if answer.status_code != 200:
             raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:500]}")
         report: dict[str, Any] = answer.json()
@@ -149,7 +147,7 @@ def sectors_chart(report: Mapping[str, Any]) -> Figure:
     image = ax.imshow(masked, cmap="Blues", vmin=1, vmax=5, aspect="auto")
     for i, row in enumerate(cells):
         for j, c in enumerate(row):
-            label = f"{c['mean']:.1f}" if c["mean"] is not None else "0" if c["ratings"] == 0 else SUPPRESSED_NOTE
+            label = f"{c['mean']:.1f}" if c["mean"] is not None else "0" if c["ratings"] == 0 else _label(c["ratings"])
             colour = "white" if c["mean"] is not None and c["mean"] > 3.5 else "black"
             ax.text(j, i, label, ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(len(dimensions)), [_humanise(d) for d in dimensions], rotation=35, ha="right")

@@ -82,7 +82,10 @@ async def ensure_topics(
         try:
             await admin.start()
             response: Any = await admin.create_topics(
-                [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+                [
+                    NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=topics.config(name))
+                    for name in names
+                ]
             )
             errors = [
                 (name, code)

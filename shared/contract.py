@@ -162,3 +162,9 @@ class StaffContactIn(Body):
     name: Text
     email: EmailStr
     organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor")
+
+
+class SubjectAccess(Body):
+    """Whose data: the e-mail address the person applied with."""
+
+    email: EmailStr

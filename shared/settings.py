@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.identity import public_key
 
 
 class Settings(BaseSettings):
@@ -73,8 +75,21 @@ class Settings(BaseSettings):
 class ServiceSettings(Settings):
     """Settings of a service that owns a schema."""
 
+    # How often the retention purge looks for personal data past its time (shared/retention.py).
+    retention_sweep_interval_s: float = Field(default=3600, gt=0)
+
     service_name: str = ""
     db_schema: str = ""
+    # The gateway's Ed25519 public key (PEM): every request's X-Lbb-Assertion is verified with it.
+    # Unset, the service refuses every request with 401 (shared/identity.py).
+    gateway_public_key: str = ""
+
+    @field_validator("gateway_public_key")
+    @classmethod
+    def _a_public_key(cls, pem: str) -> str:
+        if pem.strip():
+            public_key(pem)  # a key that cannot be read stops the service at start, not at each request
+        return pem
 
     @property
     def group_id(self) -> str:

@@ -20,5 +20,18 @@ def dlq(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+DLQ_RETENTION_DAYS = 14
+
+
+def config(topic: str) -> dict[str, str]:
+    """The topic's settings at creation: dead letters are kept 14 days; the contacts topic is
+    compacted (the latest record per person stays, and a tombstone erases a person)."""
+    if topic.endswith(".dlq"):
+        return {"retention.ms": str(DLQ_RETENTION_DAYS * 24 * 3600 * 1000)}
+    if topic == CONTACTS:
+        return {"cleanup.policy": "compact"}
+    return {}
+
+
 def all_topics_with_dlq() -> list[str]:
     return [*ALL_TOPICS, *(dlq(t) for t in ALL_TOPICS)]

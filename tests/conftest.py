@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack
 from lbb.mailsink import MailSink
+from shared.identity import Caller, vouched
 
 T = TypeVar("T")
 
@@ -123,6 +124,24 @@ async def gateway_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the stack's gateway."""
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
         yield client
+
+
+def vouch(stack: Stack, service: str, caller: Caller, **mint_args: Any) -> dict[str, str]:
+    """The header the gateway would send ``service`` for ``caller``, signed with the stack's key (the
+    gateway's own minting, shared.identity.mint): for requests straight to a service."""
+    return vouched(caller, service, stack.gateway_keys.private_pem, **mint_args)
+
+
+class AsGateway(httpx.Auth):
+    """``auth=`` for requests straight to a service: vouched for like ``vouch``, afresh on each request,
+    so a long test never sends an assertion that has expired meanwhile."""
+
+    def __init__(self, stack: Stack, service: str, caller: Caller) -> None:
+        self.stack, self.service, self.caller = stack, service, caller
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers.update(vouch(self.stack, self.service, self.caller))
+        yield request
 
 
 # tests/faults/conftest.py makes the same two fixtures again, on the stack of its own
@@ -235,3 +254,21 @@ class Api:
 @pytest.fixture
 def api(gateway: httpx.AsyncClient) -> Api:
     return Api(gateway)
+
+
+# --- what a test read and found, printed at the end of the run -------------------------------------
+
+FINDINGS: dict[str, dict[str, str]] = {}
+
+
+def finding(section: str, what: str, line: str) -> None:
+    """Report ``line`` under ``section`` at the end of the run (the latest line for ``what`` wins):
+    the privacy and disclosure tests print what they read and what they found this way."""
+    FINDINGS.setdefault(section, {})[what] = line
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for section, lines in FINDINGS.items():
+        terminalreporter.section(section)
+        for line in lines.values():
+            terminalreporter.write_line(line)

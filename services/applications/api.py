@@ -9,7 +9,16 @@ from typing import Any
 from fastapi import APIRouter, Query, status
 
 from services.applications import commands, queries
-from shared.contract import BoardDecision, CreateCohort, Created, CreateOrganisation, Empty, SubmitApplication
+from shared import privacy
+from shared.contract import (
+    BoardDecision,
+    CreateCohort,
+    Created,
+    CreateOrganisation,
+    Empty,
+    SubjectAccess,
+    SubmitApplication,
+)
 from shared.identity import CallerDep
 from shared.service import RuntimeDep
 
@@ -140,3 +149,14 @@ async def withdraw(application_id: uuid.UUID, body: Empty, runtime: RuntimeDep, 
     async with runtime.transaction() as s:
         await commands.withdraw(s, caller, application_id)
     return Created(id=application_id)
+
+
+router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
+
+
+@router.post("/privacy/people")
+async def person(body: SubjectAccess, runtime: RuntimeDep, caller: CallerDep) -> privacy.Person:
+    """Whom a subject access request is about: their applications and token subjects (admins)."""
+    caller.require("admin")
+    async with runtime.transaction() as s:
+        return await queries.person(s, body.email)

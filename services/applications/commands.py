@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
@@ -19,6 +19,7 @@ from services.applications.models import Application, Cohort, Decision, Organisa
 from shared import events as ev
 from shared.errors import Conflict, Invalid, NotFound
 from shared.identity import Caller
+from shared.retention import BATCH
 from shared.views import view
 
 
@@ -355,3 +356,35 @@ async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID) -> dict[s
         "waitlisted": [a.id for a in overflow],
         "over_capacity": len(overflow),
     }
+
+
+# --- retention (shared/retention.py runs it) --------------------------------------------------------
+
+
+async def purge_expired(
+    s: AsyncSession, now: datetime, keep: timedelta, limit: int = BATCH, cohort_id: uuid.UUID | None = None
+) -> int:
+    """Anonymise one batch of applications never enrolled whose cohort closed more than ``keep`` ago
+    (of one cohort, or all); the board's reasons for their decisions go too. Returns how many."""
+    query = (
+        select(Application.id)
+        .join(Cohort, Cohort.id == Application.cohort_id)
+        .where(
+            Application.erased_at.is_(None),
+            Application.state != domain.ENROLLED,
+            Cohort.closes_at.is_not(None),
+            Cohort.closes_at <= now - keep,
+        )
+        .limit(limit)
+        .with_for_update(of=Application, skip_locked=True)
+    )
+    if cohort_id is not None:
+        query = query.where(Application.cohort_id == cohort_id)
+    expired = (await s.scalars(query)).all()
+    for application_id in expired:
+        await s.execute(
+            update(Application).where(Application.id == application_id).values(domain.anonymised(application_id, now))
+        )
+    if expired:
+        await s.execute(update(Decision).where(Decision.application_id.in_(expired)).values(reason=None))
+    return len(expired)

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from shared import events as ev
 from shared.contract import DEFAULT_AVAILABILITY
+from shared.disclosure import Sum, protect
 from shared.errors import Conflict, Forbidden, Invalid
 from shared.views import view
 
@@ -296,13 +297,6 @@ def person_id(email: str) -> uuid.UUID:
 
 # --- fair shortlisting ----------------------------------------------------------------------
 
-SMALL_NUMBER = 5
-
-
-def suppressed(counts: dict[str, int]) -> dict[str, int | str]:
-    """Aggregate counts with small numbers (1 to 4) shown as "<5" so nobody can be singled out."""
-    return {k: ("<5" if 0 < v < SMALL_NUMBER else v) for k, v in sorted(counts.items())}
-
 
 @dataclass(frozen=True)
 class Applicant:
@@ -317,27 +311,71 @@ class Applicant:
 
 
 def shortlisting(applicants: Iterable[Applicant]) -> dict[str, Any]:
-    """Who applied, in aggregate; equality answers only with consent, small numbers suppressed."""
-    by: dict[str, Counter[str]] = {k: Counter() for k in ("organisation", "sector", "place", "staff_group", "state")}
+    """Who applied, in aggregate; equality answers only with consent. Published under disclosure
+    control (shared/disclosure.py): every count rounded to 5, small ones hidden, and further cells
+    suppressed where the breakdowns' sums (an organisation's sector and place are public) would give a
+    hidden one away."""
+    by: dict[str, Counter[str]] = {k: Counter() for k in BREAKDOWNS}
     equality: dict[str, Counter[str]] = {}
+    sector_of: dict[str, str] = {}
+    place_of: dict[str, str] = {}
     consented = total = 0
     for a in applicants:
         total += 1
-        by["organisation"][a.organisation_code] += 1
-        by["sector"][a.sector] += 1
-        by["place"][a.place] += 1
-        by["staff_group"][a.staff_group] += 1
-        by["state"][a.state] += 1
+        sector_of[a.organisation_code], place_of[a.organisation_code] = a.sector, a.place
+        for breakdown, value in zip(
+            BREAKDOWNS, (a.organisation_code, a.sector, a.place, a.staff_group, a.state), strict=True
+        ):
+            by[breakdown][value] += 1
         if a.equality and a.equality.get("consent") is True:
             consented += 1
             for key, value in a.equality.items():
                 if key != "consent" and isinstance(value, str | int | bool):
                     equality.setdefault(key, Counter())[str(value)] += 1
+    counts = {"applications": total, "consented": consented}
+    counts |= {f"{k}:{v}": n for k, c in by.items() for v, n in c.items()}
+    counts |= {f"equality:{q}:{v}": n for q, c in equality.items() for v, n in c.items()}
+    sums = [Sum("applications", tuple(f"{k}:{v}" for v in c)) for k, c in by.items()]
+    for breakdown, of in (("sector", sector_of), ("place", place_of)):
+        for group in by[breakdown]:
+            members = tuple(f"organisation:{o}" for o, g in of.items() if g == group)
+            sums.append(Sum(f"{breakdown}:{group}", members))
+    sums.append(Sum("applications", ("consented",), exact=False))
+    sums += [Sum("consented", tuple(f"equality:{q}:{v}" for v in c), exact=False) for q, c in equality.items()]
+    shown = protect(counts, sums)
     return {
-        "applications": total,
-        **{f"by_{k}": dict(sorted(v.items())) for k, v in by.items()},
+        "applications": shown["applications"],
+        **{f"by_{k}": {v: shown[f"{k}:{v}"] for v in sorted(c)} for k, c in by.items()},
         "equality": {
-            "consented": suppressed({"n": consented})["n"],
-            "by_question": {k: suppressed(dict(v)) for k, v in sorted(equality.items())},
+            "consented": shown["consented"],
+            "by_question": {q: {v: shown[f"equality:{q}:{v}"] for v in sorted(c)} for q, c in sorted(equality.items())},
         },
+        "disclosure": DISCLOSURE_NOTE,
+    }
+
+
+BREAKDOWNS = ("organisation", "sector", "place", "staff_group", "state")
+DISCLOSURE_NOTE = (
+    "counts are rounded to the nearest 5; 1 to 4 are shown as '<5'; 'suppressed' marks a count hidden "
+    "because it would give a small one away"
+)
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+
+def anonymised(application_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """What stays of an application once its personal details are erased: its state, dates,
+    organisation, staff group and band (the counts and the decision trail still add up), nothing that
+    names or describes the person."""
+    placeholder = f"erased-{application_id}"
+    return {
+        "owner_sub": placeholder,
+        "name": "",
+        "email": f"{placeholder}@erased.invalid",  # unique per cohort, like any e-mail here
+        "job_title": "",
+        "statement": "",
+        "interests": [],
+        "equality": None,
+        "erased_at": now,
     }

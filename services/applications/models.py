@@ -81,6 +81,8 @@ class Application(Base):
     state: Mapped[str] = mapped_column(String(20), index=True)
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set when the personal details were erased or anonymised (retention, or the person's request).
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # One application per e-mail address and cohort, whatever the letter case.

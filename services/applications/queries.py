@@ -11,9 +11,10 @@ from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.applications import domain
-from services.applications.models import Application, Cohort, Organisation, Programme
+from services.applications.models import Application, Cohort, Decision, Organisation, Programme
 from shared.errors import Invalid, NotFound
 from shared.identity import Caller
+from shared.privacy import Holds, Person
 from shared.views import view
 
 LIST_LIMIT = 1000
@@ -157,3 +158,23 @@ async def applications(
         query = query.where(Application.state == state)
     rows = (await s.execute(query)).all()
     return [application_view(a) | {"organisation_name": name} for a, name in rows]
+
+
+# --- subject access ----------------------------------------------------------------------------------
+
+PERSONAL_DATA = [
+    Holds(Application, "id", "application"),
+    Holds(Application, "owner_sub", "subject"),
+    Holds(Decision, "application_id", "application"),
+]
+
+
+async def person(s: AsyncSession, email: str) -> Person:
+    """Who a subject access request names: the applications made with this e-mail address (any letter
+    case) and the token subjects that made them."""
+    rows = (
+        await s.execute(
+            select(Application.id, Application.owner_sub).where(func.lower(Application.email) == email.lower())
+        )
+    ).all()
+    return Person(subjects=sorted({sub for _, sub in rows}), application_ids=[i for i, _ in rows])

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from services.feedback import commands, domain, queries, settings
+from shared import privacy
 from shared.contract import Correction, Created, GiveFeedback
 from shared.errors import NotFound
 from shared.identity import CallerDep
@@ -73,3 +74,6 @@ async def cohort_report(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Calle
     caller.require(*domain.STAFF)
     async with runtime.transaction() as s:
         return await queries.cohort_report(s, cohort_id, now=commands.system_clock())
+
+
+router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)

@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import events as ev
+from shared.disclosure import HIDDEN, SUPPRESSED, Sum, protect, rate
 from shared.events import LEADERSHIP_DIMENSIONS
 
 MIN_DIMENSIONS = 3
 MAX_TOP_STRENGTHS = 3
-SMALL_NUMBER = 5  # counts from 1 to SMALL_NUMBER - 1 are shown as "<5"
-SUPPRESSED = f"<{SMALL_NUMBER}"
 
 # Why a pair's feedback was released (``exchange_pair.release_reason``).
 ALL_SUBMITTED = "all_submitted"
@@ -207,23 +206,15 @@ def release(
 # --- the cohort evaluation report --------------------------------------------------------------
 
 
-def suppress(n: int) -> int | str:
-    """Small-number suppression: 1 to 4 become "<5" so nobody can be singled out; 0 stays 0."""
-    return SUPPRESSED if 0 < n < SMALL_NUMBER else n
-
-
-def rate(numerator: int, denominator: int) -> float | None:
-    """A proportion, shown only when its denominator is not a small number."""
-    if denominator < SMALL_NUMBER:
-        return None
-    return round(numerator / denominator, 3)
+MEAN_BASE = 10  # a mean score is shown only over at least this many ratings, to one decimal
 
 
 def mean(values: list[int]) -> float | None:
-    """A mean score, shown only when at least five ratings make it up."""
-    if len(values) < SMALL_NUMBER:
+    """A mean score over at least ``MEAN_BASE`` ratings, to one decimal (coarse enough that, with the
+    rounded counts beside it, it does not give a single rating away)."""
+    if len(values) < MEAN_BASE:
         return None
-    return round(sum(values) / len(values), 2)
+    return round(sum(values) / len(values), 1)
 
 
 @dataclass(frozen=True)
@@ -269,7 +260,9 @@ def cohort_report(
 ) -> dict[str, Any]:
     """The cohort evaluation report: completion rates, strengths, the collaboration network.
 
-    Every count is suppressed below five; rates and means are shown only over five or more.
+    Published under disclosure control (shared/disclosure.py): counts rounded to 5, small ones
+    hidden, further cells suppressed where a sum (pairs = completed + not completed; a dimension's
+    ratings = its distribution = its sectors' ratings) would give a hidden one away.
     ``opportunities`` are the organisation ids each collaboration opportunity links.
     """
     fellows_by_id = {f.id: f for f in fellows}
@@ -316,40 +309,67 @@ def cohort_report(
     in_network = {o for key in edges for o in key}
 
     submitted = len(feedback)
+    counts: dict[str, int] = {
+        "fellows": len(fellows_by_id),
+        "pairs": len(pairs),
+        "completed": len(completed),
+        "not_completed": len(pairs) - len(completed),
+        "requested": len(requests),
+        "submitted": submitted,
+        "released": sum(1 for f in feedback if f.released),
+        "missing": sum(1 for r in requests if r.missing),
+    }
+    for d in LEADERSHIP_DIMENSIONS:
+        counts |= {f"{d}:ratings": len(scores[d]), f"{d}:top": top[d]}
+        counts |= {f"{d}:{score}": scores[d].count(score) for score in range(1, 6)}
+    for sector, dims in by_sector.items():
+        counts[f"{sector}:rated"] = len(receivers_by_sector[sector])
+        counts |= {f"{sector}:{d}": len(values) for d, values in dims.items()}
+    for (a, b), edge_counts in edges.items():
+        counts |= {f"{a}-{b}:{k}": n for k, n in edge_counts.items()}
+    sums = [
+        Sum("pairs", ("completed", "not_completed")),
+        Sum("requested", ("submitted", "missing"), exact=False),
+        Sum("submitted", ("released",), exact=False),
+        *(Sum(f"{d}:ratings", tuple(f"{d}:{score}" for score in range(1, 6))) for d in LEADERSHIP_DIMENSIONS),
+        *(Sum(f"{d}:ratings", tuple(f"{sector}:{d}" for sector in by_sector)) for d in LEADERSHIP_DIMENSIONS),
+    ]
+    shown = protect(counts, sums)
     return {
         "cohort_id": str(cohort_id),
-        "suppression": f"counts from 1 to {SMALL_NUMBER - 1} are shown as {SUPPRESSED!r}; "
-        f"rates and means need at least {SMALL_NUMBER} in their base",
-        "fellows": suppress(len(fellows_by_id)),
+        "suppression": f"counts are rounded to the nearest 5; 1 to 4 are shown as {HIDDEN!r}; "
+        f"{SUPPRESSED!r} marks a count hidden because it would give a small one away; rates come from "
+        f"the rounded counts and need at least 5 in their base; means need {MEAN_BASE} ratings",
+        "fellows": shown["fellows"],
         "exchange": {
-            "pairs": suppress(len(pairs)),
-            "completed": suppress(len(completed)),
-            "not_completed": suppress(len(pairs) - len(completed)),
-            "completion_rate": rate(len(completed), len(pairs)),
+            "pairs": shown["pairs"],
+            "completed": shown["completed"],
+            "not_completed": shown["not_completed"],
+            "completion_rate": rate(shown["completed"], shown["pairs"]),
         },
         "feedback": {
-            "requested": suppress(len(requests)),
-            "submitted": suppress(submitted),
-            "released": suppress(sum(1 for f in feedback if f.released)),
-            "missing": suppress(sum(1 for r in requests if r.missing)),
-            "completion_rate": rate(submitted, len(requests)),
+            "requested": shown["requested"],
+            "submitted": shown["submitted"],
+            "released": shown["released"],
+            "missing": shown["missing"],
+            "completion_rate": rate(shown["submitted"], shown["requested"]),
         },
         "strengths_by_dimension": [
             {
                 "dimension": d,
-                "ratings": suppress(len(scores[d])),
+                "ratings": shown[f"{d}:ratings"],
                 "mean": mean(scores[d]),
-                "top_strength": suppress(top[d]),
-                "distribution": {str(score): suppress(scores[d].count(score)) for score in range(1, 6)},
+                "top_strength": shown[f"{d}:top"],
+                "distribution": {str(score): shown[f"{d}:{score}"] for score in range(1, 6)},
             }
             for d in LEADERSHIP_DIMENSIONS
         ],
         "strengths_by_sector": [
             {
                 "sector": sector,
-                "fellows_rated": suppress(len(receivers_by_sector[sector])),
+                "fellows_rated": shown[f"{sector}:rated"],
                 "dimensions": {
-                    d: {"ratings": suppress(len(values)), "mean": mean(values)} for d, values in dims.items()
+                    d: {"ratings": shown[f"{sector}:{d}"], "mean": mean(values)} for d, values in dims.items()
                 },
             }
             for sector, dims in sorted(by_sector.items())
@@ -369,10 +389,10 @@ def cohort_report(
                 {
                     "source": str(a),
                     "target": str(b),
-                    "pairs": suppress(counts["pairs"]),
-                    "opportunities": suppress(counts["opportunities"]),
+                    "pairs": shown[f"{a}-{b}:pairs"],
+                    "opportunities": shown[f"{a}-{b}:opportunities"],
                 }
-                for (a, b), counts in sorted(edges.items())
+                for a, b in sorted(edges)
             ],
         },
     }

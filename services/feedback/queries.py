@@ -20,6 +20,7 @@ from services.feedback.models import (
     applicants,
 )
 from shared.errors import NotFound
+from shared.privacy import Holds, fellow_projections
 from shared.views import view
 
 
@@ -136,3 +137,13 @@ async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) ->
     )
     report["generated_at"] = now.isoformat()
     return report
+
+
+# --- subject access ----------------------------------------------------------------------------------
+
+PERSONAL_DATA = [
+    *fellow_projections(Fellow, ExchangePair, applicants.table),
+    Holds(FeedbackRequest, "from_fellow_id", "application"),
+    Holds(Feedback, "from_fellow_id", "application"),
+    Holds(Feedback, "to_fellow_id", "application"),
+]

@@ -20,7 +20,7 @@ from services.gateway import schemas as s
 from services.gateway.auth import CallerDep, issue_dev_token
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import Answer, Unavailable, Upstream
-from shared.identity import Caller
+from shared.identity import ASSERTION_HEADER, Assertions, Caller
 from shared.observability import request_id_var
 
 INVALID: dict[int | str, dict[str, Any]] = {422: {"model": s.Problem, "description": "Bad input; `detail` says why"}}
@@ -73,8 +73,10 @@ async def call(
 ) -> Answer:
     settings = _settings(request)
     upstream: Upstream = request.app.state.upstream
+    assertions: Assertions = request.app.state.assertions
     url = settings.service_urls()[service] + path
-    headers = caller.headers() | {"X-Request-Id": request_id_var.get() or ""}
+    # The service believes only this: who is calling, signed by the gateway for that service alone.
+    headers = {ASSERTION_HEADER: assertions.for_service(caller, service), "X-Request-Id": request_id_var.get() or ""}
     try:
         return await upstream.request(method, url, body=body, headers=headers, params=params)
     except Unavailable as exc:

@@ -17,11 +17,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway import api as routes
-from services.gateway import pages
+from services.gateway import pages, privacy
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import Upstream
+from shared.identity import Assertions
 from shared.observability import configure_logging
 
 
@@ -55,6 +56,8 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging("gateway", settings.log_level)
+        # What vouches for each forwarded request; without GATEWAY_SIGNING_KEY the gateway does not start.
+        app.state.assertions = Assertions(settings.gateway_signing_key.get_secret_value())
         upstream = Upstream(settings.upstream_timeout_s)  # the services, on every request
         try:
             async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:  # the identity provider
@@ -73,6 +76,7 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(routes.router)
+    app.include_router(privacy.router)
     if settings.dev_mode:  # in production the dev token route does not exist at all
         app.include_router(routes.dev_router)
     pages.install(app)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
+from shared.identity import signing_key
 from shared.registry import DEFAULT_PORTS, NAMES
 from shared.settings import Settings
 
@@ -21,6 +22,9 @@ class GatewaySettings(Settings):
     feedback_url: str = _default_url("feedback")
     notifications_url: str = _default_url("notifications")
     upstream_timeout_s: float = 15.0
+    # The Ed25519 private key (PEM) the gateway signs each forwarded request's assertion with; the
+    # services hold its public key (GATEWAY_PUBLIC_KEY). Required: the gateway does not start without it.
+    gateway_signing_key: SecretStr = SecretStr("")
 
     jwt_audience: str = "lbb"
     dev_jwt_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
@@ -42,6 +46,13 @@ class GatewaySettings(Settings):
     cors_allow_origins: list[str] = Field(default_factory=list)  # closed by default; JSON list in the environment
     csrf_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))  # the same on every instance
     secure_cookies: bool = False  # the staff pages' session cookie only over HTTPS (set behind TLS)
+
+    @field_validator("gateway_signing_key")
+    @classmethod
+    def _a_signing_key(cls, pem: SecretStr) -> SecretStr:
+        if pem.get_secret_value().strip():
+            signing_key(pem.get_secret_value())  # a key that cannot be read stops the gateway at once
+        return pem
 
     def service_urls(self) -> dict[str, str]:
         return {name: str(getattr(self, f"{name}_url")) for name in NAMES}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.notifications import commands, queries
+from shared import privacy
 from shared.identity import CallerDep
 from shared.service import RuntimeDep
 
@@ -90,3 +91,6 @@ async def remove_staff_contact(staff_id: uuid.UUID, runtime: RuntimeDep, caller:
     async with runtime.transaction() as s:
         await commands.remove_staff_contact(s, staff_id, datetime.now(UTC))
     return Created(id=staff_id)
+
+
+router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)

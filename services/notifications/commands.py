@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from services.notifications.models import Contact, Delivery, PairMember, Prefere
 from shared import events as ev
 from shared.db import upsert
 from shared.errors import Invalid, NotFound
+from shared.retention import BATCH
 from shared.worker import channel_name, wake_on_commit
 
 # Recording a delivery wakes the delivery worker of every instance when the transaction commits.
@@ -220,3 +221,25 @@ async def remove_staff_contact(session: AsyncSession, staff_id: uuid.UUID, now: 
         raise NotFound("no such staff contact")
     staff.active = False
     staff.updated_at = now
+
+
+# --- retention (shared/retention.py runs it) --------------------------------------------------------
+
+
+async def purge_addresses(
+    s: AsyncSession, now: datetime, keep: timedelta, limit: int = BATCH, recipient_id: uuid.UUID | None = None
+) -> int:
+    """Forget the address a settled delivery went to once it is older than ``keep`` (one batch; of one
+    recipient, or all). The in-app message stays in the person's inbox. Returns how many."""
+    query = (
+        select(Delivery.id)
+        .where(Delivery.email.is_not(None), Delivery.status.in_(domain.SETTLED), Delivery.created_at <= now - keep)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if recipient_id is not None:
+        query = query.where(Delivery.recipient_id == recipient_id)
+    expired = (await s.scalars(query)).all()
+    if expired:
+        await s.execute(update(Delivery).where(Delivery.id.in_(expired)).values(email=None))
+    return len(expired)

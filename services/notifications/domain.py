@@ -26,6 +26,8 @@ SENT = "sent"
 FAILED = "failed"
 UNCONFIRMED = "unconfirmed"
 MUTED = "muted"
+# A delivery in one of these states is done with: its address is no longer needed once retention ends.
+SETTLED = (SENT, FAILED, UNCONFIRMED, MUTED)
 
 # Reminder states
 REMINDER_PENDING = "pending"

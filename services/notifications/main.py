@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
+
 from services.notifications import api as routes
-from services.notifications import handlers, models
+from services.notifications import commands, handlers, models
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
 from services.notifications.worker import DeliveryWorker, reminder_worker, utcnow
+from shared.retention import retention_worker
 from shared.service import ServiceRuntime
 
 
@@ -17,6 +21,9 @@ def build(settings: NotificationsSettings | None = None) -> ServiceRuntime:
     delivery = DeliveryWorker(lambda: runtime.sessions, mailer, settings.delivery())
     runtime.add_worker(delivery.loop)
     runtime.add_worker(reminder_worker(lambda: runtime.sessions, utcnow, settings.reminder_poll_interval_s))
+    purge = partial(commands.purge_addresses, keep=timedelta(days=settings.retention_delivery_address_days))
+    interval_s = settings.retention_sweep_interval_s
+    runtime.add_worker(retention_worker("notifications", runtime.transaction, purge, interval_s=interval_s))
 
     @runtime.on_stop
     async def finish_deliveries() -> None:

@@ -13,9 +13,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications import domain
-from services.notifications.models import Contact, Delivery, PairMember, Preference, StaffContact
+from services.notifications.models import Contact, Delivery, PairMember, Preference, Reminder, StaffContact
 from services.notifications.render import Person
 from shared import events as ev
+from shared.privacy import Holds
 from shared.views import view
 
 
@@ -132,3 +133,15 @@ async def staff_directory(session: AsyncSession) -> list[dict[str, Any]]:
         await session.scalars(select(StaffContact).order_by(StaffContact.role, StaffContact.name, StaffContact.id))
     ).all()
     return [view(r, "id role subject name email organisation_id active") for r in rows]
+
+
+# --- subject access ----------------------------------------------------------------------------------
+
+PERSONAL_DATA = [
+    Holds(Contact, "person_id", "application"),
+    Holds(Contact, "subject", "subject"),
+    Holds(Delivery, "recipient_id", "application"),
+    Holds(StaffContact, "subject", "subject"),
+    Holds(Preference, "subject", "subject"),
+    Holds(Reminder, "recipient_id", "application"),
+]

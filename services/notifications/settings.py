@@ -66,6 +66,9 @@ class NotificationsSettings(ServiceSettings):
     delivery_concurrency: int = Field(default=8, gt=0)
     contact_wait_s: float = Field(default=600.0, gt=0)
 
+    # Retention: the address a settled delivery went to is forgotten after this long.
+    retention_delivery_address_days: float = Field(default=90, gt=0)
+
     # Reminders
     reminder_poll_interval_s: float = Field(default=60.0, gt=0)
     reminder_visit_unscheduled_days: float = 21

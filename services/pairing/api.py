@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.pairing import commands, queries
 from services.pairing.settings import PairingSettings
+from shared import privacy
 from shared.identity import CallerDep
 from shared.service import RuntimeDep, ServiceRuntime
 
@@ -97,3 +98,6 @@ async def complete_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, 
         mine = await queries.fellow_ids_of(s, caller.sub)
         await commands.complete_visit(s, visit_id, mine)
     return Created(id=visit_id)
+
+
+router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)

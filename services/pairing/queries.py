@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.pairing import domain
 from services.pairing.models import Fellow, Pair, PairingRound, Visit, applicants
 from shared.errors import NotFound
+from shared.privacy import Holds, fellow_projections
 from shared.views import view
 
 
@@ -110,3 +111,12 @@ async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# --- subject access ----------------------------------------------------------------------------------
+
+PERSONAL_DATA = [
+    *fellow_projections(Fellow, Pair, applicants.table),
+    Holds(Visit, "host_fellow_id", "application"),
+    Holds(Visit, "scheduled_by", "subject"),
+]

@@ -17,8 +17,9 @@ from services.applications.settings import ApplicationsSettings
 from shared import events as ev
 from shared.consumer import Context
 from shared.envelope import wrap
+from shared.identity import Caller
 from tests.applications.test_applications_api import BOARD, decide, endorsed, new_cohort, orgs
-from tests.conftest import Api, eventually
+from tests.conftest import Api, eventually, vouch
 
 PUBLISHED = "the pairs of this cohort are already published"
 
@@ -89,6 +90,6 @@ async def test_published_pairs_reach_the_applications_service_through_its_consum
     service = stack.processes["applications"].url
     async with httpx.AsyncClient(base_url=service) as client:
         refused = await client.post(
-            f"/cohorts/{cohort_id}/pairing", json={}, headers={"X-Lbb-Sub": BOARD[0], "X-Lbb-Role": BOARD[1]}
+            f"/cohorts/{cohort_id}/pairing", json={}, headers=vouch(stack, "applications", Caller(*BOARD))
         )
     assert refused.status_code == 409 and refused.json()["detail"] == PUBLISHED, refused.text

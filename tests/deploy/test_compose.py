@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from services.gateway.settings import GatewaySettings
+from shared.identity import KeyPair
 from shared.registry import NAMES
 from shared.settings import ServiceSettings
 
@@ -104,6 +105,12 @@ ENV = {
     "FEEDBACK_DB_PASSWORD": "d3",
     "NOTIFICATIONS_DB_PASSWORD": "d4",
     "OIDC_ISSUER": "https://login.example.nhs.uk/realms/staff",
+}
+KEYS = KeyPair.generate()
+# as .env carries them: one line, the line breaks written \n
+ENV |= {
+    "GATEWAY_SIGNING_KEY": KEYS.private_pem.replace("\n", "\\n"),
+    "GATEWAY_PUBLIC_KEY": KEYS.public_pem.replace("\n", "\\n"),
 }
 
 

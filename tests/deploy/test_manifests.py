@@ -89,3 +89,27 @@ def test_every_service_has_a_migration_job(k8s: dict[tuple[str, str], Any]) -> N
     for name in APP_SERVICES:
         job = k8s[("Job", f"{name}-migrate")]
         assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["lbb", "migrate", name]
+
+
+def test_the_gateway_key_pair_comes_from_the_environment_and_is_required_in_compose() -> None:
+    """The gateway alone holds the signing key, every service the public key; neither has a default, so
+    Compose refuses to start without them (``${VAR:?…}``), and no key is in the repository."""
+    services = compose()
+    gateway = services["gateway"]["environment"]
+    assert gateway["GATEWAY_SIGNING_KEY"].startswith("${GATEWAY_SIGNING_KEY:?") and "GATEWAY_PUBLIC_KEY" not in gateway
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["GATEWAY_PUBLIC_KEY"].startswith("${GATEWAY_PUBLIC_KEY:?") and "GATEWAY_SIGNING_KEY" not in env
+    committed = [ROOT / "docker-compose.yml", *(ROOT / "deploy").rglob("*.yaml")]
+    assert not [path for path in committed if "-----BEGIN" in path.read_text()]
+
+
+def test_the_gateway_key_pair_comes_from_secrets_in_kubernetes(k8s: dict[tuple[str, str], Any]) -> None:
+    def secret_refs(name: str) -> dict[str, dict[str, str]]:
+        (container,) = k8s[("Deployment", name)]["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container.get("env", []) if "valueFrom" in e}
+
+    assert secret_refs("gateway") == {"GATEWAY_SIGNING_KEY": {"name": "lbb-gateway-signing-key", "key": "private.pem"}}
+    for name in APP_SERVICES:
+        assert secret_refs(name) == {"GATEWAY_PUBLIC_KEY": {"name": "lbb-gateway-public-key", "key": "public.pem"}}
+    assert not [key for key in k8s if key[0] == "Secret"]  # the overlay supplies them; none is committed

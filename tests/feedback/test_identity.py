@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lbb.devstack import Stack
 from shared import topics
 from shared.identity import Caller
-from tests.conftest import Api, eventually
+from tests.conftest import Api, AsGateway, eventually
 from tests.feedback.flow import exchanged_pair, feedback_body
 from tests.flows import application, apply
 
@@ -24,16 +24,16 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
     api: Api, stack: Stack, engine: AsyncEngine
 ) -> None:
     cohort, pair, a, b = await exchanged_pair(api, "Identity")
-    alice = Caller(sub=cohort.who[a][0], role="applicant")  # sends no fellow ids at all
+    alice = AsGateway(stack, "feedback", Caller(sub=cohort.who[a][0], role="applicant"))  # sends no fellow ids
     # Another subject claiming to be fellow a: the claim is ignored.
-    mallory = Caller(sub=f"mallory-{cohort.id}", role="applicant")
+    mallory = AsGateway(stack, "feedback", Caller(sub=f"mallory-{cohort.id}", role="applicant"))
 
     async with httpx.AsyncClient(base_url=stack.processes["feedback"].url, timeout=30) as feedback:
-        mine = await feedback.get(f"/pairs/{pair['id']}/feedback", headers=alice.headers())
+        mine = await feedback.get(f"/pairs/{pair['id']}/feedback", auth=alice)
         assert mine.status_code == 200, mine.text
         assert mine.json()["fellow_id"] == a and mine.json()["still_due"] == [b]
-        assert (await feedback.get(f"/fellows/{a}/feedback", headers=alice.headers())).json() == []
-        given = await feedback.post(f"/pairs/{pair['id']}/feedback", headers=alice.headers(), json=feedback_body(b))
+        assert (await feedback.get(f"/fellows/{a}/feedback", auth=alice)).json() == []
+        given = await feedback.post(f"/pairs/{pair['id']}/feedback", auth=alice, json=feedback_body(b))
         assert given.status_code == 201, given.text
 
         correction = {k: v for k, v in feedback_body(b).items() if k != "to_fellow_id"}
@@ -43,8 +43,8 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
             ("PUT", f"/pairs/{pair['id']}/feedback/{given.json()['id']}", correction),
             ("GET", f"/fellows/{a}/feedback", None),
         ):
-            forged = mallory.headers() | {"X-Lbb-Fellows": a}  # what the gateway once sent: ignored now
-            answer = await feedback.request(method, path, headers=forged, json=body)
+            forged = {"X-Lbb-Fellows": a}  # what the gateway once sent: ignored now
+            answer = await feedback.request(method, path, auth=mallory, headers=forged, json=body)
             assert answer.status_code == 404, (method, path, answer.text)
 
         # A subject that applied but was never enrolled is no fellow either, not even of its own application.
@@ -60,7 +60,9 @@ async def test_a_subject_that_applied_is_that_fellow_and_any_other_subject_gets_
                 return found.scalar_one_or_none() == late[0]
 
         await eventually(recorded, what="the feedback service to consume the late applicant's ContactRecorded")
-        answer = await feedback.get(f"/fellows/{application_id}/feedback", headers=Caller(*late).headers())
+        answer = await feedback.get(
+            f"/fellows/{application_id}/feedback", auth=AsGateway(stack, "feedback", Caller(*late))
+        )
         assert answer.status_code == 404, answer.text
 
     async with engine.connect() as c:  # the projection keeps the subject and nothing else of the contact
@@ -79,11 +81,11 @@ async def test_a_fellow_whose_application_is_withdrawn_gets_404_until_enrolled_a
     api: Api, stack: Stack, topic_reader: Any
 ) -> None:
     cohort, pair, a, b = await exchanged_pair(api, "Withdrawn")
-    alice = Caller(*cohort.who[a])
+    alice = AsGateway(stack, "feedback", Caller(*cohort.who[a]))
     correction = {k: v for k, v in feedback_body(b).items() if k != "to_fellow_id"}
 
     async with httpx.AsyncClient(base_url=stack.processes["feedback"].url, timeout=30) as feedback:
-        given = await feedback.post(f"/pairs/{pair['id']}/feedback", headers=alice.headers(), json=feedback_body(b))
+        given = await feedback.post(f"/pairs/{pair['id']}/feedback", auth=alice, json=feedback_body(b))
         assert given.status_code == 201, given.text
         routes = (
             ("GET", f"/pairs/{pair['id']}/feedback", None),
@@ -96,12 +98,12 @@ async def test_a_fellow_whose_application_is_withdrawn_gets_404_until_enrolled_a
         assert withdrawn.status_code == 202, withdrawn.text
 
         async def mine(status: int) -> bool:
-            answer = await feedback.get(f"/pairs/{pair['id']}/feedback", headers=alice.headers())
+            answer = await feedback.get(f"/pairs/{pair['id']}/feedback", auth=alice)
             return answer.status_code == status
 
         await eventually(lambda: mine(404), what="the feedback service to consume ApplicationWithdrawn")
         for method, path, body in routes:
-            answer = await feedback.request(method, path, headers=alice.headers(), json=body)
+            answer = await feedback.request(method, path, auth=alice, json=body)
             assert answer.status_code == 404, (method, path, answer.text)
 
         # Enrolled again (a FellowEnrolled after the withdrawal, same key): the fellow is one again.

@@ -21,8 +21,10 @@ from jwt.algorithms import RSAAlgorithm
 
 from services.gateway.main import create_app
 from services.gateway.settings import GatewaySettings
+from shared.identity import KeyPair
 
 NOWHERE = "http://127.0.0.1:9"  # nothing listens: a forwarded request answers 503
+KEYS = KeyPair.generate()  # what the in-process gateways sign their (unsent) assertions with
 
 
 def settings(**overrides: Any) -> GatewaySettings:
@@ -34,6 +36,7 @@ def settings(**overrides: Any) -> GatewaySettings:
         "upstream_timeout_s": 2.0,
         "dev_mode": False,
         "dev_jwt_secret": "in-process-secret-of-at-least-32-bytes",
+        "gateway_signing_key": KEYS.private_pem,
     }
     return GatewaySettings(**(base | overrides))
 

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from lbb.devstack import Stack
-from shared.identity import HEADER_ORG, HEADER_ROLE, HEADER_SUB
+from shared.identity import Caller
 from tests import flows
-from tests.conftest import Api, eventually
+from tests.conftest import Api, eventually, vouch
 from tests.flows import ADMIN, BOARD
 
 # The header the gateway once sent with a fellow's ids: services now ignore it, so forging it gains nothing.
@@ -271,9 +271,7 @@ async def test_the_owning_service_checks_again_whatever_the_gateway_did(
 ) -> None:
     """Straight to the service (as if the gateway had a bug): it refuses on its own."""
     sub, role, org, fellows = identity
-    headers = {HEADER_SUB: sub, HEADER_ROLE: role}
-    if org:
-        headers[HEADER_ORG] = fill(org, world)
+    headers = vouch(stack, service, Caller(sub, role, uuid.UUID(fill(org, world)) if org else None))
     if fellows:
         headers[FORGED_FELLOWS] = fill(fellows, world)
     body: Any = {} if method == "POST" else None

@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lbb.devstack import Stack
 from shared import events as ev
 from shared.envelope import wrap
-from shared.identity import HEADER_ROLE, HEADER_SUB
-from tests.conftest import eventually
+from shared.identity import Caller
+from tests.conftest import AsGateway, eventually
 
 FORGED_FELLOWS = "X-Lbb-Fellows"  # what the gateway once sent; now ignored
 
 
-def applicant(subject: str, **extra: str) -> dict[str, str]:
-    return {HEADER_SUB: subject, HEADER_ROLE: "applicant", **extra}
+def applicant(stack: Stack, subject: str) -> AsGateway:
+    return AsGateway(stack, "pairing", Caller(subject, "applicant"))
 
 
 @pytest.fixture
@@ -97,10 +97,10 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
             requested_at=datetime.now(UTC),
         ),
     )
-    me = applicant(subject[fellow])
+    me = applicant(stack, subject[fellow])
 
-    async def pairs_of(who: dict[str, str]) -> list[dict[str, Any]]:
-        answer = await pairing.get("/pairs/mine", headers=who)
+    async def pairs_of(who: AsGateway) -> list[dict[str, Any]]:
+        answer = await pairing.get("/pairs/mine", auth=who)
         assert answer.status_code == 200, answer.text
         found: list[dict[str, Any]] = answer.json()
         return found
@@ -110,25 +110,30 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
 
     (pair,) = await eventually(my_pairs, timeout_s=60, what="the fellow to be recognised by their subject")
     assert pair["fellow_id"] == str(fellow) and sorted(pair["fellow_ids"]) == sorted([str(fellow), str(partner)])
-    listed = await pairing.get(f"/cohorts/{cohort}/pairs", headers=me)
+    listed = await pairing.get(f"/cohorts/{cohort}/pairs", auth=me)
     assert listed.status_code == 200 and [p["id"] for p in listed.json()] == [pair["id"]]
 
     # another subject is no fellow, even naming the fellow in the header the gateway used to send
-    stranger = applicant(f"stranger-{uuid.uuid4()}", **{FORGED_FELLOWS: str(fellow)})
+    stranger = applicant(stack, f"stranger-{uuid.uuid4()}")
+    forged = {FORGED_FELLOWS: str(fellow)}
     visit = {"host_fellow_id": str(fellow), "date": today.isoformat()}
-    assert (await pairing.post(f"/pairs/{pair['id']}/visits", json=visit, headers=stranger)).status_code == 404
-    assert (await pairing.get(f"/cohorts/{cohort}/pairs", headers=stranger)).status_code == 404
-    assert (await pairing.get("/pairs/mine", headers=stranger)).json() == []
+    assert (
+        await pairing.post(f"/pairs/{pair['id']}/visits", json=visit, auth=stranger, headers=forged)
+    ).status_code == 404
+    assert (await pairing.get(f"/cohorts/{cohort}/pairs", auth=stranger, headers=forged)).status_code == 404
+    assert (await pairing.get("/pairs/mine", auth=stranger, headers=forged)).json() == []
 
-    made = await pairing.post(f"/pairs/{pair['id']}/visits", json=visit, headers=me)  # no header needed
+    made = await pairing.post(f"/pairs/{pair['id']}/visits", json=visit, auth=me)  # no header needed
     assert made.status_code == 201, made.text
     visit_id = made.json()["id"]
-    assert (await pairing.post(f"/visits/{visit_id}/complete", json={}, headers=stranger)).status_code == 404
-    done = await pairing.post(f"/visits/{visit_id}/complete", json={}, headers=me)
+    assert (
+        await pairing.post(f"/visits/{visit_id}/complete", json={}, auth=stranger, headers=forged)
+    ).status_code == 404
+    done = await pairing.post(f"/visits/{visit_id}/complete", json={}, auth=me)
     assert done.status_code == 202, done.text
 
     # a withdrawn fellow is a fellow no more
-    theirs = applicant(subject[partner])
+    theirs = applicant(stack, subject[partner])
 
     async def partner_pairs() -> list[dict[str, Any]]:
         return await pairs_of(theirs)
@@ -145,7 +150,7 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
         return await pairs_of(theirs) == []
 
     await eventually(gone, timeout_s=60, what="the withdrawn fellow to lose their pairs")
-    assert (await pairing.get(f"/cohorts/{cohort}/pairs", headers=theirs)).status_code == 404
+    assert (await pairing.get(f"/cohorts/{cohort}/pairs", auth=theirs)).status_code == 404
 
     # data minimisation: of a contact, the pairing service keeps the application id and the subject only
     async with engine.connect() as c:
