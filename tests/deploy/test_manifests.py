@@ -47,7 +47,12 @@ def test_every_service_in_compose_has_its_env_health_check_and_dependencies() ->
 
 def test_the_compose_init_step_creates_every_topic_with_explicit_partitions() -> None:
     script = "\n".join(compose()["kafka-init"]["command"])
-    assert "--partitions 4" in script and '"$$t.dlq"' in script and "--command-config" in script
+    assert "--partitions 4" in script and 'create "$$t.dlq"' in script and "--command-config" in script
+    # the settings ensure_topics gives them (shared/topics.py: config)
+    assert f"create {topics.CONTACTS} --config cleanup.policy=compact" in script
+    assert (
+        f'create "$$t.dlq" --config retention.ms={topics.config(topics.dlq(topics.PAIRING))["retention.ms"]}' in script
+    )
     assert script.rstrip().endswith("bash /deploy/kafka/acls.sh")  # then the users and the ACLs
     for topic in topics.ALL_TOPICS:
         assert topic in script
