@@ -41,6 +41,7 @@ CONTRACT = [
     ("post", "/api/notifications/staff-contacts"),
     ("get", "/api/notifications/staff-contacts"),
     ("delete", "/api/notifications/staff-contacts/{staff_id}"),
+    ("post", "/api/privacy/export"),
 ]
 
 BODIES = {
@@ -52,6 +53,7 @@ BODIES = {
     ("post", "/api/pairs/{pair_id}/feedback"): {"to_fellow_id", "strengths", "narrative", "collaboration_ideas"},
     ("put", "/api/notifications/preferences"): {"mute_reminders"},
     ("post", "/api/notifications/staff-contacts"): {"role", "subject", "name", "email", "organisation_id"},
+    ("post", "/api/privacy/export"): {"email"},
 }
 
 
