@@ -28,6 +28,7 @@ from shared.broker import ensure_topics
 from shared.identity import KeyPair
 from shared.migrations import upgrade
 from shared.registry import NAMES, SCHEMA_SERVICES
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +291,8 @@ class Stack:
             self.smtp.start()
             self.smtp_host, self.smtp_port = "127.0.0.1", self.smtp.port
             say(f"SMTP sink on {self.smtp_host}:{self.smtp_port}, e-mails kept in {self.home / 'mail'}")
-        asyncio.run(ensure_topics(self.kafka_bootstrap_servers))
+        # A real broker is reached with the environment's KAFKA_SECURITY_PROTOCOL / SASL settings.
+        asyncio.run(ensure_topics(self.kafka_bootstrap_servers, settings=None if self.kafka else Settings()))
         say("topics ready")
         for service in SCHEMA_SERVICES:
             upgrade(service, self.database_url)

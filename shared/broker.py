@@ -7,7 +7,10 @@ import logging
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared import topics
 from shared.outbox import Send
@@ -18,10 +21,37 @@ log = logging.getLogger(__name__)
 TOPIC_ALREADY_EXISTS = 36
 
 
+SASL = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+
+
+def kafka_security(settings: Settings) -> BaseSecurity | None:
+    """How to connect, from KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings; None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    use_ssl = protocol.endswith("SSL")
+    context = create_ssl_context(cafile=settings.kafka_ssl_cafile or None) if use_ssl else None
+    if protocol.startswith("SASL_"):
+        return SASL[settings.kafka_sasl_mechanism](
+            settings.kafka_sasl_username,
+            settings.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=use_ssl,
+        )
+    return BaseSecurity(ssl_context=context, use_ssl=True)
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for any raw aiokafka client (producer, consumer, admin): the same
+    connection and security as the services' FastStream broker."""
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers, **parse_security(kafka_security(settings))}
+
+
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     """A FastStream KafkaBroker; idempotence stays off (the embedded broker refuses it)."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=kafka_security(settings),
         acks="all",
         client_id=client_id,
         request_timeout_ms=settings.kafka_request_timeout_ms,
@@ -37,15 +67,18 @@ async def ensure_topics(
     partitions: int = topics.PARTITIONS,
     *,
     timeout_s: float = 30.0,
+    settings: Settings | None = None,
 ) -> None:
     """Create the contract's topics (and their dead-letter topics) with explicit partition counts.
 
-    Existing topics are fine: the broker answers error 36 for them rather than raising.
+    Existing topics are fine: the broker answers error 36 for them rather than raising. ``settings``
+    gives the security (SASL, TLS) to connect with; without them, PLAINTEXT (the embedded broker).
     """
     names = names if names is not None else topics.all_topics_with_dlq()
+    options = parse_security(kafka_security(settings)) if settings else {}
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000, **options)
         try:
             await admin.start()
             response: Any = await admin.create_topics(

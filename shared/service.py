@@ -195,6 +195,11 @@ class ServiceRuntime:
         async def health() -> dict[str, str]:
             return await self.health()
 
+        @app.get("/live", include_in_schema=False)
+        async def live() -> dict[str, str]:
+            """Liveness: the process answers. Touches no dependency (readiness is /health)."""
+            return {"status": "ok"}
+
         for router in (*self.routers, *routers):
             app.include_router(router)
         return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.identity import public_key
@@ -46,6 +47,30 @@ class Settings(BaseSettings):
 
     dev_mode: bool = False
     log_level: str = "INFO"
+
+    # How every Kafka client connects (shared/broker.py: the FastStream broker, the admin client).
+    # PLAINTEXT for the embedded broker in development; SASL_SSL with SCRAM-SHA-512 in production,
+    # one principal per service (deploy/kafka/acls.sh grants each what it needs, nothing more).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""  # the CA that signed the brokers' certificates; empty: the system's CAs
+
+    @model_validator(mode="after")
+    def _kafka_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_USERNAME and "
+                "KAFKA_SASL_PASSWORD (the service's principal and its password)"
+            )
+        if self.kafka_ssl_cafile and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError(
+                f"KAFKA_SSL_CAFILE is set but KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} does not use TLS"
+            )
+        return self
 
 
 class ServiceSettings(Settings):

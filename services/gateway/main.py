@@ -42,6 +42,16 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": readable(exc), "errors": jsonable_encoder(errors)}, status_code=422)
 
 
+def not_ready(app: FastAPI, settings: GatewaySettings) -> list[str]:
+    """Why this gateway cannot serve yet: not started, or no way to check a token."""
+    problems = []
+    if getattr(app.state, "upstream", None) is None:
+        problems.append("starting")
+    if not settings.dev_mode and not settings.oidc_issuer:
+        problems.append("no identity provider: set OIDC_ISSUER (or DEV_MODE=true on a developer machine)")
+    return problems
+
+
 def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +86,20 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        """Liveness: the process answers. Touches nothing else."""
+        return {"status": "ok"}
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness: this process and its own configuration, never the services behind it (their
+        routes answer 502/503 while one is down; /api/health reports them)."""
+        problems = not_ready(request.app, settings)
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     install_middleware(app, settings)
     return app

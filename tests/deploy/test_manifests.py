@@ -30,6 +30,7 @@ def test_every_service_in_compose_has_its_env_health_check_and_dependencies() ->
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092" and env["DATABASE_URL"].startswith(
             "postgresql+asyncpg://"
         )
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT" and env["KAFKA_SASL_USERNAME"] == name
         assert "healthcheck" in svc and f"services.{name}.main:api" in svc["command"]
         assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert svc["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
@@ -38,7 +39,7 @@ def test_every_service_in_compose_has_its_env_health_check_and_dependencies() ->
     assert all(gateway["depends_on"][n]["condition"] == "service_healthy" for n in APP_SERVICES)
     assert (
         services["kafka"]["image"].startswith("apache/kafka")
-        and "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"]
+        and "process.roles=broker,controller" in (ROOT / "deploy" / "kafka" / "start.sh").read_text()
     )
     assert services["postgres"]["image"].startswith("postgres:16") and "healthcheck" in services["postgres"]
     assert "mailpit" in services
@@ -46,7 +47,13 @@ def test_every_service_in_compose_has_its_env_health_check_and_dependencies() ->
 
 def test_the_compose_init_step_creates_every_topic_with_explicit_partitions() -> None:
     script = "\n".join(compose()["kafka-init"]["command"])
-    assert "--partitions 4" in script and '"$$t.dlq"' in script
+    assert "--partitions 4" in script and 'create "$$t.dlq"' in script and "--command-config" in script
+    # the settings ensure_topics gives them (shared/topics.py: config)
+    assert f"create {topics.CONTACTS} --config cleanup.policy=compact" in script
+    assert (
+        f'create "$$t.dlq" --config retention.ms={topics.config(topics.dlq(topics.PAIRING))["retention.ms"]}' in script
+    )
+    assert script.rstrip().endswith("bash /deploy/kafka/acls.sh")  # then the users and the ACLs
     for topic in topics.ALL_TOPICS:
         assert topic in script
 
@@ -71,11 +78,15 @@ def test_every_deployment_has_probes_resources_and_config_references(k8s: dict[t
     for name in (*APP_SERVICES, "gateway"):
         pod = k8s[("Deployment", name)]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        assert container["readinessProbe"]["httpGet"]["path"] in ("/health", "/api/health")
-        assert container["livenessProbe"]["httpGet"]["path"] == container["readinessProbe"]["httpGet"]["path"]
+        # alive = the process answers; ready = its dependencies (a service) or its own configuration
+        # (the gateway: never the services behind it, so one service down restarts and drains nothing)
+        assert container["livenessProbe"]["httpGet"]["path"] == "/live"
+        ready = "/ready" if name == "gateway" else "/health"
+        assert container["readinessProbe"]["httpGet"]["path"] == ready
         assert container["resources"]["requests"] and container["resources"]["limits"]
         refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
-        assert refs == {"lbb-config", f"lbb-{name}-secrets"}
+        kafka = set() if name == "gateway" else {"lbb-kafka-config"}
+        assert refs == {"lbb-config", f"lbb-{name}-secrets", *kafka}
         assert ("PodDisruptionBudget", name) in k8s and ("Service", name) in k8s
 
 
