@@ -105,6 +105,8 @@ ENV = {
     "FEEDBACK_DB_PASSWORD": "d3",
     "NOTIFICATIONS_DB_PASSWORD": "d4",
     "OIDC_ISSUER": "https://login.example.nhs.uk/realms/staff",
+    "PERSON_ID_KEY": "p" * 40,
+    "CSRF_SECRET": "c" * 40,
 }
 KEYS = KeyPair.generate()
 # as .env carries them: one line, the line breaks written \n
