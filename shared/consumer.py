@@ -208,6 +208,9 @@ class Consumer:
         outcomes: list[tuple[str, str, float]] = []
         work: list[Work] = []
         for record in records:
+            if record.value is None:  # a tombstone (a compacted topic forgetting a key): nothing to apply
+                outcomes.append(("tombstone", "ignored", 0.0))
+                continue
             try:
                 envelope = parse_envelope(record.value)
                 handler = self.handlers.get(envelope.type)

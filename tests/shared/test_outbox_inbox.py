@@ -147,6 +147,7 @@ async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_
         await broker.publish(json.dumps(bad_data).encode(), topic=TOPIC, key=key)
         unknown = json.loads(duplicate) | {"id": str(uuid.uuid4()), "type": "NoSuchEvent"}
         await broker.publish(json.dumps(unknown).encode(), topic=TOPIC, key=key)
+        await broker.publish(None, topic=TOPIC, key=key)  # a tombstone: skipped, never dead-lettered
         from_next_release = json.loads(wrap(ThingMade(thing_id=ahead, name="newer"), "plumbing-test").to_bytes())
         from_next_release["data"]["colour"] = "added in the next release"
         await broker.publish(json.dumps(from_next_release).encode(), topic=TOPIC, key=key)
@@ -187,6 +188,12 @@ async def test_the_same_event_delivered_twice_has_one_effect_and_poison_goes_to_
     assert any("invalid data for ThingMade" in e for e in errors)
     assert any("unknown event type 'NoSuchEvent'" in e for e in errors)
     assert {r.value for r in records} >= {b"{not json"}
+    source = await topic_reader([TOPIC])
+
+    async def tombstone() -> list[Any]:
+        return [r for r in await source.poll() if r.key == key and r.value is None]
+
+    assert await eventually(tombstone, what="the tombstone on the topic (a null value, not empty bytes)")
 
 
 async def test_pruning_removes_only_rows_sent_before_the_retention_period(sessions: async_sessionmaker[Any]) -> None:
