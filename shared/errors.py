@@ -9,6 +9,7 @@ never the message (PostgreSQL's ``DETAIL: Key (email)=(…)``, pydantic's ``inpu
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,6 +39,8 @@ def describe(exc: BaseException) -> str:
         return f"{name}: " + ", ".join(facts)
     if isinstance(exc, DomainError):
         return f"{name} ({exc.status_code})"
+    if isinstance(exc, OSError) and exc.errno is not None:  # "Connection refused", never an address
+        return f"{name}: errno {exc.errno} ({os.strerror(exc.errno)})"
     return name
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -48,11 +49,35 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+class _Formatter(JsonFormatter):
+    """JSON lines whose tracebacks keep their frames but describe each exception by ``describe``:
+    a database error's message may quote the row it refused (``Key (email)=(…)``), so no exception's
+    own text reaches a log."""
+
+    def formatException(self, ei: Any) -> str:
+        return redacted_traceback(ei[1])
+
+
+def redacted_traceback(exc: BaseException | None) -> str:
+    """A traceback's frames (file, line, function, code) for each exception of the chain, each one
+    named by ``shared.errors.describe`` instead of its message."""
+    from shared.errors import describe  # shared.errors imports FastAPI; loaded only when a traceback is logged
+
+    parts: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+        parts.append(f"Traceback (most recent call last):\n{frames}{describe(exc)}")
+        exc = exc.__cause__ or exc.__context__
+    return "\n\nwhich was raised while handling:\n\n".join(parts)
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """One JSON object per line on stderr: time, level, logger, message, service, event_id, request_id."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(
+        _Formatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(event_id)s %(request_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             static_fields={"service": service},
