@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from fastapi import HTTPException
 
+from lbb.devstack import Stack
 from services.gateway.auth import caller_from_claims, decode
 from shared.identity import Assertions, Verifier
-from tests.gateway.inprocess import KEYS, gateway, settings
+from tests.gateway.inprocess import KEYS, csrf_of, gateway, settings
 
 CLAIMS = {"sub": "ann", "role": "applicant"}
 
@@ -50,3 +52,16 @@ async def test_the_dev_token_carries_an_optional_email_claim_into_the_assertion(
     assert caller.email == "ann@example.nhs.uk"
     assertion = Assertions(KEYS.private_pem).for_service(caller, "applications")
     assert Verifier(KEYS.public_pem, "applications").caller(assertion) == caller
+
+
+async def test_the_dev_sign_in_form_takes_an_optional_e_mail_into_the_session_token(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        page = await client.get("/staff/sign-in")
+        assert '<input id="email" name="email" type="email"' in page.text
+        form = {"sub": "ann-form", "role": "applicant", "csrf": csrf_of(page.text)}
+        bad = await client.post("/staff/sign-in", data=form | {"email": "not an address"}, follow_redirects=False)
+        assert bad.headers["location"].startswith("/staff/sign-in") and "lbb_session" not in client.cookies
+        signed = await client.post("/staff/sign-in", data=form | {"email": " ann@example.nhs.uk "})
+        assert signed.headers["location"] == "/staff/", signed.headers
+        token = client.cookies["lbb_session"]
+    assert jwt.decode(token, options={"verify_signature": False})["email"] == "ann@example.nhs.uk"
