@@ -82,7 +82,10 @@ class CreateCohort(Body):
 class SubmitApplication(Body):
     cohort_id: uuid.UUID
     name: Text
-    email: EmailStr
+    email: EmailStr | None = Field(
+        default=None,
+        description="Your sign-in's e-mail when its token carries one (a different one is refused); required otherwise",
+    )
     job_title: Text
     organisation_id: uuid.UUID
     staff_group: ev.StaffGroup

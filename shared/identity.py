@@ -3,10 +3,11 @@
 The gateway checks the person's bearer token, then sends the service a short-lived JWT in
 ``X-Lbb-Assertion``, signed with the gateway's Ed25519 key (``GATEWAY_SIGNING_KEY``): ``iss``
 ``lbb-gateway``, ``aud`` the service's name (shared/registry.py), ``exp`` at most 60 s after ``iat``,
-and the caller's ``sub``, ``role`` and ``organisation_id``. Each service verifies it with the gateway's
-public key (``GATEWAY_PUBLIC_KEY``) and its own name before anything reads who is calling
-(``CallerDep``, the one place); a missing, expired, forged, misdirected or unsigned assertion is
-refused with 401. Identity comes from nothing else: headers such as ``X-Lbb-Role`` are ignored.
+and the caller's ``sub``, ``role``, ``organisation_id`` and ``email`` (the bearer token's verified
+``email`` claim, when it has one: the one way a service learns a caller's e-mail address). Each
+service verifies it with the gateway's public key (``GATEWAY_PUBLIC_KEY``) and its own name before
+anything reads who is calling (``CallerDep``, the one place); a missing, expired, forged, misdirected
+or unsigned assertion is refused with 401. Identity comes from nothing else: headers such as ``X-Lbb-Role`` are ignored.
 Services then decide object-level access themselves (which fellows a subject is, they know from the
 events they consume).
 
@@ -54,6 +55,7 @@ class Caller:
     sub: str
     role: str
     organisation_id: UUID | None = None
+    email: str | None = None  # the bearer token's ``email`` claim, when it carries one
 
     def require(self, *roles: str) -> None:
         if self.role not in roles:
@@ -63,6 +65,8 @@ class Caller:
         claims = {"sub": self.sub, "role": self.role}
         if self.organisation_id:
             claims["organisation_id"] = str(self.organisation_id)
+        if self.email:
+            claims["email"] = self.email
         return claims
 
 
@@ -254,8 +258,12 @@ def _caller_from(claims: dict[str, Any]) -> Caller:
     sub, role, organisation = claims.get("sub"), claims.get("role"), claims.get("organisation_id")
     if not isinstance(sub, str) or not sub or role not in ROLES:
         raise Unauthenticated("the gateway assertion names no subject or no known role")
+    email = claims.get("email")
+    if email is not None and not isinstance(email, str):
+        raise Unauthenticated("the gateway assertion's email is not text")
     try:
-        return Caller(sub=sub, role=role, organisation_id=UUID(organisation) if organisation else None)
+        organisation_id = UUID(organisation) if organisation else None
+        return Caller(sub=sub, role=role, organisation_id=organisation_id, email=email or None)
     except (ValueError, TypeError, AttributeError) as exc:
         raise Unauthenticated("the gateway assertion's organisation_id is not a UUID") from exc
 

@@ -234,23 +234,33 @@ class Api:
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
-        self.tokens: dict[tuple[str, str, str | None], str] = {}
+        self.tokens: dict[tuple[str, str, str | None, str | None], str] = {}
 
-    async def token(self, sub: str, role: str, organisation_id: str | None = None) -> str:
-        key = (sub, role, organisation_id)
+    async def token(self, sub: str, role: str, organisation_id: str | None = None, *, email: str | None = None) -> str:
+        """A dev token, with an ``email`` claim when ``email`` is given."""
+        key = (sub, role, organisation_id, email)
         if key not in self.tokens:
             body: dict[str, Any] = {"sub": sub, "role": role}
             if organisation_id:
                 body["organisation_id"] = organisation_id
+            if email:
+                body["email"] = email
             answer = await self.client.post("/api/dev/token", json=body)
             assert answer.status_code == 200, answer.text
             self.tokens[key] = answer.json()["token"]
         return self.tokens[key]
 
     async def call(
-        self, method: str, path: str, who: tuple[str, str] | tuple[str, str, str], body: Any = None
+        self,
+        method: str,
+        path: str,
+        who: tuple[str, str] | tuple[str, str, str],
+        body: Any = None,
+        *,
+        email: str | None = None,
     ) -> httpx.Response:
-        token = await self.token(*who)
+        """``who`` calls the gateway; ``email`` is their token's ``email`` claim (none by default)."""
+        token = await self.token(*who, email=email)
         return await self.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
 
 

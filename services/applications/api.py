@@ -102,7 +102,7 @@ async def request_pairing(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep
 async def submit_application(body: SubmitApplication, runtime: RuntimeDep, caller: CallerDep) -> Created:
     caller.require("applicant")
     async with runtime.transaction() as s:
-        return Created(id=await commands.submit_application(s, body, caller.sub))
+        return Created(id=await commands.submit_application(s, body, caller, runtime.settings.dev_mode))
 
 
 @router.get("/applications")

@@ -160,7 +160,7 @@ class ApplicationForm(Protocol):
 
     cohort_id: uuid.UUID
     name: str
-    email: str
+    email: str | None
     job_title: str
     organisation_id: uuid.UUID
     staff_group: ev.StaffGroup
@@ -171,8 +171,9 @@ class ApplicationForm(Protocol):
     equality: dict[str, str | int | bool | None] | None
 
 
-async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: str) -> uuid.UUID:
-    now = _now()
+async def submit_application(s: AsyncSession, form: ApplicationForm, caller: Caller, dev_mode: bool) -> uuid.UUID:
+    """The caller's application; its e-mail is their sign-in's (domain.applicant_email)."""
+    now, email, owner_sub = _now(), domain.applicant_email(caller.email, form.email, dev_mode), caller.sub
     # The cohort and the organisation in one prebuilt statement of plain columns, past the ORM's
     # identity map and unit of work.
     keys = {"cohort_id": form.cohort_id, "organisation_id": form.organisation_id}
@@ -183,7 +184,7 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: 
     if found.code is None:
         raise Invalid("organisation_id: no such organisation")
     application_id = uuid.uuid4()
-    try:  # the unique index on (cohort, lower(e-mail)) finds a second application: no query first
+    try:  # unique indexes on open applications (cohort with lower(e-mail), and with owner): no query first
         await s.execute(
             _INSERT_APPLICATION,
             {
@@ -191,7 +192,7 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: 
                 "cohort_id": form.cohort_id,
                 "owner_sub": owner_sub,
                 "name": form.name,
-                "email": form.email,
+                "email": email,
                 "job_title": form.job_title,
                 "organisation_id": form.organisation_id,
                 "staff_group": form.staff_group,
@@ -206,7 +207,7 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: 
             },
         )
     except IntegrityError as exc:
-        raise Conflict("an application with this e-mail address already exists for this cohort") from exc
+        raise Conflict("you already have an open application to this cohort (withdraw it to apply again)") from exc
     await outbox.add(
         s,
         ev.ApplicationSubmitted(
@@ -220,7 +221,8 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, owner_sub: 
             subject=owner_sub,
             organisation_name=found.organisation_name,
             interests=domain.interests(form.interests),
-            **view(form, "name email job_title organisation_id"),
+            email=email,
+            **view(form, "name job_title organisation_id"),
         ),
     )
     return application_id

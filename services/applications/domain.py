@@ -153,6 +153,17 @@ def check_may_withdraw(role: str, sub: str, owner_sub: str) -> None:
         raise Forbidden("only the applicant or the board can withdraw an application")
 
 
+def applicant_email(claimed: str | None, given: str | None, dev_mode: bool) -> str:
+    """The sign-in's e-mail (the body may only repeat it); without one, the body's, in dev mode only."""
+    if claimed and given and given.strip().lower() != claimed.strip().lower():
+        raise Invalid("email: not the e-mail address your sign-in carries; leave it out or give that one")
+    if not claimed and not dev_mode:
+        raise Forbidden("your sign-in carries no e-mail address (the token's email claim), so you cannot apply")
+    if not (email := claimed or given):
+        raise Invalid("email: field required (your sign-in carries no e-mail address)")
+    return email
+
+
 # --- the state machine and its trail --------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Json, schema_metadata
@@ -85,8 +85,17 @@ class Application(Base):
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# One application per e-mail address and cohort, whatever the letter case.
-Index("uq_application_cohort_email", Application.cohort_id, func.lower(Application.email), unique=True)
+# One open application per person and cohort (by e-mail, whatever the letter case, and by token
+# subject); a withdrawn or declined one does not count, so its applicant may apply again (migration 0005).
+OPEN = text("state IN ('submitted', 'endorsed', 'shortlisted', 'waitlisted', 'enrolled')")  # domain.OPEN_STATES
+Index(
+    "uq_application_open_email",
+    Application.cohort_id,
+    func.lower(Application.email),
+    unique=True,
+    postgresql_where=OPEN,
+)
+Index("uq_application_open_owner", Application.cohort_id, Application.owner_sub, unique=True, postgresql_where=OPEN)
 
 
 class Decision(Base):

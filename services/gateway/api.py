@@ -128,14 +128,15 @@ async def health(request: Request) -> JSONResponse:
 
 @dev_router.post("/dev/token", response_model=s.Token)
 async def dev_token(body: s.DevTokenRequest, request: Request) -> dict[str, str]:
-    """Dev mode only (this route does not exist otherwise): a token for any subject and role."""
+    """Dev mode only (this route does not exist otherwise): a token for any subject and role, with an
+    `email` claim when `email` is given."""
     settings = _settings(request)
     if not settings.dev_mode:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Not Found")
     if body.role == "sponsor" and body.organisation_id is None:
         raise HTTPException(422, detail="a sponsor token needs organisation_id")
     organisation = body.organisation_id if body.role == "sponsor" else None
-    return {"token": issue_dev_token(settings, body.sub, body.role, organisation)}
+    return {"token": issue_dev_token(settings, body.sub, body.role, organisation, body.email)}
 
 
 # --- organisations and cohorts (applications service) ---

@@ -14,6 +14,10 @@ Only access tokens open the door (``access_token_problem``): the JOSE ``typ`` mu
 names the sign-in client). Keep ``OIDC_CLIENT_ID`` and ``JWT_AUDIENCE`` apart (on Entra ID, one app
 registration for the API and one for the staff pages): an ID token without those marks is then still
 refused by its audience.
+
+A token's ``email`` claim (OIDC's standard claim; the dev token's optional ``email``) is the caller's
+e-mail address and travels to the services in the signed assertion: an application's e-mail is that
+claim. A claim the provider marks unverified (``email_verified`` false) is not used.
 Each verified caller is then counted against the rate limits (middleware.py).
 """
 
@@ -37,7 +41,9 @@ DEV_ISSUER = "lbb-dev"
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]
 
 
-def issue_dev_token(settings: GatewaySettings, sub: str, role: str, organisation_id: uuid.UUID | None) -> str:
+def issue_dev_token(
+    settings: GatewaySettings, sub: str, role: str, organisation_id: uuid.UUID | None, email: str | None = None
+) -> str:
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": DEV_ISSUER,
@@ -50,6 +56,8 @@ def issue_dev_token(settings: GatewaySettings, sub: str, role: str, organisation
     }
     if organisation_id is not None:
         claims["organisation_id"] = str(organisation_id)
+    if email:
+        claims["email"] = email
     return jwt.encode(claims, settings.dev_jwt_secret, algorithm="HS256", headers={"typ": "at+jwt"})
 
 
@@ -204,7 +212,17 @@ def caller_from_claims(settings: GatewaySettings, claims: dict[str, Any]) -> Cal
         organisation_id = uuid.UUID(str(organisation)) if role == "sponsor" else None
     except ValueError as exc:
         raise _unauthorised("organisation_id is not a valid id") from exc
-    return Caller(sub=sub, role=str(role), organisation_id=organisation_id)
+    return Caller(sub=sub, role=str(role), organisation_id=organisation_id, email=email_claim(claims))
+
+
+def email_claim(claims: dict[str, Any]) -> str | None:
+    """The token's ``email`` claim, or None when it has none or its provider has not verified it."""
+    email = claims.get("email")
+    if email is None or email == "" or claims.get("email_verified") is False:
+        return None
+    if not isinstance(email, str) or len(email) > 320 or email.count("@") != 1 or email.split() != [email]:
+        raise _unauthorised("the token's email claim is not an e-mail address")
+    return email
 
 
 def bearer(authorization: str | None) -> str | None:

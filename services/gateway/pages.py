@@ -71,8 +71,9 @@ async def apply(cohort_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Resp
         "availability": [str(d) for d in form.getlist("availability")] or None,
         "interests": [i.strip() for i in str(form.get("interests", "")).split(",") if i.strip()],
     }
-    if body["availability"] is None:
-        del body["availability"]
+    for optional in ("availability", "email"):  # no e-mail typed: the sign-in's own, when it has one
+        if not body[optional]:
+            del body[optional]
     try:
         await me.api("POST", "/api/applications", body)
     except ApiError as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from shared.contract import (
     BoardDecision,
@@ -48,6 +48,9 @@ class DevTokenRequest(Body):
     sub: Text = Field(description="The subject the token names (who the caller is)")
     role: Role
     organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor; ignored otherwise")
+    email: EmailStr | None = Field(
+        default=None, description="The token's `email` claim: an application's e-mail is then this address"
+    )
 
 
 class Token(BaseModel):

@@ -5,7 +5,8 @@ routes.
 Sign-in: with an OIDC identity provider and ``OIDC_CLIENT_ID``, the authorization code flow with
 PKCE (``/staff/sign-in/oidc`` → the provider → ``/staff/sign-in/callback``); the access token the
 provider issues for ``JWT_AUDIENCE`` becomes the session. A token can also be pasted
-(``POST /staff/sign-in`` with ``token``). In dev mode a form picks a subject and role instead.
+(``POST /staff/sign-in`` with ``token``). In dev mode a form picks a subject and role instead (and,
+optionally, an e-mail address: the dev token's ``email`` claim).
 
 CSRF: a signed-in person's forms carry an HMAC of their session under ``CSRF_SECRET``. The sign-in
 form, before there is a session, carries an HMAC of a random nonce the sign-in page sets in a cookie
@@ -195,6 +196,7 @@ async def sign_in(
     sub: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
     organisation_id: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
 ) -> Response:
     settings: GatewaySettings = request.app.state.settings
@@ -210,7 +212,10 @@ async def sign_in(
                 organisation = uuid.UUID(organisation_id)
             except ValueError:
                 return back("/staff/sign-in", error="a sponsor picks their organisation")
-        token = issue_dev_token(settings, sub.strip(), role, organisation)
+        email = email.strip()
+        if email and (email.count("@") != 1 or len(email.split()) != 1):
+            return back("/staff/sign-in", error="that e-mail address does not look right")
+        token = issue_dev_token(settings, sub.strip(), role, organisation, email or None)
     return await start_session(request, token)
 
 

@@ -126,7 +126,7 @@ async def test_refusals_duplicate_email_closed_window_bad_fields_and_another_org
     dup = await api.call(
         "POST", "/api/applications", ("dupe", "applicant"), form(cohort, org, "dupe", email="DUP@example.nhs.uk")
     )
-    assert dup.status_code == 409 and "e-mail" in dup.json()["detail"]
+    assert dup.status_code == 409 and "open application" in dup.json()["detail"]
 
     bad = await api.call(
         "POST",

@@ -144,7 +144,8 @@ ROUTES = [
     route("POST", "/api/cohorts/{spare_cohort}/close", {}, admin=(202, 409)),
     route("GET", "/api/cohorts/{cohort}/shortlisting", board=200),
     route("POST", "/api/cohorts/{cohort}/enrol", {}, board=202),
-    route("POST", "/api/applications", "{application}", ann=201, eve=201),
+    # Ann already has an open application to the cohort (enrolled): one open application per person
+    route("POST", "/api/applications", "{application}", ann=409, eve=201),
     route("GET", "/api/applications", **everyone(200)),
     route("GET", "/api/applications/{ann_app}", ann=200, eve=404, sam=200, sue=404, board=200, admin=200),
     route("GET", f"/api/applications/{RANDOM}", **everyone(404)),

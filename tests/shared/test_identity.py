@@ -29,6 +29,14 @@ def test_an_assertion_names_the_caller_the_service_and_the_gateway_and_lives_a_m
     assert Verifier(KEYS.public_pem, "pairing").caller(mint(ANN, "pairing", KEYS.private_pem)) == ANN
 
 
+def test_an_assertion_carries_the_callers_e_mail_only_when_the_token_had_one() -> None:
+    ada = Caller("ada", "applicant", email="ada@example.nhs.uk")
+    claims = jwt.decode(mint(ada, "applications", KEYS.private_pem), options={"verify_signature": False})
+    assert claims["email"] == "ada@example.nhs.uk"
+    assert Verifier(KEYS.public_pem, "applications").caller(mint(ada, "applications", KEYS.private_pem)) == ada
+    assert "email" not in jwt.decode(mint(ANN, "pairing", KEYS.private_pem), options={"verify_signature": False})
+
+
 def test_the_gateway_reuses_an_assertion_while_more_than_half_its_life_is_left() -> None:
     now = [1_000_000.0]
     assertions = Assertions(KEYS.private_pem, clock=lambda: now[0])
@@ -71,6 +79,7 @@ def test_a_service_keeps_a_verified_assertion_until_it_expires_and_no_longer() -
         ({"sub": "ann", "role": "root"}, "no known role"),
         ({"sub": "", "role": "board"}, "no subject"),
         ({"sub": "ann", "role": "sponsor", "organisation_id": "not-a-uuid"}, "not a UUID"),
+        ({"sub": "ann", "role": "applicant", "email": ["a@example.nhs.uk"]}, "email is not text"),
     ],
 )
 def test_a_signed_assertion_must_still_name_a_caller(claims: dict[str, str], why: str) -> None:
