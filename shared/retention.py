@@ -12,20 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import utcnow
 from shared.worker import Worker
 
 log = logging.getLogger(__name__)
 
 BATCH = 500  # rows erased per transaction
 Purge = Callable[[AsyncSession, datetime], Awaitable[int]]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def retention_worker(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
@@ -17,15 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.applications import domain, seed
 from services.applications.models import Application, Cohort, Decision, Organisation, Programme, outbox
 from shared import events as ev
+from shared.clock import utcnow
 from shared.errors import Conflict, Invalid, NotFound
 from shared.identity import Caller
 from shared.retention import BATCH
 from shared.views import view
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 # --- organisations and cohorts --------------------------------------------------------------
 
@@ -64,7 +60,7 @@ class CohortForm(Protocol):
 
 
 async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> uuid.UUID:
-    dates = domain.cohort_dates(_now(), form.opens_at, form.closes_at, form.exchange_starts, form.exchange_ends)
+    dates = domain.cohort_dates(utcnow(), form.opens_at, form.closes_at, form.exchange_starts, form.exchange_ends)
     programme = await s.scalar(select(Programme).where(Programme.name == form.programme))
     if programme is None:
         programme = Programme(id=uuid.uuid4(), name=form.programme)
@@ -93,7 +89,7 @@ async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> u
 
 async def close_cohort(s: AsyncSession, cohort_id: uuid.UUID) -> None:
     """Close the application window now; later applications are refused."""
-    now = _now()
+    now = utcnow()
     cohort = await s.get(Cohort, cohort_id, with_for_update=True)
     if cohort is None:
         raise NotFound("no such cohort")
@@ -124,7 +120,7 @@ async def request_pairing(s: AsyncSession, cohort_id: uuid.UUID) -> None:
             auto_publish=cohort.auto_publish,
             exchange_starts=cohort.exchange_starts,
             exchange_ends=cohort.exchange_ends,
-            requested_at=_now(),
+            requested_at=utcnow(),
         ),
     )
 
@@ -173,7 +169,7 @@ class ApplicationForm(Protocol):
 
 async def submit_application(s: AsyncSession, form: ApplicationForm, caller: Caller, dev_mode: bool) -> uuid.UUID:
     """The caller's application; its e-mail is their sign-in's (domain.applicant_email)."""
-    now, email, owner_sub = _now(), domain.applicant_email(caller.email, form.email, dev_mode), caller.sub
+    now, email, owner_sub = utcnow(), domain.applicant_email(caller.email, form.email, dev_mode), caller.sub
     # The cohort and the organisation in one prebuilt statement of plain columns, past the ORM's
     # identity map and unit of work.
     keys = {"cohort_id": form.cohort_id, "organisation_id": form.organisation_id}
@@ -245,7 +241,7 @@ def _change(
 ) -> domain.Change:
     """Move the application by ``action`` and add the change to its decision trail."""
     try:
-        change = domain.change(application.state, action, by, _now(), reason)
+        change = domain.change(application.state, action, by, utcnow(), reason)
     except domain.IllegalTransition as exc:
         raise Conflict(str(exc), state=application.state) from exc
     application.state = change.to_state

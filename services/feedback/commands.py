@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.feedback import domain, queries
 from services.feedback.models import CollaborationOpportunity, ExchangePair, Feedback, FeedbackRequest, Fellow, outbox
 from shared import events as ev
+from shared.clock import utcnow
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
 from shared.views import view
@@ -27,12 +27,7 @@ log = logging.getLogger(__name__)
 # Built once: SQLAlchemy caches one statement. A fellow enrolled again has the row overwritten.
 _UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
 
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    """The service's one clock: routes, handlers and the release worker read the time here."""
-    return datetime.now(UTC)
+system_clock = utcnow  # routes, handlers and the release worker read the time here
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.commands import RELEASE_BATCH, Clock, release_overdue, system_clock
+from services.feedback.commands import RELEASE_BATCH, release_overdue, system_clock
+from shared.clock import Clock
 from shared.worker import Worker
 
 

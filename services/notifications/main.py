@@ -9,7 +9,8 @@ from services.notifications import api as routes
 from services.notifications import commands, handlers, models
 from services.notifications.mailer import Mailer
 from services.notifications.settings import NotificationsSettings
-from services.notifications.worker import DeliveryWorker, reminder_worker, utcnow
+from services.notifications.worker import DeliveryWorker, reminder_worker
+from shared.clock import utcnow
 from shared.retention import retention_worker
 from shared.service import ServiceRuntime
 

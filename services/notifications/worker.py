@@ -19,7 +19,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,16 +28,13 @@ from services.notifications import commands, sending
 from services.notifications.mailer import Abandoned, Mailer, NotDelivered, Uncertain
 from services.notifications.sending import Job
 from services.notifications.settings import DeliveryConfig
+from shared.clock import utcnow
 from shared.worker import Worker
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Sessions = Callable[[], async_sessionmaker[AsyncSession]]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
