@@ -139,8 +139,8 @@ async def apply(client: Client, stream: Stream, cohort: Cohort, i: int) -> str:
     if answer.status_code == 201:
         return str(answer.json()["id"])
     # a retry of an application that had been taken: find it
-    mine = (await client.call("GET", "/api/applications/mine", who)).json()
-    (taken,) = [a for a in mine if a["cohort_id"] == cohort.id]
+    mine = (await client.call("GET", f"/api/applications?cohort_id={cohort.id}", who)).json()  # an applicant's own
+    (taken,) = mine
     return str(taken["id"])
 
 
