@@ -141,7 +141,7 @@ class RequestContext(HttpMiddleware):
                 ]
                 if not path.startswith(DOCS):  # Swagger UI loads its script from a CDN
                     headers.append((b"content-security-policy", CSP.encode()))
-                if not path.startswith("/static/"):
+                if not path.startswith(("/static/", "/assets/")):
                     headers.append((b"cache-control", b"no-store"))
                 if self.hsts:
                     headers.append((b"strict-transport-security", self.hsts))
