@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from lbb.devstack import Stack
+from lbb.schemas import HISTORY
 from shared.migrations import upgrade
 from shared.registry import DEFAULT_PORTS, SCHEMA_SERVICES
 
@@ -115,6 +116,57 @@ def report(
         raise typer.Exit(1) from exc
     page = cohort_report.render(data, out)
     console.print(f"report written to {page}")
+
+
+schemas = typer.Typer(help="Event schema compatibility (BACKWARD_TRANSITIVE).", no_args_is_help=True)
+app.add_typer(schemas, name="schemas")
+
+
+@schemas.command("check")
+def schemas_check(
+    history: Annotated[Path, typer.Option(help="The committed revisions: <Event>/v<major>/<n>.json")] = HISTORY,
+) -> None:
+    """Fail when an event's schema, as the code generates it, would break a subscriber of any committed
+    revision (a removed or renamed field, a changed type, a new required field, a narrowed enum, a
+    removed event type), or when a compatible change has not been recorded."""
+    from rich.table import Table
+
+    from lbb.schemas import check
+
+    report = check(history)
+    if report.problems:
+        table = Table(title="Breaking schema changes", show_lines=False)
+        for column in ("event", "against", "field", "why"):
+            table.add_column(column)
+        for p in report.problems:
+            table.add_row(p.event, p.version, p.field, p.why)
+        console.print(table)
+        console.print(
+            "[red]A change that must break gets a new type and topic (…/v2): see docs/events.md, Compatibility.[/]"
+        )
+    for key in report.unrecorded:
+        console.print(f"[yellow]{key}: not recorded yet (a new event or a compatible change)[/]: run `lbb schemas record`")
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print(f"[green]schemas compatible[/]: {report.checked} committed revisions checked")
+
+
+@schemas.command("record")
+def schemas_record(
+    history: Annotated[Path, typer.Option(help="The committed revisions: <Event>/v<major>/<n>.json")] = HISTORY,
+) -> None:
+    """Keep each compatible change as its event's next revision (refused when any change breaks)."""
+    from lbb.schemas import record
+
+    try:
+        written = record(history)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]: see `lbb schemas check`")
+        raise typer.Exit(1) from exc
+    for path in written:
+        console.log(f"wrote {path}")
+    if not written:
+        console.print("nothing changed")
 
 
 privacy = typer.Typer(help="Subject access: what the system holds about a person.", no_args_is_help=True)
