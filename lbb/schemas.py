@@ -126,7 +126,9 @@ def _compare(old: dict[str, Any], new: dict[str, Any], path: str, roots: tuple[A
             yield from _compare_object(before, after, path, roots)
 
 
-def _compare_object(old: dict[str, Any], new: dict[str, Any], path: str, roots: tuple[Any, Any]) -> Iterator[tuple[str, str]]:
+def _compare_object(
+    old: dict[str, Any], new: dict[str, Any], path: str, roots: tuple[Any, Any]
+) -> Iterator[tuple[str, str]]:
     prefix = f"{path}." if path else ""
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     old_req, new_req = set(old.get("required", [])), set(new.get("required", []))
@@ -174,9 +176,7 @@ class Report:
         return not self.problems and not self.unrecorded
 
 
-def check(
-    history: Path = HISTORY, current: dict[str, dict[str, Any]] | None = None
-) -> Report:
+def check(history: Path = HISTORY, current: dict[str, dict[str, Any]] | None = None) -> Report:
     """Compare each generated schema with every committed revision of its event and major version."""
     current = generated() if current is None else current
     kept = committed(history)
@@ -187,8 +187,13 @@ def check(
         event = key.split("/")[0]
         if key not in current:
             problems.append(
-                Problem(event, f"{key.split('/')[1]}/{revisions[-1][0]}", "(event)", "event type removed: "
-                        "subscribers of it get nothing more (retiring a type is deleting its history, reviewed)")
+                Problem(
+                    event,
+                    f"{key.split('/')[1]}/{revisions[-1][0]}",
+                    "(event)",
+                    "event type removed: "
+                    "subscribers of it get nothing more (retiring a type is deleting its history, reviewed)",
+                )
             )
             continue
         for revision, schema in revisions:

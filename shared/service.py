@@ -32,6 +32,7 @@ from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers
 from shared.events import Event, contract_events
 from shared.inbox import Inbox
+from shared.kafka_metrics import KafkaGauges
 from shared.observability import HttpMiddleware, asgi_header, configure_logging, request_id_var
 from shared.outbox import Outbox, Relay
 from shared.settings import ServiceSettings, refuse_default_secrets
@@ -74,6 +75,12 @@ class ServiceRuntime:
             handlers=handlers or {},
         )
         self.consumer.subscribe()
+        # Consumer lag and dead-letter depth of what it consumes, read from the broker now and then.
+        self.kafka_gauges = KafkaGauges(settings, self.name, settings.group_id, self.consumer.topics)
+        if self.consumer.topics:
+            self.add_worker(
+                Worker("kafka-gauges", self.kafka_gauges.step, poll_interval_s=settings.kafka_metrics_interval_s)
+            )
 
     @classmethod
     def assemble(
@@ -146,6 +153,7 @@ class ServiceRuntime:
             await hook()
         for worker in reversed(self.workers):
             await worker.stop()
+        await self.kafka_gauges.close()
         # Drain the consumers first (in-flight batches finish and commit), then publish what they
         # wrote, so a clean stop leaves no event waiting in the outbox for the next start.
         for subscriber in self.broker.subscribers:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
