@@ -10,6 +10,7 @@ and the depth is what lies past them: end offset - max(watermark, log start).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -23,6 +24,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 OPS_GROUP = "lbb-ops-dlq"
+STEP_TIMEOUT_S = 10.0
 
 CONSUMER_LAG = Gauge(
     "lbb_consumer_lag",
@@ -68,36 +70,35 @@ class KafkaGauges:
         self._ops: AIOKafkaConsumer | None = None
 
     async def step(self) -> bool:
-        if self._own is None or self._ops is None:
-            own, ops = consumer(self.settings, self.group_id), consumer(self.settings, OPS_GROUP)
-            try:
-                await own.start()
-                await ops.start()
-            except BaseException:
-                await own.stop()
-                await ops.stop()
-                raise
-            self._own, self._ops = own, ops
         try:
-            for topic in self.consumed:
-                parts = await partitions(self._own, topic)
-                end = await self._own.end_offsets(parts) if parts else {}
-                lag = 0
-                for tp in parts:
-                    lag += max(end[tp] - ((await self._own.committed(tp)) or 0), 0)
-                CONSUMER_LAG.labels(self.service, topic).set(lag)
-                dead = await partitions(self._ops, topics.dlq(topic))
-                dead_end = await self._ops.end_offsets(dead) if dead else {}
-                marks = await watermarks(self._ops, dead)
-                DLQ_DEPTH.labels(self.service, topics.dlq(topic)).set(sum(dead_end[tp] - marks[tp] for tp in dead))
-        except Exception:
+            async with asyncio.timeout(STEP_TIMEOUT_S):  # a frozen broker must not hold a stopping service
+                await self._read()
+        except BaseException:
             await self.close()  # a fresh pair of clients next time
             raise
         return False
+
+    async def _read(self) -> None:
+        if self._own is None or self._ops is None:
+            self._own, self._ops = consumer(self.settings, self.group_id), consumer(self.settings, OPS_GROUP)
+            await self._own.start()
+            await self._ops.start()
+        for topic in self.consumed:
+            parts = await partitions(self._own, topic)
+            end = await self._own.end_offsets(parts) if parts else {}
+            lag = 0
+            for tp in parts:
+                lag += max(end[tp] - ((await self._own.committed(tp)) or 0), 0)
+            CONSUMER_LAG.labels(self.service, topic).set(lag)
+            dead = await partitions(self._ops, topics.dlq(topic))
+            dead_end = await self._ops.end_offsets(dead) if dead else {}
+            marks = await watermarks(self._ops, dead)
+            DLQ_DEPTH.labels(self.service, topics.dlq(topic)).set(sum(dead_end[tp] - marks[tp] for tp in dead))
 
     async def close(self) -> None:
         for client in (self._own, self._ops):
             if client is not None:
                 with contextlib.suppress(Exception):
-                    await client.stop()
+                    async with asyncio.timeout(STEP_TIMEOUT_S):
+                        await client.stop()
         self._own = self._ops = None
