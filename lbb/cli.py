@@ -145,7 +145,7 @@ def schemas_check(
         console.print(
             "[red]A change that must break gets a new type and topic (…/v2): see docs/events.md, Compatibility.[/]"
         )
-    for key in report.unrecorded:
+    for key in report.unrecorded if not report.problems else []:  # a breaking change is to undo, not record
         console.print(
             f"[yellow]{key}: not recorded yet (a new event or a compatible change)[/]: run `lbb schemas record`"
         )
