@@ -184,6 +184,19 @@ class StaffContactIn(Body):
     organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor")
 
 
+class UpdateOpportunity(Body):
+    """The owners move a collaboration opportunity on (and so answer a check-in that is due)."""
+
+    status: ev.CollaborationStatus
+    next_step: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] | None = Field(
+        default=None, description="Required when dropped"
+    )
+    update: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = Field(
+        default=None, description="What came of it since the last update (the answer to a check-in)"
+    )
+
+
 class SubjectAccess(Body):
     """Whose data: the e-mail address the person applied with."""
 

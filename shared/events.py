@@ -20,6 +20,7 @@ from shared import topics
 PairingMode = Literal["peer", "bipartite"]
 ProgrammeKind = Literal["exchange", "shadowing", "mentoring", "paired_learning"]  # shared/programmes.py
 Role = Literal["fellow", "learner", "sharer", "mentor", "mentee"]
+CollaborationStatus = Literal["idea", "exploring", "started", "delivered", "dropped"]
 StaffGroup = Literal["clinical", "non_clinical"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -313,6 +314,27 @@ class CollaborationOpportunityIdentified(_FeedbackEvent):
     opportunity_id: UUID
     organisation_ids: list[UUID]
     identified_at: datetime
+
+
+class CollaborationOpportunityUpdated(_FeedbackEvent):
+    """The owners moved an opportunity on. Its organisations and status only: the idea, the next step
+    and a reason for dropping it are free text and stay with the feedback service."""
+
+    opportunity_id: UUID
+    organisation_ids: list[UUID]
+    status: CollaborationStatus
+    updated_at: datetime
+
+
+class CollaborationCheckInDue(_FeedbackEvent):
+    """An opportunity's check-in (3, 6 or 12 months after its exchange) fell due: its owners are asked
+    what came of it."""
+
+    opportunity_id: UUID
+    organisation_ids: list[UUID]
+    month: int = Field(description="3, 6 or 12: months after the exchange")
+    status: CollaborationStatus
+    due_at: datetime
 
 
 # --- lbb.notifications.v1 ------------------------------------------------------------------
