@@ -219,6 +219,11 @@ class ContactRecorded(Event):
     interests: list[str] = Field(
         default_factory=list, description="The applicant's interests (free text): pairing scores shared ones"
     )
+    conflicts: list[UUID] = Field(
+        default_factory=list,
+        description="People the applicant must never be matched with, as their person pseudonyms (the keyed "
+        "HMAC of FellowEnrolled.person_id), never their e-mail addresses: pairing forbids those pairs",
+    )
 
 
 # --- lbb.pairing.v1 ------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def partners(cohort: scoring.Cohort, f: int, mates: Ints, count: int = COUNT) ->
         w[mates[f]] = 0
     allowed = np.flatnonzero(w > 0)
     order = np.lexsort((allowed, -w[allowed]))
-    return allowed[order][:count].tolist()
+    return [int(v) for v in allowed[order][:count]]
 
 
 def forced(

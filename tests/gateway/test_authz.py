@@ -132,6 +132,15 @@ FEEDBACK = {
     "narrative": "Kind and clear.",
 }
 
+WEIGHTS = {
+    "different_sector": 4,
+    "different_place": 3,
+    "clinical_mix": 3,
+    "shared_availability": 1,
+    "shared_interest": 1,
+    "not_paired_before": 5,
+}
+
 ROUTES = [
     route("GET", "/api/organisations", **everyone(200)),
     route(
@@ -156,6 +165,14 @@ ROUTES = [
     route("GET", "/api/cohorts/{cohort}/pairs", ann=200, eve=404, board=200, admin=200),
     route("POST", "/api/cohorts/{cohort}/pairs/swap", {"fellow_a": "{ann_app}", "fellow_b": "{bob_app}"}, board=409),
     route("POST", "/api/cohorts/{cohort}/pairs/publish", {}, board=409),
+    # the board's tools: the cohort's pairs are published, so its rules no longer change
+    route("POST", "/api/cohorts/{cohort}/exclusions", {"fellow_a": "{ann_app}", "fellow_b": "{bob_app}"}, board=409),
+    route("POST", "/api/cohorts/{cohort}/pairs/lock", {"fellow_ids": ["{ann_app}", "{bob_app}"]}, board=409),
+    route("POST", "/api/cohorts/{cohort}/pairs/unlock", {"fellow_ids": ["{ann_app}", "{bob_app}"]}, board=409),
+    route("PUT", "/api/cohorts/{cohort}/weights", WEIGHTS, board=409),
+    route("POST", "/api/cohorts/{cohort}/pairing/preview", {}, board=409),
+    route("GET", "/api/cohorts/{cohort}/fellows/{ann_app}/alternatives", board=200),
+    route("GET", "/api/cohorts/{cohort}/fellows/" + RANDOM + "/alternatives", board=404),
     route("GET", "/api/pairs/mine", ann=200, eve=200),
     route("POST", "/api/pairs/{pair}/visits", {"host_fellow_id": "{ann_app}", "date": FAR}, ann=(409, 422), eve=404),
     route("POST", f"/api/pairs/{RANDOM}/visits", {"host_fellow_id": RANDOM, "date": FAR}, ann=404, eve=404),
