@@ -212,6 +212,8 @@ def fill(value: Any, world: World) -> Any:
         return value.format(**names)
     if isinstance(value, dict):
         return {k: fill(v, world) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, world) for v in value]
     return value
 
 
