@@ -165,13 +165,15 @@ def alternatives(
     return out
 
 
-def table(cohort: scoring.Cohort, count: int = COUNT, exact_max: int = EXACT_MAX) -> dict[int, list[tuple[int, float]]]:
-    """Every fellow's ``count`` best other partners with their losses (the benchmark's whole cohort); a pair
-    asked about from both ends is solved once."""
+def table(
+    cohort: scoring.Cohort, count: int = COUNT, exact_max: int = EXACT_MAX, fellows: Iterable[int] | None = None
+) -> dict[int, list[tuple[int, float]]]:
+    """Each fellow's (all, or those at the indices ``fellows``) ``count`` best other partners with their
+    losses (the benchmark's whole cohort); a pair asked about from both ends is solved once."""
     base, mates = optimum(cohort)
     known: dict[tuple[int, int], float] = {}
     out: dict[int, list[tuple[int, float]]] = {}
-    for f in range(cohort.n):
+    for f in range(cohort.n) if fellows is None else fellows:
         rows = []
         for v in partners(cohort, f, mates, count):
             key = (min(f, v), max(f, v))

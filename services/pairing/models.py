@@ -87,28 +87,26 @@ class EarlierPairing(Base):
     paired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Exclusion(Base):
-    """The board: never match these two fellows of a cohort (the smaller id first)."""
+class _CohortPair:
+    """Two fellows of a cohort, the smaller id first, and who said so when."""
+
+    cohort_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fellow_a: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fellow_b: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Exclusion(_CohortPair, Base):
+    """The board: never match these two fellows."""
 
     __tablename__ = "exclusion"
 
-    cohort_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    fellow_a: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    fellow_b: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-
-class PairLock(Base):
-    """The board keeps this pair of a cohort through a re-run (the smaller id first)."""
+class PairLock(_CohortPair, Base):
+    """The board keeps this pair through a re-run."""
 
     __tablename__ = "pair_lock"
-
-    cohort_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    fellow_a: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    fellow_b: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CohortWeights(Base):

@@ -20,7 +20,7 @@ from lbb.devstack import Stack
 from shared.identity import Caller
 from tests import flows
 from tests.conftest import Api, eventually, vouch
-from tests.flows import ADMIN, BOARD
+from tests.flows import ADMIN, BOARD, WEIGHTS
 
 # The header the gateway once sent with a fellow's ids: services now ignore it, so forging it gains nothing.
 FORGED_FELLOWS = "X-Lbb-Fellows"
@@ -130,15 +130,6 @@ FEEDBACK = {
     "to_fellow_id": "{bob_app}",
     "strengths": {"leading_with_care": 5, "engaging_the_team": 4, "holding_to_account": 3},
     "narrative": "Kind and clear.",
-}
-
-WEIGHTS = {
-    "different_sector": 4,
-    "different_place": 3,
-    "clinical_mix": 3,
-    "shared_availability": 1,
-    "shared_interest": 1,
-    "not_paired_before": 5,
 }
 
 ROUTES = [

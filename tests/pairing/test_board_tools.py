@@ -11,16 +11,7 @@ from typing import Any
 from shared import topics
 from tests import flows
 from tests.conftest import Api, TopicReader, envelopes, eventually
-from tests.flows import BOARD
-
-WEIGHTS = {
-    "different_sector": 4,
-    "different_place": 3,
-    "clinical_mix": 3,
-    "shared_availability": 1,
-    "shared_interest": 1,
-    "not_paired_before": 5,
-}
+from tests.flows import BOARD, WEIGHTS
 
 
 async def cohort_of(
