@@ -177,8 +177,17 @@ async def _round_to_change(s: AsyncSession, cohort_id: uuid.UUID, change: str) -
 
 
 async def publish_pairs(s: AsyncSession, cohort_id: uuid.UUID) -> int:
-    """The board publishes the cohort's pairs; how many were published."""
-    return await _publish(s, await _round_to_change(s, cohort_id, "publish"))
+    """The board publishes the cohort's pairs; how many were published. Refused (409) while a pair breaks an
+    exclusion the board made after the round: a re-run first."""
+    pairing_round = await _round_to_change(s, cohort_id, "publish")
+    ruled_out = await queries.exclusions(s, cohort_id)
+    groups = [
+        {uuid.UUID(f) for f in ids}
+        for ids in await s.scalars(select(Pair.fellow_ids).where(Pair.cohort_id == cohort_id))
+    ]
+    if any(pair <= group for group in groups for pair in ruled_out):
+        raise Conflict(f"a pair of this cohort breaks an exclusion ({domain.RULED_OUT}): run the pairing again first")
+    return await _publish(s, pairing_round)
 
 
 async def _publish(s: AsyncSession, pairing_round: PairingRound) -> int:

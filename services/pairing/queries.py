@@ -118,6 +118,12 @@ async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
 # --- the board's rules of a cohort ---------------------------------------------------------------
 
 
+async def exclusions(s: AsyncSession, cohort_id: uuid.UUID) -> set[frozenset[uuid.UUID]]:
+    """The pairs of the cohort the board ruled out."""
+    found = await s.execute(select(Exclusion.fellow_a, Exclusion.fellow_b).where(Exclusion.cohort_id == cohort_id))
+    return {frozenset(p) for p in found.all()}
+
+
 @dataclass(frozen=True)
 class BoardRules:
     weights: domain.Weights  # the board's own, else the configured ones
@@ -130,7 +136,6 @@ async def board_rules(
 ) -> BoardRules:
     """What a round of the cohort honours beyond the organisation rule."""
     stored = await s.scalar(select(CohortWeights.weights).where(CohortWeights.cohort_id == cohort_id))
-    excluded = await s.execute(select(Exclusion.fellow_a, Exclusion.fellow_b).where(Exclusion.cohort_id == cohort_id))
     locks = await s.execute(
         select(PairLock.fellow_a, PairLock.fellow_b)
         .where(PairLock.cohort_id == cohort_id)
@@ -145,7 +150,7 @@ async def board_rules(
     named = {row.application_id: [uuid.UUID(c) for c in row.conflicts] for row in declared.all() if row.conflicts}
     return BoardRules(
         weights=domain.weights_of(stored, default),
-        forbidden={frozenset(p) for p in excluded.all()} | domain.conflict_pairs(fellows, named),
+        forbidden=await exclusions(s, cohort_id) | domain.conflict_pairs(fellows, named),
         locks=[frozenset(p) for p in locks.all()],
     )
 

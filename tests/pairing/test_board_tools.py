@@ -164,6 +164,16 @@ async def test_the_boards_exclusions_locks_weights_preview_and_alternatives(api:
     alone = await api.call("GET", f"{base}/fellows/{a}/alternatives", BOARD)
     assert x not in {alt["fellow_id"] for alt in alone.json()}
 
+    # the pairs of the last run still hold the pair ruled out since: publishing waits for a re-run
+    stale = await api.call("POST", f"{base}/pairs/publish", BOARD, {})
+    assert stale.status_code == 409 and "exclusion" in stale.json()["detail"], stale.text
+    assert (await api.call("POST", f"{base}/pairing", BOARD, {})).status_code == 202
+
+    async def without_the_pair() -> list[dict[str, Any]] | None:
+        now = await flows.paired(api, cohort, 6)
+        return now if partner(now, a) != {x} else None
+
+    await eventually(without_the_pair, timeout_s=60, what="the re-run to drop the excluded pair")
     await flows.publish(api, cohort)
     late = await api.call("PUT", f"{base}/weights", BOARD, WEIGHTS)
     assert late.status_code == 409 and "published" in late.json()["detail"], late.text
