@@ -231,6 +231,11 @@ class ContactRecorded(Event):
         "pairing scores shared ones",
     )
     offer: str | None = Field(default=None, description="A sharer's offer: what they will show (free text)")
+    conflicts: list[UUID] = Field(
+        default_factory=list,
+        description="People the applicant must never be matched with, as their person pseudonyms (the keyed "
+        "HMAC of FellowEnrolled.person_id), never their e-mail addresses: pairing forbids those pairs",
+    )
 
 
 # --- lbb.pairing.v1 ------------------------------------------------------------------------
