@@ -48,6 +48,10 @@ CONTRACT = [
     ("get", "/api/notifications/staff-contacts"),
     ("delete", "/api/notifications/staff-contacts/{staff_id}"),
     ("post", "/api/privacy/export"),
+    ("get", "/api/opportunities"),
+    ("get", "/api/opportunities/{opportunity_id}"),
+    ("post", "/api/opportunities/{opportunity_id}/update"),
+    ("get", "/api/collaboration/map"),
 ]
 
 BODIES = {
@@ -63,6 +67,7 @@ BODIES = {
     ("put", "/api/notifications/preferences"): {"mute_reminders"},
     ("post", "/api/notifications/staff-contacts"): {"role", "subject", "name", "email", "organisation_id"},
     ("post", "/api/privacy/export"): {"email"},
+    ("post", "/api/opportunities/{opportunity_id}/update"): {"status", "next_step", "reason", "update"},
 }
 
 
