@@ -83,7 +83,6 @@ TEMPLATES: dict[str, Template] = {
     "collaboration_check_in": Template(
         "What came of a way to work closer together?",
         "A collaboration opportunity your organisation shares has a check-in due: say how it is going.",
-        essential=False,
     ),
     "reminder_schedule_visit": Template(
         "Reminder: schedule the visit you host", "You have not yet scheduled the visit you host.", essential=False

@@ -37,6 +37,10 @@ SAMPLES: dict[str, tuple[Page, list[str]]] = {
     "application_declined": (Page("t", ADA), ["not been able to offer you a place"]),
     "application_withdrawn": (Page("t", ADA), ["withdrawn"]),
     "waitlist_promoted": (Page("t", ADA), ["moved from the waiting list onto the programme"]),
+    "collaboration_check_in": (
+        Page("t", Person("Sam Sponsor"), {"opportunity_id": "opp-1", "month": 6, "status": "exploring"}),
+        ["6 months ago", "exploring", "opp-1"],
+    ),
     "fellow_enrolled": (Page("t", ADA), ["you are now a fellow"]),
     "pair_assigned": (
         Page("t", ADA, {"partner_ids": ["x"], "reasons": ["different sector", "different place"]}, partners=[BOB]),
