@@ -3,6 +3,7 @@
     .venv/bin/python bench/pairing.py            # n = 28, 200, 1000, 2000, 5000, 20000 (networkx up to 1000)
     .venv/bin/python bench/pairing.py --quick    # the same without networkx (which takes minutes at 1000)
     .venv/bin/python bench/pairing.py --sizes 28,200 --mode bipartite
+    .venv/bin/python bench/pairing.py --capacity [--quick ...]   # the capacity table: bench/capacity.py
 
 Each measurement runs in a fresh process, so its peak memory is that process's own peak resident set
 size (``resource.getrusage(...).ru_maxrss``, interpreter and libraries included). "ours" is the whole
@@ -98,6 +99,10 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    if "--capacity" in sys.argv[1:]:  # learners x sharers with capacities; bench/capacity.py reads the other flags
+        from bench import capacity
+
+        return capacity.main([a for a in sys.argv[1:] if a != "--capacity"])
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
