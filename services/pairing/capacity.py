@@ -223,13 +223,7 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
         found, pool, cover, reachable = _scan(cohort, free, room, u, v, big, POOL_SLACK)
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS or not graph.add(*found.ends, found.weight):
             break
-        while rounds < MAX_PRICING_ROUNDS:  # cheap rounds over the pool before the next full scan
-            rounds += 1
-            mates = graph.assign(big)
-            u, v = graph.duals(mates, big)
-            found = violations(pool, u, v, big)
-            if not found.code.size or not graph.add(*found.ends, found.weight):
-                break
+        graph.add(*pool.ends, pool.weight)  # the near ones too: fewer rounds of the assignment
     total = graph.total(mates)
     placed = int((mates >= 0).sum())
     bound_big = int(cover.sum()) + int((room * v).sum())
