@@ -16,14 +16,16 @@ How it stays exact and fast (the same plan as ``matching``):
 1. Candidates: each learner keeps its ``K`` best sharers and each sharer its ``K`` best learners
    (``relaxation.candidates``), ``O(K (learners + sharers))`` edges instead of ``learners x sharers``.
 2. The candidate problem is solved exactly as an assignment (scipy's LAPJVsp): each sharer is copied
-   once per place, each learner has a place of its own that means "left out" (costing ``big`` more).
+   once per place; a learner may be left out, or a place stay empty, at ``big`` more. The smaller side
+   (places or learners) are the rows.
 3. Duals: the b-matching LP (max Σ w x, Σ_s x_ls ≤ 1, Σ_l x_ls ≤ c_s) is integral, its dual is
    min Σ u_l + Σ c_s v_s with u_l + v_s ≥ w_ls, u, v ≥ 0. Given the optimal assignment, the sharers'
    prices ``v`` are shortest distances in a small difference-constraint graph over the sharers
    (Bellman-Ford, vectorised), and ``u_l`` is what remains of a placed learner's weight.
 4. Pricing: a scan of the full learners x sharers matrix in numpy blocks finds every allowed pair with
-   w > u_l + v_s; the best of them join the candidates and the assignment is solved again, until none is
-   left. Then the duals are feasible on the full graph and Σ u + Σ c v equals the total: the placement is
+   w + big > u_l + v_s, and those within ``POOL_SLACK`` of it (up to ``PER_ROW`` a learner); they join the
+   candidates and the assignment is solved again, until no pair beats its prices (2-3 rounds at
+   5,000 x 1,000). Then the duals are feasible on the full graph and Σ u + Σ c v equals the total: the placement is
    **proven optimal** for the whole cohort. Every scan also gives a valid bound on its own (each u_l
    raised to cover its row), reported with the ``optimal`` flag.
 """
@@ -138,8 +140,8 @@ def place(
     free_and_placed = left & (got >= 0)
     sharer_of[free_and_placed] = order_of_sharer[got[free_and_placed]]
     left_out = {
-        int(lo): why_left_out(bool(solved.reachable[learner_at[lo]]), learners[lo], sharers)
-        for lo in np.flatnonzero(sharer_of < 0)
+        lo: why_left_out(bool(solved.reachable[learner_at[lo]]), learners[lo], sharers)
+        for lo in np.flatnonzero(sharer_of < 0).tolist()
     }
     return Placement(
         sharer_of=sharer_of,
@@ -367,7 +369,7 @@ def _scan(
         w = cohort.rows(start, stop, slice(n_l, cohort.n))
         d = w.astype(kind)
         np.copyto(d, kind(none), where=w == 0)
-        d -= price[None, :]  # w - v_s
+        np.subtract(d, price[None, :], out=d)  # w - v_s
         best = d.max(axis=1).astype(np.int64)
         at = np.arange(start, stop)
         reachable[start:stop] = best > none
@@ -378,7 +380,7 @@ def _scan(
         if not near.size:
             continue
         g = d[near]
-        g -= threshold[near, None].astype(kind)  # > 0: violated
+        np.subtract(g, threshold[near, None].astype(kind), out=g)  # > 0: violated
         top = g.max(axis=1)
         level = np.maximum(top - scoring.SCALE, -slack + 1).astype(kind)  # within a point of the row's best
         r, c = np.nonzero(g >= level[:, None])

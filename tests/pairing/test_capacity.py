@@ -17,6 +17,7 @@ from bench import capacity as bench
 from bench import synthetic
 from services.pairing import capacity
 from services.pairing.domain import Fellow, Weights
+from shared.events import SECTORS
 
 WEIGHTS = Weights()
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
@@ -120,7 +121,7 @@ def person(k: int, org: int, sector: str = "acute", days: frozenset[str] = froze
 
 raw_person = st.tuples(
     st.integers(0, 3),  # organisation
-    st.sampled_from(synthetic.SECTORS[:3]),
+    st.sampled_from(SECTORS[:3]),
     st.frozensets(st.sampled_from(DAYS), min_size=1),
     st.sampled_from(["clinical", "non_clinical"]),
     st.frozensets(st.sampled_from(synthetic.INTERESTS[:5]), max_size=3),
