@@ -7,9 +7,10 @@ min-cost flow and networkx on the full graph.
 
 Cohorts are seeded and field-like: one large trust sends ``largest`` of both learners and sharers, a
 second one 10 %, the rest come from many small organisations (about one per 40 people); sectors and
-places from the contract, half clinical, random weekdays, 3 wants / offers of 20 (scored as shared
-interests), some earlier pairings, a declared conflict for about one learner in two. Each measurement runs in a fresh
-process, so "peak MiB" is that process's own peak resident set (``ru_maxrss``, interpreter included).
+places from the contract, the people otherwise as ``bench/synthetic.py`` makes them (half clinical,
+random weekdays, 3 interests of 20: a learner's wants against a sharer's offers), some earlier
+pairings, a declared conflict for about one learner in two. Each measurement runs in a fresh process,
+so "peak MiB" is that process's own peak resident set (``ru_maxrss``, interpreter included).
 "ours" is the whole ``capacity.place`` (scoring, candidates, pricing, proof, reasons); OR-tools is
 ``SimpleMinCostFlow.solve_max_flow_with_min_cost`` alone (the full graph built before the clock starts),
 networkx ``max_flow_min_cost`` alone, both with the same integer weights: the most learners placed, then
@@ -19,6 +20,7 @@ the most weight. Wall times on a shared machine drift, so CPU seconds of the pro
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import random
 import resource
@@ -30,14 +32,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import synthetic
 from services.pairing.domain import Fellow
 from shared.events import PLACES, SECTORS
 
 SIZES = ((500, 100), (1000, 200), (2000, 400), (5000, 1000), (20000, 4000))
 ORTOOLS_MAX = 5000  # learners; the full graph beyond (80 M arcs at 20,000 x 4,000) does not fit comfortably
 NETWORKX_MAX = 1000  # learners; its network simplex took 91 s at 1,000 x 200 on this machine
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-TAGS = tuple(f"topic-{k:02d}" for k in range(20))
 
 Cohort = tuple[list[Fellow], list[Fellow], list[int], list[frozenset[uuid.UUID]], list[tuple[int, int]]]
 
@@ -50,23 +51,14 @@ def cohort(learners: int, sharers: int, most: int, largest: float, seed: int = 1
     orgs = [(uuid.UUID(int=rng.getrandbits(128)), rng.choice(SECTORS), rng.choice(PLACES)) for _ in range(small + 2)]
     shares = [largest, 0.10] + [max(0.0, 0.9 - largest) / small] * small
 
-    def person(k: int) -> Fellow:
-        org_id, sector, place = rng.choices(orgs, weights=shares)[0]
-        days = frozenset(d for d in WEEKDAYS if rng.random() < 0.6) or frozenset({rng.choice(WEEKDAYS)})
-        group = "clinical" if k % 2 == 0 else "non_clinical"
-        return Fellow(
-            id=uuid.UUID(int=rng.getrandbits(128)),
-            organisation_id=org_id,
-            sector=sector,
-            place=place,
-            staff_group=group,
-            availability=days,
-            interests=frozenset(rng.sample(TAGS, 3)),
-            person_id=uuid.UUID(int=rng.getrandbits(128)),
-        )
+    staff, _ = synthetic.cohort(people, seed)  # people as the peer benchmark makes them; organisations ours
 
-    learner_list = [person(k) for k in range(learners)]
-    sharer_list = [person(k) for k in range(sharers)]
+    def moved(f: Fellow) -> Fellow:
+        org_id, sector, place = rng.choices(orgs, weights=shares)[0]
+        return dataclasses.replace(f, organisation_id=org_id, sector=sector, place=place)
+
+    learner_list = [moved(f) for f in staff[:learners]]
+    sharer_list = [moved(f) for f in staff[learners:]]
     capacity = [rng.randint(1, most) for _ in range(sharers)]
     earlier = [
         frozenset({rng.choice(learner_list).person, rng.choice(sharer_list).person}) for _ in range(people // 20)
