@@ -32,7 +32,7 @@ How it stays exact and fast (the same plan as ``matching``):
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -171,15 +171,20 @@ def encode(
     ruled: Iterable[tuple[int, int]],
 ) -> tuple[scoring.Cohort, Ints, Ints]:
     """The cohort in bipartite mode (learners first) and where each learner and sharer landed in it."""
-    people = [dataclasses.replace(f, side=LEARNER) for f in learners] + [
-        dataclasses.replace(f, side=SHARER) for f in sharers
-    ]
+    people = [_on_side(f, LEARNER) for f in learners] + [_on_side(f, SHARER) for f in sharers]
     forbidden = [frozenset({learners[lo].id, sharers[sh].id}) for lo, sh in ruled]
     cohort = scoring.encode(people, "bipartite", weights, earlier, forbidden)
-    at = {f.id: k for k, f in enumerate(cohort.fellows)}
-    learner_at = np.array([at[f.id] for f in learners], dtype=np.int64)
-    sharer_at = np.array([at[f.id] - len(learners) for f in sharers], dtype=np.int64)
+    at = {f.id.int: k for k, f in enumerate(cohort.fellows)}  # by the id's integer: hashed in C
+    learner_at = np.array([at[f.id.int] for f in learners], dtype=np.int64)
+    sharer_at = np.array([at[f.id.int] - len(learners) for f in sharers], dtype=np.int64)
     return cohort, learner_at, sharer_at
+
+
+def _on_side(f: Fellow, side: str) -> Fellow:
+    """``f`` on ``side``: a copy of the frozen dataclass (a fifth of what ``dataclasses.replace`` costs)."""
+    moved = copy.copy(f)
+    object.__setattr__(moved, "side", side)
+    return moved
 
 
 def why_left_out(reachable: bool, learner: Fellow, sharers: Sequence[Fellow]) -> str:

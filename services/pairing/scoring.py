@@ -195,7 +195,7 @@ def encode(
     return Cohort(
         fellows=ordered,
         mode=mode,
-        organisation=_codes([f.organisation_id for f in ordered]).astype(np.int16 if n < 32000 else np.int32),
+        organisation=_codes([f.organisation_id.int for f in ordered]).astype(np.int16 if n < 32000 else np.int32),
         side=side.astype(np.int8),
         profile=profile,
         table=table.astype(dtype),
