@@ -4,6 +4,7 @@
     .venv/bin/python bench/pairing.py --quick    # the same without networkx (which takes minutes at 1000)
     .venv/bin/python bench/pairing.py --sizes 28,200 --mode bipartite
     .venv/bin/python bench/pairing.py --sizes 28 --alternatives 28,2000 --sample 40
+    .venv/bin/python bench/pairing.py --capacity [--quick ...]   # the capacity table: bench/capacity.py
 
 The alternatives table (``alternatives_table``) times every fellow's five best other partners and the
 exact loss of forcing each (``services.pairing.alternatives.table``) on cohorts of the ``--alternatives``
@@ -156,6 +157,10 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    if "--capacity" in sys.argv[1:]:  # learners x sharers with capacities; bench/capacity.py reads the other flags
+        from bench import capacity
+
+        return capacity.main([a for a in sys.argv[1:] if a != "--capacity"])
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table

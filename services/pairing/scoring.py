@@ -131,7 +131,8 @@ def encode(
     """Encode a cohort; ``earlier`` holds the pairs of people (``Fellow.person``) paired before,
     ``forbidden`` the pairs of fellows (``Fellow.id``) that must not be paired (conflicts, exclusions)."""
     # by id (deterministic); in bipartite mode each side first, so a side's partners are one column range
-    ordered = tuple(sorted(fellows, key=lambda f: (f.side, f.id) if mode == "bipartite" else ("", f.id)))
+    # (by the id's integer: the same order, compared in C; comparing UUIDs took 0.1 s for 6,000 fellows)
+    ordered = tuple(sorted(fellows, key=lambda f: (f.side, f.id.int) if mode == "bipartite" else ("", f.id.int)))
     n = len(ordered)
     profiles = [(f.sector, f.place, f.staff_group, f.availability) for f in ordered]
     profile = _codes(profiles)
@@ -194,7 +195,7 @@ def encode(
     return Cohort(
         fellows=ordered,
         mode=mode,
-        organisation=_codes([f.organisation_id for f in ordered]).astype(np.int16 if n < 32000 else np.int32),
+        organisation=_codes([f.organisation_id.int for f in ordered]).astype(np.int16 if n < 32000 else np.int32),
         side=side.astype(np.int8),
         profile=profile,
         table=table.astype(dtype),
