@@ -42,6 +42,8 @@ CONTRACT = [
     ("get", "/api/notifications/staff-contacts"),
     ("delete", "/api/notifications/staff-contacts/{staff_id}"),
     ("post", "/api/privacy/export"),
+    ("post", "/api/privacy/erase"),
+    ("get", "/api/privacy/erasures/{erasure_id}"),
 ]
 
 BODIES = {
@@ -54,6 +56,7 @@ BODIES = {
     ("put", "/api/notifications/preferences"): {"mute_reminders"},
     ("post", "/api/notifications/staff-contacts"): {"role", "subject", "name", "email", "organisation_id"},
     ("post", "/api/privacy/export"): {"email"},
+    ("post", "/api/privacy/erase"): {"email"},
 }
 
 
