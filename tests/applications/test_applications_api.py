@@ -243,7 +243,7 @@ async def test_email_and_equality_data_never_reach_the_integration_topics(api: A
     for record in integration:
         assert marker.encode() not in record.value, record.value
         assert b"@example.nhs.uk" not in record.value, record.value
-    contacts = [r for r in records if r.topic == topics.CONTACTS and email.encode() in r.value]
+    contacts = [r for r in records if r.topic == topics.CONTACTS and email.encode() in (r.value or b"")]
     assert contacts, "the e-mail travels on the internal contacts topic"
     assert all(marker.encode() not in r.value.replace(email.encode(), b"") for r in contacts)
 
