@@ -291,7 +291,11 @@ async def withdraw(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -
     """Withdraw an application; a place it held goes to the first waitlisted."""
     application = await _readable(s, caller, application_id)
     domain.check_may_withdraw(caller.role, caller.sub, application.owner_sub)
-    change = _change(s, application, "withdraw", caller.sub)
+    await _withdraw(s, application, caller.sub)
+
+
+async def _withdraw(s: AsyncSession, application: Application, by: str) -> None:
+    change = _change(s, application, "withdraw", by)
     await outbox.add(
         s,
         ev.ApplicationWithdrawn(
@@ -302,7 +306,7 @@ async def withdraw(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -
         ),
     )
     if domain.frees_a_place(change.from_state):
-        await _promote_next(s, application, caller.sub)
+        await _promote_next(s, application, by)
 
 
 async def _promote_next(s: AsyncSession, withdrawn: Application, by: str) -> None:
@@ -461,12 +465,19 @@ async def request_erasure(s: AsyncSession, email: str, person_key: bytes, by: st
 
 
 async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> None:
-    """This service's part of an erasure: the applications anonymised (as retention does: state,
+    """This service's part of an erasure: an application not yet enrolled is withdrawn (a place it
+    held goes to the first waitlisted); the applications anonymised (as retention does: state,
     dates, organisation, staff group and band stay, so counts add up), the board's reasons about them
     and their own name in the decision trail gone, and their contact forgotten on the compacted
     contacts topic (the outbox's copies deleted, a tombstone per application)."""
     now, ids = utcnow(), privacy.erased_ids(event)
-    subjects = set((await s.scalars(select(Application.owner_sub).where(Application.id.in_(ids)))).all())
+    applications = (
+        await s.scalars(select(Application).where(Application.id.in_(ids)).order_by(Application.id).with_for_update())
+    ).all()
+    subjects = {a.owner_sub for a in applications}
+    for application in applications:  # nobody endorses, shortlists or enrols an erased person
+        if domain.withdrawn_on_erasure(application.state):
+            await _withdraw(s, application, domain.ERASED_BY)
     for application_id in ids:
         await s.execute(
             update(Application).where(Application.id == application_id).values(domain.anonymised(application_id, now))

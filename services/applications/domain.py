@@ -404,6 +404,12 @@ def anonymised(application_id: uuid.UUID, now: datetime) -> dict[str, Any]:
 ERASED_BY = "erased"  # who made a change, in the decision trail, when it was the erased person
 
 
+def withdrawn_on_erasure(state: str) -> bool:
+    """Whether erasing its applicant withdraws an application: every open one not yet enrolled (an
+    enrolled fellow stays enrolled: their pair and the cohort's counts stand)."""
+    return state in OPEN_STATES and state != ENROLLED
+
+
 def erasure_request(open_ids: Iterable[uuid.UUID], earlier: Iterable[uuid.UUID] | None) -> str:
     """Whether asking to erase a person makes a new erasure (``new``), is the one asked for before
     (``earlier``: it covers every application still under the address, or none is left), or names

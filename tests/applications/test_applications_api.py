@@ -234,7 +234,7 @@ async def test_email_and_equality_data_never_reach_the_integration_topics(api: A
 
     async def withdrawn_and_contact() -> list[Any] | None:
         records = await reader.poll()
-        types = {json.loads(r.value)["type"] for r in records if application_id.encode() in r.value}
+        types = {json.loads(r.value)["type"] for r in records if application_id.encode() in (r.value or b"")}
         return records if {"ApplicationWithdrawn", "FellowEnrolled", "ContactRecorded"} <= types else None
 
     records = await eventually(withdrawn_and_contact, what="the application's events and its contact")

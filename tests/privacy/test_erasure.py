@@ -197,3 +197,36 @@ async def test_an_erased_person_is_nowhere_and_their_partner_keeps_what_is_their
     assert found == [], "\n".join(found)
     assert forgotten, "the marker never reached the contacts topic: the topic scan proves nothing"
     assert report_after == report_before
+
+
+async def test_an_applicant_erased_who_applies_again_is_a_new_person_with_an_erasure_of_their_own(
+    api: Api,
+) -> None:
+    orgs = await flows.organisations(api)
+    cohort_id = await flows.new_cohort(api, "Erasure, applying again")
+    mark = f"again{uuid.uuid4().hex[:20]}"
+    who = person("dan", mark, orgs["RD8"]["id"])
+    first = await flows.apply(api, who.who, form(cohort_id, who, mark, "clinical"))
+
+    async def erased() -> str:
+        asked = await api.call("POST", "/api/privacy/erase", ADMIN, {"email": who.email})
+        assert asked.status_code == 202, asked.text
+        erasure_id: str = asked.json()["id"]
+
+        async def complete() -> bool:
+            status = (await api.call("GET", f"/api/privacy/erasures/{erasure_id}", ADMIN)).json()
+            return bool(status["complete"])
+
+        await eventually(complete, 60, "every service to confirm the erasure")
+        return erasure_id
+
+    once = await erased()
+    application = (await api.call("GET", f"/api/applications/{first}", ADMIN)).json()
+    assert mark not in str(application) and application["state"] == "withdrawn", application
+    second = await flows.apply(api, who.who, form(cohort_id, who, mark, "clinical"))
+    assert second != first
+    twice = await erased()
+    assert twice != once
+    assert await erased() == twice
+    unknown = await api.call("GET", f"/api/privacy/erasures/{uuid.uuid4()}", ADMIN)
+    assert unknown.status_code == 404
