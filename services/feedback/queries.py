@@ -102,7 +102,7 @@ async def released_feedback(s: AsyncSession, fellow_id: uuid.UUID) -> list[dict[
     ).all()
     return [
         view(f, "id pair_id from_fellow_id strengths top_strengths narrative collaboration_ideas released_at")
-        | {"given_by": FORMER_FELLOW if erased_at is not None else "your exchange partner"}
+        | {"given_by": FORMER_FELLOW if erased_at is not None else "your partner"}
         for f, erased_at in rows
     ]
 
