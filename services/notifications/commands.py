@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import String, Table, delete, func, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from services.notifications.models import (
 )
 from shared import events as ev
 from shared import privacy
+from shared.clock import utcnow
 from shared.db import upsert
 from shared.errors import Invalid, NotFound
 from shared.retention import BATCH
@@ -261,13 +262,25 @@ ERASED = "erased"  # Delivery.last_error of a message never sent because its rec
 
 
 async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> None:
-    """Forget a person: their contact (name, address, job title), their preferences, the address
+    """Forget a person: their contact's name, address, job title and subject, their preferences, the address
     each of their messages went to, the words of every message that names them; messages not sent
     yet are not sent, reminders not fired never fire. The deliveries stay (ids, template, title,
     summary, status: the in-app record and the counts)."""
     ids = privacy.erased_ids(event)
-    subjects = (await s.execute(delete(Contact).where(Contact.person_id.in_(ids)).returning(Contact.subject))).scalars()
-    gone = set(subjects.all())
+    gone = set((await s.scalars(select(Contact.subject).where(Contact.person_id.in_(ids)))).all())
+    # The contact stays as "a former fellow" (organisation kept), so a partner's later message that
+    # names them still renders; with no address, nothing is sent to them (sending.py).
+    await s.execute(
+        update(Contact)
+        .where(Contact.person_id.in_(ids))
+        .values(
+            name=privacy.FORMER_FELLOW,
+            email="",
+            job_title="",
+            subject=literal("erased-") + sql_cast(Contact.person_id, String),
+            updated_at=utcnow(),
+        )
+    )
     if gone:
         await s.execute(delete(Preference).where(Preference.subject.in_(gone)))
     await s.execute(update(Delivery).where(Delivery.recipient_id.in_(ids)).values(email=None))

@@ -176,6 +176,11 @@ async def test_an_erased_person_is_nowhere_and_their_partner_keeps_what_is_their
     assert [(f["given_by"], f["narrative"]) for f in received] == [
         (FORMER_FELLOW, f"{bob.name} listens first and decides fast")
     ]
+    async with engine.connect() as c:  # a partner's later message names her so, and nothing goes to her
+        contact = await c.execute(
+            text("SELECT name, email, job_title FROM notifications.contact WHERE person_id = :id"), {"id": ann.id}
+        )
+        assert tuple(contact.one()) == (FORMER_FELLOW, "", "")
     report_after = (await api.call("GET", f"/api/cohorts/{cohort_id}/report", BOARD)).json()
     for report in (report_before, report_after):
         report.pop("generated_at")
