@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import cast as sql_cast
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, false, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -325,7 +325,7 @@ async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> Non
                 or_(EarlierPairing.person_a == event.person_id, EarlierPairing.person_b == event.person_id)
             )
         )
-    listed = or_(*(sql_cast(Pair.fellow_ids, JSONB).contains([str(i)]) for i in ids))
+    listed = or_(false(), *(sql_cast(Pair.fellow_ids, JSONB).contains([str(i)]) for i in ids))
     for pair in (await s.scalars(select(Pair).where(listed).with_for_update())).all():
         pair.reasons = domain.reasons_without_interests(pair.reasons)
     if subjects:
