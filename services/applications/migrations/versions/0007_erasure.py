@@ -1,12 +1,12 @@
-"""Erasure on request (revision 0006, after 0005): the erasure requests and each service's
+"""Erasure on request (revision 0007, after 0006): the erasure requests and each service's
 confirmation, and an outbox payload that may be NULL (a tombstone for the compacted contacts topic)."""
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 SCHEMA = "applications"
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
