@@ -3,6 +3,12 @@
     .venv/bin/python bench/pairing.py            # n = 28, 200, 1000, 2000, 5000, 20000 (networkx up to 1000)
     .venv/bin/python bench/pairing.py --quick    # the same without networkx (which takes minutes at 1000)
     .venv/bin/python bench/pairing.py --sizes 28,200 --mode bipartite
+    .venv/bin/python bench/pairing.py --sizes 28 --alternatives 28,2000 --sample 40
+
+The alternatives table (``alternatives_table``) times every fellow's five best other partners and the
+exact loss of forcing each (``services.pairing.alternatives.table``) on cohorts of the ``--alternatives``
+sizes: all fellows up to ``--sample`` fellows, beyond that the first ``--sample`` fellows, and the time
+for all of them extrapolated (and labelled so).
 
 Each measurement runs in a fresh process, so its peak memory is that process's own peak resident set
 size (``resource.getrusage(...).ru_maxrss``, interpreter and libraries included). "ours" is the whole
@@ -90,6 +96,58 @@ def reference(n: int, seed: int, mode: str, library: str) -> dict[str, Any]:
     return {"seconds": seconds, "weight": sum(int(w[a, b]) for a, b in matched), "edges": len(edges)}
 
 
+def alternatives_run(n: int, seed: int, mode: str, sample: int) -> dict[str, Any]:
+    from bench import synthetic
+    from services.pairing import alternatives, scoring
+
+    fellows, earlier = synthetic.cohort(n, seed)
+    cohort = scoring.encode(fellows, mode, _weights(), earlier)
+    alternatives.table(scoring.encode(fellows[:28], mode, _weights(), earlier), count=1)  # warm up
+    started = time.perf_counter()
+    found = alternatives.table(cohort, fellows=range(min(n, sample)))
+    seconds = time.perf_counter() - started
+    losses = [loss for rows in found.values() for _, loss in rows]
+    return {
+        "seconds": seconds,
+        "fellows": len(found),
+        "losses": len(losses),
+        "zero": sum(loss == 0 for loss in losses),
+        "peak_mib": _peak_mib(),
+    }
+
+
+def alternatives_table(sizes: list[int], seed: int, mode: str, sample: int) -> None:
+    """Every fellow's alternatives, timed: measured on all fellows, or on ``sample`` and extrapolated."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(180, Console().width))
+    table = Table(title=f"Alternatives: five best other partners and the exact loss of each, {mode} mode")
+    for column in ("n", "fellows timed", "losses", "of them 0", "s", "s per fellow", "all fellows s", "peak MiB"):
+        table.add_column(column, justify="right")
+    for n in sizes:
+        got = _in_child(alternatives_run, n, seed, mode, sample)
+        per = got["seconds"] / max(1, got["fellows"])
+        whole = f"{got['seconds']:.2f}" if got["fellows"] == n else f"{per * n:.0f} (extrapolated)"
+        row = [
+            f"{n:,}",
+            str(got["fellows"]),
+            str(got["losses"]),
+            str(got["zero"]),
+            f"{got['seconds']:.2f}",
+            f"{per:.3f}",
+            whole,
+            f"{got['peak_mib']:.0f}",
+        ]
+        table.add_row(*row)
+        console.print("alternatives | " + " | ".join(row))
+    console.print(table)
+    console.print(
+        "Each loss is exact (the cohort solved again without the two fellows); a pair asked about from both "
+        "ends is solved once. 'of them 0': alternatives that cost nothing (another optimum has them)."
+    )
+
+
 def _in_child(target: Any, *args: Any) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
@@ -108,6 +166,8 @@ def main() -> None:
     parser.add_argument("--no-rustworkx", action="store_true", help="skip rustworkx")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mode", choices=["peer", "bipartite"], default="peer")
+    parser.add_argument("--alternatives", default="28,2000", help="cohort sizes of the alternatives table ('' skips)")
+    parser.add_argument("--sample", type=int, default=40, help="fellows timed in the alternatives of larger cohorts")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
@@ -174,6 +234,9 @@ def main() -> None:
         "'=' means the same total as ours; proven = our total reaches the upper bound (rounded down); "
         "peak MiB = ru_maxrss of the fresh process that ran our round."
     )
+    alternatives = [int(s) for s in args.alternatives.split(",") if s]
+    if alternatives:
+        alternatives_table(alternatives, args.seed, args.mode, max(args.sample, 28))
 
 
 if __name__ == "__main__":

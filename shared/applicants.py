@@ -1,7 +1,8 @@
 """Which token subject made which application: the projection of ContactRecorded that a service
 keeps to know which fellows a caller is (a fellow's id is the id of the application that enrolled
 them). Only the subject is kept: no name, e-mail or job title; pairing alone keeps the interests too
-(``interests=True``), which it scores. Like the outbox and inbox, each service that needs it has this
+(``interests=True``), which it scores, and the declared conflicts (``conflicts=True``: person pseudonyms),
+which it never pairs. Like the outbox and inbox, each service that needs it has this
 table in its own schema (``applicant``)."""
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from shared.db import Json, upsert
 
 
 class Applicants:
-    def __init__(self, metadata: MetaData, *, interests: bool = False) -> None:
-        self.interests = interests
-        extra = [Column("interests", Json, nullable=False, server_default=text("'[]'"))] if interests else []
+    def __init__(self, metadata: MetaData, *, interests: bool = False, conflicts: bool = False) -> None:
+        self.interests, self.conflicts = interests, conflicts
+        kept = [name for name, wanted in (("interests", interests), ("conflicts", conflicts)) if wanted]
+        extra = [Column(name, Json, nullable=False, server_default=text("'[]'")) for name in kept]
         self.table = Table(
             "applicant",
             metadata,
@@ -38,6 +40,8 @@ class Applicants:
         rows = [{"application_id": e.person_id, "subject": e.subject} for e in events]
         if self.interests:
             rows = [row | {"interests": e.interests} for row, e in zip(rows, events, strict=True)]
+        if self.conflicts:
+            rows = [row | {"conflicts": [str(c) for c in e.conflicts]} for row, e in zip(rows, events, strict=True)]
         await session.execute(self._upsert, rows)
 
     async def _recorded(self, ctx: Context, events: list[ev.ContactRecorded]) -> None:

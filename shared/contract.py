@@ -21,6 +21,8 @@ Dimension = Literal[ev.LEADERSHIP_DIMENSIONS]  # type: ignore[valid-type]
 Rating = Annotated[int, Field(ge=1, le=5)]
 Idea = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 STATEMENT_MIN, STATEMENT_MAX = 20, 3000
+MAX_CONFLICTS = 10
+PAIRING_WEIGHT_MAX = 20
 DEFAULT_AVAILABILITY: tuple[ev.Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday")
 
 
@@ -120,6 +122,12 @@ class SubmitApplication(Body):
     equality: dict[str, str | int | bool | None] | None = Field(
         default=None, description='Kept only with consent: include `"consent": true`'
     )
+    conflicts: list[EmailStr] | None = Field(
+        default=None,
+        max_length=MAX_CONFLICTS,
+        description="E-mail addresses of people you must never be matched with (your line manager, someone in "
+        "your team); kept only as keyed pseudonyms, never sent anywhere",
+    )
 
     @field_validator("band")
     @classmethod
@@ -147,6 +155,33 @@ class BoardDecision(Body):
 class Swap(Body):
     fellow_a: uuid.UUID
     fellow_b: uuid.UUID
+
+
+class Exclusion(Body):
+    """The board: never match these two fellows."""
+
+    fellow_a: uuid.UUID
+    fellow_b: uuid.UUID
+
+
+class Lock(Body):
+    """The board keeps this pair through a re-run (``…/pairs/lock``) or lets it go (``…/unlock``)."""
+
+    fellow_ids: list[uuid.UUID] = Field(min_length=2, max_length=2, description="The two fellows of the pair")
+
+
+Weight = Annotated[float, Field(ge=0, le=PAIRING_WEIGHT_MAX)]
+
+
+class PairingWeights(Body):
+    """The board's own weights for a cohort: what each preference counts, 0-20 each (to the hundredth)."""
+
+    different_sector: Weight
+    different_place: Weight
+    clinical_mix: Weight
+    shared_availability: Weight = Field(description="per shared weekday, up to 5")
+    shared_interest: Weight = Field(description="per shared interest, up to 3")
+    not_paired_before: Weight
 
 
 class ScheduleVisit(Body):
@@ -182,6 +217,19 @@ class StaffContactIn(Body):
     name: Text
     email: EmailStr
     organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor")
+
+
+class UpdateOpportunity(Body):
+    """The owners move a collaboration opportunity on (and so answer a check-in that is due)."""
+
+    status: ev.CollaborationStatus
+    next_step: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] | None = Field(
+        default=None, description="Required when dropped"
+    )
+    update: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = Field(
+        default=None, description="What came of it since the last update (the answer to a check-in)"
+    )
 
 
 class SubjectAccess(Body):

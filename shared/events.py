@@ -20,6 +20,7 @@ from shared import topics
 PairingMode = Literal["peer", "bipartite"]
 ProgrammeKind = Literal["exchange", "shadowing", "mentoring", "paired_learning"]  # shared/programmes.py
 Role = Literal["fellow", "learner", "sharer", "mentor", "mentee"]
+CollaborationStatus = Literal["idea", "exploring", "started", "delivered", "dropped"]
 StaffGroup = Literal["clinical", "non_clinical"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -230,6 +231,11 @@ class ContactRecorded(Event):
         "pairing scores shared ones",
     )
     offer: str | None = Field(default=None, description="A sharer's offer: what they will show (free text)")
+    conflicts: list[UUID] = Field(
+        default_factory=list,
+        description="People the applicant must never be matched with, as their person pseudonyms (the keyed "
+        "HMAC of FellowEnrolled.person_id), never their e-mail addresses: pairing forbids those pairs",
+    )
 
 
 # --- lbb.pairing.v1 ------------------------------------------------------------------------
@@ -313,6 +319,27 @@ class CollaborationOpportunityIdentified(_FeedbackEvent):
     opportunity_id: UUID
     organisation_ids: list[UUID]
     identified_at: datetime
+
+
+class CollaborationOpportunityUpdated(_FeedbackEvent):
+    """The owners moved an opportunity on. Its organisations and status only: the idea, the next step
+    and a reason for dropping it are free text and stay with the feedback service."""
+
+    opportunity_id: UUID
+    organisation_ids: list[UUID]
+    status: CollaborationStatus
+    updated_at: datetime
+
+
+class CollaborationCheckInDue(_FeedbackEvent):
+    """An opportunity's check-in (3, 6 or 12 months after its exchange) fell due: its owners are asked
+    what came of it."""
+
+    opportunity_id: UUID
+    organisation_ids: list[UUID]
+    month: int = Field(description="3, 6 or 12: months after the exchange")
+    status: CollaborationStatus
+    due_at: datetime
 
 
 # --- lbb.notifications.v1 ------------------------------------------------------------------

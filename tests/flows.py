@@ -11,6 +11,15 @@ from tests.conftest import Api, eventually
 
 ADMIN = ("ada", "admin")
 BOARD = ("bea", "board")
+# The six pairing weights as the board sets them for a cohort (PUT /api/cohorts/{id}/weights): the defaults
+WEIGHTS = {
+    "different_sector": 4,
+    "different_place": 3,
+    "clinical_mix": 3,
+    "shared_availability": 1,
+    "shared_interest": 1,
+    "not_paired_before": 5,
+}
 STATEMENT = "I want to understand how our partners lead across boundaries."
 
 # Twelve partner organisations from seed 004, all different, spread over sectors and places.

@@ -102,7 +102,8 @@ async def request_pairing(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep
 async def submit_application(body: SubmitApplication, runtime: RuntimeDep, caller: CallerDep) -> Created:
     caller.require("applicant")
     async with runtime.transaction() as s:
-        return Created(id=await commands.submit_application(s, body, caller, runtime.settings.dev_mode))
+        person_key = cast(ApplicationsSettings, runtime.settings).person_key()
+        return Created(id=await commands.submit_application(s, body, caller, runtime.settings.dev_mode, person_key))
 
 
 @router.get("/applications")

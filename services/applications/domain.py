@@ -91,6 +91,15 @@ def interests(*given: list[str] | None) -> list[str]:
     return list(dict.fromkeys(i for g in given for i in g or ()))
 
 
+def conflicts(given: list[str] | None, own_email: str, key: bytes) -> list[uuid.UUID]:
+    """The people an applicant must never be matched with, as their person pseudonyms (``person_id``,
+    the same keyed HMAC as FellowEnrolled.person_id): the addresses themselves are neither kept nor sent."""
+    own = own_email.strip().lower()
+    if any(e.strip().lower() == own for e in given or ()):
+        raise Invalid("conflicts: your own e-mail address cannot be one of your conflicts")
+    return list(dict.fromkeys(person_id(e, key) for e in given or ()))
+
+
 def is_open(now: datetime, opens_at: datetime, closes_at: datetime | None) -> bool:
     """Whether the cohort takes applications at ``now``."""
     return opens_at <= now and (closes_at is None or now < closes_at)

@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from services.feedback import commands, domain, queries, settings
+from services.feedback import collaboration, commands, domain, queries, settings
 from shared import privacy
-from shared.contract import Correction, Created, GiveFeedback
+from shared.contract import Correction, Created, GiveFeedback, UpdateOpportunity
 from shared.errors import NotFound
+from shared.events import CollaborationStatus
 from shared.identity import CallerDep
 from shared.service import RuntimeDep
 
@@ -74,6 +75,47 @@ async def cohort_report(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Calle
     caller.require(*domain.STAFF)
     async with runtime.transaction() as s:
         return await queries.cohort_report(s, cohort_id, now=commands.system_clock())
+
+
+# --- collaboration followed through ---
+
+
+@router.get("/opportunities")
+async def opportunities(
+    runtime: RuntimeDep, caller: CallerDep, status: CollaborationStatus | None = None
+) -> list[dict[str, Any]]:
+    """Collaboration opportunities: a sponsor's organisation's, or every one for the board and admins."""
+    caller.require(*collaboration.READERS)
+    async with runtime.transaction() as s:
+        return await queries.opportunities(s, caller, status)
+
+
+@router.get("/opportunities/{opportunity_id}")
+async def opportunity(opportunity_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    caller.require(*collaboration.READERS)
+    async with runtime.transaction() as s:
+        return await queries.opportunity(s, caller, opportunity_id)
+
+
+@router.post("/opportunities/{opportunity_id}/update", status_code=status.HTTP_202_ACCEPTED)
+async def update_opportunity(
+    opportunity_id: uuid.UUID, body: UpdateOpportunity, runtime: RuntimeDep, caller: CallerDep
+) -> Created:
+    """The owners (the two organisations' sponsors, or an admin) move the opportunity on."""
+    caller.require(*collaboration.OWNER_ROLES)
+    async with runtime.transaction() as s:
+        await commands.update_opportunity(
+            s, caller, opportunity_id, body.status, body.next_step, body.reason, body.update, commands.system_clock()
+        )
+    return Created(id=opportunity_id)
+
+
+@router.get("/collaboration/map")
+async def collaboration_map(runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """Which organisations are linked through exchanges and opportunities started or delivered."""
+    caller.require(*domain.STAFF)
+    async with runtime.transaction() as s:
+        return await queries.collaboration_map(s)
 
 
 router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import domain, queries
+from services.feedback import collaboration, domain, queries
 from services.feedback.models import (
+    CollaborationCheckIn,
     CollaborationOpportunity,
     ExchangePair,
     Feedback,
@@ -29,6 +30,7 @@ from shared import privacy
 from shared.clock import utcnow
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
+from shared.identity import Caller
 from shared.views import view
 
 log = logging.getLogger(__name__)
@@ -234,6 +236,13 @@ async def release_pair(s: AsyncSession, pair: ExchangePair, now: datetime, reaso
         )
         for o in opportunities
     )
+    await s.flush()  # the opportunities before their check-ins (a foreign key)
+    ended = pair.exchange_completed_at or now
+    s.add_all(
+        CollaborationCheckIn(opportunity_id=o.id, month=month, due_at=due)
+        for o in opportunities
+        for month, due in collaboration.check_ins(ended)
+    )
     await outbox.add(s, *events)
     if reason == domain.DEADLINE:
         requests = (
@@ -275,6 +284,82 @@ async def release_overdue(
         released = await release_pair(s, pair, now, domain.DEADLINE)
         log.info("pair %s passed its due date: released %d feedback", pair.id, released)
     return [p.id for p in pairs]
+
+
+# --- collaboration followed through (collaboration.py) ------------------------------------------
+
+
+async def update_opportunity(
+    s: AsyncSession,
+    caller: Caller,
+    opportunity_id: uuid.UUID,
+    status: str,
+    next_step: str | None,
+    reason: str | None,
+    update_text: str | None,
+    now: datetime,
+) -> None:
+    """The owners move an opportunity on; the update answers the check-in that is due, if any."""
+    opportunity = await s.get(CollaborationOpportunity, opportunity_id, with_for_update=True)
+    if opportunity is None or not collaboration.owns(caller.role, caller.organisation_id, opportunity.organisation_ids):
+        raise NotFound("no such opportunity")
+    opportunity.status = collaboration.moved(opportunity.status, status, reason)
+    opportunity.dropped_reason = reason
+    opportunity.next_step = next_step if next_step is not None else opportunity.next_step
+    opportunity.updated_at, opportunity.updated_by = now, caller.sub
+    check_ins = (
+        await s.scalars(select(CollaborationCheckIn).where(CollaborationCheckIn.opportunity_id == opportunity_id))
+    ).all()
+    facts = [collaboration.CheckInFacts(c.month, c.due_at, c.reminded_at, c.answered_at) for c in check_ins]
+    answered = collaboration.answered_by_update(facts, now)
+    for check_in in check_ins:
+        if check_in.month == answered:
+            check_in.answered_at, check_in.status, check_in.update = now, opportunity.status, update_text
+    await outbox.add(
+        s,
+        ev.CollaborationOpportunityUpdated(
+            opportunity_id=opportunity.id,
+            pair_id=opportunity.pair_id,
+            organisation_ids=[uuid.UUID(o) for o in opportunity.organisation_ids],
+            status=opportunity.status,
+            updated_at=now,
+        ),
+    )
+
+
+CHECK_IN_BATCH = 200
+
+
+async def remind_due_check_ins(s: AsyncSession, now: datetime, limit: int = CHECK_IN_BATCH) -> int:
+    """One sweep: each check-in that fell due, of an opportunity still under way, is reminded once
+    (claimed with ``FOR UPDATE SKIP LOCKED``); a delivered or dropped one needs no check-in."""
+    due = (
+        await s.execute(
+            select(CollaborationCheckIn, CollaborationOpportunity)
+            .join(CollaborationOpportunity, CollaborationOpportunity.id == CollaborationCheckIn.opportunity_id)
+            .where(CollaborationCheckIn.reminded_at.is_(None), CollaborationCheckIn.due_at <= now)
+            .order_by(CollaborationCheckIn.due_at)
+            .limit(limit)
+            .with_for_update(of=CollaborationCheckIn, skip_locked=True)
+        )
+    ).all()
+    events: list[ev.Event] = []
+    for check_in, opportunity in due:
+        check_in.reminded_at = now
+        if opportunity.status in collaboration.DONE:
+            continue
+        events.append(
+            ev.CollaborationCheckInDue(
+                opportunity_id=opportunity.id,
+                pair_id=opportunity.pair_id,
+                organisation_ids=[uuid.UUID(o) for o in opportunity.organisation_ids],
+                month=check_in.month,
+                status=opportunity.status,
+                due_at=check_in.due_at,
+            )
+        )
+    await outbox.add(s, *events)
+    return len(due)
 
 
 # --- erasure (shared/privacy.py) ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.feedback import api as routes
 from services.feedback import commands, handlers, models
 from services.feedback.settings import FeedbackSettings
-from services.feedback.worker import release_worker
+from services.feedback.worker import check_in_worker, release_worker
 from shared.service import ServiceRuntime
 
 
@@ -18,6 +18,8 @@ def build(settings: FeedbackSettings | None = None) -> ServiceRuntime:
             runtime.transaction, clock=commands.system_clock, interval_s=settings.feedback_release_interval_s
         )
     )
+    interval_s = settings.collaboration_check_in_interval_s
+    runtime.add_worker(check_in_worker(runtime.transaction, clock=commands.system_clock, interval_s=interval_s))
     return runtime
 
 

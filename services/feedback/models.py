@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.applicants import Applicants
@@ -101,3 +101,24 @@ class CollaborationOpportunity(Base):
     organisation_codes: Mapped[list[str]] = mapped_column(Json)
     organisation_ids: Mapped[list[str]] = mapped_column(Json, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Followed through by the two organisations' sponsors (collaboration.py)
+    status: Mapped[str] = mapped_column(String(20), server_default="idea", index=True)
+    next_step: Mapped[str | None] = mapped_column(Text)
+    dropped_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class CollaborationCheckIn(Base):
+    """An opportunity's check-in 3, 6 or 12 months after its exchange: reminded once when due, answered
+    by the owners' next update (its status then and what they wrote)."""
+
+    __tablename__ = "collaboration_check_in"
+
+    opportunity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("collaboration_opportunity.id"), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str | None] = mapped_column(String(20))
+    update: Mapped[str | None] = mapped_column(Text)

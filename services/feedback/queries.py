@@ -3,15 +3,18 @@ the cohort report. No writes."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import cast, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import domain
+from services.feedback import collaboration, domain
 from services.feedback.models import (
+    CollaborationCheckIn,
     CollaborationOpportunity,
     ExchangePair,
     Feedback,
@@ -20,6 +23,7 @@ from services.feedback.models import (
     applicants,
 )
 from shared.errors import NotFound
+from shared.identity import Caller
 from shared.privacy import FORMER_FELLOW, Holds, fellow_projections
 from shared.views import view
 
@@ -149,3 +153,68 @@ PERSONAL_DATA = [
     Holds(Feedback, "from_fellow_id", "application"),
     Holds(Feedback, "to_fellow_id", "application"),
 ]
+
+
+# --- collaboration followed through ------------------------------------------------------------
+
+
+def _opportunity_view(
+    o: CollaborationOpportunity, check_ins: list[CollaborationCheckIn], owner: bool
+) -> dict[str, Any]:
+    """An opportunity: its state for every reader; the idea, the next step and the check-ins' answers
+    (free text written by fellows and owners) for its owners only."""
+    shown = view(o, "id pair_id organisation_codes organisation_ids status created_at updated_at")
+    months = [view(c, "month due_at reminded_at answered_at status") for c in sorted(check_ins, key=lambda c: c.month)]
+    if owner:
+        shown |= view(o, "idea next_step dropped_reason")
+        for row, c in zip(months, sorted(check_ins, key=lambda c: c.month), strict=True):
+            row["update"] = c.update
+    return shown | {"check_ins": months}
+
+
+async def opportunities(s: AsyncSession, caller: Caller, status: str | None = None) -> list[dict[str, Any]]:
+    """The opportunities the caller may read (a sponsor: their organisation's; the board and admins:
+    all), oldest first."""
+    query = select(CollaborationOpportunity).order_by(CollaborationOpportunity.created_at, CollaborationOpportunity.id)
+    if status:
+        query = query.where(CollaborationOpportunity.status == status)
+    if caller.role == "sponsor":
+        mine = cast(literal(json.dumps([str(caller.organisation_id)])), JSONB)
+        query = query.where(cast(CollaborationOpportunity.organisation_ids, JSONB).op("@>")(mine))
+    rows = (await s.scalars(query)).all()
+    check_ins: dict[uuid.UUID, list[CollaborationCheckIn]] = {}
+    if rows:
+        found = await s.scalars(
+            select(CollaborationCheckIn).where(CollaborationCheckIn.opportunity_id.in_([o.id for o in rows]))
+        )
+        for c in found:
+            check_ins.setdefault(c.opportunity_id, []).append(c)
+    return [
+        _opportunity_view(
+            o, check_ins.get(o.id, []), collaboration.owns(caller.role, caller.organisation_id, o.organisation_ids)
+        )
+        for o in rows
+    ]
+
+
+async def opportunity(s: AsyncSession, caller: Caller, opportunity_id: uuid.UUID) -> dict[str, Any]:
+    found = await s.get(CollaborationOpportunity, opportunity_id)
+    if found is None:
+        raise NotFound("no such opportunity")
+    collaboration.check_readable(caller.role, caller.organisation_id, found.organisation_ids)
+    check_ins = (
+        await s.scalars(select(CollaborationCheckIn).where(CollaborationCheckIn.opportunity_id == opportunity_id))
+    ).all()
+    return _opportunity_view(
+        found, list(check_ins), collaboration.owns(caller.role, caller.organisation_id, found.organisation_ids)
+    )
+
+
+async def collaboration_map(s: AsyncSession) -> dict[str, Any]:
+    """Which organisations (by code) are linked through exchanges and through opportunities started or
+    delivered, across every cohort."""
+    exchanges = (await s.scalars(select(ExchangePair.organisation_codes))).all()
+    opportunities = (
+        await s.execute(select(CollaborationOpportunity.organisation_codes, CollaborationOpportunity.status))
+    ).all()
+    return collaboration.collaboration_map(exchanges, [(codes, status) for codes, status in opportunities])

@@ -21,6 +21,9 @@ class FeedbackSettings(ServiceSettings):
     feedback_release_interval_s: float = Field(
         default=10, gt=0, description="How often the scheduler looks for pairs past their due date"
     )
+    collaboration_check_in_interval_s: float = Field(
+        default=300, gt=0, description="How often the scheduler looks for collaboration check-ins that fell due"
+    )
 
     @property
     def due_after(self) -> timedelta:

@@ -13,7 +13,13 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.commands import RELEASE_BATCH, release_overdue, system_clock
+from services.feedback.commands import (
+    CHECK_IN_BATCH,
+    RELEASE_BATCH,
+    release_overdue,
+    remind_due_check_ins,
+    system_clock,
+)
 from shared.clock import Clock
 from shared.worker import Worker
 
@@ -32,3 +38,20 @@ def release_worker(
         return len(released) >= RELEASE_BATCH
 
     return Worker("feedback-release", sweep, poll_interval_s=interval_s)
+
+
+def check_in_worker(
+    transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    *,
+    clock: Clock = system_clock,
+    interval_s: float = 300.0,
+) -> Worker:
+    """Reminds the owners of each collaboration check-in that fell due (3, 6, 12 months after the
+    exchange), once; several instances never remind twice (``FOR UPDATE SKIP LOCKED``)."""
+
+    async def sweep() -> bool:
+        async with transaction() as s:
+            reminded = await remind_due_check_ins(s, clock())
+        return reminded >= CHECK_IN_BATCH
+
+    return Worker("feedback-check-ins", sweep, poll_interval_s=interval_s)

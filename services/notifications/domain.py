@@ -80,6 +80,11 @@ TEMPLATES: dict[str, Template] = {
     "exchange_completed": Template("Your exchange is complete", "Please give your partner feedback."),
     "feedback_requested": Template("Feedback for your partner", "Please give your partner feedback."),
     "feedback_released": Template("Your feedback is ready", "Your partner's feedback is ready to read."),
+    "collaboration_check_in": Template(
+        "What came of a way to work closer together?",
+        "A collaboration opportunity your organisation shares has a check-in due: say how it is going.",
+        essential=False,
+    ),
     "reminder_schedule_visit": Template(
         "Reminder: schedule the visit you host", "You have not yet scheduled the visit you host.", essential=False
     ),
@@ -269,6 +274,9 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
             )
         case ev.FeedbackReleased():
             return _one(event.to_fellow_id, "feedback_released", fellow_id=str(event.to_fellow_id))
+        case ev.CollaborationCheckInDue():
+            check_in = {"opportunity_id": str(event.opportunity_id), "month": event.month, "status": event.status}
+            return [Message(sponsor, "collaboration_check_in", STAFF, dict(check_in)) for sponsor in who.sponsors]
     return []
 
 

@@ -42,6 +42,7 @@ NOTIFIED: tuple[type[ev.Event], ...] = (
     ev.FeedbackSubmitted,
     ev.FeedbackReleased,
     ev.CollaborationOpportunityIdentified,
+    ev.CollaborationCheckInDue,
 )
 
 

@@ -91,7 +91,8 @@ async def _staff(session: AsyncSession, role: str, organisation_id: uuid.UUID | 
 
 async def audience(session: AsyncSession, event: Any) -> domain.Audience:
     """Who, besides the event's own ids, could hear about it: its pair's members, the sponsors of the
-    applicant's organisation (a submission), the Programme Board (an endorsement)."""
+    applicant's organisation (a submission) or of a collaboration's organisations (its check-ins), the
+    Programme Board (an endorsement)."""
     members: list[uuid.UUID] = []
     pair_id = getattr(event, "pair_id", None)
     if pair_id is not None:
@@ -102,8 +103,12 @@ async def audience(session: AsyncSession, event: Any) -> domain.Audience:
                 )
             ).all()
         )
-    submitted = isinstance(event, ev.ApplicationSubmitted)
-    sponsors = await _staff(session, "sponsor", event.organisation_id) if submitted else []
+    sponsors: list[uuid.UUID] = []
+    if isinstance(event, ev.ApplicationSubmitted):
+        sponsors = await _staff(session, "sponsor", event.organisation_id)
+    elif isinstance(event, ev.CollaborationCheckInDue):  # the owners: every sponsor of its organisations
+        for organisation_id in event.organisation_ids:
+            sponsors += await _staff(session, "sponsor", organisation_id)
     board = await _staff(session, "board") if isinstance(event, ev.ApplicationEndorsed) else []
     return domain.Audience(pair_members=members, sponsors=sponsors, board=board)
 

@@ -13,9 +13,11 @@ from typing import Any, cast
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
-from services.pairing import commands, queries
+from services.pairing import board, commands, queries
+from services.pairing.domain import Weights
 from services.pairing.settings import PairingSettings
 from shared import privacy
+from shared.contract import Exclusion, Lock, PairingWeights
 from shared.identity import CallerDep
 from shared.service import RuntimeDep, ServiceRuntime
 
@@ -82,6 +84,60 @@ async def swap(cohort_id: uuid.UUID, body: Swap, runtime: RuntimeDep, caller: Ca
     async with runtime.transaction() as s:
         pairs = await commands.swap(s, cohort_id, body.fellow_a, body.fellow_b, _settings(runtime))
     return {"id": cohort_id, "pairs": pairs}
+
+
+# --- the board's tools: exclusions, locks, weights, preview, alternatives -----------------------
+
+
+@router.post("/cohorts/{cohort_id}/exclusions", status_code=status.HTTP_201_CREATED)
+async def exclude(cohort_id: uuid.UUID, body: Exclusion, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        await board.exclude(s, cohort_id, [body.fellow_a, body.fellow_b], caller.sub)
+    return Created(id=cohort_id)
+
+
+@router.post("/cohorts/{cohort_id}/pairs/lock", status_code=status.HTTP_202_ACCEPTED)
+async def lock(cohort_id: uuid.UUID, body: Lock, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        await board.lock(s, cohort_id, body.fellow_ids, caller.sub, _settings(runtime))
+    return Created(id=cohort_id)
+
+
+@router.post("/cohorts/{cohort_id}/pairs/unlock", status_code=status.HTTP_202_ACCEPTED)
+async def unlock(cohort_id: uuid.UUID, body: Lock, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        await board.unlock(s, cohort_id, body.fellow_ids)
+    return Created(id=cohort_id)
+
+
+@router.put("/cohorts/{cohort_id}/weights")
+async def set_weights(
+    cohort_id: uuid.UUID, body: PairingWeights, runtime: RuntimeDep, caller: CallerDep
+) -> dict[str, Any]:
+    caller.require("board")
+    weights = Weights.model_validate(body.model_dump())
+    async with runtime.transaction() as s:
+        await board.set_weights(s, cohort_id, weights, caller.sub)
+    return {"id": cohort_id, **weights.model_dump()}
+
+
+@router.post("/cohorts/{cohort_id}/pairing/preview")
+async def preview(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        return await board.preview(s, cohort_id, _settings(runtime))
+
+
+@router.get("/cohorts/{cohort_id}/fellows/{fellow_id}/alternatives")
+async def fellow_alternatives(
+    cohort_id: uuid.UUID, fellow_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep
+) -> list[dict[str, Any]]:
+    caller.require("board")
+    async with runtime.transaction() as s:
+        return await board.alternatives_of(s, cohort_id, fellow_id, _settings(runtime))
 
 
 @router.post("/pairs/{pair_id}/visits", status_code=status.HTTP_201_CREATED)

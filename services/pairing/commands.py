@@ -14,7 +14,7 @@ from sqlalchemy import delete, false, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pairing import domain, matching
+from services.pairing import domain, matching, queries
 from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, Visit, applicants, outbox
 from services.pairing.settings import PairingSettings
 from shared import events as ev
@@ -49,7 +49,7 @@ async def _fellows(s: AsyncSession, where: Any, mode: str) -> dict[uuid.UUID, tu
     return {row.id: (row, _as_domain(row, mode, interests or ())) for row, interests in rows}
 
 
-async def _earlier_pairs(s: AsyncSession, people: Iterable[uuid.UUID]) -> set[frozenset[uuid.UUID]]:
+async def earlier_pairs(s: AsyncSession, people: Iterable[uuid.UUID]) -> set[frozenset[uuid.UUID]]:
     """Which of these people were in one published pair before (any cohort)."""
     wanted = list(set(people))
     if len(wanted) < 2:
@@ -122,10 +122,7 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: P
         pairing_round.status = domain.WAITING
         return False
     fellows = [fellow for row, fellow in rows.values() if not row.withdrawn]
-    history = await _earlier_pairs(s, [f.person for f in fellows])
-    weights = settings.pairing_weights
-    # the matcher is CPU-bound: run it off the event loop so the service keeps serving meanwhile
-    result = await asyncio.to_thread(matching.pair, fellows, pairing_round.pairing_mode, weights, history)
+    result = await pair_round(s, pairing_round, fellows, settings)
     await s.execute(delete(Pair).where(Pair.cohort_id == pairing_round.cohort_id))
     now = datetime.now(UTC)
     for group in result.groups:
@@ -148,6 +145,26 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: P
     return True
 
 
+async def pair_round(
+    s: AsyncSession, pairing_round: PairingRound, fellows: list[domain.Fellow], settings: PairingSettings
+) -> domain.Round:
+    """The optimal round of these fellows under the cohort's rules: the board's weights, exclusions and
+    locks, and the fellows' declared conflicts (nothing is saved)."""
+    history = await earlier_pairs(s, [f.person for f in fellows])
+    rules = await queries.board_rules(s, pairing_round.cohort_id, fellows, settings.pairing_weights)
+    mode = pairing_round.pairing_mode
+    locks = matching.usable_locks(fellows, mode, rules.locks, rules.forbidden)
+    # the matcher is CPU-bound: run it off the event loop so the service keeps serving meanwhile
+    return await asyncio.to_thread(matching.pair, fellows, mode, rules.weights, history, rules.forbidden, locks)
+
+
+async def round_fellows(s: AsyncSession, pairing_round: PairingRound) -> list[domain.Fellow]:
+    """The fellows a round pairs: those it was asked for that are projected here and not withdrawn."""
+    wanted = [uuid.UUID(f) for f in pairing_round.fellow_ids]
+    rows = await _fellows(s, Fellow.id.in_(wanted), pairing_round.pairing_mode)
+    return [fellow for row, fellow in rows.values() if not row.withdrawn]
+
+
 # --- the board ----------------------------------------------------------------------------
 
 
@@ -162,8 +179,17 @@ async def _round_to_change(s: AsyncSession, cohort_id: uuid.UUID, change: str) -
 
 
 async def publish_pairs(s: AsyncSession, cohort_id: uuid.UUID) -> int:
-    """The board publishes the cohort's pairs; how many were published."""
-    return await _publish(s, await _round_to_change(s, cohort_id, "publish"))
+    """The board publishes the cohort's pairs; how many were published. Refused (409) while a pair breaks an
+    exclusion the board made after the round: a re-run first."""
+    pairing_round = await _round_to_change(s, cohort_id, "publish")
+    ruled_out = await queries.exclusions(s, cohort_id)
+    groups = [
+        {uuid.UUID(f) for f in ids}
+        for ids in await s.scalars(select(Pair.fellow_ids).where(Pair.cohort_id == cohort_id))
+    ]
+    if any(pair <= group for group in groups for pair in ruled_out):
+        raise Conflict(f"a pair of this cohort breaks an exclusion ({domain.RULED_OUT}): run the pairing again first")
+    return await _publish(s, pairing_round)
 
 
 async def _publish(s: AsyncSession, pairing_round: PairingRound) -> int:
@@ -216,13 +242,16 @@ async def swap(
     at_a, at_b, new_a, new_b = swapped
     mode = pairing_round.pairing_mode
     rows = {str(k): fellow for k, (_, fellow) in (await _fellows(s, Fellow.cohort_id == cohort_id, mode)).items()}
-    history = await _earlier_pairs(s, [f.person for f in rows.values()])
+    history = await earlier_pairs(s, [f.person for f in rows.values()])
+    rules = await queries.board_rules(s, cohort_id, rows.values(), settings.pairing_weights)
     scored = []
     for members in (new_a, new_b):
         chosen = [rows[f] for f in members]
-        group = domain.score_group(chosen, mode, settings.pairing_weights, history)
+        group = domain.score_group(chosen, mode, rules.weights, history)
         if isinstance(group, str):
             raise Conflict(f"that swap breaks the hard rule: {group}")
+        if any(frozenset({a.id, b.id}) in rules.forbidden for a in chosen for b in chosen if a.id < b.id):
+            raise Conflict(f"that swap breaks the hard rule: {domain.RULED_OUT}")
         scored.append(group)
     changed = [pairs[at_a], pairs[at_b]]
     for p, group in zip(changed, scored, strict=True):

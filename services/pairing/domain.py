@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,6 +17,7 @@ PAIRED = "paired"
 PUBLISHED = "published"
 
 SWAP_NOTE = "swapped by the board"
+RULED_OUT = "the board or a fellow ruled this pair out"
 
 # Who sees every pair of a cohort, published or not; a fellow of the cohort sees its published pairs.
 SEES_EVERY_PAIR = ("board", "admin")
@@ -49,6 +50,30 @@ class Weights(BaseModel):
     shared_availability: float = Field(default=1, ge=0, description="per shared weekday, up to 5")
     shared_interest: float = Field(default=1, ge=0, description="per shared interest, up to 3")
     not_paired_before: float = Field(default=5, ge=0)
+
+
+def weights_of(stored: Mapping[str, float] | None, default: Weights) -> Weights:
+    """A cohort's weights: the board's own (``PUT …/weights``) when it set them, else the configured ones."""
+    return Weights.model_validate(stored) if stored else default
+
+
+def conflict_pairs(
+    fellows: Iterable[Fellow], declared: Mapping[uuid.UUID, Iterable[uuid.UUID]]
+) -> set[frozenset[uuid.UUID]]:
+    """The pairs of fellows where either named the other's person (its pseudonym, ``person_id``) as a
+    conflict when applying: never to be matched, like two fellows of one organisation."""
+    fellows = list(fellows)
+    by_person: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for f in fellows:
+        if f.person_id is not None:
+            by_person.setdefault(f.person_id, []).append(f.id)
+    return {
+        frozenset({f.id, other})
+        for f in fellows
+        for person in declared.get(f.id, ())
+        for other in by_person.get(person, ())
+        if other != f.id
+    }
 
 
 @dataclass(frozen=True)
@@ -167,14 +192,22 @@ def may_pair_again(status: str | None) -> bool:
 
 
 def board_change_refused(status: str | None, change: str) -> tuple[str, str] | None:
-    """Why a round in ``status`` (None: never requested) refuses the board's ``change`` ("publish" or
-    "swap"), and the status to report; None when the change may go ahead."""
+    """Why a round in ``status`` (None: never requested) refuses the board's ``change`` ("publish",
+    "swap" or "preview"), and the status to report; None when the change may go ahead."""
     if status is None or status == WAITING:
         return "this cohort has no pairs yet", status or "none"
     if status == PUBLISHED:
         if change == "publish":
             return "the pairs of this cohort are already published", PUBLISHED
         return "published pairs cannot be changed", PUBLISHED
+    return None
+
+
+def rules_refused(status: str | None) -> str | None:
+    """Why the board may no longer change a cohort's rules (exclusions, locks, weights): once its pairs
+    are published a re-run cannot use them."""
+    if status == PUBLISHED:
+        return "the pairs of this cohort are published: its pairing rules can no longer change"
     return None
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.pairing import scoring
-from services.pairing.domain import Fellow, Group, Round, Weights, allowed, score_group
+from services.pairing.domain import RULED_OUT, Fellow, Group, Round, Weights, allowed, score_group
 from services.pairing.relaxation import (
     Edges,
     Ints,
@@ -133,7 +133,7 @@ def check_locks(
         if len(lock) != 2 or not all(f in by_id for f in lock):
             raise LockRefused("a lock names two fellows of the cohort")
         a, b = sorted((by_id[f] for f in lock), key=lambda f: (f.side, f.id) if mode == "bipartite" else ("", f.id))
-        problem = allowed(a, b, mode) or ("the board or a fellow ruled this pair out" if lock in forbidden else None)
+        problem = allowed(a, b, mode) or (RULED_OUT if lock in forbidden else None)
         if problem:
             raise LockRefused(f"a locked pair breaks a hard rule: {problem}")
         if taken & lock:
@@ -141,6 +141,21 @@ def check_locks(
         taken |= lock
         pairs.append((a, b))
     return pairs
+
+
+def usable_locks(
+    fellows: Sequence[Fellow], mode: str, locked: Iterable[frozenset[uuid.UUID]], forbidden: set[frozenset[uuid.UUID]]
+) -> list[frozenset[uuid.UUID]]:
+    """The locks a round can keep, in order: those of fellows it pairs that the rules allow (the board's
+    routes refuse the others; a withdrawn fellow's lock is let go)."""
+    kept: list[frozenset[uuid.UUID]] = []
+    for lock in locked:
+        try:
+            check_locks(fellows, mode, [*kept, lock], forbidden)
+        except LockRefused:
+            continue
+        kept.append(lock)
+    return kept
 
 
 def pair(

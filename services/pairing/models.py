@@ -22,8 +22,9 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 outbox, inbox = Outbox(metadata, service="pairing"), Inbox(metadata)
-# which subject made which application, and its interests (ContactRecorded: pairing scores shared ones)
-applicants = Applicants(metadata, interests=True)
+# which subject made which application, its interests (ContactRecorded: pairing scores shared ones) and
+# the people (person pseudonyms) it declared it must never be matched with
+applicants = Applicants(metadata, interests=True, conflicts=True)
 
 
 class Fellow(Base):
@@ -84,6 +85,39 @@ class EarlierPairing(Base):
     person_b: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     pair_id: Mapped[uuid.UUID]
     paired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class _CohortPair:
+    """Two fellows of a cohort, the smaller id first, and who said so when."""
+
+    cohort_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fellow_a: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    fellow_b: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Exclusion(_CohortPair, Base):
+    """The board: never match these two fellows."""
+
+    __tablename__ = "exclusion"
+
+
+class PairLock(_CohortPair, Base):
+    """The board keeps this pair through a re-run."""
+
+    __tablename__ = "pair_lock"
+
+
+class CohortWeights(Base):
+    """The board's own weights for a cohort (domain.Weights); a round uses them instead of the settings'."""
+
+    __tablename__ = "cohort_weights"
+
+    cohort_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    weights: Mapped[dict[str, float]] = mapped_column(Json)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Visit(Base):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain
-from services.pairing.models import Fellow, Pair, PairingRound, Visit, applicants
+from services.pairing.models import CohortWeights, Exclusion, Fellow, Pair, PairingRound, PairLock, Visit, applicants
 from shared.errors import NotFound
 from shared.privacy import Holds, fellow_projections
 from shared.views import view
@@ -113,10 +115,51 @@ async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
     return out
 
 
+# --- the board's rules of a cohort ---------------------------------------------------------------
+
+
+async def exclusions(s: AsyncSession, cohort_id: uuid.UUID) -> set[frozenset[uuid.UUID]]:
+    """The pairs of the cohort the board ruled out."""
+    found = await s.execute(select(Exclusion.fellow_a, Exclusion.fellow_b).where(Exclusion.cohort_id == cohort_id))
+    return {frozenset(p) for p in found.all()}
+
+
+@dataclass(frozen=True)
+class BoardRules:
+    weights: domain.Weights  # the board's own, else the configured ones
+    forbidden: set[frozenset[uuid.UUID]]  # the board's exclusions and the fellows' declared conflicts
+    locks: list[frozenset[uuid.UUID]]  # oldest first
+
+
+async def board_rules(
+    s: AsyncSession, cohort_id: uuid.UUID, fellows: Iterable[domain.Fellow], default: domain.Weights
+) -> BoardRules:
+    """What a round of the cohort honours beyond the organisation rule."""
+    stored = await s.scalar(select(CohortWeights.weights).where(CohortWeights.cohort_id == cohort_id))
+    locks = await s.execute(
+        select(PairLock.fellow_a, PairLock.fellow_b)
+        .where(PairLock.cohort_id == cohort_id)
+        .order_by(PairLock.created_at, PairLock.fellow_a)
+    )
+    table = applicants.table
+    declared = await s.execute(
+        select(table.c.application_id, table.c.conflicts)
+        .join(Fellow, Fellow.id == table.c.application_id)
+        .where(Fellow.cohort_id == cohort_id)
+    )
+    named = {row.application_id: [uuid.UUID(c) for c in row.conflicts] for row in declared.all() if row.conflicts}
+    return BoardRules(
+        weights=domain.weights_of(stored, default),
+        forbidden=await exclusions(s, cohort_id) | domain.conflict_pairs(fellows, named),
+        locks=[frozenset(p) for p in locks.all()],
+    )
+
+
 # --- subject access ----------------------------------------------------------------------------------
 
 PERSONAL_DATA = [
     *fellow_projections(Fellow, Pair, applicants.table),
     Holds(Visit, "host_fellow_id", "application"),
+    *(Holds(table, column, "application") for table in (Exclusion, PairLock) for column in ("fellow_a", "fellow_b")),
     Holds(Visit, "scheduled_by", "subject"),
 ]

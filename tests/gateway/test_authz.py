@@ -20,7 +20,7 @@ from lbb.devstack import Stack
 from shared.identity import Caller
 from tests import flows
 from tests.conftest import Api, eventually, vouch
-from tests.flows import ADMIN, BOARD
+from tests.flows import ADMIN, BOARD, WEIGHTS
 
 # The header the gateway once sent with a fellow's ids: services now ignore it, so forging it gains nothing.
 FORGED_FELLOWS = "X-Lbb-Fellows"
@@ -156,6 +156,14 @@ ROUTES = [
     route("GET", "/api/cohorts/{cohort}/pairs", ann=200, eve=404, board=200, admin=200),
     route("POST", "/api/cohorts/{cohort}/pairs/swap", {"fellow_a": "{ann_app}", "fellow_b": "{bob_app}"}, board=409),
     route("POST", "/api/cohorts/{cohort}/pairs/publish", {}, board=409),
+    # the board's tools: the cohort's pairs are published, so its rules no longer change
+    route("POST", "/api/cohorts/{cohort}/exclusions", {"fellow_a": "{ann_app}", "fellow_b": "{bob_app}"}, board=409),
+    route("POST", "/api/cohorts/{cohort}/pairs/lock", {"fellow_ids": ["{ann_app}", "{bob_app}"]}, board=409),
+    route("POST", "/api/cohorts/{cohort}/pairs/unlock", {"fellow_ids": ["{ann_app}", "{bob_app}"]}, board=409),
+    route("PUT", "/api/cohorts/{cohort}/weights", WEIGHTS, board=409),
+    route("POST", "/api/cohorts/{cohort}/pairing/preview", {}, board=409),
+    route("GET", "/api/cohorts/{cohort}/fellows/{ann_app}/alternatives", board=200),
+    route("GET", "/api/cohorts/{cohort}/fellows/" + RANDOM + "/alternatives", board=404),
     route("GET", "/api/pairs/mine", ann=200, eve=200),
     route("POST", "/api/pairs/{pair}/visits", {"host_fellow_id": "{ann_app}", "date": FAR}, ann=(409, 422), eve=404),
     route("POST", f"/api/pairs/{RANDOM}/visits", {"host_fellow_id": RANDOM, "date": FAR}, ann=404, eve=404),
@@ -195,6 +203,8 @@ def fill(value: Any, world: World) -> Any:
         return value.format(**names)
     if isinstance(value, dict):
         return {k: fill(v, world) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, world) for v in value]
     return value
 
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_pairing_benchmark_runs_and_matches_rustworkx_at_28() -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "pairing.py"), "--sizes", "28", "--quick"],
+        [sys.executable, str(ROOT / "bench" / "pairing.py"), "--sizes", "28", "--quick", "--alternatives", "28"],
         capture_output=True,
         text=True,
         timeout=180,
@@ -22,3 +22,6 @@ def test_the_pairing_benchmark_runs_and_matches_rustworkx_at_28() -> None:
     cells = [c.strip() for c in row.split("|")]
     assert cells[7] == "yes"  # proven optimal
     assert cells[9].endswith("=")  # the same total as rustworkx on the full graph
+    alternatives = next(line for line in done.stdout.splitlines() if line.startswith("alternatives | 28 |"))
+    cells = [c.strip() for c in alternatives.split("|")]
+    assert cells[2] == "28" and int(cells[3]) > 0  # every fellow timed, and losses found

@@ -164,8 +164,8 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
     await eventually(gone, timeout_s=60, what="the withdrawn fellow to lose their pairs")
     assert (await pairing.get(f"/cohorts/{cohort}/pairs", auth=theirs)).status_code == 404
 
-    # data minimisation: of a contact, the pairing service keeps the application id, the subject and the
-    # interests (which it scores) only
+    # data minimisation: of a contact, the pairing service keeps the application id, the subject, the
+    # interests (which it scores) and the declared conflicts (person pseudonyms, never paired) only
     async with engine.connect() as c:
         columns = await c.execute(
             text(
@@ -173,7 +173,7 @@ async def test_a_caller_whose_subject_applied_is_that_fellow_and_another_subject
                 " WHERE table_schema = 'pairing' AND table_name = 'applicant'"
             )
         )
-        assert sorted(columns.scalars().all()) == ["application_id", "interests", "subject"]
+        assert sorted(columns.scalars().all()) == ["application_id", "conflicts", "interests", "subject"]
         kept = await c.execute(text("SELECT subject FROM pairing.applicant WHERE application_id = :f"), {"f": fellow})
         assert kept.scalar() == subject[fellow]
 

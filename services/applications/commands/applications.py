@@ -53,11 +53,17 @@ class ApplicationForm(Protocol):
     availability: list[ev.Weekday] | None
     interests: list[str] | None
     equality: dict[str, str | int | bool | None] | None
+    conflicts: list[str] | None
 
 
-async def submit_application(s: AsyncSession, form: ApplicationForm, caller: Caller, dev_mode: bool) -> uuid.UUID:
-    """The caller's application; its e-mail is their sign-in's (domain.applicant_email)."""
+async def submit_application(
+    s: AsyncSession, form: ApplicationForm, caller: Caller, dev_mode: bool, person_key: bytes
+) -> uuid.UUID:
+    """The caller's application; its e-mail is their sign-in's (domain.applicant_email). Declared
+    conflicts reach pairing as person pseudonyms keyed with ``person_key``, on the internal contacts
+    topic only; their addresses are not kept."""
     now, email, owner_sub = utcnow(), domain.applicant_email(caller.email, form.email, dev_mode), caller.sub
+    conflicts = domain.conflicts(form.conflicts, email, person_key)
     # The cohort and the organisation in one prebuilt statement of plain columns, past the ORM's
     # identity map and unit of work.
     keys = {"cohort_id": form.cohort_id, "organisation_id": form.organisation_id}
@@ -106,6 +112,7 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, caller: Cal
             organisation_name=found.organisation_name,
             interests=domain.interests(form.interests, form.offer.tags if form.offer else None, form.wants),
             offer=form.offer and form.offer.summary,
+            conflicts=conflicts,
             email=email,
             **view(form, "name job_title organisation_id"),
         ),

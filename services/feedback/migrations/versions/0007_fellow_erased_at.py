@@ -1,11 +1,11 @@
 """fellow.erased_at: the person was erased; what they wrote for others reads as from "a former fellow"
-(revision 0006, after 0005)."""
+(revision 0007, after 0006)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 
 
 def upgrade() -> None:
