@@ -50,6 +50,10 @@ CONTRACT = [
     ("post", "/api/privacy/export"),
     ("post", "/api/privacy/erase"),
     ("get", "/api/privacy/erasures/{erasure_id}"),
+    ("get", "/api/opportunities"),
+    ("get", "/api/opportunities/{opportunity_id}"),
+    ("post", "/api/opportunities/{opportunity_id}/update"),
+    ("get", "/api/collaboration/map"),
 ]
 
 BODIES = {
@@ -66,6 +70,7 @@ BODIES = {
     ("post", "/api/notifications/staff-contacts"): {"role", "subject", "name", "email", "organisation_id"},
     ("post", "/api/privacy/export"): {"email"},
     ("post", "/api/privacy/erase"): {"email"},
+    ("post", "/api/opportunities/{opportunity_id}/update"): {"status", "next_step", "reason", "update"},
 }
 
 
