@@ -278,7 +278,7 @@ def dlq_purge(
     console.print(f"purged {purged.count} dead letters before {when:%F %T%z}" + (f": {marks}; {how}" if marks else ""))
 
 
-privacy = typer.Typer(help="Subject access: what the system holds about a person.", no_args_is_help=True)
+privacy = typer.Typer(help="Subject access and erasure: what the system holds about a person.", no_args_is_help=True)
 app.add_typer(privacy, name="privacy")
 
 
@@ -300,6 +300,30 @@ def privacy_export(
         console.print(f"[red]could not export:[/] {exc}")
         raise typer.Exit(1) from exc
     console.print(f"export written to {subject_access.write(data, out)}")
+
+
+@privacy.command("erase")
+def privacy_erase(
+    email: Annotated[str, typer.Argument(help="The e-mail address the person applied with")],
+    gateway: Annotated[str, typer.Option(envvar="LBB_GATEWAY_URL", help="Gateway base URL")] = (
+        f"http://127.0.0.1:{DEFAULT_PORTS['gateway']}"
+    ),
+    token: Annotated[str, typer.Option(envvar="LBB_TOKEN", help="Bearer token of an admin (dev mode: optional)")] = "",
+    wait: Annotated[float, typer.Option(help="Seconds to wait for every service to confirm (0: do not wait)")] = 60,
+) -> None:
+    """Erase one person in every service and show which services have confirmed."""
+    from lbb import privacy as subject_access
+
+    try:
+        status = subject_access.erase(gateway, email, token or None, wait_s=wait)
+    except RuntimeError as exc:
+        console.print(f"[red]could not erase:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"erasure {status['id']}")
+    for service, at in status["services"].items():
+        console.print(f"  {service}: {'erased ' + at if at else 'not yet'}")
+    if not status["complete"]:
+        raise typer.Exit(2 if wait else 0)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """``lbb privacy export``: everything the system holds about one person, as JSON and a readable page.
+``lbb privacy erase``: erase them in every service.
 
-The gateway's ``POST /api/privacy/export`` (admins) assembles it, each service answering for its own
-schema; this writes ``export.json`` and ``index.html`` (one table per service and table) to a folder.
+The gateway's ``POST /api/privacy/export`` (admins) assembles the export, each service answering for
+its own schema; this writes ``export.json`` and ``index.html`` (one table per service and table) to a
+folder. ``POST /api/privacy/erase`` starts an erasure; ``GET /api/privacy/erasures/{id}`` follows it.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,31 @@ def fetch(gateway_url: str, email: str, token: str | None = None, timeout_s: flo
         raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:500]}")
     data: dict[str, Any] = answer.json()
     return data
+
+
+def erase(
+    gateway_url: str, email: str, token: str | None = None, wait_s: float = 60, timeout_s: float = 30
+) -> dict[str, Any]:
+    """Ask for the erasure, then follow it until every service has confirmed or ``wait_s`` passed;
+    its last status."""
+    try:
+        with httpx.Client(base_url=gateway_url, timeout=timeout_s) as client:
+            headers = bearer(client, token, "lbb-privacy", "admin")
+            answer = client.post("/api/privacy/erase", json={"email": email}, headers=headers)
+            if answer.status_code != 202:
+                raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:500]}")
+            erasure_id = answer.json()["id"]
+            deadline = time.monotonic() + wait_s
+            while True:
+                answer = client.get(f"/api/privacy/erasures/{erasure_id}", headers=headers)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:500]}")
+                status: dict[str, Any] = answer.json()
+                if status["complete"] or time.monotonic() >= deadline:
+                    return status
+                time.sleep(0.5)  # polling a person's erasure, by hand: no event to wait on from here
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"could not reach the gateway at {gateway_url}: {exc.__class__.__name__}") from exc
 
 
 def write(data: dict[str, Any], out: Path) -> Path:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, MetaData, String, Table, Uuid, select, text
+from sqlalchemy import Column, MetaData, String, Table, Uuid, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import events as ev
@@ -53,3 +53,11 @@ class Applicants:
 
     async def applications_of(self, session: AsyncSession, subject: str) -> set[uuid.UUID]:
         return set((await session.scalars(self.of(subject))).all())
+
+    async def forget(self, session: AsyncSession, application_ids: Sequence[uuid.UUID]) -> set[str]:
+        """Erasure: forget these applications' subjects (and interests); the subjects they had."""
+        table = self.table
+        gone = await session.execute(
+            delete(table).where(table.c.application_id.in_(application_ids)).returning(table.c.subject)
+        )
+        return set(gone.scalars().all())

@@ -107,7 +107,8 @@ async def ensure_topics(
 def sender(broker: KafkaBroker) -> Send:
     """The relay's way to publish: pipelined, each send returns a future of its acknowledgement."""
 
-    async def send(topic: str, key: bytes, value: bytes) -> Any:
+    async def send(topic: str, key: bytes, value: bytes | None) -> Any:
+        # A keyed None goes out as a tombstone (FastStream sends no body for it).
         return await broker.publish(
             value,
             topic=topic,

@@ -363,3 +363,33 @@ class NotificationFailed(_DeliveryEvent):
         description="The class of the failure, never the SMTP server's reply (which can hold the address)"
     )
     attempts: int
+
+
+# --- lbb.internal.privacy.v1 (internal only: erasure) ------------------------------------------
+
+
+class PersonErasureRequested(Event):
+    """An admin asked for a person's data to be erased: every service erases or anonymises what it
+    holds about these applications (fellows) in its own schema, then confirms with PersonErased.
+    Ids and a pseudonym only: no e-mail address travels, each service finds its rows by id."""
+
+    topic = topics.PRIVACY
+    key_field = "erasure_id"
+    erasure_id: UUID
+    application_ids: list[UUID] = Field(description="Every application the person made (with that e-mail address)")
+    fellow_ids: list[UUID] = Field(description="Those that enrolled: a fellow's id is its application's")
+    person_id: UUID | None = Field(
+        default=None,
+        description="The person's pseudonym (FellowEnrolled.person_id), so pairing forgets their earlier pairings",
+    )
+    requested_at: datetime
+
+
+class PersonErased(Event):
+    """A service finished erasing a person (``service`` is its name in shared/registry.py)."""
+
+    topic = topics.PRIVACY
+    key_field = "erasure_id"
+    erasure_id: UUID
+    service: str
+    erased_at: datetime

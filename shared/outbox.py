@@ -45,14 +45,17 @@ from shared.worker import Worker, channel_name, wake_on_commit
 
 log = logging.getLogger(__name__)
 
-# Send one message (topic, key, value); returns an awaitable that completes on the broker's ack.
-Send = Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
+# Send one message (topic, key, value; a value of None is a tombstone); returns an awaitable that
+# completes on the broker's ack.
+Send = Callable[[str, bytes, bytes | None], Awaitable[Awaitable[Any]]]
+TOMBSTONE = "tombstone"  # the event_type of an outbox row whose payload is NULL
 
 
 class Outbox:
     """The outbox table of one service's schema."""
 
-    def __init__(self, metadata: MetaData, service: str) -> None:
+    def __init__(self, metadata: MetaData, service: str, *, tombstones: bool = False) -> None:
+        """``tombstones``: this outbox may stage tombstones (``forget``), so its payload may be NULL."""
         self.service = service
         self.table = Table(
             "outbox",
@@ -62,7 +65,7 @@ class Outbox:
             Column("event_type", String(100), nullable=False),
             Column("topic", String(200), nullable=False),
             Column("key", String(200), nullable=False),
-            Column("payload", Text, nullable=False),
+            Column("payload", Text, nullable=tombstones),  # NULL: a tombstone (``forget``)
             Column("created_at", DateTime(timezone=True), nullable=False),
             Column("sent_at", DateTime(timezone=True)),
             Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
@@ -95,6 +98,28 @@ class Outbox:
         await session.execute(self._insert, rows)
         wake_on_commit(session, self.channel)
         return ids
+
+    async def forget(self, session: AsyncSession, topic: str, keys: list[str]) -> None:
+        """Erase what this outbox holds under these keys of a compacted topic (sent or not) and stage a
+        tombstone for each, so the broker forgets them too (``cleanup.policy=compact``)."""
+        if not keys:
+            return
+        table = self.table
+        await session.execute(delete(table).where(table.c.topic == topic, table.c.key.in_(keys)))
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "event_id": uuid.uuid4(),
+                "event_type": TOMBSTONE,
+                "topic": topic,
+                "key": k,
+                "payload": None,
+                "created_at": now,
+            }
+            for k in keys
+        ]
+        await session.execute(self._insert, rows)
+        wake_on_commit(session, self.channel)
 
 
 @dataclass(eq=False)
@@ -145,7 +170,10 @@ class Relay:
             ).all()
             if not rows:
                 return 0
-            acks = [await self.send(r.topic, r.key.encode(), r.payload.encode()) for r in rows]
+            acks = [
+                await self.send(r.topic, r.key.encode(), r.payload.encode() if r.payload is not None else None)
+                for r in rows
+            ]
             await asyncio.gather(*acks)
             await session.execute(
                 update(table).where(table.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))

@@ -1,8 +1,14 @@
-"""Subject access: everything a service holds about one person, each service answering for its own
+"""Subject access and erasure.
+
+Subject access: everything a service holds about one person, each service answering for its own
 schema. A person is known by their token subjects and their application ids (a fellow's id is the
 application's): applications finds them from an e-mail address, and every service looks up its own
 rows by them (``Holds``). The gateway's ``POST /api/privacy/export`` and ``lbb privacy export`` put
 the services' answers together.
+
+Erasure: applications publishes ``PersonErasureRequested`` (ids and a pseudonym) on the internal
+privacy topic; each service erases or anonymises that person's rows in its own schema and confirms
+with ``PersonErased`` in the same transaction (``confirm``); its inbox makes a redelivery change nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from sqlalchemy import Table, cast, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import events as ev
+from shared.clock import utcnow
 from shared.identity import CallerDep
+from shared.outbox import Outbox
 from shared.service import RuntimeDep
 
 
@@ -91,3 +100,18 @@ def routes(holds: Sequence[Holds]) -> APIRouter:
             return await export(s, holds, person)
 
     return router
+
+
+# --- erasure ---------------------------------------------------------------------------------------
+
+FORMER_FELLOW = "a former fellow"  # how what an erased person wrote for others is attributed
+
+
+def erased_ids(event: ev.PersonErasureRequested) -> list[uuid.UUID]:
+    """Every id the erased person is known by (their applications; a fellow's id is its application's)."""
+    return sorted({*event.application_ids, *event.fellow_ids})
+
+
+async def confirm(s: AsyncSession, outbox: Outbox, event: ev.PersonErasureRequested, service: str) -> None:
+    """Stage this service's confirmation of an erasure, in the transaction that erased."""
+    await outbox.add(s, ev.PersonErased(erasure_id=event.erasure_id, service=service, erased_at=utcnow()))

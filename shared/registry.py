@@ -23,10 +23,10 @@ class Service:
 
 GATEWAY = Service("gateway", 8000)
 SERVICES: tuple[Service, ...] = (
-    Service("applications", 8001, "applications", (topics.APPLICATIONS, topics.CONTACTS)),
-    Service("pairing", 8002, "pairing", (topics.PAIRING,)),
-    Service("feedback", 8003, "feedback", (topics.FEEDBACK,)),
-    Service("notifications", 8004, "notifications", (topics.NOTIFICATIONS,)),
+    Service("applications", 8001, "applications", (topics.APPLICATIONS, topics.CONTACTS, topics.PRIVACY)),
+    Service("pairing", 8002, "pairing", (topics.PAIRING, topics.PRIVACY)),
+    Service("feedback", 8003, "feedback", (topics.FEEDBACK, topics.PRIVACY)),
+    Service("notifications", 8004, "notifications", (topics.NOTIFICATIONS, topics.PRIVACY)),
 )
 BY_NAME = {s.name: s for s in (*SERVICES, GATEWAY)}
 NAMES = tuple(s.name for s in SERVICES)  # the services behind the gateway, in start order

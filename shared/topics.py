@@ -8,9 +8,12 @@ FEEDBACK = "lbb.feedback.v1"
 NOTIFICATIONS = "lbb.notifications.v1"
 # Names and e-mail addresses travel only here, never on the integration topics above.
 CONTACTS = "lbb.internal.contacts.v1"
+# Erasure requests and each service's confirmation (ids and a pseudonym only): the services' own traffic.
+PRIVACY = "lbb.internal.privacy.v1"
 
 INTEGRATION_TOPICS = (APPLICATIONS, PAIRING, FEEDBACK, NOTIFICATIONS)
-ALL_TOPICS = (*INTEGRATION_TOPICS, CONTACTS)
+INTERNAL_TOPICS = (CONTACTS, PRIVACY)
+ALL_TOPICS = (*INTEGRATION_TOPICS, *INTERNAL_TOPICS)
 
 PARTITIONS = 4
 

@@ -162,3 +162,21 @@ async def person(body: SubjectAccess, runtime: RuntimeDep, caller: CallerDep) ->
     caller.require("admin")
     async with runtime.transaction() as s:
         return await queries.person(s, body.email)
+
+
+@router.post("/privacy/erase", status_code=status.HTTP_202_ACCEPTED)
+async def erase(body: SubjectAccess, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    """Erase the person who applied with this address in every service (admins); asking again
+    answers the same erasure."""
+    caller.require("admin")
+    key = cast(ApplicationsSettings, runtime.settings).person_key()
+    async with runtime.transaction() as s:
+        return Created(id=await commands.request_erasure(s, body.email, key, caller.sub))
+
+
+@router.get("/privacy/erasures/{erasure_id}")
+async def erasure(erasure_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """Which services have erased the person so far (admins)."""
+    caller.require("admin")
+    async with runtime.transaction() as s:
+        return await queries.erasure(s, erasure_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -344,3 +344,25 @@ def anonymised(application_id: uuid.UUID, now: datetime) -> dict[str, Any]:
         "equality": None,
         "erased_at": now,
     }
+
+
+# --- erasure on request --------------------------------------------------------------------------
+
+ERASED_BY = "erased"  # who made a change, in the decision trail, when it was the erased person
+
+
+def withdrawn_on_erasure(state: str) -> bool:
+    """Whether erasing its applicant withdraws an application: every open one not yet enrolled (an
+    enrolled fellow stays enrolled: their pair and the cohort's counts stand)."""
+    return state in OPEN_STATES and state != ENROLLED
+
+
+def erasure_request(open_ids: Iterable[uuid.UUID], earlier: Iterable[uuid.UUID] | None) -> str:
+    """Whether asking to erase a person makes a new erasure (``new``), is the one asked for before
+    (``earlier``: it covers every application still under the address, or none is left), or names
+    nobody (``unknown``). ``open_ids``: applications still under the address; ``earlier``: the
+    applications of the person's latest erasure, if any. A person erased who applied again is new."""
+    ids = set(open_ids)
+    if earlier is not None and ids <= set(earlier):
+        return "earlier"
+    return "new" if ids else "unknown"

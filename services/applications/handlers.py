@@ -18,4 +18,16 @@ async def pairs_assigned(ctx: Context, events: list[ev.PairAssigned]) -> None:
     await commands.record_pairs_published(ctx.session, published)
 
 
-HANDLERS: dict[type[ev.Event], Handler] = {ev.PairAssigned: Batched(pairs_assigned)}
+async def erasure_requested(ctx: Context, event: ev.PersonErasureRequested) -> None:
+    await commands.erase_person(ctx.session, event)
+
+
+async def erased(ctx: Context, events: list[ev.PersonErased]) -> None:
+    await commands.record_erased(ctx.session, events)
+
+
+HANDLERS: dict[type[ev.Event], Handler] = {
+    ev.PairAssigned: Batched(pairs_assigned),
+    ev.PersonErasureRequested: erasure_requested,
+    ev.PersonErased: Batched(erased),
+}

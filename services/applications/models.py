@@ -21,7 +21,8 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
-outbox, inbox = Outbox(metadata, service="applications"), Inbox(metadata)
+# tombstones: erasure forgets a person's contact on the compacted contacts topic
+outbox, inbox = Outbox(metadata, service="applications", tombstones=True), Inbox(metadata)
 
 
 class Organisation(Base):
@@ -118,3 +119,28 @@ class Decision(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(200))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Erasure(Base):
+    """An admin's request to erase a person: which applications (and fellows) it covers. The person
+    is known afterwards by their pseudonym alone (``person_id``, as FellowEnrolled's), so asking again
+    with the same e-mail address finds this request once the address itself is gone."""
+
+    __tablename__ = "erasure"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    application_ids: Mapped[list[str]] = mapped_column(Json)
+    fellow_ids: Mapped[list[str]] = mapped_column(Json)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ErasureConfirmation(Base):
+    """A service confirmed it erased the person of an erasure (PersonErased)."""
+
+    __tablename__ = "erasure_confirmation"
+
+    erasure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("erasure.id"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(40), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -11,10 +11,19 @@ from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.applications import domain, fairness
-from services.applications.models import Application, Cohort, Decision, Organisation, Programme
+from services.applications.models import (
+    Application,
+    Cohort,
+    Decision,
+    Erasure,
+    ErasureConfirmation,
+    Organisation,
+    Programme,
+)
 from shared.errors import Invalid, NotFound
 from shared.identity import Caller
 from shared.privacy import Holds, Person
+from shared.registry import NAMES
 from shared.views import view
 
 LIST_LIMIT = 1000
@@ -178,3 +187,25 @@ async def person(s: AsyncSession, email: str) -> Person:
         )
     ).all()
     return Person(subjects=sorted({sub for _, sub in rows}), application_ids=[i for i, _ in rows])
+
+
+async def erasure(s: AsyncSession, erasure_id: uuid.UUID) -> dict[str, Any]:
+    """An erasure and which services confirmed it (``erased_at`` null: not yet)."""
+    found = await s.get(Erasure, erasure_id)
+    if found is None:
+        raise NotFound("no such erasure")
+    confirmed = dict(
+        (
+            await s.execute(
+                select(ErasureConfirmation.service, ErasureConfirmation.erased_at).where(
+                    ErasureConfirmation.erasure_id == erasure_id
+                )
+            )
+        ).all()
+    )
+    services = {name: confirmed.get(name) for name in NAMES}
+    return {
+        **view(found, "id requested_at requested_by application_ids fellow_ids"),
+        "services": services,
+        "complete": all(at is not None for at in services.values()),
+    }

@@ -22,9 +22,11 @@ from services.feedback.models import (
     Feedback,
     FeedbackRequest,
     Fellow,
+    applicants,
     outbox,
 )
 from shared import events as ev
+from shared import privacy
 from shared.clock import utcnow
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
@@ -358,3 +360,17 @@ async def remind_due_check_ins(s: AsyncSession, now: datetime, limit: int = CHEC
         )
     await outbox.add(s, *events)
     return len(due)
+
+
+# --- erasure (shared/privacy.py) ----------------------------------------------------------------------
+
+
+async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> None:
+    """Forget a person: their subject, and the words others wrote about them (the narrative; the
+    ratings stay, detached from anyone, so the cohort report's counts and means stay right). What they
+    wrote for others is the others' to keep: it stays, shown as from "a former fellow"."""
+    ids = privacy.erased_ids(event)
+    await applicants.forget(s, ids)
+    await s.execute(update(Fellow).where(Fellow.id.in_(ids)).values(erased_at=utcnow()))
+    await s.execute(update(Feedback).where(Feedback.to_fellow_id.in_(ids)).values(narrative=""))
+    await privacy.confirm(s, outbox, event, "feedback")

@@ -43,10 +43,15 @@ async def on_exchange_completed(ctx: Context, event: ev.ExchangeCompleted) -> No
     )
 
 
+async def on_erasure_requested(ctx: Context, event: ev.PersonErasureRequested) -> None:
+    await commands.erase_person(ctx.session, event)
+
+
 HANDLERS: dict[type[ev.Event], Handler] = {
     ev.ContactRecorded: models.applicants.handler,
     ev.FellowEnrolled: on_fellow_enrolled,
     ev.ApplicationWithdrawn: on_application_withdrawn,
     ev.PairAssigned: on_pair_assigned,
     ev.ExchangeCompleted: on_exchange_completed,
+    ev.PersonErasureRequested: on_erasure_requested,
 }

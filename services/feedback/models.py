@@ -56,6 +56,8 @@ class Fellow(Base):
     place: Mapped[str] = mapped_column(String(50))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The person was erased: what they wrote for others is shown as from "a former fellow".
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class FeedbackRequest(Base):

@@ -24,7 +24,7 @@ from services.feedback.models import (
 )
 from shared.errors import NotFound
 from shared.identity import Caller
-from shared.privacy import Holds, fellow_projections
+from shared.privacy import FORMER_FELLOW, Holds, fellow_projections
 from shared.views import view
 
 
@@ -97,15 +97,17 @@ async def pair_feedback(
 async def released_feedback(s: AsyncSession, fellow_id: uuid.UUID) -> list[dict[str, Any]]:
     """Released feedback about one fellow, oldest first; nothing before release."""
     rows = (
-        await s.scalars(
-            select(Feedback)
+        await s.execute(
+            select(Feedback, Fellow.erased_at)
+            .outerjoin(Fellow, Fellow.id == Feedback.from_fellow_id)
             .where(Feedback.to_fellow_id == fellow_id, Feedback.released_at.is_not(None))
             .order_by(Feedback.released_at, Feedback.id)
         )
     ).all()
     return [
         view(f, "id pair_id from_fellow_id strengths top_strengths narrative collaboration_ideas released_at")
-        for f in rows
+        | {"given_by": FORMER_FELLOW if erased_at is not None else "your partner"}
+        for f, erased_at in rows
     ]
 
 

@@ -1,16 +1,21 @@
-"""Subject access through the gateway: ``POST /api/privacy/export`` (admins) puts together what every
-service holds about one person. Applications names the person (their applications and token
-subjects, from the e-mail address they applied with); each service answers for its own schema."""
+"""Subject access and erasure through the gateway (admins).
+
+``POST /api/privacy/export`` puts together what every service holds about one person. Applications
+names the person (their applications and token subjects, from the e-mail address they applied with);
+each service answers for its own schema. ``POST /api/privacy/erase`` asks applications to have every
+service erase that person (202 with the erasure's id); ``GET /api/privacy/erasures/{id}`` shows which
+services have done so."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from services.gateway.api import ERRORS, Admin, answered, call
+from services.gateway.api import ACCEPTED, ERRORS, Admin, answered, call, forward
 from shared.contract import SubjectAccess
 from shared.registry import NAMES
 
@@ -41,3 +46,17 @@ async def export(request: Request, caller: Admin, body: SubjectAccess) -> dict[s
         "generated_at": datetime.now(UTC).isoformat(),
         "services": services,
     }
+
+
+@router.post("/privacy/erase", status_code=202, responses={**ACCEPTED, **ERRORS})
+async def erase(request: Request, caller: Admin, body: SubjectAccess) -> Response:
+    """Erase the person who applied with this e-mail address in every service: 202 with the
+    erasure's id (asking again answers the same id); 404 when nobody applied with it."""
+    return await forward(request, "applications", "POST", "/privacy/erase", caller, body.forwarded())
+
+
+@router.get("/privacy/erasures/{erasure_id}", responses=ERRORS)
+async def erasure(erasure_id: uuid.UUID, request: Request, caller: Admin) -> Response:
+    """An erasure: when it was asked for and, per service, when that service erased the person
+    (null: not yet); ``complete`` once all have."""
+    return await forward(request, "applications", "GET", f"/privacy/erasures/{erasure_id}", caller)

@@ -12,14 +12,25 @@ from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, Table, delete, func, literal, or_, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications import domain, models, queries
-from services.notifications.domain import MUTED, PENDING, REMINDER_FIRED, REMINDER_PENDING, REMINDER_SETTLED
-from services.notifications.models import Contact, Delivery, PairMember, Preference, Reminder, StaffContact
+from services.notifications.domain import FAILED, MUTED, PENDING, REMINDER_FIRED, REMINDER_PENDING, REMINDER_SETTLED
+from services.notifications.models import (
+    Contact,
+    Delivery,
+    PairMember,
+    Preference,
+    Reminder,
+    StaffContact,
+    outbox,
+)
 from shared import events as ev
+from shared import privacy
+from shared.clock import utcnow
 from shared.db import upsert
 from shared.errors import Invalid, NotFound
 from shared.retention import BATCH
@@ -243,3 +254,55 @@ async def purge_addresses(
     if expired:
         await s.execute(update(Delivery).where(Delivery.id.in_(expired)).values(email=None))
     return len(expired)
+
+
+# --- erasure (shared/privacy.py) ----------------------------------------------------------------------
+
+ERASED = "erased"  # Delivery.last_error of a message never sent because its recipient was erased
+
+
+async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> None:
+    """Forget a person: their contact's name, address, job title and subject, their preferences, the address
+    each of their messages went to, the words of every message that names them; messages not sent
+    yet are not sent, reminders not fired never fire. The deliveries stay (ids, template, title,
+    summary, status: the in-app record and the counts)."""
+    ids = privacy.erased_ids(event)
+    gone = set((await s.scalars(select(Contact.subject).where(Contact.person_id.in_(ids)))).all())
+    # The contact stays as "a former fellow" (organisation kept), so a partner's later message that
+    # names them still renders; with no address, nothing is sent to them (sending.py).
+    await s.execute(
+        update(Contact)
+        .where(Contact.person_id.in_(ids))
+        .values(
+            name=privacy.FORMER_FELLOW,
+            email="",
+            job_title="",
+            subject=literal("erased-") + sql_cast(Contact.person_id, String),
+            updated_at=utcnow(),
+        )
+    )
+    if gone:
+        await s.execute(delete(Preference).where(Preference.subject.in_(gone)))
+    await s.execute(update(Delivery).where(Delivery.recipient_id.in_(ids)).values(email=None))
+    # A sent message's text was rendered with the names it introduces: every message that names the
+    # person (theirs, and those about them or introducing them to a partner) goes back to its summary.
+    context = sql_cast(Delivery.context, JSONB)
+    naming = or_(
+        Delivery.recipient_id.in_(ids),
+        context["about_id"].astext.in_([str(i) for i in ids]),
+        *(context["partner_ids"].contains([str(i)]) for i in ids),
+    )
+    named = (await s.execute(select(Delivery.id, Delivery.template).where(naming))).all()
+    for template, delivery_ids in domain.by_template(named).items():
+        await s.execute(update(Delivery).where(Delivery.id.in_(delivery_ids)).values(body=domain.summary(template)))
+    await s.execute(
+        update(Delivery)
+        .where(Delivery.recipient_id.in_(ids), Delivery.status == PENDING)
+        .values(status=FAILED, last_error=ERASED, next_attempt_at=None)
+    )
+    await s.execute(
+        update(Reminder)
+        .where(Reminder.recipient_id.in_(ids), Reminder.status == REMINDER_PENDING)
+        .values(status=REMINDER_SETTLED)
+    )
+    await privacy.confirm(s, outbox, event, "notifications")

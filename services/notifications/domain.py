@@ -355,3 +355,17 @@ def people_named(context: dict[str, Any], recipient_kind: str, recipient_id: uui
     if recipient_kind != STAFF:
         people.append(recipient_id)
     return people
+
+
+def summary(template: str) -> str:
+    """A message's text without the names it was rendered with (what erasure leaves of it)."""
+    found = TEMPLATES.get(template)
+    return found.summary if found is not None else ""
+
+
+def by_template(deliveries: Iterable[tuple[uuid.UUID, str]]) -> dict[str, list[uuid.UUID]]:
+    """Delivery ids grouped by their template."""
+    out: dict[str, list[uuid.UUID]] = {}
+    for delivery_id, template in deliveries:
+        out.setdefault(template, []).append(delivery_id)
+    return out

@@ -45,7 +45,13 @@ NOTIFIED: tuple[type[ev.Event], ...] = (
     ev.CollaborationCheckInDue,
 )
 
+
+async def erasure_requested(ctx: Context, event: ev.PersonErasureRequested) -> None:
+    await commands.erase_person(ctx.session, event)
+
+
 HANDLERS: dict[type[ev.Event], Handler] = {
     ev.ContactRecorded: Batched(contacts_recorded),
+    ev.PersonErasureRequested: erasure_requested,
     **dict.fromkeys(NOTIFIED, notify),
 }

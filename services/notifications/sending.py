@@ -145,7 +145,7 @@ async def _claim_rows(s: AsyncSession, rows: Sequence[Any], now: datetime, confi
             Person(d.contact_name, d.contact_job_title, d.contact_organisation_name),
         )
         for d in rows
-        if d.contact_email is not None and d.recipient_kind != domain.STAFF
+        if d.contact_email and d.recipient_kind != domain.STAFF  # an erased person's is empty
     }
     others = {p for d in rows for p in _people_named(d)} - contacts.keys()
     if others:  # partners or whom the e-mail is about: not joined in
@@ -193,7 +193,7 @@ def _prepare(
     if any(p not in contacts for p in _people_named(d)):
         return None
     recipient_contact = (staff if d.recipient_kind == domain.STAFF else contacts).get(d.recipient_id)
-    if recipient_contact is None:
+    if recipient_contact is None or not recipient_contact.email:  # unknown yet, or erased
         return None
     page = Page(
         title=d.title,

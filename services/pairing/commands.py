@@ -9,14 +9,16 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import delete, false, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain, matching, queries
 from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, Visit, applicants, outbox
 from services.pairing.settings import PairingSettings
 from shared import events as ev
+from shared import privacy
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -333,3 +335,30 @@ async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uu
             ev.ExchangeCompleted(pair_id=pair.id, cohort_id=pair.cohort_id, fellow_ids=fellow_ids, completed_at=now)
         )
     await outbox.add(s, *caused)
+
+
+# --- erasure (shared/privacy.py) ----------------------------------------------------------------------
+
+
+async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> None:
+    """Forget a person: their subject and interests, their pseudonym and the earlier pairings it
+    links (a person erased who applies again is new here), the interests their pairs' reasons name,
+    and their subject as who scheduled a visit. Their fellow rows, pairs and visits stay (ids,
+    organisations, states), so the other fellows keep their pair and the counts stay right."""
+    ids = privacy.erased_ids(event)
+    subjects = await applicants.forget(s, ids)
+    await s.execute(update(Fellow).where(Fellow.id.in_(ids)).values(person_id=None))
+    if event.person_id is not None:
+        await s.execute(
+            delete(EarlierPairing).where(
+                or_(EarlierPairing.person_a == event.person_id, EarlierPairing.person_b == event.person_id)
+            )
+        )
+    listed = or_(false(), *(sql_cast(Pair.fellow_ids, JSONB).contains([str(i)]) for i in ids))
+    for pair in (await s.scalars(select(Pair).where(listed).with_for_update())).all():
+        pair.reasons = domain.reasons_without_interests(pair.reasons)
+    if subjects:
+        await s.execute(
+            update(Visit).where(Visit.scheduled_by.in_(subjects)).values(scheduled_by=privacy.FORMER_FELLOW)
+        )
+    await privacy.confirm(s, outbox, event, "pairing")

@@ -180,6 +180,12 @@ def reason_codes(reasons: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
+def reasons_without_interests(reasons: Iterable[str]) -> list[str]:
+    """A pair's reasons once one of its fellows is erased: the shared interests were theirs (free
+    text), so only the fact that there were some stays."""
+    return ["shared interests" if r.startswith("shared interests") else r for r in reasons]
+
+
 def may_pair_again(status: str | None) -> bool:
     """A pairing request (first or again) is taken until the round is published; then it changes nothing."""
     return status != PUBLISHED

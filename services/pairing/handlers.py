@@ -27,9 +27,14 @@ async def on_pairing_requested(ctx: Context, event: ev.PairingRequested) -> None
     await commands.request_pairing(ctx.session, event, _settings(ctx))
 
 
+async def on_erasure_requested(ctx: Context, event: ev.PersonErasureRequested) -> None:
+    await commands.erase_person(ctx.session, event)
+
+
 HANDLERS: dict[type[ev.Event], Handler] = {
     ev.ContactRecorded: models.applicants.handler,
     ev.FellowEnrolled: Batched(fellows_enrolled),
     ev.ApplicationWithdrawn: on_application_withdrawn,
     ev.PairingRequested: on_pairing_requested,
+    ev.PersonErasureRequested: on_erasure_requested,
 }

@@ -66,6 +66,8 @@ async def test_a_cohort_goes_from_applications_to_published_pairs_and_notificati
     def of_cohort(records: list[Any]) -> list[tuple[str, dict[str, Any], Any]]:
         out = []
         for r in records:
+            if r.value is None:  # a tombstone on the contacts topic (an erasure's)
+                continue
             envelope = json.loads(r.value)
             data = envelope["data"]
             if cohort_id in (data.get("cohort_id"), envelope["subject"]) or {alice_id, bob_id} & {

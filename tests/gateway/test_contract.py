@@ -48,6 +48,8 @@ CONTRACT = [
     ("get", "/api/notifications/staff-contacts"),
     ("delete", "/api/notifications/staff-contacts/{staff_id}"),
     ("post", "/api/privacy/export"),
+    ("post", "/api/privacy/erase"),
+    ("get", "/api/privacy/erasures/{erasure_id}"),
     ("get", "/api/opportunities"),
     ("get", "/api/opportunities/{opportunity_id}"),
     ("post", "/api/opportunities/{opportunity_id}/update"),
@@ -67,6 +69,7 @@ BODIES = {
     ("put", "/api/notifications/preferences"): {"mute_reminders"},
     ("post", "/api/notifications/staff-contacts"): {"role", "subject", "name", "email", "organisation_id"},
     ("post", "/api/privacy/export"): {"email"},
+    ("post", "/api/privacy/erase"): {"email"},
     ("post", "/api/opportunities/{opportunity_id}/update"): {"status", "next_step", "reason", "update"},
 }
 

@@ -363,3 +363,38 @@ async def test_a_batched_handler_gets_its_runs_whole_and_a_failing_run_is_retrie
     assert runs == [[d, e, f], [d], [e], [e], [f]]  # the run, then one by one: e has both its attempts
     assert [json.loads(r.value)["data"]["thing_id"] for r, _ in dead] == [str(e)]
     assert await effects(d, e, f, b) == [1, 0, 1, 1]
+
+
+async def test_forget_replaces_a_keys_rows_with_a_tombstone_the_relay_sends_as_a_null(
+    stack: Stack, engine: AsyncEngine, sessions: async_sessionmaker[Any], topic_reader: Any
+) -> None:
+    """Erasure's ``Outbox.forget``: the key's staged events go (sent or not), a tombstone takes their
+    place, and the relay publishes it as a keyed null; other keys are untouched."""
+    schema = "lbb_test_forget"
+    forgetful = Outbox(schema_metadata(schema), service="forget-test", tombstones=True)
+    await scratch(stack, engine, schema, forgetful.table.metadata, TOPIC)
+    gone, kept = uuid.uuid4(), uuid.uuid4()
+    async with sessions() as s, s.begin():
+        await forgetful.add(s, ThingMade(thing_id=gone, name="gone"), ThingMade(thing_id=kept, name="kept"))
+        await forgetful.forget(s, TOPIC, [str(gone)])
+    async with sessions() as s:
+        rows = (await s.execute(select(forgetful.table.c.key, forgetful.table.c.payload))).all()
+    assert sorted((k, p is None) for k, p in rows) == sorted([(str(gone), True), (str(kept), False)])
+
+    broker = make_broker(settings(stack), "forget-test")
+    await broker.start()
+    try:
+        relay = Relay(forgetful, sessions, sender(broker))
+        while await relay.publish_batch():
+            pass
+    finally:
+        await broker.stop()
+    reader = await topic_reader([TOPIC])
+
+    async def both() -> list[Any]:
+        records = [r for r in await reader.poll() if r.key in (str(gone).encode(), str(kept).encode())]
+        return records if len(records) == 2 else []
+
+    records = {r.key: r.value for r in await eventually(both, what="the tombstone and the kept event")}
+    assert records[str(gone).encode()] is None
+    assert json.loads(records[str(kept).encode()])["data"]["thing_id"] == str(kept)

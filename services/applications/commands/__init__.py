@@ -2,7 +2,7 @@
 domain, save, stage the events in the outbox. Refusals are ``shared.errors``.
 
 A package because the scripts outgrew one module (400 lines): ``cohorts`` (organisations and cohorts),
-``applications`` (submission, the state machine, enrolment) and ``retention``; callers import
+``applications`` (submission, the state machine, enrolment), ``retention`` and ``erasure``; callers import
 ``commands`` and find every script here by name.
 """
 
@@ -23,6 +23,7 @@ from services.applications.commands.cohorts import (
     request_pairing,
     seed_organisations,
 )
+from services.applications.commands.erasure import erase_person, record_erased, request_erasure
 from services.applications.commands.retention import purge_expired
 
 __all__ = [
@@ -34,8 +35,11 @@ __all__ = [
     "decide",
     "endorse",
     "enrol",
+    "erase_person",
     "purge_expired",
+    "record_erased",
     "record_pairs_published",
+    "request_erasure",
     "request_pairing",
     "seed_organisations",
     "submit_application",

@@ -194,7 +194,12 @@ async def withdraw(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -
     """Withdraw an application; a place it held goes to the first waitlisted."""
     application = await _readable(s, caller, application_id)
     domain.check_may_withdraw(caller.role, caller.sub, application.owner_sub)
-    change = _change(s, application, "withdraw", caller.sub)
+    await withdraw_application(s, application, caller.sub)
+
+
+async def withdraw_application(s: AsyncSession, application: Application, by: str) -> None:
+    """Withdraw the application on behalf of ``by``; a place it held goes to the first waitlisted."""
+    change = _change(s, application, "withdraw", by)
     await outbox.add(
         s,
         ev.ApplicationWithdrawn(
@@ -205,7 +210,7 @@ async def withdraw(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -
         ),
     )
     if domain.frees_a_place(change.from_state):
-        await _promote_next(s, application, caller.sub)
+        await _promote_next(s, application, by)
 
 
 async def _promote_next(s: AsyncSession, withdrawn: Application, by: str) -> None:
