@@ -213,7 +213,7 @@ class Relay:
         Raises the first send failure after marking what was acknowledged (the worker backs off)."""
         table = self.outbox.table
         async with self.sessions() as session, session.begin():
-            # renewed here when half of it has gone: an idle holder costs one statement a poll
+            # renewed here once half of it has gone: most polls of the holder are the one select
             if self._held_until - self._now() < self.lease_s / 2 and not await self._take_lease(session):
                 return 0
             rows = (
@@ -228,31 +228,32 @@ class Relay:
             return 0
         renewing = asyncio.create_task(self._renew())
         try:
-            acked, error = await self._send_in_key_order(rows)
+            published = await self._send_in_key_order(rows)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-        if acked:
-            async with self.sessions() as session, session.begin():
-                await session.execute(
-                    update(table).where(table.c.seq.in_([r.seq for r in acked])).values(sent_at=datetime.now(UTC))
-                )
-            self.published += len(acked)
-            for r in acked:
-                EVENTS_PUBLISHED.labels(self.outbox.service, r.event_type).inc()
-        if error is not None:
-            raise error
-        return len(acked)
+        return published
 
-    async def _send_in_key_order(self, rows: Sequence[Any]) -> tuple[list[Any], Exception | None]:
-        """Send in waves (the next row of every key, pipelined, then wait for their acknowledgements);
-        a key stops at its first failure, and everything stops once the lease is not surely held.
-        Returns the acknowledged rows and the first failure."""
+    async def _mark_sent(self, rows: list[Any]) -> None:
+        table = self.outbox.table
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(table).where(table.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
+            )
+        self.published += len(rows)
+        for r in rows:
+            EVENTS_PUBLISHED.labels(self.outbox.service, r.event_type).inc()
+
+    async def _send_in_key_order(self, rows: Sequence[Any]) -> int:
+        """Send in waves: the next row of every key, pipelined, then wait for their acknowledgements and
+        mark those sent (so a relay frozen later never has them sent again). A key stops at its first
+        failure, and everything stops once the lease is not surely held. Returns how many were
+        published; raises the first failure once the acknowledged rows are marked."""
         queues: dict[str, deque[Any]] = {}
         for r in rows:
             queues.setdefault(r.key, deque()).append(r)
-        acked: list[Any] = []
+        published = 0
         error: Exception | None = None
         while queues:
             wave: list[tuple[Any, Awaitable[Any]]] = []
@@ -270,13 +271,19 @@ class Relay:
                 if not queues[key]:
                     del queues[key]
             results = await asyncio.gather(*(ack for _, ack in wave), return_exceptions=True)
+            acked = []
             for (r, _), result in zip(wave, results, strict=True):
                 if isinstance(result, BaseException):
                     error = error or (result if isinstance(result, Exception) else RuntimeError(repr(result)))
                     queues.pop(r.key, None)  # this key's later events wait for the next batch
                 else:
                     acked.append(r)
-        return acked, error
+            if acked:
+                await self._mark_sent(acked)
+                published += len(acked)
+        if error is not None:
+            raise error
+        return published
 
     async def prune(self, batch_size: int = 5000) -> int:
         """Delete rows sent longer ago than the retention period; unsent rows are never touched."""
