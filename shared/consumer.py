@@ -4,10 +4,12 @@ Every service subscribes through ``Consumer.subscribe``: one consumer group per 
 acknowledgement, offsets committed only after the handlers' transaction committed. Events are
 fetched in batches (up to ``CONSUMER_BATCH_SIZE``, whatever has arrived): one transaction per batch
 and one offset commit per batch, so a busy topic costs a few round trips per event rather than
-many; a savepoint per event only when a handler failed and the batch is applied again. A ``Batched``
-handler gets the consecutive events of a batch that it handles in one call. A message
-that cannot be parsed or validated, or whose handler keeps failing, goes to ``<topic>.dlq`` with the
-error in its headers, and the consumer moves on. Errors in headers and logs are described by type,
+many; a savepoint per event only when a handler failed and the batch is applied again, in rounds
+whose pauses hold no transaction and whose total stays within ``CONSUMER_RETRY_BUDGET_S`` (well
+inside the poll interval). A ``Batched`` handler gets the consecutive events of a batch that it
+handles in one call. A message that cannot be parsed or validated, or whose handler keeps failing,
+goes to ``<topic>.dlq`` with the error in its headers (and, for a handler, its id in the inbox as
+dead-lettered), and the consumer moves on; only the database being away holds a partition. Errors in headers and logs are described by type,
 field path and SQLSTATE (``shared.errors.describe``), never by the values they were about.
 """
 
