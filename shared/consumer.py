@@ -9,8 +9,9 @@ whose pauses hold no transaction and whose total stays within ``CONSUMER_RETRY_B
 inside the poll interval). A ``Batched`` handler gets the consecutive events of a batch that it
 handles in one call. A message that cannot be parsed or validated, or whose handler keeps failing,
 goes to ``<topic>.dlq`` with the error in its headers (and, for a handler, its id in the inbox as
-dead-lettered), and the consumer moves on; only the database being away holds a partition. Errors in headers and logs are described by type,
-field path and SQLSTATE (``shared.errors.describe``), never by the values they were about.
+dead-lettered), and the consumer moves on; only the database being away holds a partition. Errors in
+headers and logs are described by type, field path and SQLSTATE (``shared.errors.describe``), never by
+the values they were about.
 """
 
 from __future__ import annotations
