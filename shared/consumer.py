@@ -21,6 +21,7 @@ import itertools
 import logging
 import time
 import traceback
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -349,9 +350,10 @@ class Consumer:
             attempts[id(failed.work)] = (1, failed.error)
         started = time.monotonic()
         pending, rounds = work, 0
+        given_up: set[uuid.UUID] = set()  # dead-lettered by these rounds
         while True:
             spent = time.monotonic() - started >= self.settings.consumer_retry_budget_s
-            pending = await self._apply_round(pending, attempts, spent, dead, outcomes)
+            pending = await self._apply_round(pending, attempts, spent, given_up, dead, outcomes)
             if not pending:
                 return outcomes
             rounds += 1
@@ -363,6 +365,7 @@ class Consumer:
         pending: list[Work],
         attempts: dict[int, tuple[int, Exception | None]],
         spent: bool,
+        given_up_now: set[uuid.UUID],
         dead: list[tuple[Any, str]],
         outcomes: list[tuple[str, str, float]],
     ) -> list[Work]:
@@ -381,7 +384,8 @@ class Consumer:
                 try:
                     async with session.begin_nested():
                         if not await self.inbox.first_time(session, envelope.id, envelope.type):
-                            given_up = await self.inbox.dead_lettered(session, [envelope.id])
+                            # dead-lettered before, unless in this very batch (a relay's second copy)
+                            given_up = await self.inbox.dead_lettered(session, [envelope.id]) - given_up_now
                             outcomes.append(self._seen_before(item, given_up, dead))
                             continue
                         await item.handler(self._context(session, envelope), item.event)
@@ -408,6 +412,7 @@ class Consumer:
                 async with session.begin_nested():  # so a redelivery does not run it again
                     await self.inbox.first_time(session, envelope.id, envelope.type, status=DEAD_LETTERED)
                 dead.append((item.record, reason))
+                given_up_now.add(envelope.id)
                 outcomes.append((envelope.type, "dead_lettered", 0.0))
         return waiting
 
