@@ -5,7 +5,9 @@ and may:
 - write the topics its outbox publishes on (``registry.Service.publishes``);
 - read the topics of the events its ``handlers.HANDLERS`` consume (each event type's ``.topic``),
   in its own consumer group ``lbb-<service>``;
-- write the dead-letter topic of each topic it consumes (shared/consumer.py dead-letters there).
+- write the dead-letter topic of each topic it consumes (shared/consumer.py dead-letters there);
+- describe the operators' group ``lbb-ops-dlq`` (its offsets are the dead letters' purge watermark,
+  which the service reads for its ``lbb_dlq_depth`` gauge: shared/kafka_metrics.py), never commit there.
 
 ``ics-reader`` (the partner organisations' subscriber) reads the four integration topics, in consumer
 groups whose names start with ``ics-reader``, and nothing else: never ``lbb.internal.*``, never a DLQ.
@@ -27,11 +29,12 @@ from typing import Any, Literal
 import yaml
 
 from shared import topics
+from shared.kafka_metrics import OPS_GROUP
 from shared.registry import SERVICES, Service
 
 ICS_READER = "ics-reader"
 ADMIN = "admin"
-Operation = Literal["Read", "Write"]
+Operation = Literal["Read", "Write", "Describe"]
 Resource = Literal["topic", "group"]
 Pattern = Literal["LITERAL", "PREFIXED"]
 
@@ -82,6 +85,7 @@ def service_acls(service: Service) -> list[Acl]:
     acls += [Acl(user, "topic", "LITERAL", topics.dlq(t), "Write") for t in reads]
     if reads:
         acls.append(Acl(user, "group", "LITERAL", group(service.name), "Read"))
+        acls.append(Acl(user, "group", "LITERAL", OPS_GROUP, "Describe"))
     return sorted(set(acls))
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from typing import Any
 
-from shared.events import contract_events
+from shared.events import Event, contract_events
 from shared.registry import SERVICES
 
 
@@ -22,13 +23,22 @@ def documents() -> dict[str, str]:
         }
         out[f"{service.name}.asyncapi.json"] = json.dumps(spec, indent=2, sort_keys=True) + "\n"
     for event_type in contract_events():
-        name = event_type.type_name()
-        schema = event_type.model_json_schema()
-        schema["$id"] = event_type.dataschema()
-        schema["x-lbb-topic"] = event_type.topic
-        schema["x-lbb-key"] = event_type.key_field
-        out[f"schemas/{name}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        out[f"schemas/{event_type.type_name()}.json"] = dump(event_schema(event_type))
     return out
+
+
+def event_schema(event_type: type[Event]) -> dict[str, Any]:
+    """The JSON Schema of an event's ``data``, with its ``dataschema`` as ``$id``, its topic and key."""
+    schema = event_type.model_json_schema()
+    schema["$id"] = event_type.dataschema()
+    schema["x-lbb-topic"] = event_type.topic
+    schema["x-lbb-key"] = event_type.key_field
+    return schema
+
+
+def dump(schema: dict[str, Any]) -> str:
+    """A schema as committed: sorted keys, two-space indent, a final newline."""
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
 def write(out_dir: Path) -> list[Path]:

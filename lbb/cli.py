@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,10 +12,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from lbb.devstack import Stack
+from lbb.schemas import HISTORY
 from shared.migrations import upgrade
 from shared.registry import DEFAULT_PORTS, SCHEMA_SERVICES
+from shared.settings import Settings
 
 app = typer.Typer(help="Beyond Boundaries: cross-organisational leadership programmes for ICSs.", no_args_is_help=True)
 console = Console()
@@ -115,6 +119,163 @@ def report(
         raise typer.Exit(1) from exc
     page = cohort_report.render(data, out)
     console.print(f"report written to {page}")
+
+
+schemas = typer.Typer(help="Event schema compatibility (BACKWARD_TRANSITIVE).", no_args_is_help=True)
+app.add_typer(schemas, name="schemas")
+
+
+@schemas.command("check")
+def schemas_check(
+    history: Annotated[Path, typer.Option(help="The committed revisions: <Event>/v<major>/<n>.json")] = HISTORY,
+) -> None:
+    """Fail when an event's schema, as the code generates it, would break a subscriber of any committed
+    revision (a removed or renamed field, a changed type, a new required field, a narrowed enum, a
+    removed event type), or when a compatible change has not been recorded."""
+    from lbb.schemas import check
+
+    report = check(history)
+    if report.problems:
+        table = Table(title="Breaking schema changes", show_lines=False)
+        for column in ("event", "against", "field", "why"):
+            table.add_column(column)
+        for p in report.problems:
+            table.add_row(p.event, p.version, p.field, p.why)
+        console.print(table)
+        console.print(
+            "[red]A change that must break gets a new type and topic (…/v2): see docs/events.md, Compatibility.[/]"
+        )
+    for key in report.unrecorded if not report.problems else []:  # a breaking change is to undo, not record
+        console.print(
+            f"[yellow]{key}: not recorded yet (a new event or a compatible change)[/]: run `lbb schemas record`"
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print(f"[green]schemas compatible[/]: {report.checked} committed revisions checked")
+
+
+@schemas.command("record")
+def schemas_record(
+    history: Annotated[Path, typer.Option(help="The committed revisions: <Event>/v<major>/<n>.json")] = HISTORY,
+) -> None:
+    """Keep each compatible change as its event's next revision (refused when any change breaks)."""
+    from lbb.schemas import record
+
+    try:
+        written = record(history)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]: see `lbb schemas check`")
+        raise typer.Exit(1) from exc
+    for path in written:
+        console.log(f"wrote {path}")
+    if not written:
+        console.print("nothing changed")
+
+
+dlq = typer.Typer(help="Dead letters: list, show, replay after a fix, purge.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+
+TopicArg = Annotated[str, typer.Argument(help="The topic (lbb.pairing.v1) or its dead-letter topic (….dlq)")]
+BootstrapOpt = Annotated[
+    str, typer.Option("--bootstrap-servers", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka (and KAFKA_SASL_*)")
+]
+
+
+def _kafka(bootstrap_servers: str) -> Settings:
+    return Settings(kafka_bootstrap_servers=bootstrap_servers)
+
+
+@dlq.command("list")
+def dlq_list(topic: TopicArg, bootstrap_servers: BootstrapOpt = "127.0.0.1:9092") -> None:
+    """How many dead letters, by consumer group, event type and error class, first and last time."""
+    from lbb import dlq as dead
+
+    letters = asyncio.run(dead.read(_kafka(bootstrap_servers), topic))
+    table = Table(title=f"{dead.dlq_topic(topic)}: {len(letters)} dead letters")
+    for column in ("consumer", "type", "error class", "count", "first", "last"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+    for row in dead.summarise(letters):
+        table.add_row(
+            row.consumer, row.type, row.error_class, str(row.count), f"{row.first:%F %T}", f"{row.last:%F %T}"
+        )
+    console.print(table)
+
+
+@dlq.command("show")
+def dlq_show(
+    topic: TopicArg,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Envelope id or partition:offset (repeatable)")] = None,
+    bootstrap_servers: BootstrapOpt = "127.0.0.1:9092",
+) -> None:
+    """Each dead letter: where, when, its envelope id and type, who dead-lettered it and why; with --id,
+    its headers and the message itself."""
+    from lbb import dlq as dead
+
+    letters = dead.select(asyncio.run(dead.read(_kafka(bootstrap_servers), topic)), ids or ())
+    table = Table(title=f"{dead.dlq_topic(topic)}: {len(letters)} shown")
+    for column in ("at", "time", "id", "type", "consumer", "error"):
+        table.add_column(column, overflow="fold")
+    for x in letters:
+        table.add_row(x.position, f"{x.time:%F %T}", x.id or "-", x.type, x.consumer, x.error)
+    console.print(table)
+    for x in letters if ids else []:
+        console.rule(f"{x.position} {x.id or ''}")
+        console.print_json(json.dumps(x.headers))
+        envelope = x.envelope
+        if envelope is not None:
+            console.print_json(json.dumps(envelope))
+        else:
+            console.print(repr(x.value))
+
+
+@dlq.command("replay")
+def dlq_replay(
+    topic: TopicArg,
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="Envelope id or partition:offset (default: all)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be replayed; send nothing")] = False,
+    bootstrap_servers: BootstrapOpt = "127.0.0.1:9092",
+) -> None:
+    """Put dead letters back on their original topic, byte for byte (same envelope id: each consumer's
+    inbox applies it at most once). Purge them afterwards with `lbb dlq purge`."""
+    from rich.progress import Progress
+
+    from lbb import dlq as dead
+
+    settings = _kafka(bootstrap_servers)
+    chosen, skipped = dead.replayable(dead.select(asyncio.run(dead.read(settings, topic)), ids or ()))
+    for x in skipped:
+        console.print(f"[yellow]skipped {x.position}[/]: not an envelope (replaying it would dead-letter it again)")
+    if dry_run:
+        for x in chosen:
+            console.print(f"would replay {x.position} {x.id} {x.type} → {x.source_topic}")
+        console.print(f"dry run: {len(chosen)} to replay, {len(skipped)} skipped")
+        return
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("replaying", total=len(chosen))
+        sent = asyncio.run(dead.replay(settings, chosen, lambda _: progress.advance(task)))
+    console.print(f"[green]replayed {sent}[/], skipped {len(skipped)}")
+
+
+@dlq.command("purge")
+def dlq_purge(
+    topic: TopicArg,
+    before: Annotated[str, typer.Option(help="ISO 8601 time (UTC if no zone) or an age: 30m, 2h, 7d")],
+    bootstrap_servers: BootstrapOpt = "127.0.0.1:9092",
+) -> None:
+    """Forget the dead letters older than --before: the lbb-ops-dlq group's offsets move past them (Kafka
+    deletes no single record; where the broker can, they are deleted up to there too)."""
+    from lbb import dlq as dead
+
+    try:
+        when = dead.parse_time(before)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a time or an age: {before!r}") from exc
+    purged = asyncio.run(dead.purge(_kafka(bootstrap_servers), topic, when))
+    marks = ", ".join(f"partition {p} from offset {o}" for p, o in sorted(purged.watermarks.items()))
+    how = "deleted by the broker" if purged.deleted else "left to the topic's retention (no DeleteRecords here)"
+    console.print(f"purged {purged.count} dead letters before {when:%F %T%z}" + (f": {marks}; {how}" if marks else ""))
 
 
 privacy = typer.Typer(help="Subject access: what the system holds about a person.", no_args_is_help=True)

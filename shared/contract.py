@@ -71,7 +71,12 @@ class CreateCohort(Body):
     programme: Text
     name: Text
     capacity: int = Field(ge=2, le=100_000)
-    pairing_mode: ev.PairingMode
+    kind: ev.ProgrammeKind = Field(default="exchange", description="exchange, shadowing, mentoring or paired_learning")
+    pairing_mode: ev.PairingMode | None = Field(
+        default=None, description="Default: peer for an exchange; bipartite for the other kinds (the only choice)"
+    )
+    reciprocal: bool = Field(default=False, description="Mentoring only: mentor and mentee learn from each other")
+    auto_enrol: bool = Field(default=False, description="Enrol an endorsed application at once, no board decision")
     opens_at: datetime | None = Field(default=None, description="Default: now")
     closes_at: datetime | None = Field(default=None, description="Default: open until closed")
     exchange_starts: date | None = Field(default=None, description="Default: today")
@@ -79,8 +84,22 @@ class CreateCohort(Body):
     auto_publish: bool = False
 
 
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Offer(Body):
+    """What a sharer will show a learner."""
+
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
 class SubmitApplication(Body):
     cohort_id: uuid.UUID
+    role: ev.Role = Field(default="fellow", description="Must suit the cohort's kind (DESIGN.md, Programme kinds)")
+    capacity: int | None = Field(default=None, ge=1, le=10, description="A sharer's places (1-10), a mentor's (1-3)")
+    offer: Offer | None = Field(default=None, description="A sharer's offer (required for a sharer)")
+    wants: list[Tag] | None = Field(default=None, max_length=20, description="What a learner wants to see")
     name: Text
     email: EmailStr | None = Field(
         default=None,
@@ -97,9 +116,7 @@ class SubmitApplication(Body):
         str, StringConstraints(strip_whitespace=True, min_length=STATEMENT_MIN, max_length=STATEMENT_MAX)
     ]
     availability: list[ev.Weekday] | None = Field(default=None, min_length=1, description="Default: Monday to Friday")
-    interests: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] | None = (
-        Field(default=None, max_length=20)
-    )
+    interests: list[Tag] | None = Field(default=None, max_length=20)
     equality: dict[str, str | int | bool | None] | None = Field(
         default=None, description='Kept only with consent: include `"consent": true`'
     )

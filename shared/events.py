@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import topics
 
 PairingMode = Literal["peer", "bipartite"]
+ProgrammeKind = Literal["exchange", "shadowing", "mentoring", "paired_learning"]  # shared/programmes.py
+Role = Literal["fellow", "learner", "sharer", "mentor", "mentee"]
 StaffGroup = Literal["clinical", "non_clinical"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -125,6 +127,9 @@ class CohortOpened(_CohortEvent):
     exchange_starts: date
     exchange_ends: date
     auto_publish: bool
+    kind: ProgrammeKind = Field(default="exchange", description="The programme kind (DESIGN.md, Programme kinds)")
+    reciprocal: bool = Field(default=False, description="Mentoring: mentor and mentee learn from each other")
+    auto_enrol: bool = Field(default=False, description="An endorsed application is enrolled at once")
 
 
 class CohortClosed(_CohortEvent):
@@ -188,6 +193,8 @@ class FellowEnrolled(Event):
         "normalised e-mail address under a key only the applications service holds (a UUIDv8), so it "
         "cannot be recomputed from the address; lets pairing avoid repeating an earlier pairing",
     )
+    role: Role = Field(default="fellow", description="The fellow's role in the cohort's kind")
+    capacity: int = Field(default=1, ge=1, description="How many a sharer or mentor takes (1 for other roles)")
 
 
 class PairingRequested(_CohortEvent):
@@ -195,6 +202,7 @@ class PairingRequested(_CohortEvent):
 
     fellow_ids: list[UUID]
     pairing_mode: PairingMode
+    kind: ProgrammeKind = "exchange"
     auto_publish: bool
     exchange_starts: date
     exchange_ends: date
@@ -217,8 +225,11 @@ class ContactRecorded(Event):
     organisation_id: UUID
     organisation_name: str
     interests: list[str] = Field(
-        default_factory=list, description="The applicant's interests (free text): pairing scores shared ones"
+        default_factory=list,
+        description="The applicant's interests (free text), with a sharer's offer tags or a learner's wants: "
+        "pairing scores shared ones",
     )
+    offer: str | None = Field(default=None, description="A sharer's offer: what they will show (free text)")
 
 
 # --- lbb.pairing.v1 ------------------------------------------------------------------------

@@ -40,6 +40,17 @@ HANDLER_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 DEAD_LETTERS = Counter("lbb_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic"])
+HTTP_REQUESTS = Counter(
+    "lbb_http_requests_total", "HTTP requests answered, by method and status code", ["service", "method", "code"]
+)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def count_request(service: str, scope: Mapping[str, Any], status: int) -> None:
+    """One answered request in ``lbb_http_requests_total`` (a method nobody uses counts as ``other``,
+    so a caller cannot make up label values)."""
+    method = scope.get("method", "")
+    HTTP_REQUESTS.labels(service, method if method in _METHODS else "other", str(status)).inc()
 
 
 class _ContextFilter(logging.Filter):

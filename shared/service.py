@@ -23,7 +23,7 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import registry
 from shared.broker import make_broker, sender
@@ -32,7 +32,8 @@ from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers
 from shared.events import Event, contract_events
 from shared.inbox import Inbox
-from shared.observability import HttpMiddleware, asgi_header, configure_logging, request_id_var
+from shared.kafka_metrics import KafkaGauges
+from shared.observability import HttpMiddleware, asgi_header, configure_logging, count_request, request_id_var
 from shared.outbox import Outbox, Relay
 from shared.settings import ServiceSettings, refuse_default_secrets
 from shared.worker import Listener, Worker
@@ -74,6 +75,12 @@ class ServiceRuntime:
             handlers=handlers or {},
         )
         self.consumer.subscribe()
+        # Consumer lag and dead-letter depth of what it consumes, read from the broker now and then.
+        self.kafka_gauges = KafkaGauges(settings, self.name, settings.group_id, self.consumer.topics)
+        if self.consumer.topics:
+            self.add_worker(
+                Worker("kafka-gauges", self.kafka_gauges.step, poll_interval_s=settings.kafka_metrics_interval_s)
+            )
 
     @classmethod
     def assemble(
@@ -149,6 +156,7 @@ class ServiceRuntime:
             await hook()
         for worker in reversed(self.workers):
             await worker.stop()
+        await self.kafka_gauges.close()
         # Drain the consumers first (in-flight batches finish and commit), then publish what they
         # wrote, so a clean stop leaves no event waiting in the outbox for the next start.
         for subscriber in self.broker.subscribers:
@@ -193,7 +201,7 @@ class ServiceRuntime:
 
         app = FastAPI(title=f"Beyond Boundaries {self.name} service", lifespan=lifespan)
         install_error_handlers(app)
-        install_observability(app)
+        install_observability(app, self.name)
 
         @app.get("/health", tags=["health"])
         async def health() -> dict[str, str]:
@@ -239,27 +247,36 @@ RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
 class RequestId(HttpMiddleware):
-    """The request id (the gateway's, or a new one) set for the logs and echoed on the answer."""
+    """The request id (the gateway's, or a new one) set for the logs and echoed on the answer; each
+    answer counted by method and status (``lbb_http_requests_total``)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        super().__init__(app)
+        self.service = service
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = asgi_header(scope, b"x-request-id") or uuid.uuid4().hex
         token = request_id_var.set(rid)
+        status = 500  # an exception that escapes the app is answered 500 by the server
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            count_request(self.service, scope, status)
             request_id_var.reset(token)
 
 
-def install_observability(app: FastAPI) -> None:
+def install_observability(app: FastAPI, service: str) -> None:
     """GET /metrics for Prometheus, and the request id (from the gateway or new) on logs and answers."""
 
-    app.add_middleware(RequestId)
+    app.add_middleware(RequestId, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -100,6 +100,8 @@ class ServiceSettings(Settings):
 
     # How often the retention purge looks for personal data past its time (shared/retention.py).
     retention_sweep_interval_s: float = Field(default=3600, gt=0)
+    # How often consumer lag and dead-letter depth are read from the broker (shared/kafka_metrics.py).
+    kafka_metrics_interval_s: float = Field(default=15, gt=0)
 
     service_name: str = ""
     db_schema: str = ""

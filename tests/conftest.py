@@ -21,10 +21,13 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from lbb.devstack import Stack
 from lbb.mailsink import MailSink
+from shared import topics
+from shared.broker import ensure_topics
 from shared.identity import Caller, vouched
 
 T = TypeVar("T")
@@ -145,6 +148,20 @@ class AsGateway(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         request.headers.update(vouch(self.stack, self.service, self.caller))
         yield request
+
+
+async def scratch(
+    stack: Stack, engine: AsyncEngine, schema: str, metadata: MetaData, topic: str
+) -> async_sessionmaker[Any]:
+    """A schema of a test's own (dropped and created afresh from ``metadata``) and a topic of its own
+    with its dead-letter topic: plumbing tests kept apart from the services."""
+    assert stack.kafka_bootstrap_servers
+    await ensure_topics(stack.kafka_bootstrap_servers, [topic, topics.dlq(topic)])
+    async with engine.begin() as c:
+        await c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        await c.execute(text(f"CREATE SCHEMA {schema}"))
+        await c.run_sync(metadata.create_all)
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 # tests/faults/conftest.py makes the same two fixtures again, on the stack of its own

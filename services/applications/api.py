@@ -133,7 +133,7 @@ async def get_application(application_id: uuid.UUID, runtime: RuntimeDep, caller
 async def endorse(application_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
     caller.require("sponsor")
     async with runtime.transaction() as s:
-        await commands.endorse(s, caller, application_id)
+        await commands.endorse(s, caller, application_id, cast(ApplicationsSettings, runtime.settings).person_key())
     return Created(id=application_id)
 
 

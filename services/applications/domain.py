@@ -10,15 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from shared import events as ev
 from shared.contract import DEFAULT_AVAILABILITY
-from shared.disclosure import Sum, protect
 from shared.errors import Conflict, Forbidden, Invalid
 from shared.views import view
 
@@ -88,8 +86,9 @@ def availability(days: list[ev.Weekday] | None) -> list[ev.Weekday]:
     return list(dict.fromkeys(days or DEFAULT_AVAILABILITY))
 
 
-def interests(given: list[str] | None) -> list[str]:
-    return list(dict.fromkeys(given or ()))
+def interests(*given: list[str] | None) -> list[str]:
+    """Each interest once, in order; pairing scores a sharer's offer tags and a learner's wants with them."""
+    return list(dict.fromkeys(i for g in given for i in g or ()))
 
 
 def is_open(now: datetime, opens_at: datetime, closes_at: datetime | None) -> bool:
@@ -213,6 +212,8 @@ class ApplicationFacts(Protocol):
     band: str
     availability: list[str]
     interests: list[str]
+    role: str
+    capacity: int
 
 
 class OrganisationFacts(Protocol):
@@ -285,6 +286,7 @@ def enrolment_split(shortlisted: Sequence[T], enrolled: int, capacity: int) -> t
 
 
 OVER_CAPACITY = "over the cohort's capacity"
+AUTO_ENROL = "endorsed by the sponsor in a cohort that enrols endorsed applications at once"
 
 
 def fellow_enrolled(
@@ -299,7 +301,7 @@ def fellow_enrolled(
         enrolled_at=at,
         person_id=person_id(application.email, person_key),
         **view(organisation, "sector place"),
-        **view(application, "cohort_id staff_group band availability"),
+        **view(application, "cohort_id staff_group band availability role capacity"),
     )
 
 
@@ -311,72 +313,6 @@ def person_id(email: str, key: bytes) -> uuid.UUID:
     digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: custom (RFC 9562)
     digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC variant
     return uuid.UUID(bytes=bytes(digest))
-
-
-# --- fair shortlisting ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Applicant:
-    """One application as the fair-shortlisting view counts it."""
-
-    organisation_code: str
-    sector: str
-    place: str
-    staff_group: str
-    state: str
-    equality: dict[str, Any] | None
-
-
-def shortlisting(applicants: Iterable[Applicant]) -> dict[str, Any]:
-    """Who applied, in aggregate; equality answers only with consent. Published under disclosure
-    control (shared/disclosure.py): every count rounded to 5, small ones hidden, and further cells
-    suppressed where the breakdowns' sums (an organisation's sector and place are public) would give a
-    hidden one away."""
-    by: dict[str, Counter[str]] = {k: Counter() for k in BREAKDOWNS}
-    equality: dict[str, Counter[str]] = {}
-    sector_of: dict[str, str] = {}
-    place_of: dict[str, str] = {}
-    consented = total = 0
-    for a in applicants:
-        total += 1
-        sector_of[a.organisation_code], place_of[a.organisation_code] = a.sector, a.place
-        for breakdown, value in zip(
-            BREAKDOWNS, (a.organisation_code, a.sector, a.place, a.staff_group, a.state), strict=True
-        ):
-            by[breakdown][value] += 1
-        if a.equality and a.equality.get("consent") is True:
-            consented += 1
-            for key, value in a.equality.items():
-                if key != "consent" and isinstance(value, str | int | bool):
-                    equality.setdefault(key, Counter())[str(value)] += 1
-    counts = {"applications": total, "consented": consented}
-    counts |= {f"{k}:{v}": n for k, c in by.items() for v, n in c.items()}
-    counts |= {f"equality:{q}:{v}": n for q, c in equality.items() for v, n in c.items()}
-    sums = [Sum("applications", tuple(f"{k}:{v}" for v in c)) for k, c in by.items()]
-    for breakdown, of in (("sector", sector_of), ("place", place_of)):
-        for group in by[breakdown]:
-            members = tuple(f"organisation:{o}" for o, g in of.items() if g == group)
-            sums.append(Sum(f"{breakdown}:{group}", members))
-    sums.append(Sum("applications", ("consented",), exact=False))
-    sums += [Sum("consented", tuple(f"equality:{q}:{v}" for v in c), exact=False) for q, c in equality.items()]
-    shown = protect(counts, sums)
-    return {
-        "applications": shown["applications"],
-        **{f"by_{k}": {v: shown[f"{k}:{v}"] for v in sorted(c)} for k, c in by.items()},
-        "equality": {
-            "consented": shown["consented"],
-            "by_question": {q: {v: shown[f"equality:{q}:{v}"] for v in sorted(c)} for q, c in sorted(equality.items())},
-        },
-        "disclosure": DISCLOSURE_NOTE,
-    }
-
-
-BREAKDOWNS = ("organisation", "sector", "place", "staff_group", "state")
-DISCLOSURE_NOTE = (
-    "counts are rounded to the nearest 5; 1 to 4 are shown as '<5'; 'suppressed' marks a count hidden "
-    "because it would give a small one away"
-)
 
 
 # --- retention -------------------------------------------------------------------------------------
@@ -394,6 +330,8 @@ def anonymised(application_id: uuid.UUID, now: datetime) -> dict[str, Any]:
         "job_title": "",
         "statement": "",
         "interests": [],
+        "offer": None,
+        "wants": [],
         "equality": None,
         "erased_at": now,
     }

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, false, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Json, schema_metadata
@@ -56,6 +56,9 @@ class Cohort(Base):
     exchange_starts: Mapped[date] = mapped_column(Date)
     exchange_ends: Mapped[date] = mapped_column(Date)
     auto_publish: Mapped[bool] = mapped_column(default=False)
+    kind: Mapped[str] = mapped_column(String(20), server_default="exchange")  # shared/programmes.py
+    reciprocal: Mapped[bool] = mapped_column(server_default=false())
+    auto_enrol: Mapped[bool] = mapped_column(server_default=false())
     # When pairing published the cohort's pairs (its first PairAssigned): no pairing round after that.
     pairs_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
@@ -78,6 +81,10 @@ class Application(Base):
     availability: Mapped[list[str]] = mapped_column(Json)
     interests: Mapped[list[str]] = mapped_column(Json)
     equality: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    role: Mapped[str] = mapped_column(String(10), server_default="fellow")  # must suit the cohort's kind
+    capacity: Mapped[int] = mapped_column(Integer, server_default="1")  # a sharer's or mentor's places
+    offer: Mapped[dict[str, Any] | None] = mapped_column(Json)  # a sharer's: summary and tags
+    wants: Mapped[list[str]] = mapped_column(Json, server_default=text("'[]'"))  # a learner's
     state: Mapped[str] = mapped_column(String(20), index=True)
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.applications import domain
+from services.applications import domain, fairness
 from services.applications.models import Application, Cohort, Decision, Organisation, Programme
 from shared.errors import Invalid, NotFound
 from shared.identity import Caller
@@ -43,8 +43,8 @@ def application_view(a: Application) -> dict[str, Any]:
     """An application without its owner's token subject and equality answers."""
     return view(
         a,
-        "id cohort_id name email job_title organisation_id staff_group band statement availability interests state"
-        " submitted_at updated_at",
+        "id cohort_id role capacity name email job_title organisation_id staff_group band statement availability"
+        " interests offer wants state submitted_at updated_at",
     )
 
 
@@ -77,8 +77,8 @@ async def cohort(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
         "programme": programme.name,
         **view(
             c,
-            "name capacity pairing_mode opens_at closes_at exchange_starts exchange_ends auto_publish"
-            " pairs_published_at",
+            "name kind capacity pairing_mode reciprocal auto_enrol opens_at closes_at exchange_starts exchange_ends"
+            " auto_publish pairs_published_at",
         ),
         "counts": {state: counts.get(state, 0) for state in domain.STATES},
     }
@@ -94,7 +94,7 @@ async def cohorts(s: AsyncSession) -> list[dict[str, Any]]:
         {
             "id": c.id,
             "programme": p.name,
-            **view(c, "name capacity pairing_mode opens_at closes_at"),
+            **view(c, "name kind capacity pairing_mode opens_at closes_at"),
             "open": domain.is_open(now, c.opens_at, c.closes_at),
         }
         for c, p in rows
@@ -118,7 +118,7 @@ async def shortlisting(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
             .where(Application.cohort_id == cohort_id, Application.state != domain.WITHDRAWN)
         )
     ).all()
-    return {"cohort_id": cohort_id, **domain.shortlisting(domain.Applicant(**row._mapping) for row in rows)}
+    return {"cohort_id": cohort_id, **fairness.shortlisting(fairness.Applicant(**row._mapping) for row in rows)}
 
 
 async def application(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -> dict[str, Any]:

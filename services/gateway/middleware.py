@@ -36,7 +36,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.middleware.cors import CORSMiddleware
 
 from services.gateway.settings import GatewaySettings
-from shared.observability import HttpMiddleware, asgi_header, request_id_var
+from shared.observability import HttpMiddleware, asgi_header, count_request, request_id_var
 
 log = logging.getLogger("services.gateway.access")
 
@@ -141,7 +141,7 @@ class RequestContext(HttpMiddleware):
                 ]
                 if not path.startswith(DOCS):  # Swagger UI loads its script from a CDN
                     headers.append((b"content-security-policy", CSP.encode()))
-                if not path.startswith("/static/"):
+                if not path.startswith(("/static/", "/assets/")):
                     headers.append((b"cache-control", b"no-store"))
                 if self.hsts:
                     headers.append((b"strict-transport-security", self.hsts))
@@ -151,6 +151,7 @@ class RequestContext(HttpMiddleware):
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            count_request("gateway", scope, status_code)
             log.info(
                 "%s %s %s",
                 scope.get("method"),

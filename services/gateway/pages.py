@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.gateway import sessions
-from services.gateway.sessions import HERE, ApiError, Csrf, back, check_csrf, render, session, signed_in
+from services.gateway.sessions import HERE, NHSUK, ApiError, Csrf, back, check_csrf, render, session, signed_in
 from shared.events import LEADERSHIP_DIMENSIONS
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -27,6 +27,8 @@ def install(app: FastAPI) -> None:
     app.include_router(sessions.router)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # The NHS design system's icons, where its stylesheet looks for them (``make assets`` copies them).
+    app.mount("/assets", StaticFiles(directory=NHSUK / "assets", check_dir=False), name="assets")
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -228,8 +230,17 @@ async def cohort_page(cohort_id: uuid.UUID, request: Request) -> Response:
     applications = await me.api("GET", "/api/applications", params={"cohort_id": str(cohort_id)})
     pairs = await me.api("GET", f"/api/cohorts/{cohort_id}/pairs")
     names = {a["id"]: a["name"] for a in applications}
+    organisations = {o["code"]: o["name"] for o in await me.api("GET", "/api/organisations")}
     return render(
-        request, "cohort.html", me, cohort=cohort, counts=counts, applications=applications, pairs=pairs, names=names
+        request,
+        "cohort.html",
+        me,
+        cohort=cohort,
+        counts=counts,
+        applications=applications,
+        pairs=pairs,
+        names=names,
+        organisation_names=organisations,
     )
 
 

@@ -30,21 +30,49 @@ import httpx
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
 from services.gateway.auth import JwksKeys, authenticate, issue_dev_token
 from services.gateway.settings import GatewaySettings
 from shared.events import LEADERSHIP_DIMENSIONS
 from shared.identity import Caller
 from shared.observability import request_id_var
+from shared.programmes import KINDS
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "lbb_session"
 SIGN_IN_COOKIE = "lbb_sign_in"  # state and PKCE verifier while the provider signs the person in
 CSRF_COOKIE = "lbb_csrf"  # the sign-in form's nonce; ``__Host-`` prefixed when Secure
-templates = Jinja2Templates(directory=HERE / "templates")
+NHSUK = HERE / "static" / "nhsuk"  # nhsuk-frontend's stylesheet and icons (``make assets``)
+# Our pages first, then the NHS design system's macros (nhsuk-frontend-jinja), which expect
+# ChainableUndefined: their parameters are read as ``params.label.text`` whether given or not.
+templates = Jinja2Templates(
+    env=Environment(
+        loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), PackageLoader("nhsuk_frontend_jinja")]),
+        undefined=ChainableUndefined,
+        autoescape=True,
+    )
+)
 router = APIRouter(prefix="/staff", include_in_schema=False)  # signing in and out
 
 DIMENSION_NAMES = {d: d.replace("_", " ").capitalize() for d in LEADERSHIP_DIMENSIONS}
+KIND_NAMES = {k.name: k.title for k in KINDS.values()}
+
+
+SAID_OTHERWISE = {
+    "non_clinical": "Non-clinical",
+    "icb": "Integrated care board",
+    "vcse": "Voluntary sector (VCSE)",
+    "fire_rescue": "Fire and rescue",
+}
+
+
+def words(code: object) -> str:
+    """A code as people say it: ``local_authority`` → "Local authority", ``non_clinical`` → "Non-clinical"."""
+    return SAID_OTHERWISE.get(str(code), str(code).replace("_", " ").capitalize())
+
+
+templates.env.filters["words"] = words
 STATE_NAMES = {
     "submitted": "Submitted: waiting for your sponsor",
     "endorsed": "Endorsed: waiting for the Programme Board",
@@ -145,6 +173,7 @@ def render(request: Request, name: str, me: Session | None, status_code: int = 2
             "error": request.query_params.get("error", ""),
             "dimension_names": DIMENSION_NAMES,
             "state_names": STATE_NAMES,
+            "kind_names": KIND_NAMES,
             **context,
         },
         status_code=status_code,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.pairing import scoring
-from services.pairing.domain import Fellow, Group, Round, Weights, score_group
+from services.pairing.domain import Fellow, Group, Round, Weights, allowed, score_group
 from services.pairing.relaxation import (
     Edges,
     Ints,
@@ -118,15 +118,50 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
     return Solution(mates, weight, bound2 / 2, int(edges.code.size), rounds)
 
 
+class LockRefused(ValueError):
+    """A locked pair the rules do not allow (the reason is the message)."""
+
+
+def check_locks(
+    fellows: Sequence[Fellow], mode: str, locked: Iterable[frozenset[uuid.UUID]], forbidden: set[frozenset[uuid.UUID]]
+) -> list[tuple[Fellow, Fellow]]:
+    """The locked pairs as fellows; ``LockRefused`` when one breaks a hard rule or a fellow is in two."""
+    by_id = {f.id: f for f in fellows}
+    pairs: list[tuple[Fellow, Fellow]] = []
+    taken: set[uuid.UUID] = set()
+    for lock in locked:
+        if len(lock) != 2 or not all(f in by_id for f in lock):
+            raise LockRefused("a lock names two fellows of the cohort")
+        a, b = sorted((by_id[f] for f in lock), key=lambda f: (f.side, f.id) if mode == "bipartite" else ("", f.id))
+        problem = allowed(a, b, mode) or ("the board or a fellow ruled this pair out" if lock in forbidden else None)
+        if problem:
+            raise LockRefused(f"a locked pair breaks a hard rule: {problem}")
+        if taken & lock:
+            raise LockRefused("a fellow is in two locked pairs")
+        taken |= lock
+        pairs.append((a, b))
+    return pairs
+
+
 def pair(
     fellows: Sequence[Fellow],
     mode: str,
     weights: Weights,
     earlier: Iterable[frozenset[uuid.UUID]] = (),
+    forbidden: Iterable[frozenset[uuid.UUID]] = (),
+    locked: Iterable[frozenset[uuid.UUID]] = (),
 ) -> Round:
-    """Pair a cohort so that the total score is maximal; an odd one out makes the one trio."""
+    """Pair a cohort so that the total score is maximal; an odd one out makes the one trio.
+
+    ``forbidden`` pairs of fellow ids are never made (declared conflicts, the board's exclusions);
+    ``locked`` pairs are kept as they are and the rest of the cohort is paired around them (exact: a
+    matching that contains given pairs is those pairs plus a matching of everyone else).
+    """
     history = [p for p in earlier if len(p) == 2]
-    cohort = scoring.encode(fellows, mode, weights, history)
+    ruled_out = {frozenset(p) for p in forbidden if len(p) == 2}
+    kept = check_locks(fellows, mode, locked, ruled_out)
+    in_lock = {f.id for p in kept for f in p}
+    cohort = scoring.encode([f for f in fellows if f.id not in in_lock], mode, weights, history, ruled_out)
     ordered = cohort.fellows
     solution = solve(cohort)
     mates = solution.mates
@@ -135,13 +170,19 @@ def pair(
     lonely = [a for a in range(n) if mates[a] < 0]
     pairs, trio, lonely = with_trio(cohort, pairs, lonely)
     seen = {frozenset(p) for p in history}
-    result = Round(weight=solution.weight, bound=solution.bound, optimal=solution.optimal)
-    groups = [tuple(sorted(p)) for p in pairs] + ([tuple(sorted(trio))] if trio else [])
-    for members in sorted(groups):
-        chosen = [ordered[m] for m in members]
+    locked_weight = sum(scoring.pair_weight(a, b, mode, weights, seen) for a, b in kept)
+    result = Round(
+        weight=solution.weight + locked_weight,
+        bound=solution.bound + locked_weight,
+        optimal=solution.optimal,
+    )
+    groups = [tuple(ordered[m] for m in sorted(p)) for p in pairs] + (
+        [tuple(ordered[m] for m in sorted(trio))] if trio else []
+    )
+    for chosen in sorted([*groups, *kept], key=lambda g: [(f.side if mode == "bipartite" else "", f.id) for f in g]):
         group = score_group(chosen, "peer", weights, seen)
         assert isinstance(group, Group)
-        if len(members) == 3:
+        if len(chosen) == 3:
             group = Group(group.fellow_ids, group.score, (*group.reasons, TRIO_NOTE))
         result.groups.append(group)
     for f in lonely:

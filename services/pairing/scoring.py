@@ -47,6 +47,7 @@ class Cohort:
     interest_lut: npt.NDArray[np.signedinteger]  # shared interests -> points (capped at MAX_INTERESTS)
     history: IntArray  # sorted i * n + j (both orders) of pairs of people paired before
     history_points: int
+    forbidden: IntArray  # sorted i * n + j (both orders) of pairs a conflict or the board rules out
     dtype: type[np.signedinteger]
 
     @property
@@ -69,22 +70,30 @@ class Cohort:
                 shared = count if shared is None else shared + count
             w += self.interest_lut[shared]
         if self.history.size:
-            lo, hi = np.searchsorted(self.history, [start * n, stop * n])
-            if hi > lo:
-                row, col = np.divmod(self.history[lo:hi] - start * n, n)
-                if isinstance(c, slice):
-                    hit = (col >= c.start) & (col < c.stop)
-                    row, col = row[hit], col[hit] - c.start
-                else:
-                    at = np.minimum(np.searchsorted(c, col), c.size - 1)
-                    hit = c[at] == col
-                    row, col = row[hit], at[hit]
-                w[row, col] -= w.dtype.type(self.history_points)
-        forbidden = self.organisation[r, None] == self.organisation[None, c]
+            row, col = self._hits(self.history, start, stop, c)
+            w[row, col] -= w.dtype.type(self.history_points)
+        if self.forbidden.size:
+            row, col = self._hits(self.forbidden, start, stop, c)
+            w[row, col] = 0
+        ruled_out = self.organisation[r, None] == self.organisation[None, c]
         if self.mode == "bipartite":
-            forbidden |= self.side[r, None] == self.side[None, c]
-        np.copyto(w, 0, where=forbidden)
+            ruled_out |= self.side[r, None] == self.side[None, c]
+        np.copyto(w, 0, where=ruled_out)
         return w
+
+    def _hits(
+        self, codes: IntArray, start: int, stop: int, c: npt.NDArray[np.int64] | slice
+    ) -> tuple[IntArray, IntArray]:
+        """The (row, column) places of a block where sorted pair ``codes`` (``i * n + j``) fall."""
+        n = self.n
+        lo, hi = np.searchsorted(codes, [start * n, stop * n])
+        row, col = np.divmod(codes[lo:hi] - start * n, n)
+        if isinstance(c, slice):
+            hit = (col >= c.start) & (col < c.stop)
+            return row[hit], col[hit] - c.start
+        at = np.minimum(np.searchsorted(c, col), max(c.size - 1, 0))
+        hit = c[at] == col if c.size else np.zeros(col.size, dtype=bool)
+        return row[hit], at[hit]
 
     def blocks(self) -> Iterator[tuple[int, int]]:
         step = max(1, BLOCK_ELEMENTS // max(1, self.n))
@@ -117,8 +126,10 @@ def encode(
     mode: str,
     weights: Weights,
     earlier: Iterable[frozenset[uuid.UUID]] = (),
+    forbidden: Iterable[frozenset[uuid.UUID]] = (),
 ) -> Cohort:
-    """Encode a cohort; ``earlier`` holds the pairs of people (``Fellow.person``) paired before."""
+    """Encode a cohort; ``earlier`` holds the pairs of people (``Fellow.person``) paired before,
+    ``forbidden`` the pairs of fellows (``Fellow.id``) that must not be paired (conflicts, exclusions)."""
     # by id (deterministic); in bipartite mode each side first, so a side's partners are one column range
     ordered = tuple(sorted(fellows, key=lambda f: (f.side, f.id) if mode == "bipartite" else ("", f.id)))
     n = len(ordered)
@@ -173,6 +184,12 @@ def encode(
         if a in person and b in person:
             i, j = person[a], person[b]
             codes += [i * n + j, j * n + i]
+    index = {f.id: k for k, f in enumerate(ordered)}
+    ruled: list[int] = []
+    for pair in forbidden:
+        if len(pair) == 2 and all(f in index for f in pair):
+            i, j = (index[f] for f in pair)
+            ruled += [i * n + j, j * n + i]
     side = _codes([f.side for f in ordered])
     return Cohort(
         fellows=ordered,
@@ -185,5 +202,12 @@ def encode(
         interest_lut=lut.astype(dtype) if names and _points(weights.shared_interest) else np.zeros(0, dtype),
         history=np.unique(np.array(codes, dtype=np.int64)),
         history_points=_points(weights.not_paired_before),
+        forbidden=np.unique(np.array(ruled, dtype=np.int64)),
         dtype=dtype,
     )
+
+
+def pair_weight(a: Fellow, b: Fellow, mode: str, weights: Weights, earlier: Iterable[frozenset[uuid.UUID]] = ()) -> int:
+    """The edge weight of one pair, exactly as the matcher counts it (0 when the hard rule forbids)."""
+    two = encode([a, b], mode, weights, earlier)
+    return two.weight(0, 1)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from services.applications import domain
+from services.applications import domain, fairness
 from services.applications.settings import ApplicationsSettings
 from shared.disclosure import Sum, derivable
 from shared.errors import Conflict, Forbidden, Invalid
@@ -80,13 +80,15 @@ def test_the_shortlisting_counts_are_rounded_and_a_hidden_answer_is_not_the_tota
     white British, so the hidden one was 1 by subtraction. Rounded, the hidden cell could be 1 or 2."""
     one = {"sector": "acute", "place": "luton", "state": "endorsed"}
     applicants = [
-        domain.Applicant("RC9", staff_group="clinical", equality={"consent": True, "ethnicity": "white_british"}, **one)
+        fairness.Applicant(
+            "RC9", staff_group="clinical", equality={"consent": True, "ethnicity": "white_british"}, **one
+        )
     ] * 6 + [
-        domain.Applicant(
+        fairness.Applicant(
             "E06000032", staff_group="non_clinical", equality={"consent": True, "ethnicity": "asian"}, **one
         )
     ]
-    view = domain.shortlisting(applicants)
+    view = fairness.shortlisting(applicants)
     assert view["applications"] == 5 and view["by_organisation"] == {"E06000032": "<5", "RC9": 5}
     assert view["equality"] == {"consented": 5, "by_question": {"ethnicity": {"asian": "<5", "white_british": 5}}}
     # an outsider's best: 5 to 7 consented, 5 to 7 white British, so Asian from 1 to 2: not one value
@@ -153,10 +155,10 @@ def test_enrolment_splits_the_shortlisted_in_order_at_capacity() -> None:
 
 
 def test_the_shortlisting_view_counts_and_keeps_equality_only_with_consent() -> None:
-    def applicant(code: str, equality: dict[str, object] | None) -> domain.Applicant:
-        return domain.Applicant(code, "acute", "luton", "clinical", "submitted", equality)
+    def applicant(code: str, equality: dict[str, object] | None) -> fairness.Applicant:
+        return fairness.Applicant(code, "acute", "luton", "clinical", "submitted", equality)
 
-    view = domain.shortlisting(
+    view = fairness.shortlisting(
         [applicant("RC9", {"consent": True, "sex": "female"}) for _ in range(5)]
         + [applicant("RD8", {"consent": False, "sex": "male"}), applicant("RD8", None)]
     )

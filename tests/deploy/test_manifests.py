@@ -93,7 +93,25 @@ def test_every_deployment_has_probes_resources_and_config_references(k8s: dict[t
 def test_every_service_has_a_migration_job(k8s: dict[tuple[str, str], Any]) -> None:
     for name in APP_SERVICES:
         job = k8s[("Job", f"{name}-migrate")]
-        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["lbb", "migrate", name]
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        # the image has no command-line tools: the migration runs through the standard library's argparse
+        assert container["command"] == ["python", "-m", "shared.migrate", name]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_every_container_of_the_image_runs_as_a_user_on_a_read_only_root(k8s: dict[tuple[str, str], Any]) -> None:
+    checked = 0
+    for (kind, _name), doc in k8s.items():
+        if kind not in ("Deployment", "Job"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            if container["image"].startswith("beyond-boundaries"):
+                checked += 1
+                assert pod["securityContext"]["runAsNonRoot"] is True
+                assert container["securityContext"]["readOnlyRootFilesystem"] is True
+                assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert checked == 2 * len(APP_SERVICES) + 1  # a Deployment and a migration Job each, and the gateway
 
 
 def test_the_gateway_key_pair_comes_from_the_environment_and_is_required_in_compose() -> None:

@@ -125,7 +125,7 @@ async def test_a_fellow_and_a_board_member_go_through_the_whole_programme_in_the
     await ann.fits()
     # keyboard: the first Tab reaches the skip link, which takes focus to the main content
     await page.keyboard.press("Tab")
-    assert await page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    assert (await page.evaluate("document.activeElement.textContent")).strip() == "Skip to main content"
     await page.keyboard.press("Enter")
     assert await page.evaluate("document.activeElement.id") == "main"
     await page.get_by_role("link", name=f"Apply to {cohort_name}").click()

@@ -13,7 +13,8 @@ async def test_signing_in_sets_a_strict_httponly_cookie_and_forms_need_the_csrf_
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
         assert (await client.get("/staff/", follow_redirects=False)).headers["location"] == "/staff/sign-in"
         page = await client.get("/staff/sign-in")
-        assert page.status_code == 200 and '<label for="sub">' in page.text and "Luton" in page.text
+        assert page.status_code == 200 and 'for="sub"' in page.text and "Luton" in page.text
+        assert 'class="nhsuk-header' in page.text  # the NHS design system's header (nhsuk-frontend-jinja)
         unsigned = await client.post("/staff/sign-in", data={"sub": "pat", "role": "board"}, follow_redirects=False)
         assert unsigned.status_code == 403  # the sign-in form carries its CSRF token too
         signed = await client.post(
@@ -28,6 +29,10 @@ async def test_signing_in_sets_a_strict_httponly_cookie_and_forms_need_the_csrf_
         assert home.headers["content-security-policy"].startswith("default-src 'self'")
         css = await client.get("/static/staff.css")
         assert css.status_code == 200 and "focus-visible" in css.text
+        nhsuk = await client.get("/static/nhsuk/nhsuk-frontend.min.css")  # `make assets`, from the npm registry
+        assert nhsuk.status_code == 200 and ".nhsuk-header" in nhsuk.text
+        icon = await client.get("/assets/images/nhsuk-icon-cross.svg")  # where the stylesheet looks for icons
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg")
         # the cookie is not a bearer token for the API
         assert (await client.get("/api/organisations")).status_code == 401
         forged = await client.post("/staff/sign-out", data={"csrf": "0" * 64})

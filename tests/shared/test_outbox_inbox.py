@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, event, func, insert, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from lbb.devstack import Stack
 from shared import topics
-from shared.broker import ensure_topics, make_broker, sender
+from shared.broker import make_broker, sender
 from shared.consumer import Batched, Consumer, Context
 from shared.db import schema_metadata
 from shared.envelope import wrap
@@ -25,7 +25,7 @@ from shared.events import Event
 from shared.inbox import Inbox
 from shared.outbox import Outbox, Relay
 from shared.settings import ServiceSettings
-from tests.conftest import eventually
+from tests.conftest import eventually, scratch
 
 SCHEMA = "lbb_test_plumbing"
 TOPIC = "lbb.test.things.v1"
@@ -47,13 +47,7 @@ inbox = Inbox(metadata)
 
 @pytest.fixture(scope="module")
 async def sessions(stack: Stack, engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[Any]]:
-    assert stack.kafka_bootstrap_servers
-    await ensure_topics(stack.kafka_bootstrap_servers, [TOPIC, topics.dlq(TOPIC)])
-    async with engine.begin() as c:
-        await c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await c.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        await c.run_sync(metadata.create_all)
-    yield async_sessionmaker(engine, expire_on_commit=False)
+    yield await scratch(stack, engine, SCHEMA, metadata, TOPIC)
 
 
 def settings(stack: Stack) -> ServiceSettings:

@@ -1,142 +1,25 @@
-"""Transaction scripts of the applications service: load rows in the caller's transaction, ask the
-domain, save, stage the events in the outbox. Refusals are ``shared.errors``."""
+"""Transaction scripts for applications: submission, the state machine (endorse, decide, withdraw,
+promote) and enrolment. Refusals are ``shared.errors``."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.applications import domain, seed
-from services.applications.models import Application, Cohort, Decision, Organisation, Programme, outbox
+from services.applications import domain
+from services.applications.models import Application, Cohort, Decision, Organisation, outbox
 from shared import events as ev
+from shared import programmes
 from shared.clock import utcnow
+from shared.contract import Offer
 from shared.errors import Conflict, Invalid, NotFound
 from shared.identity import Caller
-from shared.retention import BATCH
 from shared.views import view
-
-# --- organisations and cohorts --------------------------------------------------------------
-
-
-async def create_organisation(s: AsyncSession, code: str, name: str, sector: str, place: str) -> uuid.UUID:
-    if await s.scalar(select(Organisation.id).where(func.lower(Organisation.code) == code.lower())):
-        raise Conflict(f"an organisation with code {code} already exists")
-    organisation = Organisation(id=uuid.uuid4(), code=code, name=name, sector=sector, place=place)
-    s.add(organisation)
-    try:
-        await s.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"an organisation with code {code} already exists") from exc
-    return organisation.id
-
-
-async def seed_organisations(s: AsyncSession) -> int:
-    """Insert the BLMK partners (demo data) that are not there yet; return how many were added."""
-    stmt = pg_insert(Organisation).values(seed.partners()).on_conflict_do_nothing(index_elements=["code"])
-    result = await s.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-class CohortForm(Protocol):
-    """A new cohort as the HTTP body gives it."""
-
-    programme: str
-    name: str
-    capacity: int
-    pairing_mode: ev.PairingMode
-    opens_at: datetime | None
-    closes_at: datetime | None
-    exchange_starts: date | None
-    exchange_ends: date | None
-    auto_publish: bool
-
-
-async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> uuid.UUID:
-    dates = domain.cohort_dates(utcnow(), form.opens_at, form.closes_at, form.exchange_starts, form.exchange_ends)
-    programme = await s.scalar(select(Programme).where(Programme.name == form.programme))
-    if programme is None:
-        programme = Programme(id=uuid.uuid4(), name=form.programme)
-        s.add(programme)
-        await s.flush()
-    cohort = Cohort(
-        id=uuid.uuid4(),
-        programme_id=programme.id,
-        created_by=created_by,
-        **view(form, "name capacity pairing_mode auto_publish"),
-        **asdict(dates),
-    )
-    s.add(cohort)
-    await s.flush()
-    await outbox.add(
-        s,
-        ev.CohortOpened(
-            cohort_id=cohort.id,
-            programme=programme.name,
-            **view(cohort, "name capacity pairing_mode auto_publish"),
-            **asdict(dates),
-        ),
-    )
-    return cohort.id
-
-
-async def close_cohort(s: AsyncSession, cohort_id: uuid.UUID) -> None:
-    """Close the application window now; later applications are refused."""
-    now = utcnow()
-    cohort = await s.get(Cohort, cohort_id, with_for_update=True)
-    if cohort is None:
-        raise NotFound("no such cohort")
-    domain.check_closable(now, cohort.closes_at)
-    cohort.closes_at = now
-    await outbox.add(s, ev.CohortClosed(cohort_id=cohort.id, closed_at=now))
-
-
-async def request_pairing(s: AsyncSession, cohort_id: uuid.UUID) -> None:
-    """Ask pairing for a round over the cohort's enrolled fellows (refused once its pairs are published)."""
-    cohort = await s.get(Cohort, cohort_id)
-    if cohort is None:
-        raise NotFound("no such cohort")
-    fellow_ids = (
-        await s.scalars(
-            select(Application.id)
-            .where(Application.cohort_id == cohort_id, Application.state == domain.ENROLLED)
-            .order_by(Application.id)
-        )
-    ).all()
-    domain.check_pairing_request(len(fellow_ids), cohort.pairs_published_at)
-    await outbox.add(
-        s,
-        ev.PairingRequested(
-            cohort_id=cohort_id,
-            fellow_ids=list(fellow_ids),
-            pairing_mode=cohort.pairing_mode,
-            auto_publish=cohort.auto_publish,
-            exchange_starts=cohort.exchange_starts,
-            exchange_ends=cohort.exchange_ends,
-            requested_at=utcnow(),
-        ),
-    )
-
-
-_PAIRS_PUBLISHED = (
-    update(cast(Table, Cohort.__table__))
-    .where(Cohort.id == bindparam("cohort"), Cohort.pairs_published_at.is_(None))
-    .values(pairs_published_at=bindparam("at"))
-)
-
-
-async def record_pairs_published(s: AsyncSession, published: Mapping[uuid.UUID, datetime]) -> None:
-    """Note when each cohort's pairs were published; the first time counts."""
-    if published:
-        await s.execute(_PAIRS_PUBLISHED, [{"cohort": c, "at": at} for c, at in published.items()])
-
 
 # --- submission (the busiest write: prebuilt statements, no ORM; docs/decisions/0002) ----------
 
@@ -144,6 +27,7 @@ _organisation = select(Organisation.code, Organisation.name).where(Organisation.
 _COHORT_AND_ORGANISATION = select(
     Cohort.opens_at,
     Cohort.closes_at,
+    Cohort.kind,
     _organisation.with_only_columns(Organisation.code).scalar_subquery().label("code"),
     _organisation.with_only_columns(Organisation.name).scalar_subquery().label("organisation_name"),
 ).where(Cohort.id == bindparam("cohort_id"))
@@ -155,6 +39,10 @@ class ApplicationForm(Protocol):
     """An application as the HTTP body gives it."""
 
     cohort_id: uuid.UUID
+    role: ev.Role
+    capacity: int | None
+    offer: Offer | None
+    wants: list[str] | None
     name: str
     email: str | None
     job_title: str
@@ -179,24 +67,24 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, caller: Cal
     domain.check_window(now, found.opens_at, found.closes_at)
     if found.code is None:
         raise Invalid("organisation_id: no such organisation")
+    places = programmes.check_application(
+        found.kind, form.role, form.capacity, form.offer is not None, bool(form.wants)
+    )
     application_id = uuid.uuid4()
+    row = view(form, "cohort_id name job_title organisation_id staff_group band statement role equality")
     try:  # unique indexes on open applications (cohort with lower(e-mail), and with owner): no query first
         await s.execute(
             _INSERT_APPLICATION,
-            {
+            row
+            | {
                 "id": application_id,
-                "cohort_id": form.cohort_id,
                 "owner_sub": owner_sub,
-                "name": form.name,
                 "email": email,
-                "job_title": form.job_title,
-                "organisation_id": form.organisation_id,
-                "staff_group": form.staff_group,
-                "band": form.band,
-                "statement": form.statement,
                 "availability": domain.availability(form.availability),
                 "interests": domain.interests(form.interests),
-                "equality": form.equality,
+                "capacity": places,
+                "offer": form.offer.model_dump() if form.offer else None,
+                "wants": domain.interests(form.wants),
                 "state": domain.SUBMITTED,
                 "submitted_at": now,
                 "updated_at": now,
@@ -216,7 +104,8 @@ async def submit_application(s: AsyncSession, form: ApplicationForm, caller: Cal
             person_id=application_id,
             subject=owner_sub,
             organisation_name=found.organisation_name,
-            interests=domain.interests(form.interests),
+            interests=domain.interests(form.interests, form.offer.tags if form.offer else None, form.wants),
+            offer=form.offer and form.offer.summary,
             email=email,
             **view(form, "name job_title organisation_id"),
         ),
@@ -255,18 +144,35 @@ async def _organisation_code(s: AsyncSession, organisation_id: uuid.UUID) -> str
     return code or ""
 
 
-async def endorse(s: AsyncSession, caller: Caller, application_id: uuid.UUID) -> None:
+async def endorse(s: AsyncSession, caller: Caller, application_id: uuid.UUID, person_key: bytes) -> None:
+    """The sponsor's yes; in a cohort that enrols endorsed applications at once (``auto_enrol``) the
+    application is enrolled in the same transaction while places last, and waits when they are gone."""
     application = await _readable(s, caller, application_id)
     change = _change(s, application, "endorse", caller.sub)
-    await outbox.add(
-        s,
+    organisation = await s.get(Organisation, application.organisation_id)
+    assert organisation is not None
+    events: list[ev.Event] = [
         ev.ApplicationEndorsed(
             application_id=application.id,
             cohort_id=application.cohort_id,
-            organisation_code=await _organisation_code(s, application.organisation_id),
+            organisation_code=organisation.code,
             endorsed_at=change.decided_at,
-        ),
-    )
+        )
+    ]
+    cohort = await s.get(Cohort, application.cohort_id, with_for_update=True)  # one enrolment at a time
+    assert cohort is not None
+    if cohort.auto_enrol:
+        taken = await s.scalar(
+            select(func.count()).where(Application.cohort_id == cohort.id, Application.state.in_(domain.PLACE_HOLDING))
+        )
+        room = domain.room_for_promotion(taken or 0, cohort.capacity)
+        decision = "shortlist" if room else "waitlist"
+        change = _change(s, application, decision, caller.sub, domain.AUTO_ENROL if room else domain.OVER_CAPACITY)
+        events.append(domain.decision_event(decision, application, organisation.code, change.decided_at))
+        if room:
+            change = _change(s, application, "enrol", caller.sub, domain.AUTO_ENROL)
+            events.append(domain.fellow_enrolled(application, organisation, change.decided_at, person_key))
+    await outbox.add(s, *events)
 
 
 async def decide(s: AsyncSession, caller: Caller, application_id: uuid.UUID, decision: str, reason: str) -> None:
@@ -358,35 +264,3 @@ async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID, person_ke
         "waitlisted": [a.id for a in overflow],
         "over_capacity": len(overflow),
     }
-
-
-# --- retention (shared/retention.py runs it) --------------------------------------------------------
-
-
-async def purge_expired(
-    s: AsyncSession, now: datetime, keep: timedelta, limit: int = BATCH, cohort_id: uuid.UUID | None = None
-) -> int:
-    """Anonymise one batch of applications never enrolled whose cohort closed more than ``keep`` ago
-    (of one cohort, or all); the board's reasons for their decisions go too. Returns how many."""
-    query = (
-        select(Application.id)
-        .join(Cohort, Cohort.id == Application.cohort_id)
-        .where(
-            Application.erased_at.is_(None),
-            Application.state != domain.ENROLLED,
-            Cohort.closes_at.is_not(None),
-            Cohort.closes_at <= now - keep,
-        )
-        .limit(limit)
-        .with_for_update(of=Application, skip_locked=True)
-    )
-    if cohort_id is not None:
-        query = query.where(Application.cohort_id == cohort_id)
-    expired = (await s.scalars(query)).all()
-    for application_id in expired:
-        await s.execute(
-            update(Application).where(Application.id == application_id).values(domain.anonymised(application_id, now))
-        )
-    if expired:
-        await s.execute(update(Decision).where(Decision.application_id.in_(expired)).values(reason=None))
-    return len(expired)
