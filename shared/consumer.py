@@ -156,6 +156,14 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
+REPLAYED_FROM = "x-lbb-replayed-from"  # lbb dlq replay's header: an operator wants the event applied again
+
+
+def _replayed(record: Any) -> bool:
+    """Whether an operator put this record back from a dead-letter topic (``lbb dlq replay``)."""
+    return any(name == REPLAYED_FROM for name, _ in getattr(record, "headers", None) or ())
+
+
 async def _undecoded(message: Any) -> None:
     """FastStream's decoder, which would JSON-decode every body for nothing: ``apply_batch`` parses
     the raw records itself (and dead-letters what does not parse)."""
@@ -295,6 +303,7 @@ class Consumer:
         handler failure rolls it all back."""
         outcomes: list[tuple[str, str, float]] = []
         async with self.sessions()() as session, session.begin():
+            await self.inbox.reopen(session, [w.envelope.id for w in work if _replayed(w.record)])
             new = await self.inbox.first_times(session, [(w.envelope.id, w.envelope.type) for w in work])
             seen = [w.envelope.id for w in work if w.envelope.id not in new]
             given_up = await self.inbox.dead_lettered(session, seen) if seen else set()
@@ -383,6 +392,8 @@ class Consumer:
                 started = time.perf_counter()
                 try:
                     async with session.begin_nested():
+                        if _replayed(item.record) and envelope.id not in given_up_now:
+                            await self.inbox.reopen(session, [envelope.id])
                         if not await self.inbox.first_time(session, envelope.id, envelope.type):
                             # dead-lettered before, unless in this very batch (a relay's second copy)
                             given_up = await self.inbox.dead_lettered(session, [envelope.id]) - given_up_now

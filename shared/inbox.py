@@ -2,14 +2,15 @@
 
 An event whose handler kept failing is recorded too, with the status ``dead_lettered``, in the
 transaction that gave up on it: a redelivery does not run its handler again (the consumer sends it
-to the dead-letter topic again instead, in case the first copy never got there)."""
+to the dead-letter topic again instead, in case the first copy never got there). A replay by an
+operator (``lbb dlq replay``, marked ``x-lbb-replayed-from``) reopens it: the handler runs again."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, bindparam, func, select, text
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,6 +76,13 @@ class Inbox:
             "received_at": datetime.now(UTC),
         }
         return set((await session.scalars(self._first_times, params)).all())
+
+    async def reopen(self, session: AsyncSession, event_ids: list[uuid.UUID]) -> None:
+        """Forget that these events were dead-lettered (an operator replayed them: apply them now)."""
+        if event_ids:
+            await session.execute(
+                delete(self.table).where(self.table.c.event_id.in_(event_ids), self.table.c.status == DEAD_LETTERED)
+            )
 
     async def dead_lettered(self, session: AsyncSession, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Which of these (already recorded) events were dead-lettered rather than applied."""
