@@ -21,10 +21,10 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import MetaData, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.broker import ensure_topics, make_broker, sender
+from shared.broker import make_broker, sender
 from shared.db import make_engine, make_sessionmaker, schema_metadata
 from shared.events import Event
 from shared.outbox import Outbox, Relay, Send
@@ -46,14 +46,6 @@ class Numbered(Event):
 
 metadata: MetaData = schema_metadata(SCHEMA)
 outbox = Outbox(metadata, service=SERVICE)
-
-
-async def fresh_schema(engine: AsyncEngine, bootstrap_servers: str) -> None:
-    await ensure_topics(bootstrap_servers, [TOPIC])
-    async with engine.begin() as c:
-        await c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await c.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        await c.run_sync(metadata.create_all)
 
 
 async def stage(sessions: async_sessionmaker[AsyncSession], events: list[Numbered]) -> None:

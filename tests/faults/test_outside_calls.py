@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Column, Integer, MetaData, Table, Uuid, func, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, Uuid, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lbb.devstack import Stack
@@ -33,7 +33,7 @@ from shared.events import Event
 from shared.inbox import DEAD_LETTERED, Inbox
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
-from tests.conftest import eventually
+from tests.conftest import eventually, scratch
 from tests.faults.conftest import Ledger, fault_n, recover
 
 SCHEMA = "lbb_test_outside"
@@ -85,11 +85,8 @@ async def silent_server() -> AsyncIterator[tuple[str, int]]:
 @pytest.fixture
 async def sessions(stack: Stack, engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     assert stack.kafka_bootstrap_servers and stack.database_url
-    await ensure_topics(stack.kafka_bootstrap_servers, [t for t in (TOPIC, AWAY_TOPIC) for t in (t, topics.dlq(t))])
-    async with engine.begin() as c:
-        await c.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        await c.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        await c.run_sync(metadata.create_all)
+    await scratch(stack, engine, SCHEMA, metadata, TOPIC)
+    await ensure_topics(stack.kafka_bootstrap_servers, [AWAY_TOPIC, topics.dlq(AWAY_TOPIC)])
     own = make_engine(stack.database_url)  # the consumer's own pool, as in a service
     yield make_sessionmaker(own)
     await own.dispose()

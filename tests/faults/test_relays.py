@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
 from shared.db import make_sessionmaker
-from tests.conftest import eventually
+from tests.conftest import eventually, scratch
 from tests.faults.conftest import Ledger, fault_n
-from tests.relaying import TOPIC, TopicCheck, fresh_schema, numbered, outbox, stage
+from tests.relaying import SCHEMA, TOPIC, TopicCheck, metadata, numbered, outbox, stage
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_S = 3.0
@@ -85,7 +85,7 @@ async def test_two_relays_one_frozen_mid_publish_the_other_takes_over_within_the
     stack: Stack, engine: AsyncEngine, topic_reader: Any, ledger: Ledger
 ) -> None:
     assert stack.kafka_bootstrap_servers and stack.database_url
-    await fresh_schema(engine, stack.kafka_bootstrap_servers)
+    await scratch(stack, engine, SCHEMA, metadata, TOPIC)
     sessions = make_sessionmaker(engine)
     lease = outbox.lease
     rounds = numbered(streams=max(fault_n() // PER_STREAM, 2), per_stream=PER_STREAM)

@@ -15,18 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lbb.devstack import Stack
 from shared.broker import make_broker, sender
-from shared.db import make_sessionmaker
 from shared.outbox import Relay
 from shared.settings import Settings
-from tests.conftest import eventually
-from tests.relaying import TOPIC, TopicCheck, fresh_schema, numbered, outbox, stage
+from tests.conftest import eventually, scratch
+from tests.relaying import SCHEMA, TOPIC, TopicCheck, metadata, numbered, outbox, stage
 
 
 @pytest.fixture
 async def sessions(stack: Stack, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    assert stack.kafka_bootstrap_servers
-    await fresh_schema(engine, stack.kafka_bootstrap_servers)
-    return make_sessionmaker(engine)
+    return await scratch(stack, engine, SCHEMA, metadata, TOPIC)
 
 
 @pytest.fixture
