@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from shared import topics
 from shared.broker import client_options
+from shared.consumer import REPLAYED_FROM
 from shared.kafka_metrics import OPS_GROUP, consumer, partitions, watermarks
 from shared.settings import Settings
 
@@ -197,7 +198,7 @@ async def replay(
                 key=letter.key,
                 headers=[
                     ("content-type", b"application/cloudevents+json; charset=utf-8"),
-                    ("x-lbb-replayed-from", f"{topics.dlq(letter.source_topic)}:{letter.position}".encode()),
+                    (REPLAYED_FROM, f"{topics.dlq(letter.source_topic)}:{letter.position}".encode()),
                 ],
             )
             progress(letter)

@@ -4,11 +4,14 @@ Every service subscribes through ``Consumer.subscribe``: one consumer group per 
 acknowledgement, offsets committed only after the handlers' transaction committed. Events are
 fetched in batches (up to ``CONSUMER_BATCH_SIZE``, whatever has arrived): one transaction per batch
 and one offset commit per batch, so a busy topic costs a few round trips per event rather than
-many; a savepoint per event only when a handler failed and the batch is applied again. A ``Batched``
-handler gets the consecutive events of a batch that it handles in one call. A message
-that cannot be parsed or validated, or whose handler keeps failing, goes to ``<topic>.dlq`` with the
-error in its headers, and the consumer moves on. Errors in headers and logs are described by type,
-field path and SQLSTATE (``shared.errors.describe``), never by the values they were about.
+many; a savepoint per event only when a handler failed and the batch is applied again, in rounds
+whose pauses hold no transaction and whose total stays within ``CONSUMER_RETRY_BUDGET_S`` (well
+inside the poll interval). A ``Batched`` handler gets the consecutive events of a batch that it
+handles in one call. A message that cannot be parsed or validated, or whose handler keeps failing,
+goes to ``<topic>.dlq`` with the error in its headers (and, for a handler, its id in the inbox as
+dead-lettered), and the consumer moves on; only the database being away holds a partition. Errors in
+headers and logs are described by type, field path and SQLSTATE (``shared.errors.describe``), never by
+the values they were about.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import asyncio
 import itertools
 import logging
 import time
+import traceback
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -32,7 +38,7 @@ from shared import topics
 from shared.envelope import Envelope, InvalidEnvelope, event_of, parse_envelope
 from shared.errors import describe
 from shared.events import Event
-from shared.inbox import Inbox
+from shared.inbox import DEAD_LETTERED, Inbox
 from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS, event_id_var
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
@@ -96,21 +102,66 @@ class _HandlerFailed(Exception):
 # exceptions (08), operator intervention such as admin shutdown or starting up (57), and
 # insufficient resources (53).
 _UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+# Modules whose frames in a traceback say an OSError came from the database connection.
+_DATABASE_MODULES = ("asyncpg", "sqlalchemy")
+
+
+def _sqlstate(exc: BaseException | None) -> str:
+    return str(getattr(exc, "sqlstate", "") or getattr(exc, "pgcode", "") or "")
+
+
+def _raised_by_database(exc: BaseException) -> bool:
+    """Whether the database driver raised ``exc`` (a frame of asyncpg or SQLAlchemy on its way up),
+    not a handler's own call to another server."""
+    return any(
+        str(frame.f_globals.get("__name__", "")).startswith(_DATABASE_MODULES)
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+
+
+def _connection_class(exc: BaseException | None) -> bool:
+    """A driver error that is about the connection: gone, refused, cut, or timed out reaching it."""
+    if exc is None:
+        return False
+    if isinstance(exc, asyncpg.exceptions.PostgresConnectionError):  # ConnectionDoesNotExistError among them
+        return True
+    if _sqlstate(exc).startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    return isinstance(exc, OSError)  # ConnectionError and TimeoutError are OSErrors; wrapped by the driver
 
 
 def unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database could not be reached, so the event should simply wait."""
-    if isinstance(exc, OSError | ConnectionError | TimeoutError):
-        return True
+    """Whether ``exc`` says the database could not be reached, so the event should simply wait.
+
+    Decided by the database driver's own errors: SQLAlchemy's connection errors (an invalidated
+    connection, a connection-class SQLSTATE, an OperationalError or InterfaceError caused by a
+    connection-class error), asyncpg's connection errors, and an OSError or TimeoutError only when
+    the driver raised it (connecting). Any other OSError or TimeoutError (a handler's SMTP or HTTP
+    call, a bug) is the event's failure: retried, then dead-lettered."""
     if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        if exc.connection_invalidated or _sqlstate(exc.orig).startswith(_UNAVAILABLE_SQLSTATES):
             return True
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
-        if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
-            return True
-        cause = exc.orig.__cause__ if exc.orig is not None else None
-        return isinstance(exc, OperationalError) and isinstance(cause, OSError | ConnectionError)
+        if isinstance(exc, OperationalError | InterfaceError):
+            orig = exc.orig
+            return _connection_class(orig.__cause__ if orig is not None else None) or isinstance(
+                orig, asyncpg.exceptions.PostgresConnectionError
+            )
+        return False
+    if isinstance(exc, asyncpg.exceptions.PostgresConnectionError):
+        return True
+    if isinstance(exc, asyncpg.exceptions.PostgresError):
+        return _sqlstate(exc).startswith(_UNAVAILABLE_SQLSTATES)
+    if isinstance(exc, OSError):
+        return _raised_by_database(exc)
     return False
+
+
+REPLAYED_FROM = "x-lbb-replayed-from"  # lbb dlq replay's header: an operator wants the event applied again
+
+
+def _replayed(record: Any) -> bool:
+    """Whether an operator put this record back from a dead-letter topic (``lbb dlq replay``)."""
+    return any(name == REPLAYED_FROM for name, _ in getattr(record, "headers", None) or ())
 
 
 async def _undecoded(message: Any) -> None:
@@ -155,6 +206,7 @@ class Consumer:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            max_poll_interval_ms=self.settings.kafka_max_poll_interval_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             batch=True,
             max_records=self.settings.consumer_batch_size,
@@ -196,11 +248,15 @@ class Consumer:
         """Every record of a batch in one transaction; returns dead letters.
 
         The batch is first applied straight through. If a handler fails, that transaction is rolled
-        back and the batch applied again with a savepoint per event: a failing handler is retried in
-        place (its savepoint rolled back, with backoff) up to ``handler_max_attempts`` times in all,
-        then dead-lettered, and the records before and after it still apply. Savepoints cost two
-        statements an event, so only a batch that needs them pays for them. A failure of the
-        transaction itself (database gone) raises: nothing is committed. Events of a type this
+        back and the batch applied again in rounds (``_apply_with_retries``): one transaction a round,
+        a savepoint per event; an event that fails is left for the next round, and so are the later
+        events of its key (per-key order), while the rest of the batch commits. Between rounds the
+        consumer pauses with no transaction open. An event that failed ``handler_max_attempts`` times,
+        or fails once the batch's retry budget (``consumer_retry_budget_s``, well inside the poll
+        interval) is spent, is recorded in the inbox as dead-lettered and sent to the dead-letter
+        topic. Savepoints cost two statements an event, so only a batch that needs them pays for
+        them. A failure of the database (``unavailable``) raises: the round in flight is not committed
+        and the batch is fetched again. Events of a type this
         service does not handle are counted as ignored without validating their data, and a batch of
         nothing but those opens no transaction.
         """
@@ -222,7 +278,7 @@ class Consumer:
                 dead.append((record, str(exc)))
         if work:  # a batch of events this service ignores costs no transaction
             try:
-                outcomes += await self._apply_straight(work)
+                outcomes += await self._apply_straight(work, dead)
             except _HandlerFailed as failed:
                 log.warning(
                     "%s %s failed (attempt 1): %s; applying its batch again event by event",
@@ -231,7 +287,7 @@ class Consumer:
                     describe(failed.error),
                 )
                 EVENTS_CONSUMED.labels(self.settings.service_name, failed.event_type, "retried").inc()
-                outcomes += await self._apply_each(work, dead, failed)
+                outcomes += await self._apply_with_retries(work, dead, failed)
         service = self.settings.service_name
         for event_type, outcome, seconds in outcomes:  # counted once the transaction committed
             EVENTS_CONSUMED.labels(service, event_type, outcome).inc()
@@ -242,16 +298,19 @@ class Consumer:
                 self.duplicates += 1
         return dead
 
-    async def _apply_straight(self, work: list[Work]) -> list[tuple[str, str, float]]:
+    async def _apply_straight(self, work: list[Work], dead: list[tuple[Any, str]]) -> list[tuple[str, str, float]]:
         """The whole batch in one transaction without savepoints, its inbox ids in one statement; a
         handler failure rolls it all back."""
         outcomes: list[tuple[str, str, float]] = []
         async with self.sessions()() as session, session.begin():
+            await self.inbox.reopen(session, [w.envelope.id for w in work if _replayed(w.record)])
             new = await self.inbox.first_times(session, [(w.envelope.id, w.envelope.type) for w in work])
+            seen = [w.envelope.id for w in work if w.envelope.id not in new]
+            given_up = await self.inbox.dead_lettered(session, seen) if seen else set()
             fresh: list[Work] = []
             for item in work:
                 if item.envelope.id not in new:  # applied before, or earlier in this batch
-                    outcomes.append((item.envelope.type, "duplicate", 0.0))
+                    outcomes.append(self._seen_before(item, given_up, dead))
                     continue
                 new.discard(item.envelope.id)
                 fresh.append(item)
@@ -280,55 +339,93 @@ class Consumer:
         seconds = (time.perf_counter() - started) / len(run)
         return [(item.envelope.type, "applied", seconds) for item in run]
 
-    async def _apply_each(
+    def _seen_before(self, item: Work, given_up: set[Any], dead: list[tuple[Any, str]]) -> tuple[str, str, float]:
+        """An event the inbox already has: a duplicate, or one dead-lettered before whose offset was not
+        committed (sent to the dead-letter topic again: its first copy may never have got there)."""
+        if item.envelope.id in given_up:
+            dead.append((item.record, "dead-lettered before (delivered again)"))
+            return (item.envelope.type, "dead_lettered", 0.0)
+        return (item.envelope.type, "duplicate", 0.0)
+
+    async def _apply_with_retries(
         self, work: list[Work], dead: list[tuple[Any, str]], failed: _HandlerFailed
     ) -> list[tuple[str, str, float]]:
-        """The batch again, each event in its own savepoint (the one that failed, if one event did, has
-        used an attempt; a failed run of a ``Batched`` handler charges none of its events)."""
+        """The batch again in rounds, until every event is applied, a duplicate or dead-lettered (the
+        one that failed straight through, if one event did, has used an attempt; a failed run of a
+        ``Batched`` handler charges none of its events). Pauses between rounds hold no transaction."""
         outcomes: list[tuple[str, str, float]] = []
+        attempts: dict[int, tuple[int, Exception | None]] = {id(w): (0, None) for w in work}
+        if failed.work is not None:
+            attempts[id(failed.work)] = (1, failed.error)
+        started = time.monotonic()
+        pending, rounds = work, 0
+        given_up: set[uuid.UUID] = set()  # dead-lettered by these rounds
+        while True:
+            spent = time.monotonic() - started >= self.settings.consumer_retry_budget_s
+            pending = await self._apply_round(pending, attempts, spent, given_up, dead, outcomes)
+            if not pending:
+                return outcomes
+            rounds += 1
+            left = self.settings.consumer_retry_budget_s - (time.monotonic() - started)
+            await asyncio.sleep(max(0.0, min(0.1 * 2**rounds, 5.0, left)))
+
+    async def _apply_round(
+        self,
+        pending: list[Work],
+        attempts: dict[int, tuple[int, Exception | None]],
+        spent: bool,
+        given_up_now: set[uuid.UUID],
+        dead: list[tuple[Any, str]],
+        outcomes: list[tuple[str, str, float]],
+    ) -> list[Work]:
+        """One transaction over the pending events, a savepoint each; returns those still pending."""
+        waiting: list[Work] = []
+        held: set[Any] = set()  # keys with an earlier event still pending: their later events wait
         async with self.sessions()() as session, session.begin():
-            for item in work:
+            for item in pending:
                 envelope = item.envelope
+                key = item.record.key if getattr(item.record, "key", None) is not None else id(item)
+                if key in held:
+                    waiting.append(item)
+                    continue
                 token = event_id_var.set(str(envelope.id))
+                started = time.perf_counter()
                 try:
-                    earlier = (1, failed.error) if item is failed.work else (0, None)
-                    outcome, seconds = await self._apply_one(session, item, *earlier)
+                    async with session.begin_nested():
+                        if _replayed(item.record) and envelope.id not in given_up_now:
+                            await self.inbox.reopen(session, [envelope.id])
+                        if not await self.inbox.first_time(session, envelope.id, envelope.type):
+                            # dead-lettered before, unless in this very batch (a relay's second copy)
+                            given_up = await self.inbox.dead_lettered(session, [envelope.id]) - given_up_now
+                            outcomes.append(self._seen_before(item, given_up, dead))
+                            continue
+                        await item.handler(self._context(session, envelope), item.event)
+                    outcomes.append((envelope.type, "applied", time.perf_counter() - started))
+                    continue
+                except Exception as exc:
+                    if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
+                        raise
+                    await session.execute(text("SELECT 1"))  # the transaction itself is broken: let it raise
+                    tried, failure = attempts[id(item)][0] + 1, exc
+                    attempts[id(item)] = (tried, exc)
                 finally:
                     event_id_var.reset(token)
-                if outcome.startswith("dead:"):
-                    dead.append((item.record, outcome[5:]))
-                    outcomes.append((envelope.type, "dead_lettered", seconds))
-                else:
-                    outcomes.append((envelope.type, outcome, seconds))
-        return outcomes
-
-    async def _apply_one(
-        self, session: AsyncSession, item: Work, attempts: int, error: Exception | None
-    ) -> tuple[str, float]:
-        envelope = item.envelope
-        while True:
-            if attempts >= self.settings.handler_max_attempts:
-                reason = describe(error) if error is not None else "unknown"
-                log.error("%s failed %d times; dead-lettering it: %s", envelope.type, attempts, reason)
-                return f"dead:handler failed {attempts} times: {reason}", 0.0
-            started = time.perf_counter()
-            try:
-                async with session.begin_nested():
-                    if not await self.inbox.first_time(session, envelope.id, envelope.type):
-                        return "duplicate", 0.0
-                    await item.handler(self._context(session, envelope), item.event)
-                return "applied", time.perf_counter() - started
-            except Exception as exc:
-                if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
-                    raise
-                await session.execute(text("SELECT 1"))  # the transaction itself is broken: let it raise
-                attempts, error = attempts + 1, exc
                 EVENTS_CONSUMED.labels(self.settings.service_name, envelope.type, "retried").inc()
-                if attempts < self.settings.handler_max_attempts:
+                if tried < self.settings.handler_max_attempts and not spent:
                     log.warning(
-                        "%s %s failed (attempt %d): %s; retrying", envelope.type, envelope.id, attempts, describe(exc)
+                        "%s %s failed (attempt %d): %s; retrying", envelope.type, envelope.id, tried, describe(failure)
                     )
-                    await asyncio.sleep(min(0.1 * 2**attempts, 5.0))
+                    held.add(key)
+                    waiting.append(item)
+                    continue
+                reason = f"handler failed {tried} times: {describe(failure)}"
+                log.error("%s %s %s; dead-lettering it", envelope.type, envelope.id, reason)
+                async with session.begin_nested():  # so a redelivery does not run it again
+                    await self.inbox.first_time(session, envelope.id, envelope.type, status=DEAD_LETTERED)
+                dead.append((item.record, reason))
+                given_up_now.add(envelope.id)
+                outcomes.append((envelope.type, "dead_lettered", 0.0))
+        return waiting
 
     async def dead_letter(self, raw: Any, error: str) -> None:
         topic = getattr(raw, "topic", "unknown")

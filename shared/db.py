@@ -28,15 +28,26 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(database_url: str, *, pool_size: int = 8) -> AsyncEngine:
+def make_engine(database_url: str, *, pool_size: int = 8, idle_in_transaction_timeout_s: float = 60) -> AsyncEngine:
     """A pooled engine without a ping on checkout: the ping is a round trip per transaction.
 
     When PostgreSQL restarts, the first statement on a stale connection fails as a disconnect and
     SQLAlchemy then discards every connection opened before it; the callers already treat that like
     the outage it is (consumers leave the batch uncommitted and fetch it again, the relay and the
     delivery worker retry, an HTTP request fails once and its client retries).
+
+    Every session ends a transaction left idle longer than ``idle_in_transaction_timeout_s``
+    (PostgreSQL's ``idle_in_transaction_session_timeout``): a process frozen or hung inside a
+    transaction cannot hold its row locks for ever.
     """
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=4, hide_parameters=True)
+    timeout_ms = str(int(idle_in_transaction_timeout_s * 1000))
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=4,
+        hide_parameters=True,
+        connect_args={"server_settings": {"idle_in_transaction_session_timeout": timeout_ms}},
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

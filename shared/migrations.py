@@ -170,3 +170,30 @@ def drop_applicants(schema: str) -> None:
 def applicants_table(schema: str) -> tuple[Callable[[], None], Callable[[], None]]:
     """``upgrade`` and ``downgrade`` of the revision that adds the ``applicant`` projection."""
     return (lambda: create_applicants(schema)), (lambda: drop_applicants(schema))
+
+
+def relay_lease_and_inbox_status(schema: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """``upgrade`` and ``downgrade`` of the revision that adds the relay's lease (shared/outbox.py: one
+    relay publishes at a time without a transaction open across broker I/O) and the inbox's status
+    (shared/inbox.py: dead-lettered events are recorded so a redelivery skips their handler)."""
+
+    def upgrade() -> None:
+        op.create_table(
+            "relay_lease",
+            sa.Column("name", sa.String(length=100), nullable=False),
+            sa.Column("holder", sa.String(length=200), nullable=False),
+            sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+            sa.PrimaryKeyConstraint("name", name=op.f("pk_relay_lease")),
+            schema=schema,
+        )
+        op.add_column(
+            "inbox",
+            sa.Column("status", sa.String(length=20), server_default=sa.text("'applied'"), nullable=False),
+            schema=schema,
+        )
+
+    def downgrade() -> None:
+        op.drop_column("inbox", "status", schema=schema)
+        op.drop_table("relay_lease", schema=schema)
+
+    return upgrade, downgrade

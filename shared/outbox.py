@@ -1,11 +1,19 @@
 """The transactional outbox: events saved with the state change, published after commit by a relay.
 
-``Outbox.add`` writes the envelopes in the caller's transaction. The ``Relay`` claims unsent rows
-in order (one relay at a time per schema, held by a transaction-scoped advisory lock, so per-key
-order survives several instances), publishes them pipelined, waits for every acknowledgement and
-marks them sent in the same transaction. A crash between publish and mark publishes again:
-delivery is at least once, and consumers dedupe on the envelope id through their inbox.
-Sent rows are kept for a retention period (for audit and replay by hand), then pruned in batches.
+``Outbox.add`` writes the envelopes in the caller's transaction. The ``Relay`` publishes unsent
+rows in order. One relay at a time per schema publishes, the holder of a lease (a row of
+``relay_lease`` with the holder and an expiry in the database's clock), so per-key order survives
+several instances; no transaction stays open across broker I/O. The holder renews the lease while it
+publishes; a relay that stops renewing (killed, frozen by SIGSTOP or a long pause) loses it when it
+expires, and another instance takes over. A relay that finds its lease expired sends nothing more.
+
+A batch goes out in waves: the first unsent row of every key, pipelined, then (once those are
+acknowledged) the second of every key, and so on, so a key's events reach the broker one after the
+other while different keys share round trips. When a send fails, that key stops there (its later
+events wait for the next batch); every acknowledged row is marked sent and never sent again. A crash
+or a frozen holder between publish and mark publishes again: delivery is at least once, and
+consumers dedupe on the envelope id through their inbox. Sent rows are kept for a retention period
+(for audit and replay by hand), then pruned in batches.
 """
 
 from __future__ import annotations
@@ -13,8 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +36,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Interval,
     MetaData,
     String,
     Table,
@@ -32,10 +44,12 @@ from sqlalchemy import (
     Uuid,
     delete,
     func,
+    literal,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.envelope import wrap
@@ -69,6 +83,14 @@ class Outbox:
             Column("created_at", DateTime(timezone=True), nullable=False),
             Column("sent_at", DateTime(timezone=True)),
             Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
+        )
+        # Which relay publishes this schema's outbox, and until when (shared by every instance).
+        self.lease = Table(
+            "relay_lease",
+            metadata,
+            Column("name", String(100), primary_key=True),
+            Column("holder", String(200), nullable=False),
+            Column("expires_at", DateTime(timezone=True), nullable=False),
         )
         self._insert = self.table.insert()
         self.channel = channel_name(str(metadata.schema), "outbox")
@@ -124,7 +146,7 @@ class Outbox:
 
 @dataclass(eq=False)
 class Relay:
-    """Publishes a schema's outbox rows in order and marks them sent."""
+    """Publishes a schema's outbox rows in order, while it holds the schema's lease, and marks them sent."""
 
     outbox: Outbox
     sessions: async_sessionmaker[AsyncSession]
@@ -132,10 +154,12 @@ class Relay:
     poll_interval_s: float = field(default=0.5, kw_only=True)
     batch_size: int = field(default=200, kw_only=True)
     linger_s: float = field(default=0.0, kw_only=True)
+    lease_s: float = field(default=10.0, kw_only=True)
     retention: timedelta = field(default=timedelta(days=7), kw_only=True)
     prune_interval_s: float = field(default=3600.0, kw_only=True)
     lag_interval_s: float = field(default=5.0, kw_only=True)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     published: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -147,17 +171,75 @@ class Relay:
             channels=(self.outbox.channel,),
         )
         self._next_due: dict[str, float] = {}  # periodic chore: when it is due next (loop time)
+        self._held_until = 0.0  # loop time before which the lease is surely ours (0: not held)
+        lease = self.outbox.lease
+        now = func.clock_timestamp()  # the database's clock: one clock for every instance
+        stmt = insert(lease).values(
+            name=self.outbox.service,
+            holder=self.holder,
+            expires_at=now + literal(timedelta(seconds=self.lease_s), Interval()),
+        )
+        self._take = stmt.on_conflict_do_update(
+            index_elements=[lease.c.name],
+            set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
+            where=(lease.c.holder == stmt.excluded.holder) | (lease.c.expires_at < now),
+        ).returning(lease.c.holder)
 
     def wake(self) -> None:
         self.worker.wake()
 
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    @property
+    def holding(self) -> bool:
+        """Whether the lease is ours for sure (this process's clock, started before the lease was taken)."""
+        return self._now() < self._held_until
+
+    async def _take_lease(self, session: AsyncSession) -> bool:
+        """Take the lease, or renew it; False when another relay holds it."""
+        started = self._now()
+        if (await session.execute(self._take)).first() is None:
+            self._held_until = 0.0
+            return False
+        self._held_until = started + self.lease_s
+        return True
+
+    async def _renew(self) -> None:
+        """While a batch is out: renew the lease every third of its length (a frozen process does not)."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                async with self.sessions() as session, session.begin():
+                    held = await self._take_lease(session)
+            except Exception as exc:  # the database is away: the lease runs out, the batch stops
+                log.warning("renewing the relay lease of %s failed: %s", self.outbox.service, type(exc).__name__)
+                continue
+            if not held:
+                return
+
+    async def release(self) -> None:
+        """Give the lease up (a clean stop): another instance takes over at once, not when it expires."""
+        if not self._held_until:
+            return
+        self._held_until = 0.0
+        lease = self.outbox.lease
+        with contextlib.suppress(Exception):
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    update(lease)
+                    .where(lease.c.name == self.outbox.service, lease.c.holder == self.holder)
+                    .values(expires_at=func.clock_timestamp() - literal(timedelta(seconds=1), Interval()))
+                )
+
     async def publish_batch(self) -> int:
-        """Publish up to one batch of unsent rows; return how many were published."""
+        """Publish up to one batch of unsent rows while holding the lease; return how many were published.
+
+        Raises the first send failure after marking what was acknowledged (the worker backs off)."""
         table = self.outbox.table
-        lock_key = f"lbb-outbox-{table.schema}"
         async with self.sessions() as session, session.begin():
-            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtext(lock_key))))
-            if not locked:
+            # renewed here once half of it has gone: most polls of the holder are the one select
+            if self._held_until - self._now() < self.lease_s / 2 and not await self._take_lease(session):
                 return 0
             rows = (
                 await session.execute(
@@ -165,23 +247,69 @@ class Relay:
                     .where(table.c.sent_at.is_(None))
                     .order_by(table.c.seq)
                     .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
-                return 0
-            acks = [
-                await self.send(r.topic, r.key.encode(), r.payload.encode() if r.payload is not None else None)
-                for r in rows
-            ]
-            await asyncio.gather(*acks)
+        if not rows:
+            return 0
+        renewing = asyncio.create_task(self._renew())
+        try:
+            published = await self._send_in_key_order(rows)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+        return published
+
+    async def _mark_sent(self, rows: list[Any]) -> None:
+        table = self.outbox.table
+        async with self.sessions() as session, session.begin():
             await session.execute(
                 update(table).where(table.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
             )
         self.published += len(rows)
         for r in rows:
             EVENTS_PUBLISHED.labels(self.outbox.service, r.event_type).inc()
-        return len(rows)
+
+    async def _send_in_key_order(self, rows: Sequence[Any]) -> int:
+        """Send in waves: the next row of every key, pipelined, then wait for their acknowledgements and
+        mark those sent (so a relay frozen later never has them sent again). A key stops at its first
+        failure, and everything stops once the lease is not surely held. Returns how many were
+        published; raises the first failure once the acknowledged rows are marked."""
+        queues: dict[str, deque[Any]] = {}
+        for r in rows:
+            queues.setdefault(r.key, deque()).append(r)
+        published = 0
+        error: Exception | None = None
+        while queues:
+            wave: list[tuple[Any, Awaitable[Any]]] = []
+            for key in list(queues):
+                if not self.holding:  # frozen or cut off past the lease: another relay may be publishing
+                    queues.clear()
+                    break
+                r = queues[key].popleft()
+                try:
+                    payload = r.payload.encode() if r.payload is not None else None  # None: a tombstone
+                    wave.append((r, await self.send(r.topic, r.key.encode(), payload)))
+                except Exception as exc:
+                    error = error or exc
+                    del queues[key]
+                    continue
+                if not queues[key]:
+                    del queues[key]
+            results = await asyncio.gather(*(ack for _, ack in wave), return_exceptions=True)
+            acked = []
+            for (r, _), result in zip(wave, results, strict=True):
+                if isinstance(result, BaseException):
+                    error = error or (result if isinstance(result, Exception) else RuntimeError(repr(result)))
+                    queues.pop(r.key, None)  # this key's later events wait for the next batch
+                else:
+                    acked.append(r)
+            if acked:
+                await self._mark_sent(acked)
+                published += len(acked)
+        if error is not None:
+            raise error
+        return published
 
     async def prune(self, batch_size: int = 5000) -> int:
         """Delete rows sent longer ago than the retention period; unsent rows are never touched."""

@@ -126,7 +126,9 @@ class ServiceRuntime:
             yield session
 
     async def start(self) -> None:
-        self._engine = make_engine(self.settings.database_url)
+        self._engine = make_engine(
+            self.settings.database_url, idle_in_transaction_timeout_s=self.settings.db_idle_in_transaction_timeout_s
+        )
         self._sessions = make_sessionmaker(self._engine)
         self.relay = Relay(
             self.outbox,
@@ -135,6 +137,7 @@ class ServiceRuntime:
             poll_interval_s=self.settings.relay_poll_interval_s,
             batch_size=self.settings.relay_batch_size,
             linger_s=self.settings.relay_linger_ms / 1000,
+            lease_s=self.settings.relay_lease_s,
             retention=timedelta(hours=self.settings.outbox_retention_hours),
             prune_interval_s=self.settings.outbox_prune_interval_s,
         )
@@ -164,6 +167,7 @@ class ServiceRuntime:
                 async with asyncio.timeout(5):
                     while await self.relay.publish_batch():
                         pass
+            await self.relay.release()  # another instance takes over at once
         if self.listener is not None:
             await self.listener.stop()
         await self.broker.stop()

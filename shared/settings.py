@@ -26,7 +26,14 @@ class Settings(BaseSettings):
     # aiokafka's request timeout is its delivery timeout: keep it longer than a broker outage.
     kafka_request_timeout_ms: int = 120_000
 
+    # How long the session between two statements may leave a transaction open (a guard: a process
+    # frozen inside a transaction gives its locks back after this long).
+    db_idle_in_transaction_timeout_s: float = Field(default=60, gt=0)
+
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
+    # One relay per service publishes, the holder of a lease renewed while it publishes; when the
+    # holder stops renewing (killed, frozen), another instance takes over after this long at most.
+    relay_lease_s: float = Field(default=10, gt=0)
     relay_batch_size: int = Field(default=200, gt=0)
     # Woken by a commit, the relay waits this long for more before it claims rows: under load one
     # claim-publish-mark round then carries several commits' events instead of one.
@@ -35,6 +42,12 @@ class Settings(BaseSettings):
     outbox_retention_hours: float = Field(default=168, gt=0)
     outbox_prune_interval_s: float = Field(default=3600, gt=0)
     handler_max_attempts: int = Field(default=5, gt=0)
+    # The broker takes a consumer that has not polled for this long for dead and rebalances.
+    kafka_max_poll_interval_ms: int = Field(default=300_000, gt=0)
+    # Retrying a batch's failing handlers (attempts and pauses, outside the batch's transaction) takes
+    # at most about this long; past it a failing event is dead-lettered on its next failure. Kept
+    # well below the poll interval (a quarter at most).
+    consumer_retry_budget_s: float = Field(default=30, gt=0)
     # Consumers take whatever has arrived, up to this many events, in one transaction.
     consumer_batch_size: int = Field(default=100, gt=0)
     consumer_batch_timeout_ms: int = Field(default=25, gt=0)
@@ -56,6 +69,15 @@ class Settings(BaseSettings):
     kafka_sasl_username: str = ""
     kafka_sasl_password: SecretStr = SecretStr("")
     kafka_ssl_cafile: str = ""  # the CA that signed the brokers' certificates; empty: the system's CAs
+
+    @model_validator(mode="after")
+    def _retries_within_the_poll_interval(self) -> Settings:
+        if self.consumer_retry_budget_s * 1000 > self.kafka_max_poll_interval_ms / 4:
+            raise ValueError(
+                "CONSUMER_RETRY_BUDGET_S must stay within a quarter of KAFKA_MAX_POLL_INTERVAL_MS "
+                "(retries happen between two polls)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _kafka_credentials(self) -> Settings:

@@ -360,7 +360,9 @@ async def test_a_batched_handler_gets_its_runs_whole_and_a_failing_run_is_retrie
     d, e, f = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     bad.add(e)
     dead = await consumer.apply_batch((record(d), record(e), again, record(f)))
-    assert runs == [[d, e, f], [d], [e], [e], [f]]  # the run, then one by one: e has both its attempts
+    # the run, then one by one: e's second attempt comes in a round of its own, after the rest committed
+    # (these records have no key, so f does not wait for e)
+    assert runs == [[d, e, f], [d], [e], [f], [e]]
     assert [json.loads(r.value)["data"]["thing_id"] for r, _ in dead] == [str(e)]
     assert await effects(d, e, f, b) == [1, 0, 1, 1]
 
@@ -398,3 +400,45 @@ async def test_forget_replaces_a_keys_rows_with_a_tombstone_the_relay_sends_as_a
     records = {r.key: r.value for r in await eventually(both, what="the tombstone and the kept event")}
     assert records[str(gone).encode()] is None
     assert json.loads(records[str(kept).encode()])["data"]["thing_id"] == str(kept)
+
+
+async def test_retries_keep_a_keys_order_and_a_dead_lettered_event_is_not_handled_again(
+    stack: Stack, sessions: async_sessionmaker[Any]
+) -> None:
+    """While an event waits for its retry, the later events of its key wait too (the rest of the batch
+    commits without them); a dead-lettered event is recorded in the inbox, so a redelivery sends it to
+    the dead-letter topic again without running its handler."""
+    order: list[uuid.UUID] = []
+    fails: dict[uuid.UUID, int] = {}
+
+    async def on_thing_made(ctx: Context, event: ThingMade) -> None:
+        if fails.get(event.thing_id, 0) > 0:
+            fails[event.thing_id] -= 1
+            raise RuntimeError("an outside call failed")
+        order.append(event.thing_id)
+
+    cfg = settings(stack).model_copy(update={"handler_max_attempts": 3})
+    _, consumer = subscribed(cfg, "plumbing-test-order", sessions, on_thing_made)
+
+    def record(thing_id: uuid.UUID, key: bytes) -> Any:
+        envelope = wrap(ThingMade(thing_id=thing_id, name="n"), "t").to_bytes()
+        return SimpleNamespace(value=envelope, topic=TOPIC, key=key)
+
+    first, second, other, doomed = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    fails[first] = 2  # applied on its third attempt
+    fails[doomed] = 99
+    lost = record(doomed, b"k3")
+    batch = (record(first, b"k1"), record(second, b"k1"), record(other, b"k2"), lost, lost)  # lost sent twice
+    dead = await consumer.apply_batch(batch)
+    assert order == [other, first, second]  # second waited for first; other did not
+    assert [r for r, _ in dead] == [lost]  # once, not once a copy
+
+    fails[doomed] = 0  # it would succeed now: a redelivery must not run it
+    again = await consumer.apply_batch((lost,))
+    assert order == [other, first, second]
+    assert [r for r, _ in again] == [lost] and "dead-lettered before" in again[0][1]
+    async with sessions() as s:
+        status = await s.scalar(
+            select(inbox.table.c.status).where(inbox.table.c.event_id == uuid.UUID(json.loads(lost.value)["id"]))
+        )
+    assert status == "dead_lettered"

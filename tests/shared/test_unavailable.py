@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 
 import pytest
@@ -34,3 +35,15 @@ async def test_no_server_to_connect_to_is_the_database_being_away() -> None:
         assert unavailable(refused.value), repr(refused.value)
     finally:
         await nowhere.dispose()
+
+
+async def test_a_handlers_own_timeout_or_socket_error_is_the_events_fault() -> None:
+    """An SMTP or HTTP call that times out or is refused is not the database being away: the event is
+    retried, then dead-lettered, instead of holding its partition for ever."""
+    with pytest.raises(TimeoutError) as timed_out:
+        await asyncio.wait_for(asyncio.Event().wait(), timeout=0.01)
+    assert not unavailable(timed_out.value)
+    with pytest.raises(OSError) as refused:
+        await asyncio.open_unix_connection(f"{tempfile.mkdtemp()}/nobody-listens")
+    assert not unavailable(refused.value)
+    assert not unavailable(ConnectionResetError("the SMTP server hung up"))
