@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from shared import events as ev
+from shared import programmes
 from shared.contract import DEFAULT_AVAILABILITY
 from shared.errors import Conflict, Forbidden, Invalid
 from shared.views import view
@@ -119,9 +120,10 @@ def check_closable(now: datetime, closes_at: datetime | None) -> None:
         raise Conflict(f"applications to this cohort already closed at {closes_at.isoformat()}")
 
 
-def check_pairing_request(fellows: int, pairs_published_at: datetime | None) -> None:
-    """A pairing round needs two enrolled fellows, and none runs once the cohort's pairs are published."""
-    if pairs_published_at is not None:
+def check_pairing_request(fellows: int, pairs_published_at: datetime | None, kind: str | None = None) -> None:
+    """A pairing round needs two enrolled fellows, and none runs once the cohort's pairs are published
+    (but in the kinds where people join as they go: there the newcomers fill the places left)."""
+    if pairs_published_at is not None and not programmes.kind(kind).reruns_after_publishing:
         raise Conflict("the pairs of this cohort are already published")
     if fellows < 2:
         raise Conflict(f"a pairing round needs at least two enrolled fellows; this cohort has {fellows}")

@@ -43,7 +43,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from services.pairing import scoring
-from services.pairing.domain import Fellow, Weights
+from services.pairing.domain import Fellow, Group, Round, Weights, score_group
 from services.pairing.relaxation import Edges, candidates
 
 K = 12  # candidate partners kept per learner and per sharer
@@ -414,3 +414,54 @@ def _add(edges: Edges, learner: Ints, sharer: Ints, weight: Ints) -> int:
     """Directed (learner, sharer) pairs in an ``Edges`` of ``n`` = sharers: code = learner * n + sharer."""
     code = learner * edges.n + sharer
     return edges.add(np.zeros(code.size, dtype=np.int64), code, weight)
+
+
+def round_of(
+    fellows: Sequence[Fellow],
+    host_role: str,
+    weights: Weights,
+    earlier: Iterable[frozenset[uuid.UUID]] = (),
+    forbidden: Iterable[frozenset[uuid.UUID]] = (),
+    locked: Iterable[frozenset[uuid.UUID]] = (),
+) -> Round:
+    """A round of a kind where one role hosts (shadowing: sharers, mentoring: mentors): each other fellow
+    placed with one host within the host's ``capacity``. ``forbidden`` and ``locked`` are pairs of fellow
+    ids; a lock the rules or the places cannot keep is let go (the board's routes refuse those), and the
+    pairs published earlier come in as locks, so they stay."""
+    hosts = [f for f in fellows if f.role == host_role]
+    guests = [f for f in fellows if f.role != host_role]
+    host_at = {f.id: k for k, f in enumerate(hosts)}
+    guest_at = {f.id: k for k, f in enumerate(guests)}
+
+    def as_index(pair: frozenset[uuid.UUID]) -> tuple[int, int] | None:
+        a, b = sorted(pair)
+        if a in guest_at and b in host_at:
+            return guest_at[a], host_at[b]
+        if b in guest_at and a in host_at:
+            return guest_at[b], host_at[a]
+        return None
+
+    ruled = {i for p in forbidden if len(p) == 2 and (i := as_index(p)) is not None}
+    room = [f.capacity for f in hosts]
+    taken: set[int] = set()
+    locks: list[tuple[int, int]] = []
+    for p in locked:
+        i = as_index(p) if len(p) == 2 else None
+        if i is None or i in ruled or i[0] in taken or room[i[1]] == 0:
+            continue
+        if guests[i[0]].organisation_id == hosts[i[1]].organisation_id:
+            continue
+        taken.add(i[0])
+        room[i[1]] -= 1
+        locks.append(i)
+    placement = place(guests, hosts, [f.capacity for f in hosts], weights, earlier, ruled, locks)
+    seen = {frozenset(p) for p in earlier}
+    result = Round(weight=placement.total, bound=placement.bound, optimal=placement.optimal)
+    for g, h in enumerate(placement.sharer_of.tolist()):
+        if h >= 0:
+            group = score_group([guests[g], hosts[h]], "peer", weights, seen)
+            assert isinstance(group, Group)
+            result.groups.append(group)
+    for g, why in placement.left_out.items():
+        result.unpaired[guests[g].id] = why
+    return result

@@ -14,11 +14,11 @@ from sqlalchemy import delete, false, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pairing import domain, matching, queries
+from services.pairing import capacity, domain, matching, queries
 from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, Visit, applicants, outbox
 from services.pairing.settings import PairingSettings
 from shared import events as ev
-from shared import privacy
+from shared import privacy, programmes
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -37,6 +37,8 @@ def _as_domain(row: Fellow, mode: str, interests: Iterable[str] = ()) -> domain.
         interests=frozenset(interests),
         side=row.staff_group if mode == "bipartite" else "",
         person_id=row.person_id,
+        role=row.role,
+        capacity=row.capacity,
     )
 
 
@@ -94,13 +96,14 @@ async def withdraw_fellow(s: AsyncSession, fellow_id: uuid.UUID) -> None:
 async def request_pairing(s: AsyncSession, event: ev.PairingRequested, settings: PairingSettings) -> None:
     """Take the cohort's (latest) pairing request and pair it as soon as every fellow is projected here."""
     pairing_round = await s.get(PairingRound, event.cohort_id, with_for_update=True)
-    if not domain.may_pair_again(pairing_round.status if pairing_round else None):
+    if not domain.may_pair_again(pairing_round.status if pairing_round else None, event.kind):
         return  # pairs are public now: a late or repeated request changes nothing
     if pairing_round is None:
         pairing_round = PairingRound(cohort_id=event.cohort_id)
         s.add(pairing_round)
     pairing_round.fellow_ids = [str(f) for f in event.fellow_ids]
     pairing_round.pairing_mode = event.pairing_mode
+    pairing_round.kind = event.kind
     pairing_round.auto_publish = event.auto_publish
     pairing_round.exchange_starts = event.exchange_starts
     pairing_round.exchange_ends = event.exchange_ends
@@ -114,7 +117,7 @@ async def request_pairing(s: AsyncSession, event: ev.PairingRequested, settings:
 
 async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: PairingSettings) -> bool:
     """Pair the round's fellows once all of them are projected here; False while some are missing."""
-    if not domain.may_pair_again(pairing_round.status):
+    if not domain.may_pair_again(pairing_round.status, pairing_round.kind):
         return False
     wanted = [uuid.UUID(f) for f in pairing_round.fellow_ids]
     rows = await _fellows(s, Fellow.id.in_(wanted), pairing_round.pairing_mode)
@@ -122,17 +125,27 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: P
         pairing_round.status = domain.WAITING
         return False
     fellows = [fellow for row, fellow in rows.values() if not row.withdrawn]
-    result = await pair_round(s, pairing_round, fellows, settings)
-    await s.execute(delete(Pair).where(Pair.cohort_id == pairing_round.cohort_id))
+    # published matches stay (the kinds that run again as people join): they are kept as locks
+    published = (
+        await s.scalars(select(Pair).where(Pair.cohort_id == pairing_round.cohort_id, Pair.published_at.is_not(None)))
+    ).all()
+    kept = {frozenset(uuid.UUID(f) for f in p.fellow_ids) for p in published}
+    result = await pair_round(s, pairing_round, fellows, settings, kept)
+    await s.execute(delete(Pair).where(Pair.cohort_id == pairing_round.cohort_id, Pair.published_at.is_(None)))
     now = datetime.now(UTC)
+    role_of = {str(f.id): f.role for f in fellows}
     for group in result.groups:
+        if frozenset(group.fellow_ids) in kept:
+            continue
+        ids = [str(f) for f in group.fellow_ids]
         s.add(
             Pair(
                 id=uuid.uuid4(),
                 cohort_id=pairing_round.cohort_id,
-                fellow_ids=[str(f) for f in group.fellow_ids],
+                fellow_ids=ids,
                 score=group.score,
                 reasons=list(group.reasons),
+                roles={f: role_of.get(f, "fellow") for f in ids},
                 created_at=now,
             )
         )
@@ -146,12 +159,21 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: P
 
 
 async def pair_round(
-    s: AsyncSession, pairing_round: PairingRound, fellows: list[domain.Fellow], settings: PairingSettings
+    s: AsyncSession,
+    pairing_round: PairingRound,
+    fellows: list[domain.Fellow],
+    settings: PairingSettings,
+    published: Iterable[frozenset[uuid.UUID]] = (),
 ) -> domain.Round:
     """The optimal round of these fellows under the cohort's rules: the board's weights, exclusions and
-    locks, and the fellows' declared conflicts (nothing is saved)."""
+    locks, and the fellows' declared conflicts (nothing is saved). In the kinds where one role hosts
+    (shadowing, mentoring) each other fellow goes to one host within its places, ``published`` kept."""
     history = await earlier_pairs(s, [f.person for f in fellows])
     rules = await queries.board_rules(s, pairing_round.cohort_id, fellows, settings.pairing_weights)
+    host = programmes.kind(pairing_round.kind).host
+    if host:
+        locks = [*published, *rules.locks]
+        return await asyncio.to_thread(capacity.round_of, fellows, host, rules.weights, history, rules.forbidden, locks)
     mode = pairing_round.pairing_mode
     locks = matching.usable_locks(fellows, mode, rules.locks, rules.forbidden)
     # the matcher is CPU-bound: run it off the event loop so the service keeps serving meanwhile
@@ -288,6 +310,9 @@ async def schedule_visit(
         raise Invalid("host_fellow_id must be a fellow of this pair")
     pairing_round = await s.get(PairingRound, pair.cohort_id)
     assert pairing_round is not None
+    refused = domain.host_problem(pairing_round.kind, pair.roles, host_fellow_id)
+    if refused:
+        raise Conflict(refused)
     problem = domain.visit_date_problem(day, pairing_round.exchange_starts, pairing_round.exchange_ends)
     if problem:
         raise Invalid(problem)
@@ -329,7 +354,8 @@ async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uu
     completed = select(Visit.host_fellow_id).where(Visit.pair_id == pair.id, Visit.completed_at.is_not(None))
     hosts = set((await s.scalars(completed)).all())
     fellow_ids = [uuid.UUID(f) for f in pair.fellow_ids]
-    if pair.completed_at is None and domain.exchange_complete(fellow_ids, hosts):
+    kind = await s.scalar(select(PairingRound.kind).where(PairingRound.cohort_id == pair.cohort_id))
+    if pair.completed_at is None and domain.exchange_complete(fellow_ids, hosts, pair.roles, kind):
         pair.completed_at = now
         caused.append(
             ev.ExchangeCompleted(pair_id=pair.id, cohort_id=pair.cohort_id, fellow_ids=fellow_ids, completed_at=now)

@@ -10,6 +10,8 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from shared import programmes
+
 # The states of a cohort's pairing round: requested but some fellows not projected here yet, paired
 # (the board may swap, re-run or publish), published (pairs are public and final).
 WAITING = "waiting"
@@ -34,6 +36,8 @@ class Fellow:
     interests: frozenset[str] = frozenset()
     side: str = ""  # bipartite mode: the side of the fellow (clinical / non_clinical)
     person_id: uuid.UUID | None = None  # the same person across cohorts (FellowEnrolled.person_id)
+    role: str = "fellow"  # shared/programmes.py: learner, sharer, mentor, mentee in the kinds that host
+    capacity: int = 1  # a sharer's or mentor's places
 
     @property
     def person(self) -> uuid.UUID:
@@ -186,9 +190,22 @@ def reasons_without_interests(reasons: Iterable[str]) -> list[str]:
     return ["shared interests" if r.startswith("shared interests") else r for r in reasons]
 
 
-def may_pair_again(status: str | None) -> bool:
-    """A pairing request (first or again) is taken until the round is published; then it changes nothing."""
-    return status != PUBLISHED
+def may_pair_again(status: str | None, kind: str | None = None) -> bool:
+    """A pairing request (first or again) is taken until the round is published; then it changes nothing,
+    except in the kinds where people join as they go (shadowing, mentoring): published matches stay and
+    the newcomers fill the places left."""
+    return status != PUBLISHED or programmes.kind(kind).reruns_after_publishing
+
+
+def host_problem(kind: str | None, roles: dict[str, str], host: uuid.UUID) -> str | None:
+    """Who may host a visit of a pair of this kind: anyone of an exchange pair; in shadowing the sharer
+    alone (one visit per match); in mentoring nobody (mentor and mentee meet instead)."""
+    k = programmes.kind(kind)
+    if k.visits_per_match == 0:
+        return f"{k.title} has meetings, not visits"
+    if k.host and roles.get(str(host)) != k.host:
+        return f"in {k.title} the {k.host} hosts the visit"
+    return None
 
 
 def board_change_refused(status: str | None, change: str) -> tuple[str, str] | None:
@@ -236,6 +253,14 @@ def visit_date_problem(day: date, starts: date, ends: date) -> str | None:
     return None
 
 
-def exchange_complete(fellow_ids: list[uuid.UUID], completed_hosts: set[uuid.UUID]) -> bool:
-    """The exchange is complete when every fellow of the pair has hosted a completed visit."""
-    return set(fellow_ids) <= completed_hosts
+def exchange_complete(
+    fellow_ids: list[uuid.UUID],
+    completed_hosts: set[uuid.UUID],
+    roles: dict[str, str] | None = None,
+    kind: str | None = None,
+) -> bool:
+    """The exchange is complete when every fellow of the pair has hosted a completed visit (in shadowing:
+    when the sharer has)."""
+    k = programmes.kind(kind)
+    hosts = {f for f in fellow_ids if (roles or {}).get(str(f)) == k.host} if k.host else set(fellow_ids)
+    return bool(hosts) and hosts <= completed_hosts

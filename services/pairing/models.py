@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.applicants import Applicants
@@ -44,6 +44,8 @@ class Fellow(Base):
     withdrawn: Mapped[bool] = mapped_column(default=False)
     person_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # FellowEnrolled.person_id (pseudonymous)
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    role: Mapped[str] = mapped_column(String(10), server_default="fellow")  # shared/programmes.py
+    capacity: Mapped[int] = mapped_column(Integer, server_default="1")  # a sharer's or mentor's places
 
 
 class PairingRound(Base):
@@ -54,6 +56,7 @@ class PairingRound(Base):
     cohort_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     fellow_ids: Mapped[list[str]] = mapped_column(Json)
     pairing_mode: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), server_default="exchange")  # the cohort's programme kind
     auto_publish: Mapped[bool]
     exchange_starts: Mapped[date] = mapped_column(Date)
     exchange_ends: Mapped[date] = mapped_column(Date)
@@ -71,6 +74,7 @@ class Pair(Base):
     fellow_ids: Mapped[list[str]] = mapped_column(Json)
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[list[str]] = mapped_column(Json)
+    roles: Mapped[dict[str, str]] = mapped_column(Json, server_default=text("'{}'"))  # fellow id -> role
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

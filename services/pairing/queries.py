@@ -38,6 +38,7 @@ def _pair_view(p: Pair) -> dict[str, Any]:
     return view(
         p,
         "id cohort_id fellow_ids score reasons",
+        roles={f: (p.roles or {}).get(f, "fellow") for f in p.fellow_ids},
         published=p.published_at is not None,
         completed=p.completed_at is not None,
     )
@@ -102,6 +103,7 @@ async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:
                     if f != me
                 ],
                 "reasons": p.reasons,
+                "roles": {f: (p.roles or {}).get(f, "fellow") for f in p.fellow_ids},
                 "completed": p.completed_at is not None,
                 "exchange_starts": window.exchange_starts if window else None,
                 "exchange_ends": window.exchange_ends if window else None,

@@ -196,6 +196,7 @@ ROUTES = [
     route("GET", f"/api/opportunities/{RANDOM}", sam=404, sue=404, board=404, admin=404),
     route("POST", f"/api/opportunities/{RANDOM}/update", {"status": "exploring"}, sam=404, sue=404, admin=404),
     route("GET", "/api/collaboration/map", board=200, admin=200),
+    route("GET", "/api/cohorts/{cohort}/pairing", board=200, admin=200),
     # erasure: admins only (nobody applied with this address; no such erasure)
     route("POST", "/api/privacy/erase", {"email": "nobody.authz@example.nhs.uk"}, admin=404),
     route("GET", f"/api/privacy/erasures/{RANDOM}", admin=404),

@@ -54,6 +54,7 @@ CONTRACT = [
     ("get", "/api/opportunities/{opportunity_id}"),
     ("post", "/api/opportunities/{opportunity_id}/update"),
     ("get", "/api/collaboration/map"),
+    ("get", "/api/cohorts/{cohort_id}/pairing"),
 ]
 
 BODIES = {

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lbb.devstack import Stack
 from shared import events as ev
@@ -83,9 +83,26 @@ async def put_pair(stack: Stack, cohort: uuid.UUID, contacts: dict[uuid.UUID, ev
     (published at once), as the applications service would put them."""
     fellow, partner = contacts
     today = datetime.now(UTC).date()
+    # The contacts first, as in life (recorded at submission, long before enrolment): the contacts topic
+    # and the applications topic are read apart, so a round run before the contacts arrive would score
+    # no shared interests.
+    await put(stack, *contacts.values())
+    engine = create_async_engine(stack.database_url or "")
+    try:
+
+        async def projected() -> bool:
+            async with engine.connect() as c:
+                found = await c.scalar(
+                    text("SELECT count(*) FROM pairing.applicant WHERE application_id IN (:a, :b)"),
+                    {"a": fellow, "b": partner},
+                )
+            return found == 2
+
+        await eventually(projected, what="pairing to have the two contacts")
+    finally:
+        await engine.dispose()
     await put(
         stack,
-        *contacts.values(),
         enrolled(fellow, cohort, contacts[fellow].organisation_id, "Bedford"),
         enrolled(partner, cohort, contacts[partner].organisation_id, "Luton"),
         ev.PairingRequested(

@@ -114,7 +114,7 @@ async def request_pairing(s: AsyncSession, cohort_id: uuid.UUID) -> None:
             .order_by(Application.id)
         )
     ).all()
-    domain.check_pairing_request(len(fellow_ids), cohort.pairs_published_at)
+    domain.check_pairing_request(len(fellow_ids), cohort.pairs_published_at, cohort.kind)
     await outbox.add(
         s,
         ev.PairingRequested(
