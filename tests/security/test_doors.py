@@ -30,11 +30,16 @@ ADMIN_ONLY = "/api/cohorts"  # POST: an applicant's valid access token is authen
 
 
 def staff_forms() -> list[str]:
-    """Every form the staff pages post, read from the templates (ids filled in), sign-in apart."""
+    """Every form the staff pages post, read from the templates (ids filled in), sign-in apart: plain
+    forms and the one-button forms drawn by the ``nhs.action`` macro."""
     actions = set()
     for template in TEMPLATES.glob("*.html"):
-        for action in re.findall(r'<form method="post" action="([^"]+)"', template.read_text()):
+        text = template.read_text()
+        for action in re.findall(r'<form method="post" action="([^"]+)"', text):
             actions.add(re.sub(r"\{\{[^}]+\}\}", "{id}", action))
+        for head, tail in re.findall(r'nhs\.action\(\s*"([^"]+)"\s*~\s*[\w.]+\s*~\s*"([^"]+)"', text):
+            actions.add(f"{head}{{id}}{tail}")
+    actions.discard("{id}")  # the macro's own form: its actions are the ones found above
     assert "/staff/sign-in" in actions and len(actions) >= 12, actions
     return sorted(actions - {"/staff/sign-in"}, key=lambda a: a.endswith("/sign-out"))  # signing out last
 
