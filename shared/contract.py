@@ -219,6 +219,32 @@ class StaffContactIn(Body):
     organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor")
 
 
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class MentoringAgreement(Body):
+    goals: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]] = Field(
+        min_length=1, max_length=10
+    )
+    meet_every_weeks: int = Field(ge=1, le=12)
+
+
+class MentoringMeeting(Body):
+    date: date
+    minutes: int = Field(ge=5, le=600)
+    notes: Note | None = Field(default=None, description="Seen by the pair alone: never the board, never a topic")
+
+
+class MentoringCheckIn(Body):
+    month: Literal[3, 6]
+    working: Rating = Field(description="Is it working? 1 (not at all) to 5 (very well)")
+    comment: Note | None = None
+
+
+class CloseMentoring(Body):
+    reflection: Note
+
+
 class UpdateOpportunity(Body):
     """The owners move a collaboration opportunity on (and so answer a check-in that is due)."""
 

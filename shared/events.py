@@ -281,6 +281,36 @@ class ExchangeCompleted(_PairEvent):
     completed_at: datetime
 
 
+class MentoringAgreed(_PairEvent):
+    """Mentor and mentee agreed how often they meet (their goals are free text and stay with pairing)."""
+
+    meet_every_weeks: int
+    agreed_at: datetime
+
+
+class MentoringMeetingLogged(_PairEvent):
+    """A mentoring meeting happened: its date and length only, never the notes."""
+
+    meeting_id: UUID
+    date: date
+    minutes: int
+
+
+class MentoringCheckInAnswered(_PairEvent):
+    """A fellow of a mentoring pair answered its 3- or 6-month check-in (the answer stays with pairing)."""
+
+    month: int
+    fellow_id: UUID
+    answered_at: datetime
+
+
+class MentoringClosed(_PairEvent):
+    """Both fellows closed the relationship (each with a reflection, which stays with pairing)."""
+
+    cohort_id: UUID
+    closed_at: datetime
+
+
 # --- lbb.feedback.v1 -----------------------------------------------------------------------
 
 

@@ -13,11 +13,19 @@ from typing import Any, cast
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
-from services.pairing import board, commands, queries
+from services.pairing import board, commands, mentoring, queries
 from services.pairing.domain import Weights
 from services.pairing.settings import PairingSettings
 from shared import privacy
-from shared.contract import Exclusion, Lock, PairingWeights
+from shared.contract import (
+    CloseMentoring,
+    Exclusion,
+    Lock,
+    MentoringAgreement,
+    MentoringCheckIn,
+    MentoringMeeting,
+    PairingWeights,
+)
 from shared.identity import CallerDep
 from shared.service import RuntimeDep, ServiceRuntime
 
@@ -157,3 +165,51 @@ async def complete_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, 
 
 
 router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
+
+
+# --- mentoring: agreement, meetings, check-ins, closure (mentoring.py) -------------------------
+
+
+@router.post("/pairs/{pair_id}/agreement", status_code=status.HTTP_202_ACCEPTED)
+async def agree(pair_id: uuid.UUID, body: MentoringAgreement, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        await mentoring.agree(s, pair_id, mine, body.goals, body.meet_every_weeks, caller.sub)
+    return Created(id=pair_id)
+
+
+@router.post("/pairs/{pair_id}/meetings", status_code=status.HTTP_201_CREATED)
+async def log_meeting(pair_id: uuid.UUID, body: MentoringMeeting, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        return Created(id=await mentoring.log_meeting(s, pair_id, mine, body.date, body.minutes, body.notes))
+
+
+@router.get("/pairs/{pair_id}/meetings")
+async def meetings(pair_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """The pair's agreement and meetings with their notes: the mentor and the mentee alone."""
+    async with runtime.transaction() as s:
+        return await mentoring.meetings(s, pair_id, await queries.fellow_ids_of(s, caller.sub))
+
+
+@router.post("/pairs/{pair_id}/check-ins", status_code=status.HTTP_201_CREATED)
+async def check_in(pair_id: uuid.UUID, body: MentoringCheckIn, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        await mentoring.check_in(s, pair_id, mine, body.month, body.working, body.comment)
+    return Created(id=pair_id)
+
+
+@router.post("/pairs/{pair_id}/close", status_code=status.HTTP_202_ACCEPTED)
+async def close(pair_id: uuid.UUID, body: CloseMentoring, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    async with runtime.transaction() as s:
+        closed = await mentoring.close(s, pair_id, await queries.fellow_ids_of(s, caller.sub), body.reflection)
+    return {"id": pair_id, "closed": closed}
+
+
+@router.get("/cohorts/{cohort_id}/mentoring")
+async def mentoring_progress(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """The board's view of a mentoring cohort: counts only, never a note, comment or reflection."""
+    caller.require("board", "admin")
+    async with runtime.transaction() as s:
+        return await mentoring.cohort_progress(s, cohort_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint, text
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.applicants import Applicants
@@ -135,3 +135,56 @@ class Visit(Base):
     scheduled_by: Mapped[str] = mapped_column(String(200))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- mentoring: a relationship over months (mentoring.py) ---------------------------------------
+
+
+class Agreement(Base):
+    """What mentor and mentee agreed: their goals and how often they meet (the latest word stands)."""
+
+    __tablename__ = "mentoring_agreement"
+
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), primary_key=True)
+    goals: Mapped[list[str]] = mapped_column(Json)
+    meet_every_weeks: Mapped[int] = mapped_column(Integer)
+    agreed_by: Mapped[str] = mapped_column(String(200))
+    agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Meeting(Base):
+    """A meeting either of the pair logged; its notes are the pair's alone."""
+
+    __tablename__ = "mentoring_meeting"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), index=True)
+    date: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    logged_by: Mapped[uuid.UUID]  # the fellow who logged it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CheckIn(Base):
+    """One fellow's answer at 3 or 6 months: is it working (1-5), and a private comment."""
+
+    __tablename__ = "mentoring_check_in"
+
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fellow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    working: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Closure(Base):
+    """One fellow closed the relationship, with a reflection; it closes when both have."""
+
+    __tablename__ = "mentoring_closure"
+
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), primary_key=True)
+    fellow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    reflection: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

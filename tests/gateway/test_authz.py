@@ -197,6 +197,11 @@ ROUTES = [
     route("POST", f"/api/opportunities/{RANDOM}/update", {"status": "exploring"}, sam=404, sue=404, admin=404),
     route("GET", "/api/collaboration/map", board=200, admin=200),
     route("GET", "/api/cohorts/{cohort}/pairing", board=200, admin=200),
+    # mentoring: the pair alone (this cohort is an exchange, so its pair has no mentoring: 409)
+    route("POST", "/api/pairs/{pair}/agreement", {"goals": ["g"], "meet_every_weeks": 2}, ann=409, eve=404),
+    route("GET", "/api/pairs/{pair}/meetings", ann=409, eve=404),
+    route("POST", f"/api/pairs/{RANDOM}/close", {"reflection": "r"}, ann=404, eve=404),
+    route("GET", "/api/cohorts/{cohort}/mentoring", board=200, admin=200),
     # erasure: admins only (nobody applied with this address; no such erasure)
     route("POST", "/api/privacy/erase", {"email": "nobody.authz@example.nhs.uk"}, admin=404),
     route("GET", f"/api/privacy/erasures/{RANDOM}", admin=404),

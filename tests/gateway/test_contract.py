@@ -55,6 +55,12 @@ CONTRACT = [
     ("post", "/api/opportunities/{opportunity_id}/update"),
     ("get", "/api/collaboration/map"),
     ("get", "/api/cohorts/{cohort_id}/pairing"),
+    ("post", "/api/pairs/{pair_id}/agreement"),
+    ("post", "/api/pairs/{pair_id}/meetings"),
+    ("get", "/api/pairs/{pair_id}/meetings"),
+    ("post", "/api/pairs/{pair_id}/check-ins"),
+    ("post", "/api/pairs/{pair_id}/close"),
+    ("get", "/api/cohorts/{cohort_id}/mentoring"),
 ]
 
 BODIES = {
