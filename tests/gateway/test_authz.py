@@ -183,6 +183,8 @@ ROUTES = [
     ),
     route("GET", "/api/notifications/staff-contacts", admin=200),
     route("DELETE", "/api/notifications/staff-contacts/{staff_contact}", admin=202),
+    route("GET", "/api/notifications/deliveries/unconfirmed", admin=200),
+    route("POST", f"/api/notifications/deliveries/{RANDOM}/resend", {}, admin=404),
 ]
 
 
@@ -263,6 +265,8 @@ SERVICE_CHECKS = [
     ("feedback", "GET", "/fellows/{ann_app}/feedback", ("eve", "applicant", None, "{bob_app}"), 404),
     ("feedback", "GET", "/cohorts/{cohort}/report", ("ann", "applicant", None, "{ann_app}"), 403),
     ("notifications", "GET", "/staff-contacts", ("bea", "board", None, None), 403),
+    ("notifications", "GET", "/deliveries/unconfirmed", ("bea", "board", None, None), 403),
+    ("notifications", "POST", f"/deliveries/{RANDOM}/resend", ("bea", "board", None, None), 403),
 ]
 
 

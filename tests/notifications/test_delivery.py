@@ -1,15 +1,19 @@
 """Delivery guarantees against the real SMTP sink: nothing twice under redelivery, retries then
-NotificationFailed when SMTP refuses, and at most once when the service is killed mid-send."""
+NotificationFailed when SMTP refuses, at most once when the service is killed mid-send, and an
+unconfirmed delivery sent again (same Message-ID) only on an operator's word (`lbb deliveries`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
 
+from lbb.cli import app
 from lbb.devstack import Stack
 from lbb.mailsink import MailSink
 from shared import topics
@@ -137,3 +141,29 @@ async def test_a_service_killed_mid_send_never_sends_twice_and_retries_what_it_h
     assert g.attempts == 1 and "may have it" in g.last_error
     assert len(mail.to(henry.email)) == 1 and h.attempts == 2
     assert mail.to(grace.email)[0]["Message-ID"] == f"<{g.id}@beyond-boundaries.nhs.uk>"
+
+    # The operator: `lbb deliveries unconfirmed` lists Grace's (and nothing personal), the mail
+    # system says it has no such Message-ID (say), `lbb deliveries resend` sends it once more.
+    listed = await lbb("deliveries", "unconfirmed", "--gateway", stack.gateway_url)
+    assert listed.exit_code == 0, listed.output
+    assert str(g.id) in listed.output and "application_submitted" in listed.output
+    assert "@" not in listed.output and grace.name not in listed.output
+    resent = await lbb("deliveries", "resend", str(g.id), "--gateway", stack.gateway_url)
+    assert resent.exit_code == 0, resent.output
+
+    async def sent_again() -> bool:
+        (row,) = await deliveries(engine, grace.id)
+        return row.status == "sent" and len(mail.to(grace.email)) == 2
+
+    await eventually(sent_again, 30, "Grace's delivery to be sent again")
+    first, again = mail.to(grace.email)
+    assert first["Message-ID"] == again["Message-ID"], "a resend must carry the same Message-ID"
+    assert (await deliveries(engine, grace.id))[0].attempts == 2
+    twice = await lbb("deliveries", "resend", str(g.id), "--gateway", stack.gateway_url)
+    assert twice.exit_code == 1 and "409" in twice.output  # sent now: never again
+    assert str(g.id) not in (await lbb("deliveries", "unconfirmed", "--gateway", stack.gateway_url)).output
+
+
+async def lbb(*args: str) -> Any:
+    """The ``lbb`` command, run as an operator would (it talks to the gateway over HTTP)."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env={"COLUMNS": "200"})
