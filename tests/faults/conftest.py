@@ -41,11 +41,12 @@ class Count:
     found: int  # rows, e-mails received, or distinct events (envelope ids) on a topic
     distinct: int  # different effects among them, by business key
     repeats: int | None = None  # topics only: records repeating an envelope id (at least once; inboxes drop them)
+    out_of_order: int | None = None  # topics only: records after a later event of their key (per partition)
     keyed: bool = False  # a primary key or unique index keeps found == distinct: only a loss can show
 
     @property
     def exact(self) -> bool:
-        return self.found == self.distinct == self.expected
+        return self.found == self.distinct == self.expected and not self.out_of_order
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Row:
     lost: int
     duplicated: int | None  # None: a key makes a duplicate impossible to count
     repeated: int | None  # None: not a topic
+    out_of_order: int | None  # None: not a topic
 
 
 @dataclass
@@ -72,12 +74,13 @@ class Ledger:
             max(c.expected - c.distinct, 0),
             None if c.keyed else c.found - c.distinct,
             c.repeats,
+            c.out_of_order,
         )
         self.rows.append(row)
         return row
 
     def table(self) -> str:
-        head = ("scenario", "effect", "expected", "found", "lost", "duplicated", "redelivered")
+        head = ("scenario", "effect", "expected", "found", "lost", "duplicated", "redelivered", "out of order")
 
         def cell(value: int | None, absent: str) -> str:
             return absent if value is None else str(value)
@@ -91,6 +94,7 @@ class Ledger:
                 str(r.lost),
                 cell(r.duplicated, "(key)"),
                 cell(r.repeated, ""),
+                cell(r.out_of_order, ""),
             )
             for r in self.rows
         ]
@@ -110,6 +114,7 @@ KEY = (
     "duplicated: the same effect twice by its business key; (key): a primary key or unique index makes a\n"
     "duplicate impossible there, so only a loss can show. redelivered (topics): records repeating an envelope\n"
     "id, which the relay may publish more than once (at least once) and every consumer's inbox drops.\n"
+    "out of order (topics): records of a key that came after a later event of that key on its partition.\n"
     "README.md, 'Fault tests', says what each row counts and why it could show a duplicate."
 )
 

@@ -324,14 +324,26 @@ async def count_topics(read: Topics, stream: Stream, expected: dict[str, int]) -
     fellows = set(stream.fellow_ids)
     records = {t: 0 for t in STREAM_TOPICS}
     by_key: dict[str, dict[Any, set[str]]] = {t: {} for t in STREAM_TOPICS}
+    # records of one message key share a partition and are read in offset order: an application's
+    # events must come as submitted, endorsed, shortlisted, enrolled (the other topics' counted
+    # events are one per key); a record after a later stage of its key is out of order, repeats too
+    latest: dict[str, int] = {}
+    out_of_order = {t: 0 for t in STREAM_TOPICS}
     for topic, e in await read.read():
         if topic in by_key and (key := _topic_key(topic, e, stream, fellows)) is not None:
             records[topic] += 1
             by_key[topic].setdefault(key, set()).add(str(e.get("id")))
+            if topic == topics.APPLICATIONS:
+                kind, subject = key
+                stage = APPLICATION_EVENTS.index(kind)
+                out_of_order[topic] += stage < latest.get(subject, -1)
+                latest[subject] = max(stage, latest.get(subject, -1))
     counts = {}
     for topic, keys in by_key.items():
         events = sum(len(ids) for ids in keys.values())
-        counts[f"{topic}, by envelope id"] = Count(expected[topic], events, len(keys), repeats=records[topic] - events)
+        counts[f"{topic}, by envelope id"] = Count(
+            expected[topic], events, len(keys), repeats=records[topic] - events, out_of_order=out_of_order[topic]
+        )
     return counts
 
 

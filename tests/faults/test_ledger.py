@@ -70,10 +70,24 @@ async def test_a_fact_published_twice_is_a_duplicate_and_a_record_published_twic
     expected = {t: 0 for t in (topics.APPLICATIONS, topics.CONTACTS, topics.PAIRING, topics.NOTIFICATIONS)}
     counts = await count_topics(Topics(Reader(records)), stream, expected | {topics.APPLICATIONS: 2})  # type: ignore[arg-type]
     c = counts[f"{topics.APPLICATIONS}, by envelope id"]
-    assert (c.expected, c.found, c.distinct, c.repeats) == (2, 3, 2, 1)
+    assert (c.expected, c.found, c.distinct, c.repeats, c.out_of_order) == (2, 3, 2, 1, 0)
     row = Ledger().record("s", "topic", c)
     assert (row.lost, row.duplicated, row.repeated) == (0, 1, 1)
     assert not c.exact
+
+
+async def test_an_event_after_a_later_one_of_its_key_is_out_of_order() -> None:
+    """A batch sent again after a failed send: the submission repeated after the endorsement."""
+    fellow = str(uuid.uuid4())
+    stream = Stream("t", [Cohort(str(uuid.uuid4()), [fellow])], {})
+    submitted = envelope("ApplicationSubmitted", application_id=fellow)
+    endorsed = envelope("ApplicationEndorsed", application_id=fellow)
+    records = [Record(topics.APPLICATIONS, v) for v in (submitted, endorsed, submitted, endorsed)]
+    expected = {t: 0 for t in (topics.APPLICATIONS, topics.CONTACTS, topics.PAIRING, topics.NOTIFICATIONS)}
+    counts = await count_topics(Topics(Reader(records)), stream, expected | {topics.APPLICATIONS: 2})  # type: ignore[arg-type]
+    c = counts[f"{topics.APPLICATIONS}, by envelope id"]
+    assert (c.found, c.distinct, c.repeats, c.out_of_order) == (2, 2, 2, 1)
+    assert not c.exact and Ledger().record("s", "topic", c).out_of_order == 1
 
 
 def test_a_keyed_count_shows_only_loss() -> None:
