@@ -6,11 +6,13 @@ transaction of its own, with up to ``concurrency`` sends in flight. Hand-overs a
 are written by one writer, at once: every write waiting when it starts goes into one round (a
 hand-over alone is one autocommitted statement; with sent records it is one transaction), so under
 load many sends cost one round, not one each, and no write waits for a timer. A sender waits until
-its hand-over is committed before DATA, and until its ``sent`` record is committed before its slot
-is free for the next claim: between the server's answer to DATA and the record there is only that
-one commit, so a kill can leave ``unconfirmed`` only a message whose answer had not been recorded
-(the server may not have taken it). Woken by a new delivery (the after-commit hook of
-``commands.record``), the worker lingers ``claim_linger_s`` so that one claim takes several rows.
+its hand-over is committed before DATA. Its ``sent`` record is queued for the writer the moment the
+server answers, and its slot is free at once; the next claim's transaction takes any record the
+writer has not taken yet, so a record is written before the next claim or with it, never after.
+Between the server's answer to DATA and the record there is only that one commit, so a kill can
+leave ``unconfirmed`` only a message whose answer had not been recorded (the server may not have
+taken it). Woken by a new delivery (the after-commit hook of ``commands.record``), the worker lingers
+``claim_linger_s`` so that one claim takes several rows.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class DeliveryWorker:
         await self.recover()
         jobs = await self.claim()
         await asyncio.gather(*(self.deliver(job) for job in jobs))
+        await self.written()
         return len(jobs)
 
     async def _dispatch(self) -> int:
@@ -130,14 +133,28 @@ class DeliveryWorker:
             return await sending.recover(s, self.clock(), self.config)
 
     async def claim(self, limit: int | None = None) -> list[Job]:
-        """Claim due rows (up to ``limit``, or a batch)."""
-        async with self.sessions()() as s, s.begin():
-            jobs, full = await sending.claim(s, self.clock(), limit or self.config.batch_size, self.config)
+        """Claim due rows (up to ``limit``, or a batch); the same transaction records the sent e-mails
+        the writer has not taken yet."""
+        records = [w for w in self._writes if w.sent_at is not None]
+        self._writes = [w for w in self._writes if w.sent_at is None]
+        try:
+            async with self.sessions()() as s, s.begin():
+                await sending.record_sent(s, [(w.job, w.sent_at) for w in records if w.sent_at is not None])
+                jobs, full = await sending.claim(s, self.clock(), limit or self.config.batch_size, self.config)
+        except BaseException:
+            if records:  # the writer tries them again
+                self._writes[:0] = records
+                self._start_writer()
+            raise
+        for w in records:
+            w.succeed(True)
+        self.record_rounds += bool(records)
         self._more_due = full
         return jobs
 
     async def deliver(self, job: Job) -> None:
-        """Send one claimed e-mail and record the outcome; returns once the outcome is committed."""
+        """Send one claimed e-mail and record the outcome: a failure before returning, a sent e-mail
+        queued for the writer (``written`` waits for it)."""
         handed_over = False
 
         async def before_data() -> bool:
@@ -159,7 +176,8 @@ class DeliveryWorker:
             log.warning("delivery %s attempt %d: %s", job.delivery_id, job.attempts, error)
             await self._record_failure(job, error, uncertain=handed_over or isinstance(exc, Uncertain))
             return
-        await self._write(_Write(job, sent_at=self.clock()))
+        self._writes.append(_Write(job, sent_at=self.clock()))
+        self._start_writer()
 
     async def _record_failure(self, job: Job, error: str, *, uncertain: bool) -> None:
         async with self.sessions()() as s, s.begin():
@@ -171,9 +189,17 @@ class DeliveryWorker:
         """Queue a write and wait until it is committed; for a hand-over, False if the row was no
         longer ours."""
         self._writes.append(write)
+        self._start_writer()
+        return await write.done
+
+    def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_waiting(), name="notifications-delivery-writer")
-        return await write.done
+
+    async def written(self) -> None:
+        """Wait until every queued write is done (committed, or given up when stopping)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
     async def _write_waiting(self) -> None:
         retry_s = RECORD_RETRY_FIRST_S
@@ -189,8 +215,9 @@ class DeliveryWorker:
                 if not records:
                     continue
                 if self._stopping.is_set():  # left handing_over: recovered as unconfirmed, never sent twice
+                    log.error("could not record %d sent e-mails before stopping (%s)", len(records), type(exc).__name__)
                     for w in records:
-                        w.fail(exc)
+                        w.succeed(False)
                     continue
                 log.warning("could not record %d sent e-mails (%s); trying again", len(records), type(exc).__name__)
                 self._writes[:0] = records  # the server has them: recorded as soon as the database is back
@@ -243,9 +270,8 @@ class DeliveryWorker:
         self._stopping.set()
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await self._writer
+        with contextlib.suppress(Exception):
+            await self.written()
 
 
 async def _once_more_if_the_connection_was_gone(write: Callable[[], Awaitable[T]]) -> T:

@@ -28,7 +28,7 @@ from services.notifications import domain
 from services.notifications.mailer import Mailer, NotDelivered, SmtpConfig
 from services.notifications.sending import Job
 from services.notifications.settings import DeliveryConfig
-from services.notifications.worker import DeliveryWorker
+from services.notifications.worker import DeliveryWorker, _Write
 from shared.db import make_engine, make_sessionmaker
 from shared.migrations import upgrade
 from tests.conftest import eventually
@@ -240,12 +240,11 @@ def received(sink: MailSink, people: list[uuid.UUID]) -> list[EmailMessage]:
     return [m for p in people for m in sink.to(email(p))]
 
 
-async def test_a_sent_e_mail_is_recorded_before_its_sender_is_free_for_the_next_claim(
+async def test_a_sent_e_mail_is_recorded_at_once_without_waiting_for_a_claim(
     sessions: async_sessionmaker[AsyncSession], smtp: tuple[CountingSink, int]
 ) -> None:
-    """No timer between the server's answer and the record: once ``deliver`` returns (and with it the
-    sending slot), the row is ``sent`` and NotificationSent is in the outbox; concurrent sends share
-    the writer's rounds."""
+    """No timer between the server's answer and the record: the writer commits ``sent`` and
+    NotificationSent by itself, with nothing else called; concurrent sends share its rounds."""
     sink, port = smtp
     people = await pending(sessions, 6)
     sent_before = await outbox_events(sessions, "NotificationSent")
@@ -253,9 +252,37 @@ async def test_a_sent_e_mail_is_recorded_before_its_sender_is_free_for_the_next_
     jobs = await claim_all(w, 6)
     await asyncio.gather(*(w.deliver(job) for job in jobs))
     assert len(received(sink, people)) == 6 and sink.connections <= 6
-    assert await states(sessions, people) == [("sent", 1)] * 6  # nothing else was called
+
+    async def recorded() -> bool:
+        return await states(sessions, people) == [("sent", 1)] * 6
+
+    await eventually(recorded, 5, "the sent records to be committed")
     assert await outbox_events(sessions, "NotificationSent") == sent_before + 6
     assert w.write_rounds <= 6 and 1 <= w.record_rounds <= 6
+    await w.stop()
+    await w.mailer.close()
+
+
+async def test_the_next_claim_takes_the_sent_records_the_writer_has_not_taken_yet(
+    sessions: async_sessionmaker[AsyncSession], smtp: tuple[CountingSink, int]
+) -> None:
+    """A record is written before the next claim or with it: one queued when the claim starts goes
+    into the claim's own transaction."""
+    _, port = smtp
+    people = await pending(sessions, 3)
+    w = worker(sessions, mailer(port))
+    jobs = await claim_all(w, 3)
+    for job in jobs:  # handed over and answered; the records queued as the sender does
+        await w.deliver(job)
+        await w.written()
+    more = await pending(sessions, 1)
+    (job,) = await claim_all(w, 1)
+    await w.mailer.send(job.message, job.to, lambda: w._write(_Write(job)))
+    w._writes.append(_Write(job, sent_at=datetime.now(UTC)))
+    rounds = w.record_rounds
+    assert await w.claim() == []  # nothing due: the claim's transaction carries the record
+    assert w.record_rounds == rounds + 1 and not w._writes
+    assert await states(sessions, people + more) == [("sent", 1)] * 4
     await w.stop()
     await w.mailer.close()
 
