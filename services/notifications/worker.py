@@ -10,8 +10,8 @@ its hand-over is committed before DATA. Its ``sent`` record is queued for the wr
 server answers, and its slot is free at once; the next claim's transaction takes any record the
 writer has not taken yet, so a record is written before the next claim or with it, never after.
 Between the server's answer to DATA and the record there is only that one commit, so a kill can
-leave ``unconfirmed`` only a message whose answer had not been recorded (the server may not have
-taken it). Woken by a new delivery (the after-commit hook of ``commands.record``), the worker lingers
+leave ``unconfirmed`` only a message whose answer had not been recorded yet (the server may or may
+not have it). Woken by a new delivery (the after-commit hook of ``commands.record``), the worker lingers
 ``claim_linger_s`` so that one claim takes several rows.
 """
 
