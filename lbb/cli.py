@@ -326,5 +326,47 @@ def privacy_erase(
         raise typer.Exit(2 if wait else 0)
 
 
+deliveries = typer.Typer(help="E-mails whose outcome is unknown, and sending one again.", no_args_is_help=True)
+app.add_typer(deliveries, name="deliveries")
+GatewayOption = Annotated[str, typer.Option(envvar="LBB_GATEWAY_URL", help="Gateway base URL")]
+AdminToken = Annotated[str, typer.Option(envvar="LBB_TOKEN", help="Bearer token of an admin (dev mode: optional)")]
+GATEWAY_URL = f"http://127.0.0.1:{DEFAULT_PORTS['gateway']}"
+
+
+@deliveries.command("unconfirmed")
+def deliveries_unconfirmed(gateway: GatewayOption = GATEWAY_URL, token: AdminToken = "") -> None:
+    """List deliveries whose sender stopped while handing them over: the SMTP server may have them."""
+    from lbb import deliveries as operator
+
+    try:
+        rows = operator.unconfirmed(gateway, token or None)
+    except RuntimeError as exc:
+        console.print(f"[red]could not list them:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(operator.table(rows))
+    if rows:
+        console.print(
+            "Ask the mail system first whether it has the Message-ID (the delivery id at the Message-ID domain);"
+            " `lbb deliveries resend ID` sends one again."
+        )
+
+
+@deliveries.command("resend")
+def deliveries_resend(
+    delivery_id: Annotated[str, typer.Argument(help="The unconfirmed delivery's id")],
+    gateway: GatewayOption = GATEWAY_URL,
+    token: AdminToken = "",
+) -> None:
+    """Send an unconfirmed delivery again, with the same Message-ID (only on an operator's word)."""
+    from lbb import deliveries as operator
+
+    try:
+        operator.resend(gateway, delivery_id, token or None)
+    except RuntimeError as exc:
+        console.print(f"[red]not resent:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"delivery {delivery_id} is queued to be sent again (same Message-ID)")
+
+
 if __name__ == "__main__":
     app()

@@ -5,7 +5,9 @@ Tests reach into it: ``messages`` (parsed e-mails), ``refuse`` (addresses answer
 RCPT TO), ``refuse_with`` (address → the reply to refuse it with at RCPT TO, such as a real server's
 "550 5.1.1 <ann@example.org>: Recipient address rejected"), ``hold`` (addresses whose DATA is
 received but not answered until released: the moment a sender could be killed between handing a
-message over and recording it) and ``hold_rcpt`` (addresses whose RCPT TO is not answered until
+message over and recording it), ``hold_untaken`` (addresses whose DATA is not answered until released,
+and taken only then: a sender killed meanwhile leaves nothing, as with a server that takes a message
+only once it has answered) and ``hold_rcpt`` (addresses whose RCPT TO is not answered until
 released: killed before handing anything over).
 """
 
@@ -33,6 +35,7 @@ class MailSink:
         self.refuse: set[str] = set()
         self.refuse_with: dict[str, str] = {}
         self.hold: set[str] = set()
+        self.hold_untaken: set[str] = set()
         self.hold_rcpt: set[str] = set()
         self.refused: list[str] = []  # one entry per refused RCPT TO
         self._lock = threading.Lock()
@@ -87,8 +90,11 @@ class Hooks:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        to = {a.lower() for a in envelope.rcpt_tos}
+        # a sender that goes away meanwhile cancels this (aiosmtpd): the message is never kept
+        await self._wait_while(lambda: bool(to & self.sink.hold_untaken))
         self.sink.keep(envelope.original_content or envelope.content)
-        await self._wait_while(lambda: bool({a.lower() for a in envelope.rcpt_tos} & self.sink.hold))
+        await self._wait_while(lambda: bool(to & self.sink.hold))
         return "250 Message accepted for delivery"
 
     @staticmethod

@@ -365,3 +365,23 @@ async def staff_contacts(request: Request, caller: Admin) -> Response:
 )
 async def remove_staff_contact(staff_id: uuid.UUID, request: Request, caller: Admin) -> Response:
     return await forward(request, "notifications", "DELETE", f"/staff-contacts/{staff_id}", caller)
+
+
+@router.get("/notifications/deliveries/unconfirmed", responses=ERRORS, tags=["notifications"])
+async def unconfirmed_deliveries(request: Request, caller: Admin) -> Response:
+    """Deliveries whose outcome is unknown (the sender stopped while handing them over): id, template,
+    attempts and when, nothing personal."""
+    return await forward(request, "notifications", "GET", "/deliveries/unconfirmed", caller)
+
+
+@router.post(
+    "/notifications/deliveries/{delivery_id}/resend",
+    status_code=202,
+    responses={**ACCEPTED, **ERRORS},
+    tags=["notifications"],
+)
+async def resend_delivery(
+    delivery_id: uuid.UUID, request: Request, caller: Admin, body: s.Empty | None = None
+) -> Response:
+    """Send an unconfirmed delivery again, with the same Message-ID, on an operator's word."""
+    return await forward(request, "notifications", "POST", f"/deliveries/{delivery_id}/resend", caller)

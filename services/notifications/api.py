@@ -93,4 +93,21 @@ async def remove_staff_contact(staff_id: uuid.UUID, runtime: RuntimeDep, caller:
     return Created(id=staff_id)
 
 
+@router.get("/deliveries/unconfirmed")
+async def unconfirmed_deliveries(runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
+    """Deliveries whose outcome is unknown (admins): id, template, attempts and when; never an address."""
+    caller.require("admin")
+    async with runtime.transaction() as s:
+        return await queries.unconfirmed(s)
+
+
+@router.post("/deliveries/{delivery_id}/resend", status_code=status.HTTP_202_ACCEPTED)
+async def resend_delivery(delivery_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    """Send an unconfirmed delivery again, with the same Message-ID, on an operator's word (admins)."""
+    caller.require("admin")
+    async with runtime.transaction() as s:
+        await commands.resend(s, delivery_id, datetime.now(UTC))
+    return Created(id=delivery_id)
+
+
 router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)

@@ -32,7 +32,7 @@ from shared import events as ev
 from shared import privacy
 from shared.clock import utcnow
 from shared.db import upsert
-from shared.errors import Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.retention import BATCH
 from shared.worker import channel_name, wake_on_commit
 
@@ -112,6 +112,20 @@ async def notify(
     planned, settled = domain.reminders_for(event, who.pair_members, rules)
     await settle(session, settled, now)
     await plan(session, planned, now)
+
+
+async def resend(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> None:
+    """An ``unconfirmed`` delivery back to ``pending``, due now, on an operator's word (the delivery
+    worker of every instance is woken on commit). It goes out with the same Message-ID as before;
+    404 if there is no such delivery, 409 unless it is ``unconfirmed``."""
+    d = await session.get(Delivery, delivery_id, with_for_update=True)
+    if d is None:
+        raise NotFound("no such delivery")
+    if not domain.may_resend(d.status):
+        raise Conflict(f"only an unconfirmed delivery is sent again; this one is {d.status}", state=d.status)
+    d.status, d.next_attempt_at = PENDING, now
+    d.last_error = "resend: unconfirmed, sent again on an operator's word"
+    wake_on_commit(session, DELIVERIES)
 
 
 # --- reminders -------------------------------------------------------------------------------------

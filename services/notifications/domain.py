@@ -30,6 +30,14 @@ MUTED = "muted"
 # A delivery in one of these states is done with: its address is no longer needed once retention ends.
 SETTLED = (SENT, FAILED, UNCONFIRMED, MUTED)
 
+
+def may_resend(status: str) -> bool:
+    """Only an ``unconfirmed`` delivery is sent again, and only on an operator's word: the SMTP server
+    may have it (the sender stopped while handing it over), so whether it arrived is for someone who
+    can ask the mail system by its Message-ID; the resend carries the same Message-ID."""
+    return status == UNCONFIRMED
+
+
 # Reminder states
 REMINDER_PENDING = "pending"
 REMINDER_FIRED = "fired"

@@ -140,6 +140,27 @@ async def staff_directory(session: AsyncSession) -> list[dict[str, Any]]:
     return [view(r, "id role subject name email organisation_id active") for r in rows]
 
 
+async def unconfirmed(session: AsyncSession, limit: int = 500) -> list[dict[str, Any]]:
+    """Deliveries whose outcome is unknown (the sender stopped while handing them over), oldest
+    first: what an operator needs to decide on a resend, and nothing personal (no address, no name,
+    no recipient)."""
+    rows = (
+        await session.execute(
+            select(
+                Delivery.id,
+                Delivery.template,
+                Delivery.attempts,
+                Delivery.created_at,
+                Delivery.claimed_at.label("last_attempt_at"),
+            )
+            .where(Delivery.status == domain.UNCONFIRMED)
+            .order_by(Delivery.claimed_at, Delivery.id)
+            .limit(limit)
+        )
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
 # --- subject access ----------------------------------------------------------------------------------
 
 PERSONAL_DATA = [

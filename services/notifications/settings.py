@@ -23,7 +23,6 @@ class DeliveryConfig:
     retry_max_s: float = 3600.0
     lease_s: float = 120.0
     recover_interval_s: float = 5.0  # how often an instance looks for expired claims (≪ lease_s)
-    record_delay_s: float = 0.2  # how long a sent record may wait for a claim to carry it
     claim_linger_s: float = 0.005  # woken by a new delivery: wait this long so that one claim takes several
     contact_wait_s: float = 600.0  # how long to wait for a recipient's contact details to arrive
     # A contact usually arrives within milliseconds of the event (it comes on another topic), so the

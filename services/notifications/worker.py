@@ -3,12 +3,16 @@ once per (event, recipient), and the reminder scheduler, which fires due reminde
 
 The delivery worker drives the steps of ``sending.py`` (claim, hand over, record, recover), each in a
 transaction of its own, with up to ``concurrency`` sends in flight. Hand-overs and ``sent`` records
-are written by one writer: every hand-over waiting when it starts goes into one statement, and the
-sent records wait (up to ``record_delay_s``) for the next claim's transaction to carry them (one
-UPDATE and one outbox insert for all), so under load many sends cost one transaction, not one each.
-A sender waits until its hand-over is committed before DATA. Woken by a new delivery (the
-after-commit hook of ``commands.record``), the worker lingers ``claim_linger_s`` so that one claim
-takes several rows.
+are written by one writer, at once: every write waiting when it starts goes into one round (a
+hand-over alone is one autocommitted statement; with sent records it is one transaction), so under
+load many sends cost one round, not one each, and no write waits for a timer. A sender waits until
+its hand-over is committed before DATA. Its ``sent`` record is queued for the writer the moment the
+server answers, and its slot is free at once; the next claim's transaction takes any record the
+writer has not taken yet, so a record is written before the next claim or with it, never after.
+Between the server's answer to DATA and the record there is only that one commit, so a kill can
+leave ``unconfirmed`` only a message whose answer had not been recorded yet (the server may or may
+not have it). Woken by a new delivery (the after-commit hook of ``commands.record``), the worker lingers
+``claim_linger_s`` so that one claim takes several rows.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,14 +40,29 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Sessions = Callable[[], async_sessionmaker[AsyncSession]]
+T = TypeVar("T")
+
+# A sent record the database would not take (it is away) is tried again after this long, doubling.
+RECORD_RETRY_FIRST_S = 0.2
+RECORD_RETRY_MAX_S = 5.0
 
 
 @dataclass
-class _HandOver:
-    """A hand-over waiting for the writer; ``done`` says whether the row was still ours to hand over."""
+class _Write:
+    """A write waiting for the writer: a hand-over (``sent_at`` None; ``done`` says whether the row was
+    still ours to hand over) or the record of a sent e-mail (``sent_at``: when DATA was accepted)."""
 
     job: Job
+    sent_at: datetime | None = None
     done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def succeed(self, result: bool) -> None:
+        if not self.done.done():  # its sender may have been cancelled meanwhile
+            self.done.set_result(result)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
 
 
 class DeliveryWorker:
@@ -59,15 +79,13 @@ class DeliveryWorker:
             channels=(commands.DELIVERIES,),
         )
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._hand_overs: list[_HandOver] = []
+        self._writes: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
-        self._sent: list[tuple[Job, datetime]] = []  # sent, not yet recorded: (job, when DATA was accepted)
-        self._sent_timer: asyncio.TimerHandle | None = None
-        self._record_now = False
+        self._stopping = asyncio.Event()
         self._next_recover = 0.0
         self._more_due = False  # the last claim filled its limit: more rows may be waiting
-        self.write_rounds = 0  # hand-over statements the writer ran (for tests and benchmarks)
-        self.record_rounds = 0  # transactions that recorded sent e-mails (for tests and benchmarks)
+        self.write_rounds = 0  # writer rounds that handed over (for tests and benchmarks)
+        self.record_rounds = 0  # writer rounds that recorded sent e-mails (for tests and benchmarks)
 
     def wake(self) -> None:
         self.loop.wake()
@@ -79,7 +97,7 @@ class DeliveryWorker:
         await self.recover()
         jobs = await self.claim()
         await asyncio.gather(*(self.deliver(job) for job in jobs))
-        await self.record_sent()
+        await self.written()
         return len(jobs)
 
     async def _dispatch(self) -> int:
@@ -91,8 +109,6 @@ class DeliveryWorker:
         free = min(self.config.concurrency - len(self._in_flight), self.config.batch_size)
         if free <= 0:
             self._more_due = True
-            if self._record_now:  # no claim to carry the sent records: record them on their own
-                await self.record_sent()
             return 0
         jobs = await self.claim(free)
         for job in jobs:
@@ -117,27 +133,33 @@ class DeliveryWorker:
             return await sending.recover(s, self.clock(), self.config)
 
     async def claim(self, limit: int | None = None) -> list[Job]:
-        """Claim due rows; the same transaction records the sent e-mails that are waiting."""
-        now = self.clock()
-        sent = self._take_sent()
+        """Claim due rows (up to ``limit``, or a batch); the same transaction records the sent e-mails
+        the writer has not taken yet."""
+        records = [w for w in self._writes if w.sent_at is not None]
+        self._writes = [w for w in self._writes if w.sent_at is None]
         try:
             async with self.sessions()() as s, s.begin():
-                await sending.record_sent(s, sent)
-                jobs, full = await sending.claim(s, now, limit or self.config.batch_size, self.config)
+                await sending.record_sent(s, [(w.job, w.sent_at) for w in records if w.sent_at is not None])
+                jobs, full = await sending.claim(s, self.clock(), limit or self.config.batch_size, self.config)
         except BaseException:
-            self._requeue_sent(sent)
+            if records:  # the writer tries them again
+                self._writes[:0] = records
+                self._start_writer()
             raise
+        for w in records:
+            w.succeed(True)
+        self.record_rounds += bool(records)
         self._more_due = full
-        if sent:
-            self.record_rounds += 1
         return jobs
 
     async def deliver(self, job: Job) -> None:
+        """Send one claimed e-mail and record the outcome: a failure before returning, a sent e-mail
+        queued for the writer (``written`` waits for it)."""
         handed_over = False
 
         async def before_data() -> bool:
             nonlocal handed_over
-            handed_over = await self._hand_over(job)
+            handed_over = await self._write(_Write(job))
             return handed_over
 
         try:
@@ -154,96 +176,80 @@ class DeliveryWorker:
             log.warning("delivery %s attempt %d: %s", job.delivery_id, job.attempts, error)
             await self._record_failure(job, error, uncertain=handed_over or isinstance(exc, Uncertain))
             return
-        self._queue_sent(job)
+        self._writes.append(_Write(job, sent_at=self.clock()))
+        self._start_writer()
 
     async def _record_failure(self, job: Job, error: str, *, uncertain: bool) -> None:
         async with self.sessions()() as s, s.begin():
             await sending.record_failure(s, job, error, uncertain=uncertain, now=self.clock(), config=self.config)
 
-    # --- hand-overs, grouped ------------------------------------------------------------------
+    # --- hand-overs and sent records, grouped by one writer ----------------------------------------
 
-    async def _hand_over(self, job: Job) -> bool:
-        """Queue a hand-over and wait until it is committed; False if the row was no longer ours."""
-        write = _HandOver(job)
-        self._hand_overs.append(write)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_waiting(), name="notifications-delivery-writer")
+    async def _write(self, write: _Write) -> bool:
+        """Queue a write and wait until it is committed; for a hand-over, False if the row was no
+        longer ours."""
+        self._writes.append(write)
+        self._start_writer()
         return await write.done
 
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_waiting(), name="notifications-delivery-writer")
+
+    async def written(self) -> None:
+        """Wait until every queued write is done (committed, or given up when stopping)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
     async def _write_waiting(self) -> None:
-        while self._hand_overs:
-            group, self._hand_overs = self._hand_overs, []
+        retry_s = RECORD_RETRY_FIRST_S
+        while self._writes:
+            group, self._writes = self._writes, []
+            hand_overs = [w for w in group if w.sent_at is None]
+            records = [w for w in group if w.sent_at is not None]
             try:
-                won = await self._write_hand_overs([w.job for w in group])
-            except Exception as exc:  # the database is away: each sender handles it (not handed over)
-                for w in group:
-                    if not w.done.done():
-                        w.done.set_exception(exc)
-                continue
-            for w in group:
-                if not w.done.done():
-                    w.done.set_result(w.job.delivery_id in won)
-
-    async def _write_hand_overs(self, jobs: list[Job]) -> set[uuid.UUID]:
-        """One statement, committed on its own (autocommit: no BEGIN/COMMIT round trips)."""
-        for attempt in (1, 2):
-            try:
-                async with self.sessions()() as s:
-                    await s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    won = await sending.hand_over(s, jobs)
-                    await s.commit()
-            except DBAPIError as exc:
-                # A pooled connection that PostgreSQL closed (a restart) fails on first use; once
-                # more on a fresh one. Should the first have been applied after all, the second
-                # finds nothing in `sending`: not handed over, not sent (at most once either way).
-                if attempt == 1 and exc.connection_invalidated:
+                won = await self._write_round([w.job for w in hand_overs], [(w.job, w.sent_at) for w in records])
+            except Exception as exc:  # the database is away
+                for w in hand_overs:  # each sender handles it: not handed over, nothing sent
+                    w.fail(exc)
+                if not records:
                     continue
-                raise
-            self.write_rounds += 1
+                if self._stopping.is_set():  # left handing_over: recovered as unconfirmed, never sent twice
+                    log.error("could not record %d sent e-mails before stopping (%s)", len(records), type(exc).__name__)
+                    for w in records:
+                        w.succeed(False)
+                    continue
+                log.warning("could not record %d sent e-mails (%s); trying again", len(records), type(exc).__name__)
+                self._writes[:0] = records  # the server has them: recorded as soon as the database is back
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), retry_s)
+                retry_s = min(retry_s * 2, RECORD_RETRY_MAX_S)
+                continue
+            retry_s = RECORD_RETRY_FIRST_S
+            for w in group:
+                w.succeed(w.sent_at is not None or w.job.delivery_id in won)
+
+    async def _write_round(self, hand_overs: list[Job], sent: list[tuple[Job, datetime | None]]) -> set[uuid.UUID]:
+        """Hand-overs alone: one statement, committed on its own (autocommit: no BEGIN/COMMIT round
+        trips). With sent records: one transaction for both."""
+
+        async def hand_over_only() -> set[uuid.UUID]:
+            async with self.sessions()() as s:
+                await s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                won = await sending.hand_over(s, hand_overs)
+                await s.commit()
             return won
-        raise AssertionError("unreachable")
 
-    # --- sent records: carried by the next claim's transaction ------------------------------------
-
-    def _queue_sent(self, job: Job) -> None:
-        """Record later: a kill before that leaves the row handing_over, recovered as unconfirmed."""
-        self._sent.append((job, self.clock()))
-        if self._sent_timer is None:
-            self._sent_timer = asyncio.get_running_loop().call_later(self.config.record_delay_s, self._record_due)
-
-    def _record_due(self) -> None:
-        self._sent_timer = None
-        self._record_now = True
-        self.loop.wake()
-
-    def _take_sent(self) -> list[tuple[Job, datetime]]:
-        sent, self._sent = self._sent, []
-        self._record_now = False
-        if self._sent_timer is not None:
-            self._sent_timer.cancel()
-            self._sent_timer = None
-        return sent
-
-    def _requeue_sent(self, sent: list[tuple[Job, datetime]]) -> None:
-        """Recording failed (the database is away): try again with the next claim."""
-        if sent:
-            self._sent[:0] = sent
-            if self._sent_timer is None:
-                loop = asyncio.get_running_loop()
-                self._sent_timer = loop.call_later(self.config.record_delay_s, self._record_due)
-
-    async def record_sent(self) -> None:
-        """Record the sent e-mails that are waiting, in a transaction of their own."""
-        sent = self._take_sent()
-        if not sent:
-            return
-        try:
+        async def with_records() -> set[uuid.UUID]:
             async with self.sessions()() as s, s.begin():
-                await sending.record_sent(s, sent)
-        except BaseException:
-            self._requeue_sent(sent)
-            raise
-        self.record_rounds += 1
+                won = await sending.hand_over(s, hand_overs) if hand_overs else set()
+                await sending.record_sent(s, [(job, at) for job, at in sent if at is not None])
+            return won
+
+        won = await _once_more_if_the_connection_was_gone(with_records if sent else hand_over_only)
+        self.write_rounds += bool(hand_overs)
+        self.record_rounds += bool(sent)
+        return won
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -253,21 +259,32 @@ class DeliveryWorker:
         return self._more_due and len(self._in_flight) < self.config.concurrency
 
     def start(self) -> None:
+        self._stopping.clear()
         self.loop.start()
 
     async def stop(self) -> None:
         """Finish the sends in flight and record their outcomes, then stop."""
         await self.loop.stop()
+        # From now on a sent record the database does not take is not tried again: its row stays
+        # handing_over and is recovered as unconfirmed (never sent twice).
+        self._stopping.set()
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await self._writer
-        try:
-            await self.record_sent()
-        except Exception:  # the rows stay handing_over: recovered as unconfirmed, never sent twice
-            log.exception("could not record %d sent e-mails before stopping", len(self._sent))
-        self._take_sent()
+        with contextlib.suppress(Exception):
+            await self.written()
+
+
+async def _once_more_if_the_connection_was_gone(write: Callable[[], Awaitable[T]]) -> T:
+    """A pooled connection that PostgreSQL closed (a restart) fails on first use; once more on a fresh
+    one. Should the first have been applied after all, the second finds nothing to change: a hand-over
+    finds no row in ``sending`` (not handed over, not sent: at most once either way), a sent record
+    finds the row already ``sent``."""
+    try:
+        return await write()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await write()
 
 
 def reminder_worker(sessions: Sessions, clock: Clock, poll_interval_s: float = 60.0) -> Worker:

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,9 +25,28 @@ from lbb.devstack import Stack, wait_until
 from lbb.mailsink import MailSink
 from tests.conftest import GATEWAY_TEST_ENV, NOTIFICATIONS_TEST_ENV, database, gateway_client, started
 
+if TYPE_CHECKING:
+    from tests.faults.stream import Mailbox, Sources
+
 
 def fault_n() -> int:
     return int(os.environ.get("LBB_FAULT_N", "100"))
+
+
+@dataclass
+class Count:
+    """What a scenario expected of one effect and what it found."""
+
+    expected: int
+    found: int  # rows, e-mails received, or distinct events (envelope ids) on a topic
+    distinct: int  # different effects among them, by business key
+    repeats: int | None = None  # topics only: records repeating an envelope id (at least once; inboxes drop them)
+    out_of_order: int | None = None  # topics only: records after a later event of their key (per partition)
+    keyed: bool = False  # a primary key or unique index keeps found == distinct: only a loss can show
+
+    @property
+    def exact(self) -> bool:
+        return self.found == self.distinct == self.expected and not self.out_of_order
 
 
 @dataclass
@@ -36,23 +56,47 @@ class Row:
     sent: int
     found: int
     lost: int
-    duplicated: int
+    duplicated: int | None  # None: a key makes a duplicate impossible to count
+    repeated: int | None  # None: not a topic
+    out_of_order: int | None  # None: not a topic
 
 
 @dataclass
 class Ledger:
     rows: list[Row] = field(default_factory=list)
 
-    def record(self, scenario: str, effect: str, sent: int, found: int, distinct: int) -> Row:
-        """``found`` rows/records of which ``distinct`` are different effects; ``sent`` expected."""
-        row = Row(scenario, effect, sent, found, max(sent - distinct, 0), found - distinct)
+    def record(self, scenario: str, effect: str, c: Count) -> Row:
+        row = Row(
+            scenario,
+            effect,
+            c.expected,
+            c.found,
+            max(c.expected - c.distinct, 0),
+            None if c.keyed else c.found - c.distinct,
+            c.repeats,
+            c.out_of_order,
+        )
         self.rows.append(row)
         return row
 
     def table(self) -> str:
-        head = ("scenario", "effect", "events sent", "effects found", "lost", "duplicated")
+        head = ("scenario", "effect", "expected", "found", "lost", "duplicated", "redelivered", "out of order")
+
+        def cell(value: int | None, absent: str) -> str:
+            return absent if value is None else str(value)
+
         cells = [head] + [
-            (r.scenario, r.effect, str(r.sent), str(r.found), str(r.lost), str(r.duplicated)) for r in self.rows
+            (
+                r.scenario,
+                r.effect,
+                str(r.sent),
+                str(r.found),
+                str(r.lost),
+                cell(r.duplicated, "(key)"),
+                cell(r.repeated, ""),
+                cell(r.out_of_order, ""),
+            )
+            for r in self.rows
         ]
         widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
 
@@ -66,6 +110,13 @@ class Ledger:
 
 
 LEDGER = Ledger()
+KEY = (
+    "duplicated: the same effect twice by its business key; (key): a primary key or unique index makes a\n"
+    "duplicate impossible there, so only a loss can show. redelivered (topics): records repeating an envelope\n"
+    "id, which the relay may publish more than once (at least once) and every consumer's inbox drops.\n"
+    "out of order (topics): records of a key that came after a later event of that key on its partition.\n"
+    "README.md, 'Fault tests', says what each row counts and why it could show a duplicate."
+)
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +128,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if LEDGER.rows:
         terminalreporter.section("fault tests: nothing lost, nothing doubled")
         terminalreporter.write_line(LEDGER.table())
+        terminalreporter.write_line(KEY)
 
 
 def recover(stack: Stack, timeout_s: float = 90) -> None:
@@ -114,6 +166,21 @@ def stack() -> Iterator[Stack]:
 def mail(stack: Stack) -> MailSink:
     assert stack.smtp is not None
     return stack.smtp.sink
+
+
+@pytest.fixture(scope="session")
+def mailbox(mail: MailSink) -> Mailbox:
+    from tests.faults.stream import Mailbox
+
+    return Mailbox(mail)
+
+
+@pytest.fixture
+async def sources(stack: Stack, engine: Any, topic_reader: Any, mailbox: Mailbox) -> Sources:
+    """Where a scenario counts: the schemas, the stream's topics read from their beginning, the SMTP server."""
+    from tests.faults.stream import STREAM_TOPICS, Sources, Topics
+
+    return Sources(engine, Topics(await topic_reader(list(STREAM_TOPICS))), mailbox, stack.gateway_url)
 
 
 # Made again here, not taken from tests/conftest.py: a session fixture keeps what it first made, and

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 from typing import Any
 
 import httpx
@@ -27,11 +31,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.people import contact_recorded
+from bench.people import email as burst_email
+from lbb import deliveries as operator
+from lbb.mailsink import MailSink
+from services.notifications.domain import TEMPLATES as MAIL_TEMPLATES
+from services.notifications.render import delivery_message_id
 from shared import events as ev
 from shared import topics
 from shared.envelope import wrap
 from tests.conftest import TopicReader, envelopes, eventually
-from tests.faults.conftest import Ledger
+from tests.faults.conftest import Count, Ledger
 from tests.flows import ADMIN, BOARD, application
 
 COHORT_SIZE = 10
@@ -195,64 +204,197 @@ async def publish_pairs(client: Client, stream: Stream, timeout_s: float = 120) 
         await eventually(publish_the_paired, timeout_s, "every cohort to be paired")
 
 
-@dataclass
-class Count:
-    expected: int
-    found: int  # rows or distinct events
-    distinct: int  # different effects among them
+# --- where the stream's effects are counted -------------------------------------------------------
 
-    @property
-    def exact(self) -> bool:
-        return self.found == self.distinct == self.expected
+# The topics the stream puts events on, read back from the broker (feedback publishes nothing for it).
+STREAM_TOPICS = (topics.APPLICATIONS, topics.CONTACTS, topics.PAIRING, topics.NOTIFICATIONS)
+TEMPLATE_OF_SUBJECT = {t.title: name for name, t in MAIL_TEMPLATES.items()}
+MESSAGE_ID_DOMAIN = "beyond-boundaries.nhs.uk"  # the notifications service's default
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    message_id: str
+    template: str
+
+
+class Mailbox:
+    """What the SMTP server (the stack's sink) received, each message's headers read once."""
+
+    def __init__(self, sink: MailSink) -> None:
+        self.sink = sink
+        self.mails: list[Mail] = []
+        self._parser = BytesHeaderParser(policy=policy.default)
+
+    def read(self) -> list[Mail]:
+        new = self.sink.received[len(self.mails) :]
+        for raw in new:
+            headers = self._parser.parsebytes(raw)
+            subject = str(headers["Subject"] or "")
+            self.mails.append(
+                Mail(
+                    parseaddr(str(headers["To"] or ""))[1].lower(),
+                    str(headers["Message-ID"] or ""),
+                    TEMPLATE_OF_SUBJECT.get(subject, subject),
+                )
+            )
+        return self.mails
+
+    def has(self, message_id: str) -> bool:
+        """Whether the mail system has a message (what an operator asks it before a resend)."""
+        return any(m.message_id == message_id for m in self.read())
+
+    def count(self, addresses: set[str], expected: int, label: str = "") -> dict[str, Count]:
+        """E-mails to ``addresses``: a message the server took twice shows under (recipient, Message-ID);
+        a second delivery of the same notice (a doubled event upstream gets a new delivery and with it
+        a new Message-ID) shows under (recipient, template)."""
+        mails = [m for m in self.read() if m.to in addresses]
+        return {
+            f"{label}e-mails received, by (recipient, Message-ID)": Count(
+                expected, len(mails), len({(m.to, m.message_id) for m in mails})
+            ),
+            f"{label}e-mails received, by (recipient, template)": Count(
+                expected, len(mails), len({(m.to, m.template) for m in mails})
+            ),
+        }
+
+
+class Topics:
+    """The stream's topics read back from the broker the way an outside system would, each record
+    parsed once."""
+
+    def __init__(self, reader: TopicReader) -> None:
+        self.reader = reader
+        self.events: list[tuple[str, dict[str, Any]]] = []  # (topic, envelope)
+        self._parsed = 0
+
+    async def read(self) -> list[tuple[str, dict[str, Any]]]:
+        records = await self.reader.poll()
+        for record in records[self._parsed :]:
+            try:
+                self.events.append((record.topic, json.loads(record.value)))
+            except (ValueError, TypeError):  # poison-message tests leave non-JSON records on the topics
+                continue
+        self._parsed = len(records)
+        return self.events
+
+
+@dataclass
+class Sources:
+    """Where a scenario's effects are counted: the services' schemas, the topics, the SMTP server."""
+
+    engine: AsyncEngine
+    topics: Topics
+    mailbox: Mailbox
+    gateway_url: str
 
 
 # the fellows of each pair row, one per line
 MEMBERS = "json_array_elements_text(CAST(p.fellow_ids AS json)) f"
 
 
-async def _count(engine: AsyncEngine, expected: int, sql: str, **params: Any) -> Count:
-    """``expected`` effects against what ``sql`` counts: the rows found and the distinct effects among them."""
+async def _count(engine: AsyncEngine, expected: int, sql: str, *, keyed: bool = False, **params: Any) -> Count:
+    """``expected`` effects against what ``sql`` counts: the rows found and the distinct effects among
+    them. ``keyed``: a primary key or unique index makes the two equal, so only a loss can show."""
     async with engine.connect() as c:
         found, distinct = (await c.execute(text(sql), params)).one()
-    return Count(expected, int(found or 0), int(distinct or 0))
+    return Count(expected, int(found or 0), int(distinct or 0), keyed=keyed)
 
 
-async def count_effects(engine: AsyncEngine, reader: TopicReader, stream: Stream) -> dict[str, Count]:
-    """Every effect the stream must leave, counted in the schema that owns it and on the topic."""
+def _topic_key(topic: str, e: dict[str, Any], stream: Stream, fellows: set[str]) -> Any:
+    """The business key of a stream's event on ``topic`` (None: not the stream's, or not counted)."""
+    data, kind = e.get("data") or {}, e.get("type")
+    if topic == topics.APPLICATIONS and kind in APPLICATION_EVENTS:
+        subject = str(data.get("application_id") or data.get("fellow_id") or "")
+        return (kind, subject) if subject in fellows else None
+    if topic == topics.CONTACTS and kind == "ContactRecorded":
+        return data.get("person_id") if data.get("person_id") in fellows else None
+    if topic == topics.PAIRING and kind == "PairAssigned":
+        return data.get("pair_id") if data.get("cohort_id") in stream.cohort_ids else None
+    if topic == topics.NOTIFICATIONS and kind == "NotificationSent":
+        return data.get("delivery_id") if data.get("recipient_id") in fellows else None
+    return None
+
+
+async def count_topics(read: Topics, stream: Stream, expected: dict[str, int]) -> dict[str, Count]:
+    """Each topic's events of the stream by envelope id: ``found`` distinct events, ``distinct`` their
+    business keys (one fact published as two events is a duplicate), ``repeats`` records whose
+    envelope id came before (the relay delivers at least once; every consumer's inbox drops them)."""
+    fellows = set(stream.fellow_ids)
+    records = {t: 0 for t in STREAM_TOPICS}
+    by_key: dict[str, dict[Any, set[str]]] = {t: {} for t in STREAM_TOPICS}
+    # records of one message key share a partition and are read in offset order: an application's
+    # events must come as submitted, endorsed, shortlisted, enrolled (the other topics' counted
+    # events are one per key); a record after a later stage of its key is out of order, repeats too
+    latest: dict[str, int] = {}
+    out_of_order = {t: 0 for t in STREAM_TOPICS}
+    for topic, e in await read.read():
+        if topic in by_key and (key := _topic_key(topic, e, stream, fellows)) is not None:
+            records[topic] += 1
+            by_key[topic].setdefault(key, set()).add(str(e.get("id")))
+            if topic == topics.APPLICATIONS:
+                kind, subject = key
+                stage = APPLICATION_EVENTS.index(kind)
+                out_of_order[topic] += stage < latest.get(subject, -1)
+                latest[subject] = max(stage, latest.get(subject, -1))
+    counts = {}
+    for topic, keys in by_key.items():
+        events = sum(len(ids) for ids in keys.values())
+        counts[f"{topic}, by envelope id"] = Count(
+            expected[topic], events, len(keys), repeats=records[topic] - events, out_of_order=out_of_order[topic]
+        )
+    return counts
+
+
+async def count_effects(sources: Sources, stream: Stream) -> dict[str, Count]:
+    """Every effect the stream must leave: in the schema that owns it, on the topics, at the SMTP server."""
+    engine = sources.engine
     n = len(stream.fellow_ids)
     ids = {"c": stream.cohort_ids, "f": stream.fellow_ids}
     any_c = "cohort_id = ANY(CAST(:c AS uuid[]))"
     counts: dict[str, Count] = {}
-    counts["applications.application"] = await _count(
+    counts["applications.application (unique index)"] = await _count(
         engine,
         n,
         "SELECT count(*), count(DISTINCT lower(email)) FROM applications.application"
         f" WHERE {any_c} AND state = 'enrolled'",
+        keyed=True,
         c=ids["c"],
     )
-    wanted = set(stream.fellow_ids)
-    events: dict[tuple[str, str], set[str]] = {}
-    for e in envelopes(await reader.poll()):
-        data = e.get("data") or {}
-        subject = str(data.get("application_id") or data.get("fellow_id") or "")
-        if e.get("type") in APPLICATION_EVENTS and subject in wanted:
-            events.setdefault((e["type"], subject), set()).add(e["id"])
-    counts[topics.APPLICATIONS] = Count(4 * n, sum(len(v) for v in events.values()), len(events))
-    # pairing and feedback each project every fellow and hold each in one pair
+    # pairing and feedback each project every fellow (primary key: only a loss can show) and hold each
+    # in one pair (a list in a pair row: nothing stops a fellow from being in two)
     for fellows, pairs in (("pairing.fellow", "pairing.pair"), ("feedback.fellow", "feedback.exchange_pair")):
-        counts[fellows] = await _count(
-            engine, n, f"SELECT count(*), count(DISTINCT id) FROM {fellows} WHERE {any_c}", c=ids["c"]
+        counts[f"{fellows} (primary key)"] = await _count(
+            engine, n, f"SELECT count(*), count(DISTINCT id) FROM {fellows} WHERE {any_c}", keyed=True, c=ids["c"]
         )
-        counts[f"{pairs} (fellows)"] = await _count(
+        counts[f"{pairs}, fellows in pairs"] = await _count(
             engine, n, f"SELECT count(*), count(DISTINCT f) FROM {pairs} p, {MEMBERS} WHERE {any_c}", c=ids["c"]
         )
-    counts["notifications.delivery"] = await _count(
+    counts["notifications.delivery, by (recipient, template)"] = await _count(
         engine,
         5 * n,
         "SELECT count(*), count(DISTINCT (recipient_id, template)) FROM notifications.delivery"
         " WHERE recipient_id = ANY(CAST(:f AS uuid[]))",
         f=ids["f"],
     )
+    async with engine.connect() as c:
+        sent = await c.scalar(
+            text(
+                "SELECT count(*) FROM notifications.delivery"
+                " WHERE recipient_id = ANY(CAST(:f AS uuid[])) AND status = 'sent'"
+            ),
+            {"f": ids["f"]},
+        )
+    expected = {
+        topics.APPLICATIONS: 4 * n,
+        topics.CONTACTS: n,
+        topics.PAIRING: sum(len(c.fellows) // 2 for c in stream.cohorts),
+        topics.NOTIFICATIONS: int(sent or 0),  # one NotificationSent per delivery recorded as sent
+    }
+    counts |= await count_topics(sources.topics, stream, expected)
+    addresses = {stream.email(c, i).lower() for c in stream.cohorts for i in range(len(c.fellows))}
+    counts |= sources.mailbox.count(addresses, 5 * n)
     return counts
 
 
@@ -267,9 +409,40 @@ def dead_letters(reader: TopicReader, stream: Stream) -> int:
     return found
 
 
+async def operator_resends(sources: Sources, stream: Stream, timeout_s: float = 120) -> tuple[int, int]:
+    """Once the stream's deliveries are settled, do what an operator does with ``unconfirmed`` ones
+    (`lbb deliveries unconfirmed`, then `resend` through the gateway): ask the mail system whether
+    it has each Message-ID and resend those it does not have. Returns (unconfirmed, resent)."""
+    query = text(
+        "SELECT id, status FROM notifications.delivery WHERE recipient_id = ANY(CAST(:f AS uuid[]))"
+        " AND status IN ('pending', 'sending', 'handing_over', 'unconfirmed')"
+    )
+    waiting: list[Any] = []
+
+    async def settled() -> bool:
+        nonlocal waiting
+        async with sources.engine.connect() as c:
+            waiting = list((await c.execute(query, {"f": stream.fellow_ids})).all())
+        return all(r.status == "unconfirmed" for r in waiting)
+
+    with contextlib.suppress(AssertionError):  # what is still on its way shows in the counts
+        await eventually(settled, timeout_s, "every delivery of the stream to be settled")
+    ours = {str(r.id) for r in waiting if r.status == "unconfirmed"}
+    if not ours:
+        return 0, 0
+    listed = await asyncio.to_thread(operator.unconfirmed, sources.gateway_url)
+    unconfirmed = [row["id"] for row in listed if row["id"] in ours]
+    assert len(unconfirmed) == len(ours), "`lbb deliveries unconfirmed` does not list them all"
+    resent = 0
+    for delivery_id in unconfirmed:
+        if not sources.mailbox.has(delivery_message_id(delivery_id, MESSAGE_ID_DOMAIN)):
+            await asyncio.to_thread(operator.resend, sources.gateway_url, delivery_id)
+            resent += 1
+    return len(unconfirmed), resent
+
+
 async def settle(
-    engine: AsyncEngine,
-    reader: TopicReader,
+    sources: Sources,
     stream: Stream,
     ledger: Ledger,
     scenario: str,
@@ -277,20 +450,27 @@ async def settle(
     dlq: TopicReader | None = None,
     burst: Burst | None = None,
 ) -> dict[str, Count]:
-    """Wait until every effect is there, record the counts in the ledger, and fail on any loss or double."""
+    """Wait until every effect is there, record the counts in the ledger, and fail on any loss or double.
+    Unconfirmed deliveries are first handled as an operator would (see ``operator_resends``)."""
+    unconfirmed, resent = await operator_resends(sources, stream)
+    if unconfirmed:
+        scenario += f" ({unconfirmed} unconfirmed, {resent} resent)"
     last: dict[str, Count] = {}
+
+    async def counted() -> dict[str, Count]:
+        return await count_effects(sources, stream) | (await burst.count(sources) if burst else {})
 
     async def complete() -> bool:
         nonlocal last
-        last = await count_effects(engine, reader, stream) | (await burst.count(engine) if burst else {})
-        return all(c.found >= c.expected for c in last.values())
+        last = await counted()
+        return all(c.distinct >= c.expected for c in last.values())
 
     with contextlib.suppress(AssertionError):  # the table shows what is missing; the assert below fails
         await eventually(complete, timeout_s, f"every effect of {scenario}")
     # counted once more after completion, so a double that lands late is still seen
-    last = await count_effects(engine, reader, stream) | (await burst.count(engine) if burst else {})
+    last = await counted()
     for effect, c in last.items():
-        ledger.record(scenario, effect, c.expected, c.found, c.distinct)
+        ledger.record(scenario, effect, c)
     wrong = {effect: c for effect, c in last.items() if not c.exact}
     assert not wrong, f"{scenario}: lost or doubled effects: {wrong}"
     if dlq is not None:
@@ -353,26 +533,35 @@ class Burst:
         finally:
             await producer.stop()
 
-    async def count(self, engine: AsyncEngine) -> dict[str, Count]:
+    async def count(self, sources: Sources) -> dict[str, Count]:
+        """The burst's effects: the projections (primary keys: only a loss can show), the deliveries by
+        (recipient, template), and the e-mails the SMTP server received."""
+        engine = sources.engine
         n, f, c = self.size, [str(x) for x in self.fellow_ids], str(self.cohort_id)
         any_f = "= ANY(CAST(:f AS uuid[]))"
         counts = {
-            "burst: notifications.contact": await _count(
+            "burst: notifications.contact (primary key)": await _count(
                 engine,
                 n,
                 f"SELECT count(*), count(DISTINCT person_id) FROM notifications.contact WHERE person_id {any_f}",
+                keyed=True,
                 f=f,
             )
         }
         for fellows in ("pairing.fellow", "feedback.fellow"):
-            counts[f"burst: {fellows}"] = await _count(
-                engine, n, f"SELECT count(*), count(DISTINCT id) FROM {fellows} WHERE cohort_id = CAST(:c AS uuid)", c=c
+            counts[f"burst: {fellows} (primary key)"] = await _count(
+                engine,
+                n,
+                f"SELECT count(*), count(DISTINCT id) FROM {fellows} WHERE cohort_id = CAST(:c AS uuid)",
+                keyed=True,
+                c=c,
             )
-        counts["burst: notifications.delivery"] = await _count(
+        counts["burst: notifications.delivery, by (recipient, template)"] = await _count(
             engine,
             n,
             "SELECT count(*), count(DISTINCT (recipient_id, template)) FROM notifications.delivery"
             f" WHERE template = 'fellow_enrolled' AND recipient_id {any_f}",
             f=f,
         )
-        return counts
+        addresses = {burst_email(x).lower() for x in self.fellow_ids}
+        return counts | sources.mailbox.count(addresses, n, "burst: ")

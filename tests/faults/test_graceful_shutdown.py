@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lbb.devstack import Stack, wait_until
 from shared import topics
 from tests.conftest import envelopes, eventually
-from tests.faults.conftest import Ledger, fault_n, recover
-from tests.faults.stream import Burst, Count
+from tests.faults.conftest import Count, Ledger, fault_n, recover
+from tests.faults.stream import Burst, Sources
 
 SERVICE = "notifications"
 GROUP = f"lbb-{SERVICE}"
@@ -45,7 +45,7 @@ async def inbox(engine: AsyncEngine, ids: list[uuid.UUID]) -> set[str]:
 
 
 async def test_sigterm_drains_in_flight_handlers_commits_and_exits_cleanly(
-    stack: Stack, engine: AsyncEngine, topic_reader: Any, ledger: Ledger
+    stack: Stack, engine: AsyncEngine, sources: Sources, topic_reader: Any, ledger: Ledger
 ) -> None:
     bootstrap = str(stack.kafka_bootstrap_servers)
     proc = stack.processes[SERVICE]
@@ -118,12 +118,12 @@ async def test_sigterm_drains_in_flight_handlers_commits_and_exits_cleanly(
         await asyncio.get_running_loop().run_in_executor(None, wait_until, proc.healthy, 60, "the restart")
 
         async def counted() -> dict[str, Count] | None:
-            counts = await burst.count(engine)
+            counts = await burst.count(sources)
             return counts if all(c.found >= c.expected for c in counts.values()) else None
 
         counts = await eventually(counted, 90, "every effect of the burst")
         for effect, c in counts.items():
-            ledger.record(scenario, effect, c.expected, c.found, c.distinct)
+            ledger.record(scenario, effect, c)
         assert all(c.exact for c in counts.values()), counts
     finally:
         await blocker.close()

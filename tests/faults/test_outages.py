@@ -14,12 +14,11 @@ import time
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
 from shared import topics
 from tests.faults.conftest import Ledger, fault_n, recover
-from tests.faults.stream import Burst, Client, prepare, publish_pairs, run, settle
+from tests.faults.stream import Burst, Client, Sources, prepare, publish_pairs, run, settle
 
 
 def dlq_topics() -> list[str]:
@@ -27,7 +26,7 @@ def dlq_topics() -> list[str]:
 
 
 async def test_the_gateway_keeps_taking_applications_while_the_broker_is_frozen(
-    stack: Stack, gateway: httpx.AsyncClient, engine: AsyncEngine, topic_reader: Any, ledger: Ledger
+    stack: Stack, gateway: httpx.AsyncClient, sources: Sources, topic_reader: Any, ledger: Ledger
 ) -> None:
     """SIGSTOP of the broker (it keeps its topics in memory only, so stopping it would lose them):
     every request still succeeds at once, the outbox holds the events, and after SIGCONT they flow."""
@@ -35,7 +34,6 @@ async def test_the_gateway_keeps_taking_applications_while_the_broker_is_frozen(
     assert stack.kafka is not None, "the fault tests run the embedded broker"
     client = Client(gateway, retry_for_s=0)  # no retries: every request must succeed while the broker is away
     stream = await prepare(client, "broker", fault_n())
-    reader = await topic_reader([topics.APPLICATIONS])
     dlq = await topic_reader(dlq_topics())
     try:
         stack.kafka.pause()
@@ -47,14 +45,14 @@ async def test_the_gateway_keeps_taking_applications_while_the_broker_is_frozen(
         stack.kafka.resume()
         frozen_s = time.monotonic() - frozen_at
         await publish_pairs(client, stream)
-        await settle(engine, reader, stream, ledger, f"broker frozen {frozen_s:.0f}s", dlq=dlq)
+        await settle(sources, stream, ledger, f"broker frozen {frozen_s:.0f}s", dlq=dlq)
     finally:
         stack.kafka.resume()
         recover(stack)
 
 
 async def test_postgresql_restarted_mid_stream_loses_and_doubles_nothing(
-    stack: Stack, gateway: httpx.AsyncClient, engine: AsyncEngine, topic_reader: Any, ledger: Ledger
+    stack: Stack, gateway: httpx.AsyncClient, sources: Sources, topic_reader: Any, ledger: Ledger
 ) -> None:
     """PostgreSQL stops (pg_ctl fast: every session is cut) in the middle of the stream and comes
     back on the same data: consumers wait for it instead of committing or dead-lettering events
@@ -64,7 +62,6 @@ async def test_postgresql_restarted_mid_stream_loses_and_doubles_nothing(
     assert postgres is not None, "the fault tests run the embedded PostgreSQL"
     client = Client(gateway)
     stream = await prepare(client, "postgres", fault_n())
-    reader = await topic_reader([topics.APPLICATIONS])
     dlq = await topic_reader(dlq_topics())
 
     burst = Burst(fault_n() * 2)
@@ -84,6 +81,6 @@ async def test_postgresql_restarted_mid_stream_loses_and_doubles_nothing(
     try:
         await run(client, stream, restart)
         await publish_pairs(client, stream)
-        await settle(engine, reader, stream, ledger, f"PostgreSQL down {down_s:.0f}s", dlq=dlq, burst=burst)
+        await settle(sources, stream, ledger, f"PostgreSQL down {down_s:.0f}s", dlq=dlq, burst=burst)
     finally:
         recover(stack)

@@ -205,6 +205,8 @@ ROUTES = [
     # erasure: admins only (nobody applied with this address; no such erasure)
     route("POST", "/api/privacy/erase", {"email": "nobody.authz@example.nhs.uk"}, admin=404),
     route("GET", f"/api/privacy/erasures/{RANDOM}", admin=404),
+    route("GET", "/api/notifications/deliveries/unconfirmed", admin=200),
+    route("POST", f"/api/notifications/deliveries/{RANDOM}/resend", {}, admin=404),
 ]
 
 
@@ -287,6 +289,8 @@ SERVICE_CHECKS = [
     ("feedback", "GET", "/fellows/{ann_app}/feedback", ("eve", "applicant", None, "{bob_app}"), 404),
     ("feedback", "GET", "/cohorts/{cohort}/report", ("ann", "applicant", None, "{ann_app}"), 403),
     ("notifications", "GET", "/staff-contacts", ("bea", "board", None, None), 403),
+    ("notifications", "GET", "/deliveries/unconfirmed", ("bea", "board", None, None), 403),
+    ("notifications", "POST", f"/deliveries/{RANDOM}/resend", ("bea", "board", None, None), 403),
 ]
 
 

@@ -47,6 +47,8 @@ CONTRACT = [
     ("post", "/api/notifications/staff-contacts"),
     ("get", "/api/notifications/staff-contacts"),
     ("delete", "/api/notifications/staff-contacts/{staff_id}"),
+    ("get", "/api/notifications/deliveries/unconfirmed"),
+    ("post", "/api/notifications/deliveries/{delivery_id}/resend"),
     ("post", "/api/privacy/export"),
     ("post", "/api/privacy/erase"),
     ("get", "/api/privacy/erasures/{erasure_id}"),

@@ -26,6 +26,8 @@ ADMIN_OPERATIONS = {
     ("POST", "/api/cohorts/{cohort_id}/close"),
     ("GET", "/api/notifications/staff-contacts"),
     ("DELETE", "/api/notifications/staff-contacts/{staff_id}"),
+    ("GET", "/api/notifications/deliveries/unconfirmed"),
+    ("POST", "/api/notifications/deliveries/{delivery_id}/resend"),
 }
 
 

@@ -1,15 +1,19 @@
 """Delivery guarantees against the real SMTP sink: nothing twice under redelivery, retries then
-NotificationFailed when SMTP refuses, and at most once when the service is killed mid-send."""
+NotificationFailed when SMTP refuses, at most once when the service is killed mid-send, and an
+unconfirmed delivery sent again (same Message-ID) only on an operator's word (`lbb deliveries`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
 
+from lbb.cli import app
 from lbb.devstack import Stack
 from lbb.mailsink import MailSink
 from shared import topics
@@ -101,10 +105,13 @@ async def test_a_service_killed_mid_send_never_sends_twice_and_retries_what_it_h
     api: Api, mail: MailSink, engine: AsyncEngine, stack: Stack, cohort: Cohort
 ) -> None:
     # Grace's server receives the whole message but never answers: killed after handing it over.
+    # Ida's server waits before taking hers: killed after handing it over, and the server has nothing.
     # Henry's server never answers RCPT TO: killed before anything was handed over.
     grace = cohort.person("Grace", "Midwife", "RC9", "clinical")
+    ida = cohort.person("Ida", "Radiographer", "RC9", "clinical")
     henry = cohort.person("Henry", "Porter", "RC9", "non_clinical")
     mail.hold.add(grace.email)
+    mail.hold_untaken.add(ida.email)
     mail.hold_rcpt.add(henry.email)
     try:
         await apply(api, cohort, henry)
@@ -115,25 +122,55 @@ async def test_a_service_killed_mid_send_never_sends_twice_and_retries_what_it_h
 
         await eventually(henry_stuck, 30, "Henry's send to wait at RCPT TO")
         await apply(api, cohort, grace)
+        await apply(api, cohort, ida)
 
         async def stuck() -> bool:
-            g, h = await deliveries(engine, grace.id), await deliveries(engine, henry.id)
-            return bool(g and h and g[0].status == "handing_over" and h[0].status == "sending")
+            g, i, h = [await deliveries(engine, p.id) for p in (grace, ida, henry)]
+            return bool(g and i and h and g[0].status == i[0].status == "handing_over" and h[0].status == "sending")
 
-        await eventually(stuck, 30, "both sends to be in flight")
+        await eventually(stuck, 30, "the three sends to be in flight")
         assert len(mail.to(grace.email)) == 1  # the server has Grace's message; the service has not recorded it
+        assert mail.to(ida.email) == []  # Ida's is handed over, but the server has not taken it
         stack.restart("notifications", signal.SIGKILL)
     finally:
         mail.hold.discard(grace.email)
+        mail.hold_untaken.discard(ida.email)
         mail.hold_rcpt.discard(henry.email)
 
     async def recovered() -> bool:
-        g, h = await deliveries(engine, grace.id), await deliveries(engine, henry.id)
-        return g[0].status == "unconfirmed" and h[0].status == "sent"
+        g, i, h = [await deliveries(engine, p.id) for p in (grace, ida, henry)]
+        return bool(g[0].status == i[0].status == "unconfirmed" and h[0].status == "sent")
 
-    await eventually(recovered, 60, "the restarted service to recover both sends")
-    (g,), (h,) = await deliveries(engine, grace.id), await deliveries(engine, henry.id)
+    await eventually(recovered, 60, "the restarted service to recover the three sends")
+    (g,), (i,), (h,) = [await deliveries(engine, p.id) for p in (grace, ida, henry)]
     assert len(mail.to(grace.email)) == 1, "Grace's message was sent again"
+    assert mail.to(ida.email) == [], "Ida's message was sent again without an operator's word"
     assert g.attempts == 1 and "may have it" in g.last_error
     assert len(mail.to(henry.email)) == 1 and h.attempts == 2
     assert mail.to(grace.email)[0]["Message-ID"] == f"<{g.id}@beyond-boundaries.nhs.uk>"
+
+    # The operator: `lbb deliveries unconfirmed` lists both (and nothing personal); the mail system
+    # has Grace's Message-ID, so hers stays as it is; it has none of Ida's: `lbb deliveries resend`.
+    listed = await lbb("deliveries", "unconfirmed", "--gateway", stack.gateway_url)
+    assert listed.exit_code == 0, listed.output
+    assert str(g.id) in listed.output and str(i.id) in listed.output and "application_submitted" in listed.output
+    assert "@" not in listed.output and grace.name not in listed.output and ida.name not in listed.output
+    resent = await lbb("deliveries", "resend", str(i.id), "--gateway", stack.gateway_url)
+    assert resent.exit_code == 0, resent.output
+
+    async def sent_again() -> bool:
+        (row,) = await deliveries(engine, ida.id)
+        return bool(row.status == "sent" and len(mail.to(ida.email)) == 1)
+
+    await eventually(sent_again, 30, "Ida's delivery to be sent again")
+    assert mail.to(ida.email)[0]["Message-ID"] == f"<{i.id}@beyond-boundaries.nhs.uk>"  # as on the first attempt
+    assert (await deliveries(engine, ida.id))[0].attempts == 2
+    twice = await lbb("deliveries", "resend", str(i.id), "--gateway", stack.gateway_url)
+    assert twice.exit_code == 1 and "409" in twice.output  # sent now: never again
+    after = (await lbb("deliveries", "unconfirmed", "--gateway", stack.gateway_url)).output
+    assert str(i.id) not in after and str(g.id) in after
+
+
+async def lbb(*args: str) -> Any:
+    """The ``lbb`` command, run as an operator would (it talks to the gateway over HTTP)."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env={"COLUMNS": "200"})
