@@ -245,6 +245,33 @@ class CloseMentoring(Body):
     reflection: Note
 
 
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Paragraph = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class StartProject(Body):
+    title: Line
+    aim: Paragraph
+    measure: Paragraph = Field(description="How the pair will know it worked")
+
+
+class AddMilestone(Body):
+    title: Line
+    due: date = Field(description="Inside the cohort's dates")
+
+
+class Presentation(Body):
+    date: date
+    summary: Paragraph
+
+
+class SelfAssessment(Body):
+    stage: Literal["before", "after"]
+    strengths: dict[Dimension, Rating] = Field(
+        min_length=1, description="Your own view of yourself on the leadership dimensions, 1-5: private to you"
+    )
+
+
 class UpdateOpportunity(Body):
     """The owners move a collaboration opportunity on (and so answer a check-in that is due)."""
 

@@ -311,6 +311,27 @@ class MentoringClosed(_PairEvent):
     closed_at: datetime
 
 
+class ProjectStarted(_PairEvent):
+    """A paired-learning pair started its joint improvement project (its title and aim stay with pairing)."""
+
+    project_id: UUID
+    started_at: datetime
+
+
+class ProjectMilestoneDone(_PairEvent):
+    project_id: UUID
+    milestone_id: UUID
+    due: date
+    done_at: datetime
+
+
+class ProjectPresented(_PairEvent):
+    """The pair presented its project (the summary stays with pairing)."""
+
+    project_id: UUID
+    presented_on: date
+
+
 # --- lbb.feedback.v1 -----------------------------------------------------------------------
 
 

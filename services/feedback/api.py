@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from services.feedback import collaboration, commands, domain, queries, settings
+from services.feedback import assessment, collaboration, commands, domain, queries, settings
 from shared import privacy
-from shared.contract import Correction, Created, GiveFeedback, UpdateOpportunity
+from shared.contract import Correction, Created, GiveFeedback, SelfAssessment, UpdateOpportunity
 from shared.errors import NotFound
 from shared.events import CollaborationStatus
 from shared.identity import CallerDep
@@ -75,6 +75,24 @@ async def cohort_report(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Calle
     caller.require(*domain.STAFF)
     async with runtime.transaction() as s:
         return await queries.cohort_report(s, cohort_id, now=commands.system_clock())
+
+
+# --- self-assessment (paired learning) ---
+
+
+@router.post("/fellows/{fellow_id}/self-assessments", status_code=status.HTTP_201_CREATED)
+async def self_assess(fellow_id: uuid.UUID, body: SelfAssessment, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    """The fellow's own view of themselves, before or after: private, reported only in aggregate."""
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids(s, caller.sub)
+        await assessment.record(s, fellow_id, mine, body.stage, dict(body.strengths))
+    return Created(id=fellow_id)
+
+
+@router.get("/fellows/{fellow_id}/self-assessments")
+async def my_self_assessments(fellow_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    async with runtime.transaction() as s:
+        return await assessment.mine(s, fellow_id, await queries.fellow_ids(s, caller.sub))
 
 
 # --- collaboration followed through ---

@@ -122,3 +122,16 @@ class CollaborationCheckIn(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str | None] = mapped_column(String(20))
     update: Mapped[str | None] = mapped_column(Text)
+
+
+class SelfAssessment(Base):
+    """A fellow's view of themselves on the leadership dimensions, before and after (paired learning):
+    private to the fellow, reported only as the cohort's mean change (assessment.py)."""
+
+    __tablename__ = "self_assessment"
+
+    fellow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    stage: Mapped[str] = mapped_column(String(10), primary_key=True)
+    cohort_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    strengths: Mapped[dict[str, int]] = mapped_column(Json)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,7 +12,7 @@ from sqlalchemy import cast, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import collaboration, domain
+from services.feedback import assessment, collaboration, domain
 from services.feedback.models import (
     CollaborationCheckIn,
     CollaborationOpportunity,
@@ -141,6 +141,7 @@ async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) ->
         ],
         opportunities=[tuple(uuid.UUID(o) for o in ids) for ids in opportunities],
     )
+    report["self_assessment"] = await assessment.cohort_change(s, cohort_id)
     report["generated_at"] = now.isoformat()
     return report
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway import api as routes
-from services.gateway import board, collaboration, mentoring, pages, privacy
+from services.gateway import board, collaboration, learning, mentoring, pages, privacy
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
@@ -82,6 +82,7 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.include_router(collaboration.router)
     app.include_router(board.router)
     app.include_router(mentoring.router)
+    app.include_router(learning.router)
     if settings.dev_mode:  # in production the dev token route does not exist at all
         app.include_router(routes.dev_router)
     pages.install(app)

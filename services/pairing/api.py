@@ -13,11 +13,12 @@ from typing import Any, cast
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
-from services.pairing import board, commands, mentoring, queries
+from services.pairing import board, commands, mentoring, projects, queries
 from services.pairing.domain import Weights
 from services.pairing.settings import PairingSettings
 from shared import privacy
 from shared.contract import (
+    AddMilestone,
     CloseMentoring,
     Exclusion,
     Lock,
@@ -25,6 +26,8 @@ from shared.contract import (
     MentoringCheckIn,
     MentoringMeeting,
     PairingWeights,
+    Presentation,
+    StartProject,
 )
 from shared.identity import CallerDep
 from shared.service import RuntimeDep, ServiceRuntime
@@ -213,3 +216,42 @@ async def mentoring_progress(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: 
     caller.require("board", "admin")
     async with runtime.transaction() as s:
         return await mentoring.cohort_progress(s, cohort_id)
+
+
+# --- paired learning: the joint project (projects.py) -----------------------------------------
+
+
+@router.post("/pairs/{pair_id}/project", status_code=status.HTTP_201_CREATED)
+async def start_project(pair_id: uuid.UUID, body: StartProject, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        return Created(id=await projects.start(s, pair_id, mine, body.title, body.aim, body.measure, caller.sub))
+
+
+@router.get("/pairs/{pair_id}/project")
+async def project(pair_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    async with runtime.transaction() as s:
+        return await projects.of_pair(s, pair_id, await queries.fellow_ids_of(s, caller.sub))
+
+
+@router.post("/pairs/{pair_id}/project/milestones", status_code=status.HTTP_201_CREATED)
+async def add_milestone(pair_id: uuid.UUID, body: AddMilestone, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        return Created(id=await projects.add_milestone(s, pair_id, mine, body.title, body.due))
+
+
+@router.post("/pairs/{pair_id}/project/milestones/{milestone_id}/done", status_code=status.HTTP_202_ACCEPTED)
+async def milestone_done(
+    pair_id: uuid.UUID, milestone_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep
+) -> Created:
+    async with runtime.transaction() as s:
+        await projects.milestone_done(s, pair_id, await queries.fellow_ids_of(s, caller.sub), milestone_id)
+    return Created(id=milestone_id)
+
+
+@router.post("/pairs/{pair_id}/project/presentation", status_code=status.HTTP_202_ACCEPTED)
+async def present(pair_id: uuid.UUID, body: Presentation, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        await projects.present(s, pair_id, await queries.fellow_ids_of(s, caller.sub), body.date, body.summary)
+    return Created(id=pair_id)

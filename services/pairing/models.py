@@ -188,3 +188,33 @@ class Closure(Base):
     fellow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     reflection: Mapped[str] = mapped_column(Text)
     closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- paired learning: a joint improvement project (projects.py) ---------------------------------
+
+
+class Project(Base):
+    """A paired-learning pair's joint improvement project (one per pair) and its presentation."""
+
+    __tablename__ = "project"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    aim: Mapped[str] = mapped_column(Text)
+    measure: Mapped[str] = mapped_column(Text)
+    presented_on: Mapped[date | None] = mapped_column(Date)
+    presentation_summary: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Milestone(Base):
+    __tablename__ = "project_milestone"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("project.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    due: Mapped[date] = mapped_column(Date)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -202,6 +202,14 @@ ROUTES = [
     route("GET", "/api/pairs/{pair}/meetings", ann=409, eve=404),
     route("POST", f"/api/pairs/{RANDOM}/close", {"reflection": "r"}, ann=404, eve=404),
     route("GET", "/api/cohorts/{cohort}/mentoring", board=200, admin=200),
+    route("GET", "/api/pairs/{pair}/project", ann=409, eve=404),
+    route(
+        "POST",
+        "/api/fellows/{ann_app}/self-assessments",
+        {"stage": "after", "strengths": {"leading_with_care": 3}},
+        ann=409,
+        eve=404,
+    ),
     # erasure: admins only (nobody applied with this address; no such erasure)
     route("POST", "/api/privacy/erase", {"email": "nobody.authz@example.nhs.uk"}, admin=404),
     route("GET", f"/api/privacy/erasures/{RANDOM}", admin=404),

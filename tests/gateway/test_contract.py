@@ -63,6 +63,13 @@ CONTRACT = [
     ("post", "/api/pairs/{pair_id}/check-ins"),
     ("post", "/api/pairs/{pair_id}/close"),
     ("get", "/api/cohorts/{cohort_id}/mentoring"),
+    ("post", "/api/pairs/{pair_id}/project"),
+    ("get", "/api/pairs/{pair_id}/project"),
+    ("post", "/api/pairs/{pair_id}/project/milestones"),
+    ("post", "/api/pairs/{pair_id}/project/milestones/{milestone_id}/done"),
+    ("post", "/api/pairs/{pair_id}/project/presentation"),
+    ("post", "/api/fellows/{fellow_id}/self-assessments"),
+    ("get", "/api/fellows/{fellow_id}/self-assessments"),
 ]
 
 BODIES = {
