@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import collaboration, domain, queries
@@ -22,6 +22,7 @@ from services.feedback.models import (
     Feedback,
     FeedbackRequest,
     Fellow,
+    SelfAssessment,
     applicants,
     outbox,
 )
@@ -373,4 +374,5 @@ async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> Non
     await applicants.forget(s, ids)
     await s.execute(update(Fellow).where(Fellow.id.in_(ids)).values(erased_at=utcnow()))
     await s.execute(update(Feedback).where(Feedback.to_fellow_id.in_(ids)).values(narrative=""))
+    await s.execute(delete(SelfAssessment).where(SelfAssessment.fellow_id.in_(ids)))  # their own view: theirs
     await privacy.confirm(s, outbox, event, "feedback")

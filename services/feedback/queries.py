@@ -20,6 +20,7 @@ from services.feedback.models import (
     Feedback,
     FeedbackRequest,
     Fellow,
+    SelfAssessment,
     applicants,
 )
 from shared.errors import NotFound
@@ -153,6 +154,7 @@ PERSONAL_DATA = [
     Holds(FeedbackRequest, "from_fellow_id", "application"),
     Holds(Feedback, "from_fellow_id", "application"),
     Holds(Feedback, "to_fellow_id", "application"),
+    Holds(SelfAssessment, "fellow_id", "application"),
 ]
 
 

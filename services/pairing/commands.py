@@ -15,7 +15,19 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import capacity, domain, matching, queries
-from services.pairing.models import EarlierPairing, Fellow, Pair, PairingRound, Visit, applicants, outbox
+from services.pairing.models import (
+    Agreement,
+    CheckIn,
+    Closure,
+    EarlierPairing,
+    Fellow,
+    Pair,
+    PairingRound,
+    Project,
+    Visit,
+    applicants,
+    outbox,
+)
 from services.pairing.settings import PairingSettings
 from shared import events as ev
 from shared import privacy, programmes
@@ -387,4 +399,10 @@ async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> Non
         await s.execute(
             update(Visit).where(Visit.scheduled_by.in_(subjects)).values(scheduled_by=privacy.FORMER_FELLOW)
         )
+        former = privacy.FORMER_FELLOW
+        await s.execute(update(Agreement).where(Agreement.agreed_by.in_(subjects)).values(agreed_by=former))
+        await s.execute(update(Project).where(Project.created_by.in_(subjects)).values(created_by=former))
+    # mentoring: what they answered and reflected is theirs; the pair's meetings stay (their partner's too)
+    await s.execute(update(CheckIn).where(CheckIn.fellow_id.in_(ids)).values(comment=None))
+    await s.execute(update(Closure).where(Closure.fellow_id.in_(ids)).values(reflection=""))
     await privacy.confirm(s, outbox, event, "pairing")

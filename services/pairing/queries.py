@@ -11,7 +11,21 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain
-from services.pairing.models import CohortWeights, Exclusion, Fellow, Pair, PairingRound, PairLock, Visit, applicants
+from services.pairing.models import (
+    Agreement,
+    CheckIn,
+    Closure,
+    CohortWeights,
+    Exclusion,
+    Fellow,
+    Meeting,
+    Pair,
+    PairingRound,
+    PairLock,
+    Project,
+    Visit,
+    applicants,
+)
 from shared.errors import NotFound
 from shared.privacy import Holds, fellow_projections
 from shared.views import view
@@ -164,4 +178,9 @@ PERSONAL_DATA = [
     Holds(Visit, "host_fellow_id", "application"),
     *(Holds(table, column, "application") for table in (Exclusion, PairLock) for column in ("fellow_a", "fellow_b")),
     Holds(Visit, "scheduled_by", "subject"),
+    Holds(Meeting, "logged_by", "application"),
+    Holds(CheckIn, "fellow_id", "application"),
+    Holds(Closure, "fellow_id", "application"),
+    Holds(Agreement, "agreed_by", "subject"),
+    Holds(Project, "created_by", "subject"),
 ]
