@@ -262,5 +262,16 @@ async def test_a_fellow_and_a_board_member_go_through_the_whole_programme_in_the
     await page.keyboard.press("Enter")  # keyboard opens the first message
     assert await page.locator("details").first.get_attribute("open") is not None
 
-    for person in (ann, sam, bea):
+    # --- an admin's console, on a phone: organisations, a new cohort, the staff directory ---
+    ada = await sign_in(browser, base, "admin", f"ada-{tag}", "admin", phone=True)
+    await ada.goto("/staff/admin")
+    await ada.page.get_by_label("Name", exact=True).fill(f"Youth Service {tag}")
+    await ada.page.get_by_label("ODS or ONS code").fill(f"Y{tag}")
+    await ada.page.get_by_role("button", name="Add the organisation").click()
+    assert f"Youth Service {tag} (Y{tag}) added." in await ada.page.inner_text("main")
+    await ada.accessible()
+    await ada.fits()
+    await ada.shot("console")
+
+    for person in (ann, sam, bea, ada):
         await person.context.close()

@@ -1,0 +1,70 @@
+"""The programme team's console through the pages (plain HTTP, the real stack): an admin adds an
+organisation, creates a cohort of a new kind and registers a sponsor; a refusal comes back as an error
+summary with what was typed kept; nobody but an admin reaches it."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from lbb.devstack import Stack
+from tests.conftest import Api
+from tests.flows import ADMIN
+from tests.gateway.inprocess import csrf_of
+
+
+async def signed_in(client: httpx.AsyncClient, sub: str, role: str) -> str:
+    page = await client.get("/staff/sign-in")
+    await client.post("/staff/sign-in", data={"sub": sub, "role": role, "csrf": csrf_of(page.text)})
+    return csrf_of((await client.get("/staff/")).text)
+
+
+async def test_an_admin_runs_the_programme_from_the_console(stack: Stack, api: Api) -> None:
+    tag = uuid.uuid4().hex[:6].upper()
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        csrf = await signed_in(client, f"ada-{tag}", "admin")
+        page = await client.get("/staff/admin")
+        assert page.status_code == 200 and "Programme console" in page.text and "Luton Borough Council" in page.text
+        assert "Local authority" in page.text and "local_authority" not in page.text.split("<select")[0]
+
+        added = await client.post(
+            "/staff/admin/organisations",
+            data={"csrf": csrf, "code": f"X{tag}", "name": f"Fire {tag}", "sector": "fire_rescue", "place": "luton"},
+            follow_redirects=False,
+        )
+        assert added.status_code == 303 and "added" in added.headers["location"]
+        told = await client.get(added.headers["location"])
+        assert f'<p class="notice" role="status">Fire {tag} (X{tag}) added.</p>' in told.text  # markup, not text
+        organisations = {o["code"]: o for o in (await api.call("GET", "/api/organisations", ADMIN)).json()}
+        assert organisations[f"X{tag}"]["sector"] == "fire_rescue"
+
+        again = await client.post(
+            "/staff/admin/organisations",
+            data={"csrf": csrf, "code": f"X{tag}", "name": "Twice", "sector": "police", "place": "luton"},
+        )
+        assert again.status_code == 200 and "There is a problem" in again.text and "already exists" in again.text
+        assert 'value="Twice"' in again.text  # what was typed is kept
+
+        cohort = {"csrf": csrf, "programme": "Stepping into my shoes", "name": f"Shoes {tag}", "kind": "shadowing"}
+        made = await client.post(
+            "/staff/admin/cohorts", data=cohort | {"capacity": "40", "options": "auto_enrol"}, follow_redirects=False
+        )
+        assert made.status_code == 303, made.text
+        cohorts = {c["name"]: c for c in (await api.call("GET", "/api/cohorts", ADMIN)).json()}
+        detail = (await api.call("GET", f"/api/cohorts/{cohorts[f'Shoes {tag}']['id']}", ADMIN)).json()
+        assert (detail["kind"], detail["auto_enrol"], detail["capacity"]) == ("shadowing", True, 40)
+        bad = await client.post("/staff/admin/cohorts", data=cohort | {"capacity": "40", "options": "reciprocal"})
+        assert "only a mentoring cohort can be reciprocal" in bad.text
+
+        sponsor = {"csrf": csrf, "role": "sponsor", "name": f"Sam {tag}", "email": f"sam-{tag}@example.nhs.uk"}
+        sponsor |= {"subject": f"sam-{tag}", "organisation_id": organisations[f"X{tag}"]["id"]}
+        registered = await client.post("/staff/admin/staff", data=sponsor, follow_redirects=False)
+        assert registered.status_code == 303, registered.text
+        assert f"Sam {tag}: sponsor for Fire {tag}" in (await client.get("/staff/admin")).text
+
+    for role in ("board", "applicant"):
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+            await signed_in(client, f"{role}-{tag}", role)
+            assert (await client.get("/staff/admin")).status_code == 403
+            assert "/staff/admin" not in (await client.get("/staff/")).text  # no console in their menu
