@@ -13,7 +13,7 @@ from typing import Any, cast
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
-from services.pairing import board, commands, mentoring, projects, queries
+from services.pairing import board, commands, mentoring, projects, queries, visits
 from services.pairing.domain import Weights
 from services.pairing.settings import PairingSettings
 from shared import privacy
@@ -155,7 +155,7 @@ async def fellow_alternatives(
 async def schedule_visit(pair_id: uuid.UUID, body: ScheduleVisit, runtime: RuntimeDep, caller: CallerDep) -> Created:
     async with runtime.transaction() as s:
         mine = await queries.fellow_ids_of(s, caller.sub)
-        visit_id = await commands.schedule_visit(s, pair_id, mine, body.host_fellow_id, body.date, caller.sub)
+        visit_id = await visits.schedule_visit(s, pair_id, mine, body.host_fellow_id, body.date, caller.sub)
     return Created(id=visit_id)
 
 
@@ -163,7 +163,7 @@ async def schedule_visit(pair_id: uuid.UUID, body: ScheduleVisit, runtime: Runti
 async def complete_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
     async with runtime.transaction() as s:
         mine = await queries.fellow_ids_of(s, caller.sub)
-        await commands.complete_visit(s, visit_id, mine)
+        await visits.complete_visit(s, visit_id, mine)
     return Created(id=visit_id)
 
 

@@ -39,15 +39,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from services.pairing import scoring
+from services.pairing.assignment import Graph, scan
 from services.pairing.domain import Fellow, Group, Round, Weights, score_group
-from services.pairing.relaxation import Edges, candidates
+from services.pairing.relaxation import candidates
 
 K = 12  # candidate partners kept per learner and per sharer
-PER_ROW = 16  # at most this many of a learner's pairs join the pool of a scan (the most violated)
 POOL_SLACK = 2 * scoring.SCALE  # pairs within two points of their prices are re-checked cheaply
 MAX_PRICING_ROUNDS = 60
 MAX_CAPACITY = 10
@@ -218,7 +216,7 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
         return Solved(nobody, 0, 0.0, True, 0, 0, 0, np.zeros(n_l, dtype=bool))  # no one free, or no sharer
     heaviest = int(cohort.table.max(initial=0)) + int(cohort.interest_lut.max(initial=0))
     big = int(free.sum()) * heaviest + 1
-    graph = _Graph(n_l, n_s, room, free)
+    graph = Graph(n_l, n_s, room, free)
     seeded = candidates(cohort, k)
     lo, hi = seeded.ends
     graph.add(lo, hi - n_l, seeded.weight)
@@ -227,7 +225,7 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
         rounds += 1
         mates = graph.assign(big)
         u, v = graph.duals(mates, big)
-        found, pool, cover, reachable = _scan(cohort, free, room, u, v, big, POOL_SLACK)
+        found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK)
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS or not graph.add(*found.ends, found.weight):
             break
         graph.add(*pool.ends, pool.weight)  # the near ones too: fewer rounds of the assignment
@@ -246,174 +244,6 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
         rounds=rounds,
         reachable=reachable,
     )
-
-
-class _Graph:
-    """The candidate pairs (learner row, sharer) of the free learners and sharers with room."""
-
-    def __init__(self, n_l: int, n_s: int, room: Ints, free: npt.NDArray[np.bool_]) -> None:
-        self.n_l, self.n_s, self.room, self.free = n_l, n_s, room, free
-        self.edges = Edges(n_s)  # code = learner * n_s + sharer
-
-    def add(self, learner: Ints, sharer: Ints, weight: Ints) -> int:
-        """Add the pairs (the allowed ones of free learners and open sharers); how many were new."""
-        keep = self.free[learner] & (self.room[sharer] > 0) & (weight > 0)
-        return _add(self.edges, learner[keep], sharer[keep], weight[keep])
-
-    @property
-    def pairs(self) -> tuple[Ints, Ints, Ints]:
-        return self.edges.code // self.n_s, self.edges.code % self.n_s, self.edges.weight
-
-    def assign(self, big: int) -> Ints:
-        """The optimal placement on the candidate pairs, as an assignment of the sharers' places (each
-        sharer copied once per place of room) to learners; a place may stay empty, or a learner be left
-        out, at a cost of ``big`` more. The smaller side are the rows: LAPJVsp runs several times faster
-        that way round (20,000 learners for 12,000 places: 0.4 s against 1.8 s).)"""
-        mates = np.full(self.n_l, -1, dtype=np.int64)
-        li, si, w = self.pairs
-        if not li.size:
-            return mates
-        used = np.unique(li)
-        column = np.full(self.n_l, -1, dtype=np.int64)
-        column[used] = np.arange(used.size)
-        first = np.concatenate([[0], np.cumsum(self.room)])
-        places = int(first[-1])
-        per = self.room[si]
-        rep = np.repeat(np.arange(li.size), per)
-        place = first[si[rep]] + (np.arange(rep.size) - np.repeat(np.cumsum(per) - per, per))
-        top = int(w.max()) + 1
-        owner = np.repeat(np.arange(self.n_s), self.room)
-        cost = np.concatenate([(top - w[rep]).astype(np.float64), np.full(min(places, used.size), float(top + big))])
-        if places <= used.size:  # places as rows, each may stay empty (a column of its own)
-            rows = np.concatenate([place, np.arange(places)])
-            cols = np.concatenate([column[li[rep]], used.size + np.arange(places)])
-            matrix = sparse.csr_matrix((cost, (rows, cols)), shape=(places, used.size + places))
-            row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
-            taken = col_ind < used.size
-            mates[used[col_ind[taken]]] = owner[row_ind[taken]]
-        else:  # learners as rows, each may be left out (a column of its own)
-            rows = np.concatenate([column[li[rep]], np.arange(used.size)])
-            cols = np.concatenate([place, places + np.arange(used.size)])
-            matrix = sparse.csr_matrix((cost, (rows, cols)), shape=(used.size, places + used.size))
-            row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
-            taken = col_ind < places
-            mates[used[row_ind[taken]]] = owner[col_ind[taken]]
-        return mates
-
-    def weight(self, learner: Ints, sharer: Ints) -> Ints:
-        code = learner * self.n_s + sharer
-        at = np.minimum(np.searchsorted(self.edges.code, code), max(self.edges.code.size - 1, 0))
-        return np.where(self.edges.code[at] == code, self.edges.weight[at], 0) if self.edges.code.size else code * 0
-
-    def total(self, mates: Ints) -> int:
-        placed = np.flatnonzero(mates >= 0)
-        return int(self.weight(placed, mates[placed]).sum())
-
-    def duals(self, mates: Ints, big: int) -> tuple[Ints, Ints]:
-        """Optimal LP duals of the candidate problem (weights ``w + big``) from its optimal placement:
-        the sharers' prices are the shortest distances from a root in the graph of the constraints
-        v[s0] <= v[s] + w(l, s0) - w(l, s) (placed l at s0, any candidate s), v[s0] <= w(l, s0) + big
-        (u_l >= 0) and v[s] <= 0 for a sharer with room left; then u_l = w(l, s0) + big - v[s0]."""
-        li, si, w = self.pairs
-        u = np.zeros(self.n_l, dtype=np.int64)
-        v = np.zeros(self.n_s, dtype=np.int64)
-        at = mates[li]
-        placed = at >= 0
-        if not placed.any():
-            return u, v
-        here = placed & (si == at)
-        own = np.zeros(self.n_l, dtype=np.int64)
-        own[li[here]] = w[here]
-        load = np.bincount(mates[mates >= 0], minlength=self.n_s)
-        full = (load >= self.room) & (self.room > 0)
-        inf = np.iinfo(np.int64).max // 4
-        start = np.full(self.n_s, inf, dtype=np.int64)
-        np.minimum.at(start, at[here], w[here] + big)
-        v = np.where(full, start, 0)
-        move = placed & ~here
-        src, dst = si[move], at[move]
-        length = own[li[move]] - w[move]
-        order = np.argsort(dst, kind="stable")
-        src, dst, length = src[order], dst[order], length[order]
-        targets, starts = np.unique(dst, return_index=True)
-        for _ in range(self.n_s + 1):
-            if not targets.size:
-                break
-            best = np.minimum.reduceat(v[src] + length, starts)
-            better = best < v[targets]
-            if not better.any():
-                break
-            v[targets[better]] = best[better]
-        v = np.maximum(v, 0)  # optimal duals are >= 0 already; kept valid whatever happens
-        ok = mates >= 0
-        u[ok] = np.maximum(own[ok] + big - v[mates[ok]], 0)
-        return u, v
-
-
-def _scan(
-    cohort: scoring.Cohort, free: npt.NDArray[np.bool_], room: Ints, u: Ints, v: Ints, big: int, slack: int
-) -> tuple[Edges, Edges, Ints, npt.NDArray[np.bool_]]:
-    """One pass over the full learners x sharers matrix against the duals: the allowed pairs with
-    w + big > u_l + v_s, the pool of those within ``slack`` of it (at most ``PER_ROW`` a learner, the
-    most violated first), each learner's price raised to cover its row (Σ cover + Σ room·v is a valid
-    bound whatever the duals) and which learners have any allowed sharer at all."""
-    n_s = room.size
-    n_l = cohort.n - n_s
-    cover = np.where(free, u, 0)
-    pool = Edges(n_s)
-    reachable = np.zeros(n_l, dtype=bool)
-    wide = big + int(v.max(initial=0)) >= 1 << 28
-    kind = np.int64 if wide else np.int32
-    none = -(1 << (40 if wide else 29))  # far below any w - v_s: marks a pair that is not allowed
-    price = np.where(room > 0, v, -none).astype(kind)  # a sharer without room takes no one
-    step = max(1, scoring.BLOCK_ELEMENTS // n_s)
-    width = min(PER_ROW, n_s - 1)
-    parts: list[tuple[Ints, Ints, Ints]] = []
-    for start in range(0, n_l, step):
-        stop = min(n_l, start + step)
-        w = cohort.rows(start, stop, slice(n_l, cohort.n))
-        d = w.astype(kind)
-        np.copyto(d, kind(none), where=w == 0)
-        np.subtract(d, price[None, :], out=d)  # w - v_s
-        best = d.max(axis=1).astype(np.int64)
-        at = np.arange(start, stop)
-        reachable[start:stop] = best > none
-        mine = free[start:stop]
-        cover[start:stop] = np.where(mine, np.maximum(cover[start:stop], best + big), 0)
-        threshold = u[start:stop] - big  # w - v_s > u_l - big: the pair beats its prices
-        near = np.flatnonzero(mine & (best > threshold - slack))
-        if not near.size:
-            continue
-        g = d[near]
-        np.subtract(g, threshold[near, None].astype(kind), out=g)  # > 0: violated
-        top = g.max(axis=1)
-        level = np.maximum(top - scoring.SCALE, -slack + 1).astype(kind)  # within a point of the row's best
-        r, c = np.nonzero(g >= level[:, None])
-        count = np.bincount(r, minlength=near.size)
-        if (count > width).any():  # then about ``width`` of them, in a window of sharers that starts per row
-            turn = (at[near] * 40503) % n_s
-            keep = ((c - turn[r]) % n_s) * count[r] < width * n_s
-            keep |= g[r, c] == top[r]
-            r, c = r[keep], c[keep]
-        parts.append((at[near][r], c.astype(np.int64), w[near[r], c].astype(np.int64)))
-    if parts:
-        _add(pool, *(np.concatenate([p[k] for p in parts]) for k in range(3)))
-    return violations(pool, u, v, big), pool, np.maximum(cover, 0), reachable
-
-
-def violations(pool: Edges, u: Ints, v: Ints, big: int) -> Edges:
-    """The pairs of ``pool`` that beat their prices: w + big > u_l + v_s."""
-    li, si = pool.ends
-    hit = pool.weight + big > u[li] + v[si]
-    found = Edges(pool.n)
-    _add(found, li[hit], si[hit], pool.weight[hit])
-    return found
-
-
-def _add(edges: Edges, learner: Ints, sharer: Ints, weight: Ints) -> int:
-    """Directed (learner, sharer) pairs in an ``Edges`` of ``n`` = sharers: code = learner * n + sharer."""
-    code = learner * edges.n + sharer
-    return edges.add(np.zeros(code.size, dtype=np.int64), code, weight)
 
 
 def round_of(

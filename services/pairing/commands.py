@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import cast as sql_cast
@@ -32,7 +32,7 @@ from services.pairing.settings import PairingSettings
 from shared import events as ev
 from shared import privacy, programmes
 from shared.db import upsert
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Invalid
 
 # A fellow enrolled again (after a withdrawal) has the projection overwritten.
 _UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
@@ -293,86 +293,6 @@ async def swap(
         p.score = group.score
         p.reasons = [*group.reasons, domain.SWAP_NOTE]
     return [p.id for p in changed]
-
-
-# --- a fellow's exchange ------------------------------------------------------------------
-
-
-async def _my_pair(s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> Pair:
-    """The pair, locked, if one of the caller's fellow ids is in it (else 404, like a wrong id)."""
-    pair = await s.get(Pair, pair_id, with_for_update=True)
-    if pair is None or not ({str(f) for f in mine} & set(pair.fellow_ids)):
-        raise NotFound("no such pair")
-    if pair.published_at is None:
-        raise Conflict("this pair is not published yet")
-    return pair
-
-
-async def schedule_visit(
-    s: AsyncSession,
-    pair_id: uuid.UUID,
-    mine: Iterable[uuid.UUID],
-    host_fellow_id: uuid.UUID,
-    day: date,
-    scheduled_by: str,
-) -> uuid.UUID:
-    """A fellow of the pair schedules the visit one of them hosts; the visit's id."""
-    pair = await _my_pair(s, pair_id, mine)
-    if str(host_fellow_id) not in pair.fellow_ids:
-        raise Invalid("host_fellow_id must be a fellow of this pair")
-    pairing_round = await s.get(PairingRound, pair.cohort_id)
-    assert pairing_round is not None
-    refused = domain.host_problem(pairing_round.kind, pair.roles, host_fellow_id)
-    if refused:
-        raise Conflict(refused)
-    problem = domain.visit_date_problem(day, pairing_round.exchange_starts, pairing_round.exchange_ends)
-    if problem:
-        raise Invalid(problem)
-    existing = await s.scalar(select(Visit.id).where(Visit.pair_id == pair.id, Visit.host_fellow_id == host_fellow_id))
-    if existing is not None:
-        raise Conflict("this fellow already hosts a visit of this pair", visit_id=str(existing))
-    visit = Visit(
-        id=uuid.uuid4(),
-        pair_id=pair.id,
-        host_fellow_id=host_fellow_id,
-        date=day,
-        scheduled_by=scheduled_by,
-        created_at=datetime.now(UTC),
-    )
-    s.add(visit)
-    await s.flush()
-    await outbox.add(
-        s, ev.ExchangeVisitScheduled(visit_id=visit.id, pair_id=pair.id, host_fellow_id=host_fellow_id, date=day)
-    )
-    return visit.id
-
-
-async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> None:
-    """A fellow of the pair completes a visit; the exchange completes (once) when every fellow has hosted."""
-    visit = await s.get(Visit, visit_id, with_for_update=True)
-    if visit is None:
-        raise NotFound("no such visit")
-    pair = await _my_pair(s, visit.pair_id, mine)
-    if visit.completed_at is not None:
-        raise Conflict("this visit is already complete")
-    now = datetime.now(UTC)
-    visit.completed_at = now
-    caused: list[ev.Event] = [
-        ev.ExchangeVisitCompleted(
-            visit_id=visit.id, pair_id=pair.id, host_fellow_id=visit.host_fellow_id, completed_at=now
-        )
-    ]
-    await s.flush()
-    completed = select(Visit.host_fellow_id).where(Visit.pair_id == pair.id, Visit.completed_at.is_not(None))
-    hosts = set((await s.scalars(completed)).all())
-    fellow_ids = [uuid.UUID(f) for f in pair.fellow_ids]
-    kind = await s.scalar(select(PairingRound.kind).where(PairingRound.cohort_id == pair.cohort_id))
-    if pair.completed_at is None and domain.exchange_complete(fellow_ids, hosts, pair.roles, kind):
-        pair.completed_at = now
-        caused.append(
-            ev.ExchangeCompleted(pair_id=pair.id, cohort_id=pair.cohort_id, fellow_ids=fellow_ids, completed_at=now)
-        )
-    await outbox.add(s, *caused)
 
 
 # --- erasure (shared/privacy.py) ----------------------------------------------------------------------
