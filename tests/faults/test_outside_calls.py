@@ -34,7 +34,7 @@ from shared.inbox import DEAD_LETTERED, Inbox
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
 from tests.conftest import eventually, scratch
-from tests.faults.conftest import Ledger, fault_n, recover
+from tests.faults.conftest import Count, Ledger, fault_n, recover
 
 SCHEMA = "lbb_test_outside"
 TOPIC = "lbb.test.outside.v1"
@@ -184,10 +184,12 @@ async def test_an_outside_call_that_times_out_for_every_event_is_dead_lettered_a
         recorded = await s.scalar(marked)
     assert (await effects(sessions, {e.thing_id for e in hung}))[0] == 0
     scenario = f"an outside call times out for every event (moved on in {moved_on_s:.0f}s)"
-    ledger.record(scenario, "dead letters on the DLQ (envelope ids)", n, len(dead), len(set(dead)))
-    ledger.record(scenario, "inbox rows marked dead-lettered", n, int(recorded or 0), int(recorded or 0))
+    ids = len(set(dead))
+    ledger.record(scenario, "dead letters on the DLQ (envelope ids)", Count(n, ids, ids, len(dead) - ids, 0))
+    marked_rows = int(recorded or 0)
+    ledger.record(scenario, "inbox rows marked dead-lettered (key)", Count(n, marked_rows, marked_rows, keyed=True))
     found, distinct = await effects(sessions, {e.thing_id for e in later})
-    ledger.record(scenario, "later events applied (effect rows)", len(later), found, distinct)
+    ledger.record(scenario, "later events applied (effect rows)", Count(len(later), found, distinct))
     assert len(dead) == len(set(dead)) == n == recorded
     assert found == distinct == len(later)
     assert consumer.dead_lettered == n
@@ -227,7 +229,7 @@ async def test_postgresql_away_holds_the_partition_and_nothing_is_dead_lettered(
         recover(stack)
     found, distinct = await effects(sessions, things)
     scenario = f"PostgreSQL away {down_s:.0f}s under a consumer"
-    ledger.record(scenario, "effects applied (effect rows)", n, found, distinct)
+    ledger.record(scenario, "effects applied (effect rows)", Count(n, found, distinct))
     assert found == distinct == n
     assert consumer.dead_lettered == 0
     assert not sent & set(dead_ids(await dlq.poll()))
