@@ -76,6 +76,7 @@ async def apply(cohort_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Resp
     for optional in ("availability", "email"):  # no e-mail typed: the sign-in's own, when it has one
         if not body[optional]:
             del body[optional]
+    body |= role_fields(form)
     try:
         await me.api("POST", "/api/applications", body)
     except ApiError as exc:
@@ -92,6 +93,18 @@ async def apply(cohort_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Resp
             problem=exc.detail,
         )
     return back("/staff/applications", message="Your application is in. Your sponsor has been asked to endorse it.")
+
+
+def role_fields(form: Any) -> dict[str, Any]:
+    """What a role brings, from the apply form of a kind with roles (the service checks it suits)."""
+    listed = [w.strip() for w in str(form.get("wants", "")).split(",") if w.strip()]
+    fields: dict[str, Any] = {
+        "role": str(form.get("role", "")),
+        "capacity": str(form.get("capacity", "")).strip(),
+        "offer": {"summary": str(form.get("offer", "")).strip()} if str(form.get("offer", "")).strip() else None,
+        "wants": listed,
+    }
+    return {k: v for k, v in fields.items() if v}
 
 
 @router.get("/applications", response_class=HTMLResponse)

@@ -174,6 +174,7 @@ def render(request: Request, name: str, me: Session | None, status_code: int = 2
             "dimension_names": DIMENSION_NAMES,
             "state_names": STATE_NAMES,
             "kind_names": KIND_NAMES,
+            "kinds": KINDS,
             **context,
         },
         status_code=status_code,

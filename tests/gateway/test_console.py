@@ -68,3 +68,31 @@ async def test_an_admin_runs_the_programme_from_the_console(stack: Stack, api: A
             await signed_in(client, f"{role}-{tag}", role)
             assert (await client.get("/staff/admin")).status_code == 403
             assert "/staff/admin" not in (await client.get("/staff/")).text  # no console in their menu
+
+
+async def test_a_learner_and_a_sharer_apply_through_the_page_with_what_their_role_brings(
+    stack: Stack, api: Api
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    body = {"programme": "Stepping into my shoes", "name": f"Page {tag}", "capacity": 10, "kind": "shadowing"}
+    cohort_id = (await api.call("POST", "/api/cohorts", ADMIN, body)).json()["id"]
+    organisation = (await api.call("GET", "/api/organisations", ADMIN)).json()[0]["id"]
+    form = {"name": "Lee Learner", "job_title": "Nurse", "organisation_id": organisation, "staff_group": "clinical"}
+    form |= {"band": "6", "statement": "I want to see how discharge works elsewhere."}
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        csrf = await signed_in(client, f"lee-{tag}", "applicant")
+        page = await client.get(f"/staff/apply/{cohort_id}")
+        assert "You take part as" in page.text and "What you will show" in page.text
+        email = {"email": f"lee-{tag}@example.nhs.uk"}
+        refused = await client.post(
+            f"/staff/apply/{cohort_id}", data=form | email | {"csrf": csrf, "role": "sharer", "capacity": "2"}
+        )
+        assert "There is a problem" in refused.text and "a sharer says what they will show" in refused.text
+        done = await client.post(
+            f"/staff/apply/{cohort_id}",
+            data=form | email | {"csrf": csrf, "role": "learner", "wants": "discharge, frailty"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+    (mine,) = (await api.call("GET", f"/api/applications?cohort_id={cohort_id}", (f"lee-{tag}", "applicant"))).json()
+    assert (mine["role"], mine["wants"]) == ("learner", ["discharge", "frailty"])
