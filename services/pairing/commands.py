@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from services.pairing.settings import PairingSettings
 from shared import events as ev
 from shared import privacy, programmes
 from shared.db import upsert
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, NotFound
 
 # A fellow enrolled again (after a withdrawal) has the projection overwritten.
 _UPSERT_FELLOW = upsert(Fellow.__table__)  # type: ignore[arg-type]
@@ -293,6 +294,34 @@ async def swap(
         p.score = group.score
         p.reasons = [*group.reasons, domain.SWAP_NOTE]
     return [p.id for p in changed]
+
+
+# --- a pair's own commands (visits.py, mentoring.py, projects.py) ---------------------------------
+
+
+@dataclass(frozen=True)
+class MyPair:
+    pair: Pair  # locked
+    me: uuid.UUID  # which of its fellows the caller is
+    round: PairingRound
+
+
+async def my_pair(
+    s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID], kind: str | None = None, other_kind: str = ""
+) -> MyPair:
+    """The published pair (locked) one of the caller's fellows is in, else 404 like a wrong id; with
+    ``kind``, a pair of another kind of cohort is refused (409, ``other_kind`` says why)."""
+    pair = await s.get(Pair, pair_id, with_for_update=True)
+    me = next((f for f in mine if pair is not None and str(f) in pair.fellow_ids), None)
+    if pair is None or me is None:
+        raise NotFound("no such pair")
+    pairing_round = await s.get(PairingRound, pair.cohort_id)
+    assert pairing_round is not None
+    if kind is not None and pairing_round.kind != kind:
+        raise Conflict(other_kind)
+    if pair.published_at is None:
+        raise Conflict("this pair is not published yet")
+    return MyPair(pair, me, pairing_round)
 
 
 # --- erasure (shared/privacy.py) ----------------------------------------------------------------------

@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pairing.models import Agreement, CheckIn, Closure, Meeting, Pair, PairingRound, outbox
+from services.pairing.commands import my_pair
+from services.pairing.models import Agreement, CheckIn, Closure, Meeting, Pair, outbox
 from shared import events as ev
 from shared.disclosure import BASE, rounded
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Invalid
 from shared.views import view
 
 KIND = "mentoring"
@@ -31,16 +32,8 @@ KIND = "mentoring"
 
 async def _mentoring_pair(s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> tuple[Pair, uuid.UUID]:
     """The published mentoring pair (locked) and which of its fellows the caller is; 404 for anyone else."""
-    pair = await s.get(Pair, pair_id, with_for_update=True)
-    me = next((f for f in mine if pair is not None and str(f) in pair.fellow_ids), None)
-    if pair is None or me is None:
-        raise NotFound("no such pair")
-    kind = await s.scalar(select(PairingRound.kind).where(PairingRound.cohort_id == pair.cohort_id))
-    if kind != KIND:
-        raise Conflict("this pair is not a mentoring pair")
-    if pair.published_at is None:
-        raise Conflict("this pair is not published yet")
-    return pair, me
+    found = await my_pair(s, pair_id, mine, KIND, "this pair is not a mentoring pair")
+    return found.pair, found.me
 
 
 def _still_open(pair: Pair) -> None:

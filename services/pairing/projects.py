@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.pairing.commands import my_pair
 from services.pairing.models import Milestone, Pair, PairingRound, Project, outbox
 from shared import events as ev
 from shared.errors import Conflict, Invalid, NotFound
@@ -27,16 +28,8 @@ KIND = "paired_learning"
 
 async def _learning_pair(s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> tuple[Pair, PairingRound]:
     """The published paired-learning pair (locked) and its round; 404 for anyone not of the pair."""
-    pair = await s.get(Pair, pair_id, with_for_update=True)
-    if pair is None or not ({str(f) for f in mine} & set(pair.fellow_ids)):
-        raise NotFound("no such pair")
-    pairing_round = await s.get(PairingRound, pair.cohort_id)
-    assert pairing_round is not None
-    if pairing_round.kind != KIND:
-        raise Conflict("only a paired-learning pair has a joint project")
-    if pair.published_at is None:
-        raise Conflict("this pair is not published yet")
-    return pair, pairing_round
+    found = await my_pair(s, pair_id, mine, KIND, "only a paired-learning pair has a joint project")
+    return found.pair, found.round
 
 
 async def _project(s: AsyncSession, pair: Pair) -> Project:

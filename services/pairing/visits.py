@@ -12,24 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain
+from services.pairing.commands import my_pair
 from services.pairing.models import (
-    Pair,
-    PairingRound,
     Visit,
     outbox,
 )
 from shared import events as ev
 from shared.errors import Conflict, Invalid, NotFound
-
-
-async def _my_pair(s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> Pair:
-    """The pair, locked, if one of the caller's fellow ids is in it (else 404, like a wrong id)."""
-    pair = await s.get(Pair, pair_id, with_for_update=True)
-    if pair is None or not ({str(f) for f in mine} & set(pair.fellow_ids)):
-        raise NotFound("no such pair")
-    if pair.published_at is None:
-        raise Conflict("this pair is not published yet")
-    return pair
 
 
 async def schedule_visit(
@@ -41,11 +30,10 @@ async def schedule_visit(
     scheduled_by: str,
 ) -> uuid.UUID:
     """A fellow of the pair schedules the visit one of them hosts; the visit's id."""
-    pair = await _my_pair(s, pair_id, mine)
+    found = await my_pair(s, pair_id, mine)
+    pair, pairing_round = found.pair, found.round
     if str(host_fellow_id) not in pair.fellow_ids:
         raise Invalid("host_fellow_id must be a fellow of this pair")
-    pairing_round = await s.get(PairingRound, pair.cohort_id)
-    assert pairing_round is not None
     refused = domain.host_problem(pairing_round.kind, pair.roles, host_fellow_id)
     if refused:
         raise Conflict(refused)
@@ -76,7 +64,8 @@ async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uu
     visit = await s.get(Visit, visit_id, with_for_update=True)
     if visit is None:
         raise NotFound("no such visit")
-    pair = await _my_pair(s, visit.pair_id, mine)
+    found = await my_pair(s, visit.pair_id, mine)
+    pair = found.pair
     if visit.completed_at is not None:
         raise Conflict("this visit is already complete")
     now = datetime.now(UTC)
@@ -90,8 +79,7 @@ async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uu
     completed = select(Visit.host_fellow_id).where(Visit.pair_id == pair.id, Visit.completed_at.is_not(None))
     hosts = set((await s.scalars(completed)).all())
     fellow_ids = [uuid.UUID(f) for f in pair.fellow_ids]
-    kind = await s.scalar(select(PairingRound.kind).where(PairingRound.cohort_id == pair.cohort_id))
-    if pair.completed_at is None and domain.exchange_complete(fellow_ids, hosts, pair.roles, kind):
+    if pair.completed_at is None and domain.exchange_complete(fellow_ids, hosts, pair.roles, found.round.kind):
         pair.completed_at = now
         caused.append(
             ev.ExchangeCompleted(pair_id=pair.id, cohort_id=pair.cohort_id, fellow_ids=fellow_ids, completed_at=now)
