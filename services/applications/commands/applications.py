@@ -166,9 +166,10 @@ async def endorse(s: AsyncSession, caller: Caller, application_id: uuid.UUID, pe
             endorsed_at=change.decided_at,
         )
     ]
-    cohort = await s.get(Cohort, application.cohort_id, with_for_update=True)  # one enrolment at a time
-    assert cohort is not None
-    if cohort.auto_enrol:
+    auto_enrol = await s.scalar(select(Cohort.auto_enrol).where(Cohort.id == application.cohort_id))
+    if auto_enrol:  # the cohort's row locked only then: one enrolment at a time, endorsements elsewhere free
+        cohort = await s.get(Cohort, application.cohort_id, with_for_update=True)
+        assert cohort is not None
         taken = await s.scalar(
             select(func.count()).where(Application.cohort_id == cohort.id, Application.state.in_(domain.PLACE_HOLDING))
         )
