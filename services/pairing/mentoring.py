@@ -71,14 +71,19 @@ async def log_meeting(
 
 
 async def meetings(s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> dict[str, Any]:
-    """The pair's agreement and meetings, notes included: for the two of them alone."""
-    pair, _ = await _mentoring_pair(s, pair_id, mine)
+    """The pair's agreement and meetings, notes included: for the two of them alone. With which check-ins
+    the caller has answered and who has closed (the answers and reflections themselves stay private)."""
+    pair, me = await _mentoring_pair(s, pair_id, mine)
     agreement = await s.get(Agreement, pair.id)
     rows = (await s.scalars(select(Meeting).where(Meeting.pair_id == pair.id).order_by(Meeting.date))).all()
+    answered = select(CheckIn.month).where(CheckIn.pair_id == pair.id, CheckIn.fellow_id == me)
+    closed_by = select(Closure.fellow_id).where(Closure.pair_id == pair.id)
     return {
         "pair_id": pair.id,
         "agreement": view(agreement, "goals meet_every_weeks agreed_at") if agreement else None,
         "meetings": [view(m, "id date minutes notes logged_by") for m in rows],
+        "my_check_ins": sorted((await s.scalars(answered)).all()),
+        "closed_by": sorted(str(f) for f in (await s.scalars(closed_by)).all()),
         "closed": pair.completed_at is not None,
     }
 
