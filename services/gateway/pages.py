@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.gateway import sessions
+from services.gateway import pages_roles, sessions
 from services.gateway.sessions import HERE, NHSUK, ApiError, Csrf, back, check_csrf, render, session, signed_in
 from shared.events import LEADERSHIP_DIMENSIONS
 
@@ -26,6 +26,7 @@ def install(app: FastAPI) -> None:
     """The pages' routes, their static files, and an error page for refusals the API gave them."""
     app.include_router(sessions.router)
     app.include_router(router)
+    app.include_router(pages_roles.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # The NHS design system's icons, where its stylesheet looks for them (``make assets`` copies them).
     app.mount("/assets", StaticFiles(directory=NHSUK / "assets", check_dir=False), name="assets")
@@ -142,8 +143,9 @@ async def pair_page(request: Request) -> Response:
     me = await signed_in(request)
     pairs = await me.api("GET", "/api/pairs/mine")
     organisations = {o["id"]: o for o in await me.api("GET", "/api/organisations")}
+    cohorts = {c: await me.api("GET", f"/api/cohorts/{c}") for c in {p["cohort_id"] for p in pairs}}
     today = datetime.now(UTC).date().isoformat()
-    return render(request, "pair.html", me, pairs=pairs, organisations=organisations, today=today)
+    return render(request, "pair.html", me, pairs=pairs, organisations=organisations, cohorts=cohorts, today=today)
 
 
 @router.post("/pairs/{pair_id}/visits")
@@ -174,14 +176,25 @@ async def complete_visit(visit_id: uuid.UUID, request: Request, csrf: Csrf = "")
     return back("/staff/pair", message="Visit marked complete.")
 
 
+# In shadowing the learner's feedback is a reflection, a thank-you to the sharer (DESIGN.md "Programme kinds").
+REFLECTION = {"learner": "reflection"}
+THANKS = {
+    "feedback": "Thank you: your feedback is in. It is released when your partner's is.",
+    "reflection": "Thank you: your reflection is in. Your sharer reads it once theirs is in, or by the due date.",
+}
+
+
 @router.get("/pairs/{pair_id}/feedback", response_class=HTMLResponse)
-async def feedback_page(pair_id: uuid.UUID, request: Request) -> Response:
+async def feedback_page(pair_id: uuid.UUID, request: Request, role: str = "") -> Response:
     me = await signed_in(request)
     try:
         state = await me.api("GET", f"/api/pairs/{pair_id}/feedback")
     except ApiError as exc:
         return back("/staff/pair", error=exc.detail)
-    return render(request, "feedback.html", me, state=state, pair_id=pair_id, dimensions=LEADERSHIP_DIMENSIONS)
+    wording = REFLECTION.get(role, "feedback")
+    return render(
+        request, "feedback.html", me, state=state, pair_id=pair_id, dimensions=LEADERSHIP_DIMENSIONS, wording=wording
+    )
 
 
 @router.post("/pairs/{pair_id}/feedback", response_class=HTMLResponse)
@@ -189,7 +202,8 @@ async def give_feedback(pair_id: uuid.UUID, request: Request, csrf: Csrf = "") -
     me = await signed_in(request)
     check_csrf(me, csrf)
     form = await request.form()
-    strengths = {d: int(str(form[d])) for d in LEADERSHIP_DIMENSIONS if str(form.get(d, "")).isdigit()}
+    strengths = pages_roles.ratings(form)
+    wording = REFLECTION.get(str(form.get("role", "")), "feedback")
     ideas = [line.strip() for line in str(form.get("collaboration_ideas", "")).splitlines() if line.strip()]
     body = {
         "to_fellow_id": str(form.get("to_fellow_id", "")),
@@ -210,8 +224,9 @@ async def give_feedback(pair_id: uuid.UUID, request: Request, csrf: Csrf = "") -
             dimensions=LEADERSHIP_DIMENSIONS,
             problem=exc.detail,
             form=dict(form),
+            wording=wording,
         )
-    return back("/staff/pair", message="Thank you: your feedback is in. It is released when your partner's is.")
+    return back("/staff/pair", message=THANKS[wording])
 
 
 @router.get("/feedback", response_class=HTMLResponse)
