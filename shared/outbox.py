@@ -7,7 +7,7 @@ several instances; no transaction stays open across broker I/O. The holder renew
 publishes; a relay that stops renewing (killed, frozen by SIGSTOP or a long pause) loses it when it
 expires, and another instance takes over. A relay that finds its lease expired sends nothing more.
 
-A batch goes out in waves: the first unsent row of every key, pipelined, then (once those are
+A batch goes out in waves: the first unsent row of every key of a topic, pipelined, then (once those are
 acknowledged) the second of every key, and so on, so a key's events reach the broker one after the
 other while different keys share round trips. When a send fails, that key stops there (its later
 events wait for the next batch); every acknowledged row is marked sent and never sent again. A crash
@@ -275,9 +275,11 @@ class Relay:
         mark those sent (so a relay frozen later never has them sent again). A key stops at its first
         failure, and everything stops once the lease is not surely held. Returns how many were
         published; raises the first failure once the acknowledged rows are marked."""
-        queues: dict[str, deque[Any]] = {}
+        # Order matters per key of a topic (a partition keeps it); the same key on two topics (an
+        # application's ApplicationSubmitted and its ContactRecorded) shares a wave.
+        queues: dict[tuple[str, str], deque[Any]] = {}
         for r in rows:
-            queues.setdefault(r.key, deque()).append(r)
+            queues.setdefault((r.topic, r.key), deque()).append(r)
         published = 0
         error: Exception | None = None
         while queues:
@@ -301,7 +303,7 @@ class Relay:
             for (r, _), result in zip(wave, results, strict=True):
                 if isinstance(result, BaseException):
                     error = error or (result if isinstance(result, Exception) else RuntimeError(repr(result)))
-                    queues.pop(r.key, None)  # this key's later events wait for the next batch
+                    queues.pop((r.topic, r.key), None)  # this key's later events wait for the next batch
                 else:
                     acked.append(r)
             if acked:

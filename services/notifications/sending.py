@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
-from sqlalchemy import DateTime, Integer, Row, Table, Uuid, bindparam, cast, func, select, update
+from sqlalchemy import DateTime, Integer, Row, Table, Uuid, bindparam, cast, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +66,9 @@ def _ids(name: str) -> Any:
 
 # UPDATE … FROM unnest(:ids, :attempts …) AS t: one statement for any number of rows, each row
 # changed only if it still carries the attempt number of our claim (and is in the expected state).
+# ``id = ANY(:ids)`` as well: PostgreSQL guesses 100 rows for an unnest and would join it to a
+# sequential scan of the whole delivery table (which only grows); the array lets it take the rows by
+# their primary key.
 _ROWS = (
     func.unnest(_ids("b_ids"), cast(bindparam("b_attempts"), ARRAY(Integer)))
     .table_valued("id", "attempts")
@@ -73,7 +76,7 @@ _ROWS = (
 )
 _HAND_OVER = (
     update(DELIVERY)
-    .where(D.id == _ROWS.c.id, D.attempts == _ROWS.c.attempts, D.status == SENDING)
+    .where(D.id == func.any(_ids("b_ids")), D.id == _ROWS.c.id, D.attempts == _ROWS.c.attempts, D.status == SENDING)
     .values(status=HANDING_OVER)
     .returning(D.id)
 )
@@ -89,11 +92,25 @@ _SENT_ROWS = (
 # Returns each recorded row as the fields of its NotificationSent.
 _RECORD_SENT = (
     update(DELIVERY)
-    .where(D.id == _SENT_ROWS.c.id, D.attempts == _SENT_ROWS.c.attempts, D.status.in_([HANDING_OVER, UNCONFIRMED]))
+    .where(
+        D.id == func.any(_ids("b_ids")),
+        D.id == _SENT_ROWS.c.id,
+        D.attempts == _SENT_ROWS.c.attempts,
+        D.status.in_([HANDING_OVER, UNCONFIRMED]),
+    )
     .values(status=SENT, sent_at=_SENT_ROWS.c.at, last_error=None)
     .returning(D.id.label("delivery_id"), D.event_id, D.recipient_id, D.template, D.sent_at)
 )
 CONTACT: Table = Contact.__table__  # type: ignore[assignment]
+# The recipient's contact, looked up by its key for each due row (LATERAL, its LIMIT keeping PostgreSQL
+# from flattening it): a plain outer join lets PostgreSQL hash-join a sequential scan of every
+# contact, a cost that grows with the people known.
+_RECIPIENT = (
+    select(CONTACT.c.email, CONTACT.c.name, CONTACT.c.job_title, CONTACT.c.organisation_name)
+    .where(CONTACT.c.person_id == D.recipient_id)
+    .limit(1)
+    .lateral("recipient")
+)
 # Due rows with the recipient's contact details (a staff recipient's are looked up separately).
 _DUE = (
     select(
@@ -106,12 +123,12 @@ _DUE = (
         D.context,
         D.attempts,
         D.created_at,
-        CONTACT.c.email.label("contact_email"),
-        CONTACT.c.name.label("contact_name"),
-        CONTACT.c.job_title.label("contact_job_title"),
-        CONTACT.c.organisation_name.label("contact_organisation_name"),
+        _RECIPIENT.c.email.label("contact_email"),
+        _RECIPIENT.c.name.label("contact_name"),
+        _RECIPIENT.c.job_title.label("contact_job_title"),
+        _RECIPIENT.c.organisation_name.label("contact_organisation_name"),
     )
-    .select_from(DELIVERY.outerjoin(CONTACT, CONTACT.c.person_id == D.recipient_id))
+    .select_from(DELIVERY.outerjoin(_RECIPIENT, true()))
     .where(D.status == PENDING, D.next_attempt_at <= bindparam("b_now"))
     .order_by(D.next_attempt_at)
     .limit(bindparam("b_limit"))
