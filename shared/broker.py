@@ -13,7 +13,6 @@ from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared import topics
-from shared.outbox import Send
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,19 +101,3 @@ async def ensure_topics(
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
-
-
-def sender(broker: KafkaBroker) -> Send:
-    """The relay's way to publish: pipelined, each send returns a future of its acknowledgement."""
-
-    async def send(topic: str, key: bytes, value: bytes | None) -> Any:
-        # A keyed None goes out as a tombstone (FastStream sends no body for it).
-        return await broker.publish(
-            value,
-            topic=topic,
-            key=key,
-            headers={"content-type": "application/cloudevents+json; charset=utf-8"},
-            no_confirm=True,
-        )
-
-    return send

@@ -1,18 +1,22 @@
 """The transactional outbox: events saved with the state change, published after commit by a relay.
 
 ``Outbox.add`` writes the envelopes in the caller's transaction. The ``Relay`` publishes unsent
-rows in order. One relay at a time per schema publishes, the holder of a lease (a row of
-``relay_lease`` with the holder and an expiry in the database's clock), so per-key order survives
-several instances; no transaction stays open across broker I/O. The holder renews the lease while it
-publishes; a relay that stops renewing (killed, frozen by SIGSTOP or a long pause) loses it when it
-expires, and another instance takes over. A relay that finds its lease expired sends nothing more.
+rows in order. One relay at a time per schema publishes, the holder of a lease
+(``shared.relay_lease``), so per-key order survives several instances; no transaction stays open
+across broker I/O. The holder renews the lease while it publishes; a relay that stops renewing
+(killed, frozen by SIGSTOP or a long pause) loses it when it expires, and another instance takes
+over. A relay that finds its lease expired sends nothing more, and its producer
+(``shared.relay_kafka``) writes nothing more: sends buffered before a freeze fail unwritten.
 
 A batch goes out in waves: the first unsent row of every key of a topic, pipelined, then (once those are
 acknowledged) the second of every key, and so on, so a key's events reach the broker one after the
 other while different keys share round trips. When a send fails, that key stops there (its later
-events wait for the next batch); every acknowledged row is marked sent and never sent again. A crash
-or a frozen holder between publish and mark publishes again: delivery is at least once, and
-consumers dedupe on the envelope id through their inbox. Sent rows are kept for a retention period
+events wait for the next batch); every acknowledged row is marked sent and never sent again (if the
+marking fails, with the next poll). A relay that takes over a lease left to run out reads the topics
+back and marks sent what its predecessor published but did not mark (docs/decisions/0010). Delivery
+stays at least once where no fence reaches (a freeze between the fence's check and the socket write,
+a write held in a kernel buffer by a hung connection), and consumers dedupe on the envelope id
+through their inbox. Sent rows are kept for a retention period
 (for audit and replay by hand), then pruned in batches.
 """
 
@@ -36,7 +40,6 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
-    Interval,
     MetaData,
     String,
     Table,
@@ -44,17 +47,16 @@ from sqlalchemy import (
     Uuid,
     delete,
     func,
-    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.envelope import wrap
 from shared.events import Event
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_UNSENT
+from shared.relay_lease import Lease
 from shared.worker import Worker, channel_name, wake_on_commit
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,10 @@ log = logging.getLogger(__name__)
 # Send one message (topic, key, value; a value of None is a tombstone); returns an awaitable that
 # completes on the broker's ack.
 Send = Callable[[str, bytes, bytes | None], Awaitable[Awaitable[Any]]]
+Readback = Callable[[dict[str, datetime]], Awaitable[set[str]]]
 TOMBSTONE = "tombstone"  # the event_type of an outbox row whose payload is NULL
+# How far before a row's creation a read-back starts (the hosts' clocks may differ a little).
+READBACK_SLACK = timedelta(seconds=30)
 
 
 class Outbox:
@@ -159,6 +164,8 @@ class Relay:
     prune_interval_s: float = field(default=3600.0, kw_only=True)
     lag_interval_s: float = field(default=5.0, kw_only=True)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
+    # The envelope ids on each topic since a time: read back after taking the lease over (None: not read)
+    readback: Readback | None = field(default=None, kw_only=True)
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     published: int = field(default=0, init=False)
 
@@ -171,76 +178,37 @@ class Relay:
             channels=(self.outbox.channel,),
         )
         self._next_due: dict[str, float] = {}  # periodic chore: when it is due next (loop time)
-        self._held_until = 0.0  # loop time before which the lease is surely ours (0: not held)
-        lease = self.outbox.lease
-        now = func.clock_timestamp()  # the database's clock: one clock for every instance
-        stmt = insert(lease).values(
-            name=self.outbox.service,
-            holder=self.holder,
-            expires_at=now + literal(timedelta(seconds=self.lease_s), Interval()),
-        )
-        self._take = stmt.on_conflict_do_update(
-            index_elements=[lease.c.name],
-            set_={"holder": stmt.excluded.holder, "expires_at": stmt.excluded.expires_at},
-            where=(lease.c.holder == stmt.excluded.holder) | (lease.c.expires_at < now),
-        ).returning(lease.c.holder)
+        self.lease = Lease(self.outbox.lease, self.outbox.service, self.holder, self.lease_s)
+        self._unmarked: list[Any] = []  # acknowledged rows whose marking failed: marked before any send
 
     def wake(self) -> None:
         self.worker.wake()
 
-    def _now(self) -> float:
-        return asyncio.get_running_loop().time()
-
     @property
     def holding(self) -> bool:
         """Whether the lease is ours for sure (this process's clock, started before the lease was taken)."""
-        return self._now() < self._held_until
+        return self.lease.holding
 
-    async def _take_lease(self, session: AsyncSession) -> bool:
-        """Take the lease, or renew it; False when another relay holds it."""
-        started = self._now()
-        if (await session.execute(self._take)).first() is None:
-            self._held_until = 0.0
-            return False
-        self._held_until = started + self.lease_s
-        return True
-
-    async def _renew(self) -> None:
-        """While a batch is out: renew the lease every third of its length (a frozen process does not)."""
-        while True:
-            await asyncio.sleep(self.lease_s / 3)
-            try:
-                async with self.sessions() as session, session.begin():
-                    held = await self._take_lease(session)
-            except Exception as exc:  # the database is away: the lease runs out, the batch stops
-                log.warning("renewing the relay lease of %s failed: %s", self.outbox.service, type(exc).__name__)
-                continue
-            if not held:
-                return
+    def may_write(self) -> bool:
+        """For the producer's fence (``shared.relay_kafka``): whether a write may still go out."""
+        return self.lease.may_write()
 
     async def release(self) -> None:
         """Give the lease up (a clean stop): another instance takes over at once, not when it expires."""
-        if not self._held_until:
-            return
-        self._held_until = 0.0
-        lease = self.outbox.lease
-        with contextlib.suppress(Exception):
-            async with self.sessions() as session, session.begin():
-                await session.execute(
-                    update(lease)
-                    .where(lease.c.name == self.outbox.service, lease.c.holder == self.holder)
-                    .values(expires_at=func.clock_timestamp() - literal(timedelta(seconds=1), Interval()))
-                )
+        await self.lease.release(self.sessions)
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent rows while holding the lease; return how many were published.
 
         Raises the first send failure after marking what was acknowledged (the worker backs off)."""
         table = self.outbox.table
+        marking = list(self._unmarked)
         async with self.sessions() as session, session.begin():
             # renewed here once half of it has gone: most polls of the holder are the one select
-            if self._held_until - self._now() < self.lease_s / 2 and not await self._take_lease(session):
+            if self.lease.due and not await self.lease.take(session):
                 return 0
+            if marking:  # on the topic already: marked, so the select below leaves them out
+                await self._mark(session, marking)
             rows = (
                 await session.execute(
                     select(table.c.seq, table.c.topic, table.c.key, table.c.payload, table.c.event_type)
@@ -249,9 +217,15 @@ class Relay:
                     .limit(self.batch_size)
                 )
             ).all()
+        if marking:
+            del self._unmarked[: len(marking)]
+            self._count(marking)
+        if self.lease.taken_over and self.readback is not None:
+            rows = await self._reconcile(rows) if rows else []
+            self.lease.taken_over = False
         if not rows:
             return 0
-        renewing = asyncio.create_task(self._renew())
+        renewing = asyncio.create_task(self.lease.keep(self.sessions))
         try:
             published = await self._send_in_key_order(rows)
         finally:
@@ -260,15 +234,52 @@ class Relay:
                 await renewing
         return published
 
-    async def _mark_sent(self, rows: list[Any]) -> None:
+    async def _mark(self, session: AsyncSession, rows: Sequence[Any]) -> None:
         table = self.outbox.table
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(table).where(table.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
-            )
+        await session.execute(
+            update(table).where(table.c.seq.in_([r.seq for r in rows])).values(sent_at=datetime.now(UTC))
+        )
+
+    async def _mark_sent(self, rows: list[Any]) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                await self._mark(session, rows)
+        except Exception:  # acknowledged all the same: never sent again, marked with the next poll
+            self._unmarked.extend(rows)
+            raise
+        self._count(rows)
+
+    def _count(self, rows: Sequence[Any]) -> None:
         self.published += len(rows)
         for r in rows:
             EVENTS_PUBLISHED.labels(self.outbox.service, r.event_type).inc()
+
+    async def _reconcile(self, rows: Sequence[Any]) -> Sequence[Any]:
+        """After taking the lease over from a relay that let it run out: the oldest unsent rows that
+        relay may have published (its batch, and rows committed late below it) are looked up on
+        their topics by envelope id; those found are marked sent, not published again."""
+        assert self.readback is not None
+        table = self.outbox.table
+        async with self.sessions() as session:
+            candidates = (
+                await session.execute(
+                    select(table.c.seq, table.c.event_id, table.c.topic, table.c.created_at)
+                    .where(table.c.sent_at.is_(None), table.c.event_type != TOMBSTONE)
+                    .order_by(table.c.seq)
+                    .limit(2 * self.batch_size)
+                )
+            ).all()
+        since: dict[str, datetime] = {}
+        for c in candidates:
+            since[c.topic] = min(since.get(c.topic, c.created_at), c.created_at)
+        on_topics = await self.readback({t: at - READBACK_SLACK for t, at in since.items()}) if since else set()
+        found = [c for c in candidates if str(c.event_id) in on_topics]
+        if found:
+            async with self.sessions() as session, session.begin():
+                await self._mark(session, found)
+            log.warning("%d events of %s were on the topics already: marked sent", len(found), self.outbox.service)
+        done = {c.seq for c in found}
+        return [r for r in rows if r.seq not in done]
 
     async def _send_in_key_order(self, rows: Sequence[Any]) -> int:
         """Send in waves: the next row of every key, pipelined, then wait for their acknowledgements and

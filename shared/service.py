@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import registry
-from shared.broker import make_broker, sender
+from shared.broker import make_broker
 from shared.consumer import Consumer, Handler
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers
@@ -35,6 +35,7 @@ from shared.inbox import Inbox
 from shared.kafka_metrics import KafkaGauges
 from shared.observability import HttpMiddleware, asgi_header, configure_logging, count_request, request_id_var
 from shared.outbox import Outbox, Relay
+from shared.relay_kafka import RelayProducer
 from shared.settings import ServiceSettings, refuse_default_secrets
 from shared.worker import Listener, Worker
 
@@ -62,6 +63,7 @@ class ServiceRuntime:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.relay: Relay | None = None
+        self.relay_producer: RelayProducer | None = None
         self.workers: list[Worker] = []
         self.listener: Listener | None = None
         self._on_start: list[Callable[[], Awaitable[None]]] = []
@@ -130,10 +132,12 @@ class ServiceRuntime:
             self.settings.database_url, idle_in_transaction_timeout_s=self.settings.db_idle_in_transaction_timeout_s
         )
         self._sessions = make_sessionmaker(self._engine)
+        self.relay_producer = RelayProducer(self.settings, f"{self.name}-relay")
         self.relay = Relay(
             self.outbox,
             self._sessions,
-            sender(self.broker),
+            self.relay_producer.send,
+            readback=self.relay_producer.envelope_ids,
             poll_interval_s=self.settings.relay_poll_interval_s,
             batch_size=self.settings.relay_batch_size,
             linger_s=self.settings.relay_linger_ms / 1000,
@@ -144,6 +148,8 @@ class ServiceRuntime:
         for hook in self._on_start:
             await hook()
         await self.broker.start()
+        self.relay_producer.may_write = self.relay.may_write
+        await self.relay_producer.start()
         self.relay.start()
         for worker in self.workers:
             worker.start()
@@ -168,6 +174,8 @@ class ServiceRuntime:
                     while await self.relay.publish_batch():
                         pass
             await self.relay.release()  # another instance takes over at once
+        if self.relay_producer is not None:
+            await self.relay_producer.stop()
         if self.listener is not None:
             await self.listener.stop()
         await self.broker.stop()

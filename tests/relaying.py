@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.broker import make_broker, sender
 from shared.db import make_engine, make_sessionmaker, schema_metadata
 from shared.events import Event
 from shared.outbox import Outbox, Relay, Send
+from shared.relay_kafka import RelayProducer
 from shared.settings import Settings
 
 SCHEMA = "lbb_test_relays"
@@ -87,9 +87,9 @@ class TopicCheck:
 async def _run(bootstrap: str, database_url: str, lease_s: float, freeze_at: int) -> None:
     settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=database_url)
     engine = make_engine(database_url)
-    broker = make_broker(settings, f"relay-{os.getpid()}")
-    await broker.start()
-    real: Send = sender(broker)
+    producer = RelayProducer(settings, f"relay-{os.getpid()}")
+    await producer.start()
+    real: Send = producer.send
     sends = 0
 
     async def send(topic: str, key: bytes, value: bytes) -> Any:
@@ -111,14 +111,23 @@ async def _run(bootstrap: str, database_url: str, lease_s: float, freeze_at: int
                 print(f"batch {n}", flush=True)
             return n
 
-    relay = Reporting(outbox, make_sessionmaker(engine), send, lease_s=lease_s, poll_interval_s=0.1, batch_size=50)
+    relay = Reporting(
+        outbox,
+        make_sessionmaker(engine),
+        send,
+        lease_s=lease_s,
+        poll_interval_s=0.1,
+        batch_size=50,
+        readback=producer.envelope_ids,
+    )
+    producer.may_write = relay.may_write  # the fence: nothing buffered is written past the lease
     print(f"holder {relay.holder}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with relay.worker.running():
         await stop.wait()
     await relay.release()
-    await broker.stop()
+    await producer.stop()
     await engine.dispose()
 
 

@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from lbb.devstack import Stack
 from shared import topics
-from shared.broker import make_broker, sender
+from shared.broker import make_broker
 from shared.consumer import Batched, Consumer, Context
 from shared.db import schema_metadata
 from shared.envelope import wrap
 from shared.events import Event
 from shared.inbox import Inbox
 from shared.outbox import Outbox, Relay
+from shared.relay_kafka import RelayProducer
 from shared.settings import ServiceSettings
 from tests.conftest import eventually, scratch
 
@@ -93,14 +94,14 @@ async def test_a_rolled_back_state_change_publishes_no_event(
         await s.execute(insert(thing).values(id=kept, name="kept"))
         await outbox.add(s, ThingMade(thing_id=kept, name="kept"))
 
-    broker = make_broker(settings(stack), "plumbing-test")
-    await broker.start()
+    producer = RelayProducer(settings(stack), "plumbing-test")
+    await producer.start()
     try:
-        relay = Relay(outbox, sessions, sender(broker))
+        relay = Relay(outbox, sessions, producer.send)
         while await relay.publish_batch():
             pass
     finally:
-        await broker.stop()
+        await producer.stop()
 
     reader = await topic_reader([TOPIC])
 
@@ -383,14 +384,14 @@ async def test_forget_replaces_a_keys_rows_with_a_tombstone_the_relay_sends_as_a
         rows = (await s.execute(select(forgetful.table.c.key, forgetful.table.c.payload))).all()
     assert sorted((k, p is None) for k, p in rows) == sorted([(str(gone), True), (str(kept), False)])
 
-    broker = make_broker(settings(stack), "forget-test")
-    await broker.start()
+    producer = RelayProducer(settings(stack), "forget-test")
+    await producer.start()
     try:
-        relay = Relay(forgetful, sessions, sender(broker))
+        relay = Relay(forgetful, sessions, producer.send)
         while await relay.publish_batch():
             pass
     finally:
-        await broker.stop()
+        await producer.stop()
     reader = await topic_reader([TOPIC])
 
     async def both() -> list[Any]:

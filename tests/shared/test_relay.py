@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from faststream.kafka import KafkaBroker
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lbb.devstack import Stack
-from shared.broker import make_broker, sender
 from shared.outbox import Relay
+from shared.relay_kafka import RelayProducer
 from shared.settings import Settings
 from tests.conftest import eventually, scratch
 from tests.relaying import SCHEMA, TOPIC, TopicCheck, metadata, numbered, outbox, stage
@@ -27,12 +27,24 @@ async def sessions(stack: Stack, engine: AsyncEngine) -> async_sessionmaker[Asyn
 
 
 @pytest.fixture
-async def broker(stack: Stack) -> AsyncIterator[KafkaBroker]:
+async def producers(stack: Stack) -> AsyncIterator[Callable[[], Awaitable[RelayProducer]]]:
     settings = Settings(kafka_bootstrap_servers=stack.kafka_bootstrap_servers or "", database_url="")
-    running = make_broker(settings, "relay-test")
-    await running.start()
-    yield running
-    await running.stop()
+    running: list[RelayProducer] = []
+
+    async def make() -> RelayProducer:
+        producer = RelayProducer(settings, "relay-test")
+        await producer.start()
+        running.append(producer)
+        return producer
+
+    yield make
+    for producer in running:
+        await producer.stop()
+
+
+@pytest.fixture
+async def producer(producers: Callable[[], Awaitable[RelayProducer]]) -> RelayProducer:
+    return await producers()
 
 
 async def unsent(sessions: async_sessionmaker[AsyncSession]) -> set[tuple[str, int]]:
@@ -42,8 +54,19 @@ async def unsent(sessions: async_sessionmaker[AsyncSession]) -> set[tuple[str, i
     return {(json.loads(p)["data"]["stream"], json.loads(p)["data"]["seq"]) for p in payloads}
 
 
+async def on_topic(reader: Any, rounds: list[list[Any]], total: int) -> TopicCheck:
+    """What reached the topic of the streams of ``rounds``, once all ``total`` events have."""
+    streams = {e.stream for e in rounds[0]}
+
+    async def all_there() -> TopicCheck | None:
+        check = TopicCheck(await reader.poll(), streams)
+        return check if check.distinct == total else None
+
+    return await eventually(all_there, what=f"the {total} events on the topic")
+
+
 async def test_a_failed_send_stops_its_key_and_nothing_acknowledged_is_sent_again(
-    sessions: async_sessionmaker[AsyncSession], broker: KafkaBroker, topic_reader: Any
+    sessions: async_sessionmaker[AsyncSession], producer: RelayProducer, topic_reader: Any
 ) -> None:
     """One stream's second event is refused when it is handed over, another's when the broker answers:
     each of those streams stops there (its later events are not even tried), every other event and
@@ -52,7 +75,7 @@ async def test_a_failed_send_stops_its_key_and_nothing_acknowledged_is_sent_agai
     for events in rounds:
         await stage(sessions, events)
     refused, unanswered = rounds[0][0].stream, rounds[0][1].stream
-    real = sender(broker)
+    real = producer.send
     tried: list[tuple[str, int]] = []
     faults = True
 
@@ -81,24 +104,17 @@ async def test_a_failed_send_stops_its_key_and_nothing_acknowledged_is_sent_agai
     assert sorted(tried) == sorted(left)  # what was acknowledged is not sent again
     assert await unsent(sessions) == set()
 
-    reader = await topic_reader([TOPIC])
-    streams = {e.stream for e in rounds[0]}
-
-    async def all_there() -> TopicCheck | None:
-        check = TopicCheck(await reader.poll(), streams)
-        return check if check.distinct == 20 else None
-
-    check = await eventually(all_there, what="the 20 events on the topic")
+    check = await on_topic(await topic_reader([TOPIC]), rounds, 20)
     assert (check.found, check.out_of_order) == (20, 0)
 
 
 async def test_one_relay_holds_the_lease_until_it_expires_or_is_given_up(
-    sessions: async_sessionmaker[AsyncSession], broker: KafkaBroker
+    sessions: async_sessionmaker[AsyncSession], producer: RelayProducer
 ) -> None:
     """A second relay publishes nothing while the first holds the lease; when the first stops renewing
     it (frozen, killed) the second takes over once it expires; a lease given up passes at once."""
-    a = Relay(outbox, sessions, sender(broker), lease_s=2.0)
-    b = Relay(outbox, sessions, sender(broker), lease_s=2.0)
+    a = Relay(outbox, sessions, producer.send, lease_s=2.0)
+    b = Relay(outbox, sessions, producer.send, lease_s=2.0)
     rounds = numbered(streams=5, per_stream=3)
     await stage(sessions, rounds[0])
     assert await a.publish_batch() == 5
@@ -117,3 +133,74 @@ async def test_one_relay_holds_the_lease_until_it_expires_or_is_given_up(
     await b.release()
     assert await a.publish_batch() == 5
     assert await unsent(sessions) == set()
+
+
+async def test_a_relay_paused_past_its_lease_writes_nothing_it_had_buffered(
+    sessions: async_sessionmaker[AsyncSession], producers: Callable[[], Awaitable[RelayProducer]], topic_reader: Any
+) -> None:
+    """The first relay stops dead in the middle of a wave (the event loop blocked past its lease, as a
+    freeze or a long pause would), its earlier sends of that wave still in its producer. When it goes
+    on, its producer writes none of them (the lease is gone), and the relay that takes over publishes
+    every event once, in order."""
+    lease_s = 1.0
+    pa, pb = await producers(), await producers()
+    rounds = numbered(streams=10, per_stream=3)
+    for events in rounds:
+        await stage(sessions, events)
+    sends = 0
+
+    async def pausing(topic: str, key: bytes, value: bytes | None) -> Any:
+        nonlocal sends
+        sends += 1
+        if sends == 15:  # the middle of the second wave
+            time.sleep(lease_s + 0.5)  # noqa: ASYNC251 - the pause under test: nothing else may run
+        return await pa.send(topic, key, value)
+
+    a = Relay(outbox, sessions, pausing, lease_s=lease_s)
+    b = Relay(outbox, sessions, pb.send, lease_s=lease_s, readback=pb.envelope_ids)
+    pa.may_write, pb.may_write = a.may_write, b.may_write
+    with pytest.raises(Exception, match="lease"):
+        await a.publish_batch()
+    assert pa.held_back >= 1
+    assert a.published == 10  # the first wave, acknowledged and marked before the pause
+    assert await b.publish_batch() == 20
+
+    check = await on_topic(await topic_reader([TOPIC]), rounds, 30)
+    assert (check.found, check.out_of_order) == (30, 0)
+
+
+async def test_taking_over_a_lease_left_to_run_out_marks_what_is_on_the_topic_already(
+    sessions: async_sessionmaker[AsyncSession], producer: RelayProducer, topic_reader: Any
+) -> None:
+    """A relay published the first six events and died before marking them (its lease left to run
+    out): the relay that takes over finds them on the topic by envelope id, marks them sent and
+    publishes only the rest. After a lease given up cleanly, nothing is read back."""
+    rounds = numbered(streams=4, per_stream=3)
+    for events in rounds:
+        await stage(sessions, events)
+    table = outbox.table
+    async with sessions() as s:
+        first = (await s.execute(select(table.c.key, table.c.payload).order_by(table.c.seq).limit(6))).all()
+    acks = [await producer.send(TOPIC, r.key.encode(), r.payload.encode()) for r in first]
+    await asyncio.gather(*acks)
+    async with sessions() as s, s.begin():
+        await s.execute(outbox.lease.insert().values(name=outbox.service, holder="dead", expires_at=func.now()))
+
+    read: list[dict[str, Any]] = []
+
+    async def readback(since: dict[str, Any]) -> set[str]:
+        read.append(since)
+        return await producer.envelope_ids(since)
+
+    relay = Relay(outbox, sessions, producer.send, readback=readback)
+    assert await relay.publish_batch() == 6
+    assert len(read) == 1 and set(read[0]) == {TOPIC}
+    assert await unsent(sessions) == set()
+
+    check = await on_topic(await topic_reader([TOPIC]), rounds, 12)
+    assert (check.found, check.out_of_order) == (12, 0)
+
+    await relay.release()
+    await stage(sessions, numbered(streams=2, per_stream=1)[0])
+    assert await Relay(outbox, sessions, producer.send, readback=readback).publish_batch() == 2
+    assert len(read) == 1  # a released lease: nothing read back
