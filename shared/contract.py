@@ -189,6 +189,12 @@ class ScheduleVisit(Body):
     date: date
 
 
+class MoveVisit(Body):
+    """The visit's new day, inside the cohort's exchange window."""
+
+    date: date
+
+
 class Correction(Body):
     strengths: dict[Dimension, Rating] = Field(
         description="Ratings 1-5 of at least three of the nine Healthcare Leadership Model dimensions",
@@ -289,3 +295,10 @@ class SubjectAccess(Body):
     """Whose data: the e-mail address the person applied with."""
 
     email: EmailStr
+
+
+class ShadowingReflection(Body):
+    """A learner's thank-you to the sharer after the visit: read by the two of them alone, never a topic."""
+
+    learnt: Paragraph = Field(description="What I learnt")
+    take_back: Paragraph = Field(description="One idea to take back to my organisation")

@@ -261,12 +261,34 @@ class PairAssigned(_PairEvent):
         description="Why the pair was made, as codes (" + ", ".join(PAIR_REASONS) + "): never words"
     )
     assigned_at: datetime
+    kind: ProgrammeKind = Field(default="exchange", description="The cohort's kind (what the pair does together)")
+    roles: dict[UUID, Role] = Field(
+        default_factory=dict, description="Each fellow's role (a sharer and a learner, a mentor and a mentee…)"
+    )
 
 
 class ExchangeVisitScheduled(_PairEvent):
     visit_id: UUID
     host_fellow_id: UUID
     date: date
+
+
+class ExchangeVisitMoved(_PairEvent):
+    """A scheduled visit moved to another day (its calendar invitation is updated)."""
+
+    visit_id: UUID
+    host_fellow_id: UUID
+    date: date
+    moved_at: datetime
+
+
+class ExchangeVisitCancelled(_PairEvent):
+    """A scheduled visit that will not happen (its calendar invitation is cancelled); the pair may
+    schedule the host's visit again."""
+
+    visit_id: UUID
+    host_fellow_id: UUID
+    cancelled_at: datetime
 
 
 class ExchangeVisitCompleted(_PairEvent):
@@ -318,6 +340,15 @@ class ProjectStarted(_PairEvent):
     started_at: datetime
 
 
+class ProjectMilestoneSet(_PairEvent):
+    """A milestone of a pair's project, with its due date (its title stays with pairing)."""
+
+    project_id: UUID
+    milestone_id: UUID
+    due: date
+    set_at: datetime
+
+
 class ProjectMilestoneDone(_PairEvent):
     project_id: UUID
     milestone_id: UUID
@@ -330,6 +361,15 @@ class ProjectPresented(_PairEvent):
 
     project_id: UUID
     presented_on: date
+
+
+class ShadowingReflectionShared(_PairEvent):
+    """A learner thanked their sharer with a reflection on the visit: that it was shared, never its
+    words (what they learnt and the idea they take back stay with pairing; the sharer reads them there)."""
+
+    learner_id: UUID
+    sharer_id: UUID
+    shared_at: datetime
 
 
 # --- lbb.feedback.v1 -----------------------------------------------------------------------

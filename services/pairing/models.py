@@ -218,3 +218,20 @@ class Milestone(Base):
     due: Mapped[date] = mapped_column(Date)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- shadowing: the learner's reflection, a thank-you to the sharer (reflections.py) ----------------
+
+
+class Reflection(Base):
+    """A learner's reflection after their visit: what they learnt and one idea to take back. Free text:
+    it stays here, read by the learner and the sharer alone (never the board, never a topic)."""
+
+    __tablename__ = "shadowing_reflection"
+
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), primary_key=True)
+    learner_id: Mapped[uuid.UUID]
+    sharer_id: Mapped[uuid.UUID]
+    learnt: Mapped[str] = mapped_column(Text)
+    take_back: Mapped[str] = mapped_column(Text)
+    shared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
