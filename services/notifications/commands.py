@@ -17,9 +17,10 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications import domain, models, queries
+from services.notifications import domain, models, queries, reminders
 from services.notifications.domain import FAILED, MUTED, PENDING, REMINDER_FIRED, REMINDER_PENDING, REMINDER_SETTLED
 from services.notifications.models import (
+    CalendarEntry,
     Contact,
     Delivery,
     PairMember,
@@ -95,7 +96,7 @@ async def notify(
     event_id: uuid.UUID,
     event_type: str,
     event: ev.Event,
-    rules: domain.ReminderRules,
+    rules: reminders.ReminderRules,
     now: datetime,
 ) -> None:
     """Record who hears about ``event`` (and a pair's members, from PairAssigned), and set or settle
@@ -107,11 +108,30 @@ async def notify(
             .on_conflict_do_nothing()
         )
     who = await queries.audience(session, event)
-    for message in domain.messages_for(event, who):
+    revision = await revise_calendar(session, event, now) if isinstance(event, domain.VisitEvent) else None
+    for message in domain.messages_for(event, who, revision):
         await record(session, event_id=event_id, event_type=event_type, message=message, now=now)
-    planned, settled = domain.reminders_for(event, who.pair_members, rules)
+    planned, settled = reminders.reminders_for(event, who.pair_members, rules)
     await settle(session, settled, now)
     await plan(session, planned, now)
+
+
+async def revise_calendar(session: AsyncSession, event: domain.VisitEvent, now: datetime) -> domain.Revision:
+    """The visit's calendar entry after ``event``: new at SEQUENCE 0 when scheduled; moved or cancelled,
+    one more, with the day it now has (a cancellation keeps its day). Events of one pair come in order."""
+    cancelled = isinstance(event, ev.ExchangeVisitCancelled)
+    day = None if isinstance(event, ev.ExchangeVisitCancelled) else event.date
+    stmt = insert(CalendarEntry).values(
+        uid=event.visit_id, sequence=0, day=day or now.date(), cancelled=cancelled, updated_at=now
+    )
+    if not isinstance(event, ev.ExchangeVisitScheduled):
+        changes = {"sequence": CalendarEntry.sequence + 1, "cancelled": cancelled, "updated_at": now}
+        stmt = stmt.on_conflict_do_update(index_elements=["uid"], set_=changes | ({"day": day} if day else {}))
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["uid"])
+    await session.execute(stmt)
+    entry = await session.get_one(CalendarEntry, event.visit_id, populate_existing=True)
+    return domain.Revision(entry.sequence, entry.day)
 
 
 async def resend(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> None:
@@ -134,21 +154,27 @@ async def resend(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -
 # reminder's deterministic id: even a second instance that saw the same row records no second one.
 
 
-async def plan(session: AsyncSession, plans: list[domain.ReminderPlan], now: datetime) -> None:
+async def plan(session: AsyncSession, plans: list[reminders.ReminderPlan], now: datetime) -> None:
+    """Set reminders; one planned again while still pending takes its new date (a visit moved), one
+    settled or fired stays as it is."""
     for p in plans:
         await session.execute(
             insert(Reminder)
             .values(id=p.id, status=REMINDER_PENDING, created_at=now, **asdict(p))
-            .on_conflict_do_nothing(index_elements=["kind", "subject_id", "recipient_id"])
+            .on_conflict_do_update(
+                index_elements=["kind", "subject_id", "recipient_id"],
+                set_={"due_at": p.due_at, "context": p.context},
+                where=Reminder.status == REMINDER_PENDING,
+            )
         )
 
 
-async def settle(session: AsyncSession, settled: list[domain.ReminderSettled], now: datetime) -> None:
+async def settle(session: AsyncSession, settled: list[reminders.ReminderSettled], now: datetime) -> None:
     """Stop reminders from firing; a reminder settled before it was planned stays settled."""
     for s in settled:
         for recipient in s.recipient_ids:
             stmt = insert(Reminder).values(
-                id=domain.reminder_id(s.kind, s.subject_id, recipient),
+                id=reminders.reminder_id(s.kind, s.subject_id, recipient),
                 kind=s.kind,
                 subject_id=s.subject_id,
                 recipient_id=recipient,
@@ -188,7 +214,7 @@ async def fire_due(
         query = query.where(Reminder.subject_id.in_(list(subjects)))
     due = (await session.scalars(query)).all()
     for reminder in due:
-        message = domain.reminder_message(reminder.kind, reminder.recipient_id, dict(reminder.context))
+        message = reminders.reminder_message(reminder.kind, reminder.recipient_id, dict(reminder.context))
         await record(session, event_id=reminder.id, event_type="Reminder", message=message, now=now)
         reminder.status, reminder.fired_at = REMINDER_FIRED, now
     return len(due)
