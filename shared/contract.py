@@ -9,7 +9,7 @@ defaults (the gateway decides nothing).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
@@ -239,6 +239,19 @@ class MentoringMeeting(Body):
     date: date
     minutes: int = Field(ge=5, le=600)
     notes: Note | None = Field(default=None, description="Seen by the pair alone: never the board, never a topic")
+
+
+class PlanMeeting(Body):
+    """A mentoring meeting in the diary: both of the pair get a calendar invitation."""
+
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London), HH:MM")
+    minutes: int = Field(default=60, ge=5, le=600)
+
+
+class MoveMeeting(Body):
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London), HH:MM")
 
 
 class MentoringCheckIn(Body):

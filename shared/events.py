@@ -9,7 +9,7 @@ topic; equality data, ratings of a person and feedback narrative never travel at
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -316,6 +316,32 @@ class MentoringMeetingLogged(_PairEvent):
     meeting_id: UUID
     date: date
     minutes: int
+
+
+class MentoringMeetingPlanned(_PairEvent):
+    """Mentor and mentee put a meeting in the diary (its calendar invitation goes to both): when, never why."""
+
+    meeting_id: UUID
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London) the meeting starts")
+    minutes: int
+
+
+class MentoringMeetingMoved(_PairEvent):
+    """A planned meeting moved (its calendar invitation is updated)."""
+
+    meeting_id: UUID
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London) the meeting starts")
+    minutes: int
+    moved_at: datetime
+
+
+class MentoringMeetingCancelled(_PairEvent):
+    """A planned meeting that will not happen (its calendar invitation is cancelled)."""
+
+    meeting_id: UUID
+    cancelled_at: datetime
 
 
 class MentoringCheckInAnswered(_PairEvent):

@@ -17,7 +17,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications import domain, models, queries, reminders
+from services.notifications import diary, domain, models, queries, reminders
 from services.notifications.domain import FAILED, MUTED, PENDING, REMINDER_FIRED, REMINDER_PENDING, REMINDER_SETTLED
 from services.notifications.models import (
     CalendarEntry,
@@ -108,7 +108,7 @@ async def notify(
             .on_conflict_do_nothing()
         )
     who = await queries.audience(session, event)
-    revision = await revise_calendar(session, event, now) if isinstance(event, domain.VisitEvent) else None
+    revision = await revise_calendar(session, event, now) if isinstance(event, diary.CalendarEvent) else None
     for message in domain.messages_for(event, who, revision):
         await record(session, event_id=event_id, event_type=event_type, message=message, now=now)
     planned, settled = reminders.reminders_for(event, who.pair_members, rules)
@@ -116,22 +116,24 @@ async def notify(
     await plan(session, planned, now)
 
 
-async def revise_calendar(session: AsyncSession, event: domain.VisitEvent, now: datetime) -> domain.Revision:
-    """The visit's calendar entry after ``event``: new at SEQUENCE 0 when scheduled; moved or cancelled,
-    one more, with the day it now has (a cancellation keeps its day). Events of one pair come in order."""
-    cancelled = isinstance(event, ev.ExchangeVisitCancelled)
-    day = None if isinstance(event, ev.ExchangeVisitCancelled) else event.date
+async def revise_calendar(session: AsyncSession, event: diary.CalendarEvent, now: datetime) -> diary.Revision:
+    """The calendar entry of a visit or a meeting after ``event``: new at SEQUENCE 0 when first put in
+    the diary; moved or cancelled, one more, with when it now is (a cancellation keeps its time). One
+    pair's events come in order."""
+    first = diary.unrevised(event, now)
+    when = diary.when(event)
+    values = {"starts_at": first.when.starts_at, "minutes": first.when.minutes, "day": first.when.day}
     stmt = insert(CalendarEntry).values(
-        uid=event.visit_id, sequence=0, day=day or now.date(), cancelled=cancelled, updated_at=now
+        uid=diary.uid(event), sequence=0, cancelled=when is None, updated_at=now, **values
     )
-    if not isinstance(event, ev.ExchangeVisitScheduled):
-        changes = {"sequence": CalendarEntry.sequence + 1, "cancelled": cancelled, "updated_at": now}
-        stmt = stmt.on_conflict_do_update(index_elements=["uid"], set_=changes | ({"day": day} if day else {}))
-    else:
+    if isinstance(event, diary.FIRST):
         stmt = stmt.on_conflict_do_nothing(index_elements=["uid"])
+    else:
+        changes = {"sequence": CalendarEntry.sequence + 1, "cancelled": when is None, "updated_at": now}
+        stmt = stmt.on_conflict_do_update(index_elements=["uid"], set_=changes | (values if when else {}))
     await session.execute(stmt)
-    entry = await session.get_one(CalendarEntry, event.visit_id, populate_existing=True)
-    return domain.Revision(entry.sequence, entry.day)
+    entry = await session.get_one(CalendarEntry, diary.uid(event), populate_existing=True)
+    return diary.Revision(entry.sequence, diary.When(entry.day, entry.starts_at, entry.minutes))
 
 
 async def resend(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.notifications import diary
 from shared import events as ev
 
 PERSON = "person"  # a recipient from the contact projection (an application / fellow id)
@@ -78,6 +79,9 @@ TEMPLATES: dict[str, Template] = {
         "You have been paired for the Leadership Exchange: arrange your visits.",
     ),
     "visit_scheduled": Template("An exchange visit is in the diary", "A Leadership Exchange visit has been scheduled."),
+    "meeting_planned": Template("A mentoring meeting is in the diary", "A mentoring meeting has been planned."),
+    "meeting_moved": Template("A mentoring meeting has moved", "A planned mentoring meeting has moved."),
+    "meeting_cancelled": Template("A mentoring meeting is cancelled", "A planned mentoring meeting is cancelled."),
     "visit_moved": Template("An exchange visit has moved", "A scheduled visit has moved to another day."),
     "visit_cancelled": Template("An exchange visit is cancelled", "A scheduled visit has been cancelled."),
     "reflection_shared": Template(
@@ -170,17 +174,11 @@ def partners_of(members: list[uuid.UUID], fellow: uuid.UUID) -> list[str]:
     return [str(m) for m in members if m != fellow]
 
 
-@dataclass(frozen=True)
-class Revision:
-    """A visit's calendar entry as it stands after an event: its revision (RFC 5545 ``SEQUENCE``: 0 when
-    scheduled, one more at each change) and its day (a cancelled entry keeps the day it had)."""
-
-    sequence: int
-    day: date
-
-
-def messages_for(event: ev.Event, audience: Audience | None = None, revision: Revision | None = None) -> list[Message]:
-    """The messages an event gives rise to (``revision``: a visit event's calendar entry, as it stands)."""
+def messages_for(
+    event: ev.Event, audience: Audience | None = None, revision: diary.Revision | None = None
+) -> list[Message]:
+    """The messages an event gives rise to (``revision``: the calendar entry of a visit or a meeting, as
+    it stands after the event)."""
     who = audience or Audience()
     match event:
         case ev.ApplicationSubmitted():
@@ -226,8 +224,15 @@ def messages_for(event: ev.Event, audience: Audience | None = None, revision: Re
                 )
                 for fellow in event.fellow_ids
             ]
-        case ev.ExchangeVisitScheduled() | ev.ExchangeVisitMoved() | ev.ExchangeVisitCancelled():
-            return _visit_messages(event, who.pair_members, revision or Revision(0, _day_of(event)))
+        case (
+            ev.ExchangeVisitScheduled()
+            | ev.ExchangeVisitMoved()
+            | ev.ExchangeVisitCancelled()
+            | ev.MentoringMeetingPlanned()
+            | ev.MentoringMeetingMoved()
+            | ev.MentoringMeetingCancelled()
+        ):
+            return _diary_messages(event, who.pair_members, revision or diary.unrevised(event, datetime.now(UTC)))
         case ev.ShadowingReflectionShared():
             return _one(
                 event.sharer_id, "reflection_shared", about_id=str(event.learner_id), pair_id=str(event.pair_id)
@@ -252,36 +257,20 @@ def messages_for(event: ev.Event, audience: Audience | None = None, revision: Re
     return []
 
 
-VisitEvent = ev.ExchangeVisitScheduled | ev.ExchangeVisitMoved | ev.ExchangeVisitCancelled
-_VISIT_TEMPLATES = {"ExchangeVisitScheduled": "visit_scheduled", "ExchangeVisitMoved": "visit_moved"}
-
-
-def _day_of(event: VisitEvent) -> date:
-    return event.cancelled_at.date() if isinstance(event, ev.ExchangeVisitCancelled) else event.date
-
-
-def _visit_messages(event: VisitEvent, members: list[uuid.UUID], revision: Revision) -> list[Message]:
-    """Each of the pair hears of a visit scheduled, moved or cancelled, with its calendar entry: the
-    invitation (``REQUEST``) or its update (the same uid, a higher ``SEQUENCE``), or ``CANCEL``."""
-    cancelled = isinstance(event, ev.ExchangeVisitCancelled)
-    entry = {
-        "uid": str(event.visit_id),
-        "sequence": revision.sequence,
-        "method": "CANCEL" if cancelled else "REQUEST",
-        "date": revision.day.isoformat(),
-    }
-    template = "visit_cancelled" if cancelled else _VISIT_TEMPLATES[event.type_name()]
+def _diary_messages(event: diary.CalendarEvent, members: list[uuid.UUID], revision: diary.Revision) -> list[Message]:
+    """Each of the pair hears of a visit or a meeting put in the diary, moved or cancelled, with its
+    calendar entry: the invitation (``REQUEST``), its update (the same uid, a higher ``SEQUENCE``), or
+    ``CANCEL``."""
+    entry = diary.entry(event, revision)
+    host = getattr(event, "host_fellow_id", None)
+    facts = {"date": entry["date"], "starts_at": entry["starts_at"], "calendar": entry}
     return [
         Message(
             fellow,
-            template,
-            context={
-                "date": entry["date"],
-                "about_id": str(event.host_fellow_id),
-                "hosting": fellow == event.host_fellow_id,
-                "partner_ids": partners_of(members, fellow),
-                "calendar": entry,
-            },
+            diary.TEMPLATES[event.type_name()],
+            context=facts
+            | {"partner_ids": partners_of(members, fellow)}
+            | ({"about_id": str(host), "hosting": fellow == host} if host else {}),
         )
         for fellow in members
     ]

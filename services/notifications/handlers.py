@@ -42,6 +42,9 @@ NOTIFIED: tuple[type[ev.Event], ...] = (
     ev.ExchangeCompleted,
     ev.ShadowingReflectionShared,
     ev.MentoringAgreed,  # its check-in reminders
+    ev.MentoringMeetingPlanned,  # calendar invitations
+    ev.MentoringMeetingMoved,
+    ev.MentoringMeetingCancelled,
     ev.MentoringCheckInAnswered,
     ev.MentoringClosed,
     ev.ProjectMilestoneSet,  # its reminder

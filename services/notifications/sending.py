@@ -210,7 +210,7 @@ def _prepare(
     rendered = render(d.template, page)
     address, name = recipient_contact.email, recipient_contact.name
     invitation = None
-    if context.get("calendar"):  # a visit: the pair are its attendees
+    if context.get("calendar"):  # a visit or a meeting: the pair are its attendees
         people = [recipient_contact, *(contacts[p] for p in partner_ids)]
         invitation = _invitation(context["calendar"], about, people, config)
     message = email(
@@ -231,10 +231,12 @@ def _invitation(
     people: list[queries.ContactDetails],
     config: DeliveryConfig,
 ) -> Invitation:
-    """A visit's calendar invitation: hosted at the host's organisation, the pair as its attendees."""
+    """The calendar invitation of a visit (at the host's organisation) or a mentoring meeting (the
+    recipient first among ``people``): the pair as its attendees."""
+    others = " and ".join(c.name for c in people[1:])
     return Invitation.of(
         entry,
-        summary="Leadership Exchange visit" + (f" hosted by {host.name}" if host else ""),
+        summary=f"Leadership Exchange visit hosted by {host.name}" if host else f"Mentoring meeting with {others}",
         location=host.person.organisation_name if host else "",
         organiser=Attendee(*parseaddr(config.sender)),
         attendees=[Attendee(c.name, c.email) for c in people if c.email],

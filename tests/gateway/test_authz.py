@@ -207,6 +207,9 @@ ROUTES = [
     # mentoring: the pair alone (this cohort is an exchange, so its pair has no mentoring: 409)
     route("POST", "/api/pairs/{pair}/agreement", {"goals": ["g"], "meet_every_weeks": 2}, ann=409, eve=404),
     route("GET", "/api/pairs/{pair}/meetings", ann=409, eve=404),
+    route("POST", "/api/pairs/{pair}/meetings/planned", {"date": FAR, "starts_at": "10:00"}, ann=409, eve=404),
+    route("POST", f"/api/meetings/{RANDOM}/move", {"date": FAR, "starts_at": "10:00"}, ann=404, eve=404),
+    route("POST", f"/api/meetings/{RANDOM}/cancel", {}, ann=404, eve=404),
     route("POST", f"/api/pairs/{RANDOM}/close", {"reflection": "r"}, ann=404, eve=404),
     route("GET", "/api/cohorts/{cohort}/mentoring", board=200, admin=200),
     route("GET", "/api/pairs/{pair}/project", ann=409, eve=404),

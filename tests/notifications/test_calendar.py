@@ -16,6 +16,9 @@ from tests.conftest import Api, eventually
 from tests.notifications.flow import (
     Cohort,
     apply_and_decide,
+    call,
+    cohort_of,
+    email_of,
     enrol_pair_and_publish,
     fetch_rows,
     mail_arrives,
@@ -125,3 +128,50 @@ async def test_a_visit_sends_an_invitation_to_both_an_update_when_moved_and_a_ca
     await mail_arrives(mail, jack.email, title("visit_scheduled"), count=2)
     fresh = {str(the_event(c)["uid"]) for _, c in invitations(mail, jack.email, title("visit_scheduled"))}
     assert fresh == uids | {f"{rescheduled.json()['id']}@beyond-boundaries.nhs.uk"}
+
+
+async def test_a_mentoring_meeting_in_the_diary_invites_both_at_its_local_time_and_follows_its_changes(
+    api: Api, mail: MailSink
+) -> None:
+    _, _, who = await cohort_of(api, "mentoring", {"RC9": {"role": "mentor", "capacity": 1}, "RYE": {"role": "mentee"}})
+    (pair,) = await call(api, "GET", "/api/pairs/mine", who["RYE"])
+    day, later = visit_day(10), visit_day(12)
+    path = f"/api/pairs/{pair['id']}/meetings/planned"
+    await call(api, "POST", path, who["RYE"], {"date": visit_day(-1), "starts_at": "10:00"}, 422)  # the past
+    await call(api, "POST", path, ("nobody-" + pair["id"][:8], "applicant"), {"date": day, "starts_at": "10:00"}, 404)
+    meeting = (await call(api, "POST", path, who["RYE"], {"date": day, "starts_at": "10:30", "minutes": 45}, 201))["id"]
+    planned = await call(api, "GET", f"/api/pairs/{pair['id']}/meetings", who["RC9"])
+    assert [(m["id"], m["date"], m["starts_at"]) for m in planned["planned"]] == [(meeting, day, "10:30:00")]
+
+    def event_of(address: str, subject: str) -> Any:
+        ((part, calendar),) = invitations(mail, address, subject)
+        assert str(calendar["method"]) == part.get_param("method")
+        return the_event(calendar)
+
+    people = [email_of(who["RC9"]), email_of(who["RYE"])]
+    for address in people:
+        await mail_arrives(mail, address, title("meeting_planned"))
+        event = event_of(address, title("meeting_planned"))
+        assert str(event["uid"]) == f"{meeting}@beyond-boundaries.nhs.uk" and event["sequence"] == 0
+        starts = event.decoded("dtstart")
+        assert starts.date() == date.fromisoformat(day) and (starts.hour, starts.minute) == (10, 30)
+        assert event["dtstart"].params["TZID"] == "Europe/London"
+        assert (event.decoded("dtend") - starts) == timedelta(minutes=45)
+        assert {str(a) for a in event["attendee"]} == {f"mailto:{p}" for p in people}
+
+    await call(api, "POST", f"/api/meetings/{meeting}/move", who["RC9"], {"date": later, "starts_at": "09:00"}, 202)
+    await call(api, "POST", f"/api/meetings/{meeting}/move", who["RC9"], {"date": later, "starts_at": "09:00"}, 409)
+    for address in people:
+        await mail_arrives(mail, address, title("meeting_moved"))
+        event = event_of(address, title("meeting_moved"))
+        assert str(event["uid"]) == f"{meeting}@beyond-boundaries.nhs.uk" and event["sequence"] == 1
+        assert event.decoded("dtstart").date() == date.fromisoformat(later) and event.decoded("dtstart").hour == 9
+
+    await call(api, "POST", f"/api/meetings/{meeting}/cancel", who["RYE"], {}, 202)
+    await call(api, "POST", f"/api/meetings/{meeting}/cancel", who["RYE"], {}, 404)
+    for address in people:
+        await mail_arrives(mail, address, title("meeting_cancelled"))
+        event = event_of(address, title("meeting_cancelled"))
+        assert (event["sequence"], str(event["status"])) == (2, "CANCELLED")
+        assert event.decoded("dtstart").date() == date.fromisoformat(later)
+    assert (await call(api, "GET", f"/api/pairs/{pair['id']}/meetings", who["RC9"]))["planned"] == []

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import aiosmtplib
 
 from services.notifications import domain, reminders
-from services.notifications.domain import STAFF, Audience, Revision, messages_for
+from services.notifications.diary import Revision, When
+from services.notifications.domain import STAFF, Audience, messages_for
 from services.notifications.mailer import _describe
 from services.notifications.reminders import ReminderRules, reminders_for
 from services.notifications.sending import error_class
@@ -215,21 +216,65 @@ def test_a_milestone_is_reminded_to_both_a_week_before_it_is_due_until_it_is_don
 
 def test_a_visit_tells_both_of_the_pair_with_its_calendar_entry_and_a_change_keeps_the_uid() -> None:
     scheduled = ev.ExchangeVisitScheduled(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, date=date(2027, 2, 1))
-    first = messages_for(scheduled, Audience(pair_members=[A, B]), Revision(0, date(2027, 2, 1)))
+    first = messages_for(scheduled, Audience(pair_members=[A, B]), Revision(0, When(date(2027, 2, 1))))
     assert [(m.recipient_id, m.template, m.context["hosting"]) for m in first] == [
         (A, "visit_scheduled", True),
         (B, "visit_scheduled", False),
     ]
-    assert first[0].context["calendar"] == {"uid": str(VISIT), "sequence": 0, "method": "REQUEST", "date": "2027-02-01"}
+    assert first[0].context["calendar"] == {
+        "uid": str(VISIT),
+        "sequence": 0,
+        "method": "REQUEST",
+        "date": "2027-02-01",
+        "starts_at": None,
+        "minutes": None,
+    }
     assert first[1].context["partner_ids"] == [str(A)]
     moved = ev.ExchangeVisitMoved(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, date=date(2027, 2, 8), moved_at=NOW)
-    (update, _) = messages_for(moved, Audience(pair_members=[A, B]), Revision(1, date(2027, 2, 8)))
+    (update, _) = messages_for(moved, Audience(pair_members=[A, B]), Revision(1, When(date(2027, 2, 8))))
     assert update.template == "visit_moved"
-    assert update.context["calendar"] == {"uid": str(VISIT), "sequence": 1, "method": "REQUEST", "date": "2027-02-08"}
+    assert update.context["calendar"] == {
+        "uid": str(VISIT),
+        "sequence": 1,
+        "method": "REQUEST",
+        "date": "2027-02-08",
+        "starts_at": None,
+        "minutes": None,
+    }
     cancelled = ev.ExchangeVisitCancelled(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, cancelled_at=NOW)
-    (cancel, _) = messages_for(cancelled, Audience(pair_members=[A, B]), Revision(2, date(2027, 2, 8)))
+    (cancel, _) = messages_for(cancelled, Audience(pair_members=[A, B]), Revision(2, When(date(2027, 2, 8))))
     assert cancel.template == "visit_cancelled"
-    assert cancel.context["calendar"] == {"uid": str(VISIT), "sequence": 2, "method": "CANCEL", "date": "2027-02-08"}
+    assert cancel.context["calendar"] == {
+        "uid": str(VISIT),
+        "sequence": 2,
+        "method": "CANCEL",
+        "date": "2027-02-08",
+        "starts_at": None,
+        "minutes": None,
+    }
+
+
+def test_a_planned_mentoring_meeting_has_a_start_and_a_length_and_keeps_them_when_cancelled() -> None:
+    meeting = uuid.uuid4()
+    planned = ev.MentoringMeetingPlanned(
+        pair_id=PAIR, meeting_id=meeting, date=date(2027, 2, 1), starts_at=time(10, 30), minutes=45
+    )
+    (a, b) = messages_for(planned, Audience(pair_members=[A, B]))  # no revision kept yet: the first
+    assert (a.template, a.context["partner_ids"], b.context["partner_ids"]) == ("meeting_planned", [str(B)], [str(A)])
+    assert a.context["calendar"] == {
+        "uid": str(meeting), "sequence": 0, "method": "REQUEST", "date": "2027-02-01", "starts_at": "10:30",
+        "minutes": 45,
+    }  # fmt: skip
+    assert "about_id" not in a.context  # nobody hosts a meeting
+    cancelled = ev.MentoringMeetingCancelled(pair_id=PAIR, meeting_id=meeting, cancelled_at=NOW)
+    (c, _) = messages_for(
+        cancelled, Audience(pair_members=[A, B]), Revision(1, When(date(2027, 2, 1), time(10, 30), 45))
+    )
+    assert (c.template, c.context["calendar"]["method"], c.context["calendar"]["starts_at"]) == (
+        "meeting_cancelled",
+        "CANCEL",
+        "10:30",
+    )
 
 
 def test_a_learners_reflection_thanks_the_sharer_alone_and_carries_no_words() -> None:

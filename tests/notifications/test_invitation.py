@@ -53,6 +53,20 @@ def test_an_invitation_is_an_all_day_event_with_both_people_as_attendees() -> No
     assert attendees == {"mailto:zoe@example.nhs.uk": "Zoë Ó Dálaigh", "mailto:bob@example.nhs.uk": "Bob O'Neil"}
 
 
+def test_a_meeting_starts_at_its_local_time_and_lasts_its_minutes() -> None:
+    entry = {"uid": "m-1", "sequence": 0, "method": "REQUEST", "date": "2027-07-01", "starts_at": "10:30"}
+    meeting = Invitation.of(
+        entry | {"minutes": 45}, summary="Mentoring meeting", location="", organiser=ORGANISER, attendees=[ZOE, BOB]
+    )
+    calendar = Calendar.from_ical(ics(meeting, NOW))
+    (event,) = calendar.walk("VEVENT")
+    starts, ends = event.decoded("dtstart"), event.decoded("dtend")
+    assert starts.astimezone(UTC) == datetime(2027, 7, 1, 9, 30, tzinfo=UTC)  # British Summer Time
+    assert (ends - starts).total_seconds() == 45 * 60
+    assert event["dtstart"].params["TZID"] == "Europe/London"
+    assert [str(tz["tzid"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/London"]
+
+
 def test_the_email_carries_the_invitation_as_a_text_calendar_alternative_with_its_method() -> None:
     rendered = render("visit_scheduled", Page("t", Person("Zoë"), {"date": "2027-03-04", "hosting": True}))
     for method, sequence, status in (("REQUEST", 1, "CONFIRMED"), ("CANCEL", 2, "CANCELLED")):

@@ -17,38 +17,9 @@ from services.notifications.reminders import check_in_subject
 from shared import topics
 from tests import flows
 from tests.conftest import Api, envelopes, eventually
-from tests.e2e.test_shadowing import join, pairs_of
-from tests.notifications.flow import fetch_rows, mail_arrives, subjects, text_of, title
+from tests.notifications.flow import call, cohort_of, email_of, fetch_rows, mail_arrives, subjects, text_of, title
 
 MARK = uuid.uuid4().hex[:10]
-
-
-def email_of(who: tuple[str, ...]) -> str:
-    return f"{who[0]}@example.nhs.uk"  # tests.e2e.test_shadowing.join
-
-
-async def cohort_of(api: Api, kind: str, people: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str], dict]:
-    """A cohort of ``kind`` enrolling at once; each organisation code's person joins; one pairing round,
-    published. The cohort id, fellow ids and callers by code."""
-    orgs = await flows.organisations(api)
-    body = {"programme": kind, "name": f"{kind} {uuid.uuid4().hex[:6]}", "capacity": 10, "kind": kind}
-    created = await api.call("POST", "/api/cohorts", flows.ADMIN, body | {"auto_enrol": True})
-    assert created.status_code == 201, created.text
-    cohort_id = created.json()["id"]
-    fellow, who = {}, {}
-    for code, extra in people.items():
-        fellow[code], who[code] = await join(api, cohort_id, orgs, code, extra)
-    assert (await api.call("POST", f"/api/cohorts/{cohort_id}/pairing", flows.BOARD, {})).status_code == 202
-    await pairs_of(api, cohort_id, len(people) // 2)
-    assert (await api.call("POST", f"/api/cohorts/{cohort_id}/pairs/publish", flows.BOARD, {})).status_code == 202
-    await pairs_of(api, cohort_id, len(people) // 2, published=True)
-    return cohort_id, fellow, who
-
-
-async def call(api: Api, method: str, path: str, who: Any, body: Any = None, expected: int = 200) -> Any:
-    answer = await api.call(method, path, who, body)
-    assert answer.status_code == expected, answer.text
-    return answer.json()
 
 
 async def reminders_of(engine: AsyncEngine, *subject_ids: uuid.UUID | str) -> list[Any]:

@@ -62,6 +62,18 @@ SAMPLES: dict[str, tuple[Page, list[str]]] = {
         Page("t", ADA, {"date": "2027-03-11", "hosting": True, "about_id": "x"}, about=BOB),
         ["visit you were to host on 11 March 2027 is cancelled", "schedule the visit again"],
     ),
+    "meeting_planned": (
+        Page("t", ADA, {"date": "2027-03-11", "starts_at": "10:30", "partner_ids": ["x"]}, partners=[BOB]),
+        ["mentoring meeting with Bob O'Neil is in the diary: 11 March 2027 at 10:30", "invitation"],
+    ),
+    "meeting_moved": (
+        Page("t", ADA, {"date": "2027-03-12", "starts_at": "09:00", "partner_ids": ["x"]}, partners=[BOB]),
+        ["meeting with Bob O'Neil has moved to 12 March 2027 at 09:00", "replaces"],
+    ),
+    "meeting_cancelled": (
+        Page("t", ADA, {"date": "2027-03-12", "starts_at": "09:00", "partner_ids": ["x"]}, partners=[BOB]),
+        ["meeting with Bob O'Neil on 12 March 2027 at 09:00 is cancelled"],
+    ),
     "reflection_shared": (
         Page("t", BOB, {"about_id": "x", "pair_id": "p"}, about=ADA),
         ["Ada Lovelace (Bedfordshire Hospitals NHS Foundation Trust), the learner you hosted, has thanked you"],

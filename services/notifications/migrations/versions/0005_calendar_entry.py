@@ -1,5 +1,6 @@
-"""Calendar invitations (revision 0005, after 0004): each visit's calendar entry, its revision and day,
-so that a moved visit's update and a cancellation carry the same uid with a higher SEQUENCE."""
+"""Calendar invitations (revision 0005, after 0004): each visit's or mentoring meeting's calendar entry,
+its revision and when it is, so that an update and a cancellation carry the same uid with a higher
+SEQUENCE."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,6 +17,8 @@ def upgrade() -> None:
         sa.Column("uid", sa.Uuid, primary_key=True),
         sa.Column("sequence", sa.Integer, nullable=False),
         sa.Column("day", sa.Date, nullable=False),
+        sa.Column("starts_at", sa.Time, nullable=True),
+        sa.Column("minutes", sa.Integer, nullable=True),
         sa.Column("cancelled", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         schema=S,
