@@ -157,18 +157,19 @@ async def resend(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -
 
 
 async def plan(session: AsyncSession, plans: list[reminders.ReminderPlan], now: datetime) -> None:
-    """Set reminders; one planned again while still pending takes its new date (a visit moved), one
-    settled or fired stays as it is."""
+    """Set reminders. Planned again, the first plan stands, unless the plan ``moves`` it (a visit moved):
+    then a reminder still pending takes the new date; one settled or fired stays as it is."""
+    key = ["kind", "subject_id", "recipient_id"]
     for p in plans:
-        await session.execute(
-            insert(Reminder)
-            .values(id=p.id, status=REMINDER_PENDING, created_at=now, **asdict(p))
-            .on_conflict_do_update(
-                index_elements=["kind", "subject_id", "recipient_id"],
-                set_={"due_at": p.due_at, "context": p.context},
-                where=Reminder.status == REMINDER_PENDING,
+        values = {k: v for k, v in asdict(p).items() if k != "moves"}
+        stmt = insert(Reminder).values(id=p.id, status=REMINDER_PENDING, created_at=now, **values)
+        if p.moves:
+            moved = {"due_at": p.due_at, "context": p.context}
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=key, set_=moved, where=Reminder.status == REMINDER_PENDING)
             )
-        )
+        else:
+            await session.execute(stmt.on_conflict_do_nothing(index_elements=key))
 
 
 async def settle(session: AsyncSession, settled: list[reminders.ReminderSettled], now: datetime) -> None:

@@ -10,8 +10,9 @@ a project milestone) and fires at ``due_at`` unless what it asks for happened fi
   relationship settles all);
 - paired learning: a project milestone a week before its due date, to both fellows (done settles it).
 
-``commands.plan`` stores what is planned (a plan for a reminder still pending moves its date: a visit
-moved to another day), ``commands.settle`` what is settled, ``commands.fire_due`` fires.
+``commands.plan`` stores what is planned (the first plan of a reminder stands: a pair that agrees again
+keeps the check-ins of its first agreement; only a visit moved to another day moves its pending
+reminder), ``commands.settle`` what is settled, ``commands.fire_due`` fires.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class ReminderPlan:
     recipient_id: uuid.UUID
     due_at: datetime
     context: dict[str, Any] = field(default_factory=dict)
+    moves: bool = False  # planned again while pending, it takes the new date (a visit moved); else the first stands
 
     @property
     def id(self) -> uuid.UUID:
@@ -139,7 +141,9 @@ def reminders_for(
         case ev.ExchangeVisitMoved():  # the reminder still pending follows the visit to its new day
             due = _morning(event.date) + rules.visit_uncompleted_after
             context = {"date": event.date.isoformat(), "about_id": str(event.host_fellow_id)}
-            return [ReminderPlan(VISIT_UNCOMPLETED, event.visit_id, fellow, due, context) for fellow in members], []
+            return [
+                ReminderPlan(VISIT_UNCOMPLETED, event.visit_id, fellow, due, context, moves=True) for fellow in members
+            ], []
         case ev.ExchangeVisitCompleted() | ev.ExchangeVisitCancelled():
             return [], [ReminderSettled(VISIT_UNCOMPLETED, event.visit_id, members)]
         case ev.MentoringAgreed():

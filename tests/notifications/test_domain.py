@@ -156,8 +156,8 @@ def test_a_feedback_request_sets_a_reminder_before_the_due_date_that_the_submiss
 def test_a_moved_visit_moves_its_pending_reminder_and_a_cancelled_one_settles_it() -> None:
     moved = ev.ExchangeVisitMoved(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, date=date(2027, 3, 1), moved_at=NOW)
     plans, settled = reminders_for(moved, [A, B], RULES)
-    assert settled == [] and {(p.kind, p.subject_id, p.due_at) for p in plans} == {
-        (reminders.VISIT_UNCOMPLETED, VISIT, datetime(2027, 3, 3, 9, tzinfo=UTC))
+    assert settled == [] and {(p.kind, p.subject_id, p.due_at, p.moves) for p in plans} == {
+        (reminders.VISIT_UNCOMPLETED, VISIT, datetime(2027, 3, 3, 9, tzinfo=UTC), True)
     }
     cancelled = ev.ExchangeVisitCancelled(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, cancelled_at=NOW)
     assert reminders_for(cancelled, [A, B], RULES) == (

@@ -60,6 +60,9 @@ async def test_mentoring_check_ins_remind_both_at_3_and_6_months_until_each_has_
     three_months = min(r.due_at for r in rows if r.subject_id == three)
     assert timedelta(days=89) < three_months - agreed_at < timedelta(days=93)
 
+    # agreeing again (the latest word stands) keeps the check-ins of the first agreement
+    again = {"goals": ["g", "h"], "meet_every_weeks": 2}
+    await call(api, "POST", f"/api/pairs/{pair['id']}/agreement", who["RC9"], again, 202)
     # the mentee answers at 3 months: their reminders of that month stop, the mentor's stay
     await call(api, "POST", f"/api/pairs/{pair['id']}/check-ins", who["RD8"], {"month": 3, "working": 4}, 201)
 
@@ -68,6 +71,10 @@ async def test_mentoring_check_ins_remind_both_at_3_and_6_months_until_each_has_
         return [r.status for r in mine] == ["settled", "settled"]
 
     await eventually(mentee_settled, 60, "the mentee's 3-month reminders to be settled")
+    # (one pair's events arrive in order: the second agreement was handled before the answer)
+    assert {(r.kind, r.recipient_id, r.due_at) for r in await reminders_of(engine, three, six)} == {
+        (r.kind, r.recipient_id, r.due_at) for r in rows
+    }
     assert await fire(engine, three_months + timedelta(days=1), three, six) == 1
     mentor, mentee = email_of(who["RC9"]), email_of(who["RD8"])
     await mail_arrives(mail, mentor, title("reminder_mentoring_check_in"))
