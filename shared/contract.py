@@ -9,7 +9,7 @@ defaults (the gateway decides nothing).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
@@ -189,6 +189,12 @@ class ScheduleVisit(Body):
     date: date
 
 
+class MoveVisit(Body):
+    """The visit's new day, inside the cohort's exchange window."""
+
+    date: date
+
+
 class Correction(Body):
     strengths: dict[Dimension, Rating] = Field(
         description="Ratings 1-5 of at least three of the nine Healthcare Leadership Model dimensions",
@@ -233,6 +239,19 @@ class MentoringMeeting(Body):
     date: date
     minutes: int = Field(ge=5, le=600)
     notes: Note | None = Field(default=None, description="Seen by the pair alone: never the board, never a topic")
+
+
+class PlanMeeting(Body):
+    """A mentoring meeting in the diary: both of the pair get a calendar invitation."""
+
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London), HH:MM")
+    minutes: int = Field(default=60, ge=5, le=600)
+
+
+class MoveMeeting(Body):
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London), HH:MM")
 
 
 class MentoringCheckIn(Body):
@@ -289,3 +308,10 @@ class SubjectAccess(Body):
     """Whose data: the e-mail address the person applied with."""
 
     email: EmailStr
+
+
+class ShadowingReflection(Body):
+    """A learner's thank-you to the sharer after the visit: read by the two of them alone, never a topic."""
+
+    learnt: Paragraph = Field(description="What I learnt")
+    take_back: Paragraph = Field(description="One idea to take back to my organisation")

@@ -9,7 +9,7 @@ topic; equality data, ratings of a person and feedback narrative never travel at
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -261,12 +261,34 @@ class PairAssigned(_PairEvent):
         description="Why the pair was made, as codes (" + ", ".join(PAIR_REASONS) + "): never words"
     )
     assigned_at: datetime
+    kind: ProgrammeKind = Field(default="exchange", description="The cohort's kind (what the pair does together)")
+    roles: dict[UUID, Role] = Field(
+        default_factory=dict, description="Each fellow's role (a sharer and a learner, a mentor and a mentee…)"
+    )
 
 
 class ExchangeVisitScheduled(_PairEvent):
     visit_id: UUID
     host_fellow_id: UUID
     date: date
+
+
+class ExchangeVisitMoved(_PairEvent):
+    """A scheduled visit moved to another day (its calendar invitation is updated)."""
+
+    visit_id: UUID
+    host_fellow_id: UUID
+    date: date
+    moved_at: datetime
+
+
+class ExchangeVisitCancelled(_PairEvent):
+    """A scheduled visit that will not happen (its calendar invitation is cancelled); the pair may
+    schedule the host's visit again."""
+
+    visit_id: UUID
+    host_fellow_id: UUID
+    cancelled_at: datetime
 
 
 class ExchangeVisitCompleted(_PairEvent):
@@ -296,6 +318,32 @@ class MentoringMeetingLogged(_PairEvent):
     minutes: int
 
 
+class MentoringMeetingPlanned(_PairEvent):
+    """Mentor and mentee put a meeting in the diary (its calendar invitation goes to both): when, never why."""
+
+    meeting_id: UUID
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London) the meeting starts")
+    minutes: int
+
+
+class MentoringMeetingMoved(_PairEvent):
+    """A planned meeting moved (its calendar invitation is updated)."""
+
+    meeting_id: UUID
+    date: date
+    starts_at: time = Field(description="Local time (Europe/London) the meeting starts")
+    minutes: int
+    moved_at: datetime
+
+
+class MentoringMeetingCancelled(_PairEvent):
+    """A planned meeting that will not happen (its calendar invitation is cancelled)."""
+
+    meeting_id: UUID
+    cancelled_at: datetime
+
+
 class MentoringCheckInAnswered(_PairEvent):
     """A fellow of a mentoring pair answered its 3- or 6-month check-in (the answer stays with pairing)."""
 
@@ -318,6 +366,15 @@ class ProjectStarted(_PairEvent):
     started_at: datetime
 
 
+class ProjectMilestoneSet(_PairEvent):
+    """A milestone of a pair's project, with its due date (its title stays with pairing)."""
+
+    project_id: UUID
+    milestone_id: UUID
+    due: date
+    set_at: datetime
+
+
 class ProjectMilestoneDone(_PairEvent):
     project_id: UUID
     milestone_id: UUID
@@ -330,6 +387,15 @@ class ProjectPresented(_PairEvent):
 
     project_id: UUID
     presented_on: date
+
+
+class ShadowingReflectionShared(_PairEvent):
+    """A learner thanked their sharer with a reflection on the visit: that it was shared, never its
+    words (what they learnt and the idea they take back stay with pairing; the sharer reads them there)."""
+
+    learner_id: UUID
+    sharer_id: UUID
+    shared_at: datetime
 
 
 # --- lbb.feedback.v1 -----------------------------------------------------------------------

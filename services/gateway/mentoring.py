@@ -9,7 +9,15 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from services.gateway.api import ACCEPTED, CREATED, ERRORS, BoardOrAdmin, Fellow, forward
-from shared.contract import CloseMentoring, MentoringAgreement, MentoringCheckIn, MentoringMeeting
+from shared.contract import (
+    CloseMentoring,
+    Empty,
+    MentoringAgreement,
+    MentoringCheckIn,
+    MentoringMeeting,
+    MoveMeeting,
+    PlanMeeting,
+)
 
 router = APIRouter(prefix="/api", tags=["mentoring"])
 
@@ -29,6 +37,27 @@ async def log_meeting(pair_id: uuid.UUID, request: Request, caller: Fellow, body
 @router.get("/pairs/{pair_id}/meetings", responses=ERRORS)
 async def meetings(pair_id: uuid.UUID, request: Request, caller: Fellow) -> Response:
     return await forward(request, "pairing", "GET", f"/pairs/{pair_id}/meetings", caller)
+
+
+@router.post("/pairs/{pair_id}/meetings/planned", status_code=201, responses=CREATED)
+async def plan_meeting(pair_id: uuid.UUID, request: Request, caller: Fellow, body: PlanMeeting) -> Response:
+    """A meeting in the diary: both of the pair get a calendar invitation."""
+    path = f"/pairs/{pair_id}/meetings/planned"
+    return await forward(request, "pairing", "POST", path, caller, body.forwarded())
+
+
+@router.post("/meetings/{meeting_id}/move", status_code=202, responses={**ACCEPTED, **ERRORS})
+async def move_meeting(meeting_id: uuid.UUID, request: Request, caller: Fellow, body: MoveMeeting) -> Response:
+    """Another day or time for a planned meeting: the invitation is updated."""
+    return await forward(request, "pairing", "POST", f"/meetings/{meeting_id}/move", caller, body.forwarded())
+
+
+@router.post("/meetings/{meeting_id}/cancel", status_code=202, responses={**ACCEPTED, **ERRORS})
+async def cancel_meeting(
+    meeting_id: uuid.UUID, request: Request, caller: Fellow, body: Empty | None = None
+) -> Response:
+    """A planned meeting that will not happen: the invitation is cancelled."""
+    return await forward(request, "pairing", "POST", f"/meetings/{meeting_id}/cancel", caller, {})
 
 
 @router.post("/pairs/{pair_id}/check-ins", status_code=201, responses=CREATED)

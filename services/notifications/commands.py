@@ -17,9 +17,10 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications import domain, models, queries
+from services.notifications import diary, domain, models, queries, reminders
 from services.notifications.domain import FAILED, MUTED, PENDING, REMINDER_FIRED, REMINDER_PENDING, REMINDER_SETTLED
 from services.notifications.models import (
+    CalendarEntry,
     Contact,
     Delivery,
     PairMember,
@@ -95,7 +96,7 @@ async def notify(
     event_id: uuid.UUID,
     event_type: str,
     event: ev.Event,
-    rules: domain.ReminderRules,
+    rules: reminders.ReminderRules,
     now: datetime,
 ) -> None:
     """Record who hears about ``event`` (and a pair's members, from PairAssigned), and set or settle
@@ -107,11 +108,32 @@ async def notify(
             .on_conflict_do_nothing()
         )
     who = await queries.audience(session, event)
-    for message in domain.messages_for(event, who):
+    revision = await revise_calendar(session, event, now) if isinstance(event, diary.CalendarEvent) else None
+    for message in domain.messages_for(event, who, revision):
         await record(session, event_id=event_id, event_type=event_type, message=message, now=now)
-    planned, settled = domain.reminders_for(event, who.pair_members, rules)
+    planned, settled = reminders.reminders_for(event, who.pair_members, rules)
     await settle(session, settled, now)
     await plan(session, planned, now)
+
+
+async def revise_calendar(session: AsyncSession, event: diary.CalendarEvent, now: datetime) -> diary.Revision:
+    """The calendar entry of a visit or a meeting after ``event``: new at SEQUENCE 0 when first put in
+    the diary; moved or cancelled, one more, with when it now is (a cancellation keeps its time). One
+    pair's events come in order."""
+    first = diary.unrevised(event, now)
+    when = diary.when(event)
+    values = {"starts_at": first.when.starts_at, "minutes": first.when.minutes, "day": first.when.day}
+    stmt = insert(CalendarEntry).values(
+        uid=diary.uid(event), sequence=0, cancelled=when is None, updated_at=now, **values
+    )
+    if isinstance(event, diary.FIRST):
+        stmt = stmt.on_conflict_do_nothing(index_elements=["uid"])
+    else:
+        changes = {"sequence": CalendarEntry.sequence + 1, "cancelled": when is None, "updated_at": now}
+        stmt = stmt.on_conflict_do_update(index_elements=["uid"], set_=changes | (values if when else {}))
+    await session.execute(stmt)
+    entry = await session.get_one(CalendarEntry, diary.uid(event), populate_existing=True)
+    return diary.Revision(entry.sequence, diary.When(entry.day, entry.starts_at, entry.minutes))
 
 
 async def resend(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> None:
@@ -134,21 +156,28 @@ async def resend(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -
 # reminder's deterministic id: even a second instance that saw the same row records no second one.
 
 
-async def plan(session: AsyncSession, plans: list[domain.ReminderPlan], now: datetime) -> None:
+async def plan(session: AsyncSession, plans: list[reminders.ReminderPlan], now: datetime) -> None:
+    """Set reminders. Planned again, the first plan stands, unless the plan ``moves`` it (a visit moved):
+    then a reminder still pending takes the new date; one settled or fired stays as it is."""
+    key = ["kind", "subject_id", "recipient_id"]
     for p in plans:
-        await session.execute(
-            insert(Reminder)
-            .values(id=p.id, status=REMINDER_PENDING, created_at=now, **asdict(p))
-            .on_conflict_do_nothing(index_elements=["kind", "subject_id", "recipient_id"])
-        )
+        values = {k: v for k, v in asdict(p).items() if k != "moves"}
+        stmt = insert(Reminder).values(id=p.id, status=REMINDER_PENDING, created_at=now, **values)
+        if p.moves:
+            moved = {"due_at": p.due_at, "context": p.context}
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=key, set_=moved, where=Reminder.status == REMINDER_PENDING)
+            )
+        else:
+            await session.execute(stmt.on_conflict_do_nothing(index_elements=key))
 
 
-async def settle(session: AsyncSession, settled: list[domain.ReminderSettled], now: datetime) -> None:
+async def settle(session: AsyncSession, settled: list[reminders.ReminderSettled], now: datetime) -> None:
     """Stop reminders from firing; a reminder settled before it was planned stays settled."""
     for s in settled:
         for recipient in s.recipient_ids:
             stmt = insert(Reminder).values(
-                id=domain.reminder_id(s.kind, s.subject_id, recipient),
+                id=reminders.reminder_id(s.kind, s.subject_id, recipient),
                 kind=s.kind,
                 subject_id=s.subject_id,
                 recipient_id=recipient,
@@ -188,7 +217,7 @@ async def fire_due(
         query = query.where(Reminder.subject_id.in_(list(subjects)))
     due = (await session.scalars(query)).all()
     for reminder in due:
-        message = domain.reminder_message(reminder.kind, reminder.recipient_id, dict(reminder.context))
+        message = reminders.reminder_message(reminder.kind, reminder.recipient_id, dict(reminder.context))
         await record(session, event_id=reminder.id, event_type="Reminder", message=message, now=now)
         reminder.status, reminder.fired_at = REMINDER_FIRED, now
     return len(due)

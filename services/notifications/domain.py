@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.notifications import diary
 from shared import events as ev
 
 PERSON = "person"  # a recipient from the contact projection (an application / fellow id)
@@ -42,13 +43,6 @@ def may_resend(status: str) -> bool:
 REMINDER_PENDING = "pending"
 REMINDER_FIRED = "fired"
 REMINDER_SETTLED = "settled"
-
-# Reminder kinds
-VISIT_UNSCHEDULED = "visit_unscheduled"
-VISIT_UNCOMPLETED = "visit_uncompleted"
-FEEDBACK_DUE = "feedback_due"
-
-_NAMESPACE = uuid.UUID("6b3f0a52-7d0e-4a55-9d0c-6a1f1f6a0b6e")
 
 
 @dataclass(frozen=True)
@@ -85,6 +79,14 @@ TEMPLATES: dict[str, Template] = {
         "You have been paired for the Leadership Exchange: arrange your visits.",
     ),
     "visit_scheduled": Template("An exchange visit is in the diary", "A Leadership Exchange visit has been scheduled."),
+    "meeting_planned": Template("A mentoring meeting is in the diary", "A mentoring meeting has been planned."),
+    "meeting_moved": Template("A mentoring meeting has moved", "A planned mentoring meeting has moved."),
+    "meeting_cancelled": Template("A mentoring meeting is cancelled", "A planned mentoring meeting is cancelled."),
+    "visit_moved": Template("An exchange visit has moved", "A scheduled visit has moved to another day."),
+    "visit_cancelled": Template("An exchange visit is cancelled", "A scheduled visit has been cancelled."),
+    "reflection_shared": Template(
+        "Your learner has thanked you", "The learner you hosted shared what they learnt from the visit."
+    ),
     "exchange_completed": Template("Your exchange is complete", "Please give your partner feedback."),
     "feedback_requested": Template("Feedback for your partner", "Please give your partner feedback."),
     "feedback_released": Template("Your feedback is ready", "Your partner's feedback is ready to read."),
@@ -103,12 +105,14 @@ TEMPLATES: dict[str, Template] = {
     "reminder_feedback_due": Template(
         "Reminder: your partner's feedback is due soon", "Your feedback for your partner is due soon.", essential=False
     ),
-}
-
-REMINDER_TEMPLATES = {
-    VISIT_UNSCHEDULED: "reminder_schedule_visit",
-    VISIT_UNCOMPLETED: "reminder_complete_visit",
-    FEEDBACK_DUE: "reminder_feedback_due",
+    "reminder_mentoring_check_in": Template(
+        "Reminder: how is your mentoring going?",
+        "Your mentoring check-in is due: is it working? Your answer stays private to you.",
+        essential=False,
+    ),
+    "reminder_milestone_due": Template(
+        "Reminder: a project milestone is due soon", "A milestone of your joint project is due soon.", essential=False
+    ),
 }
 
 
@@ -144,35 +148,6 @@ class Audience:
     board: list[uuid.UUID] = field(default_factory=list)  # staff ids of the Programme Board
 
 
-@dataclass(frozen=True)
-class ReminderRules:
-    visit_unscheduled_after: timedelta = timedelta(days=21)
-    visit_uncompleted_after: timedelta = timedelta(days=2)
-    feedback_before_due: timedelta = timedelta(days=3)
-
-
-@dataclass(frozen=True)
-class ReminderPlan:
-    kind: str
-    subject_id: uuid.UUID
-    recipient_id: uuid.UUID
-    due_at: datetime
-    context: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> uuid.UUID:
-        return reminder_id(self.kind, self.subject_id, self.recipient_id)
-
-
-@dataclass(frozen=True)
-class ReminderSettled:
-    """What a reminder asked for happened: it must not fire."""
-
-    kind: str
-    subject_id: uuid.UUID
-    recipient_ids: list[uuid.UUID]
-
-
 # PairAssigned.reasons are codes (ev.PAIR_REASONS); the e-mail says them in words.
 REASON_WORDS = {
     "different_sector": "different sectors",
@@ -191,26 +166,19 @@ def reason_words(codes: Iterable[str]) -> list[str]:
     return [REASON_WORDS.get(code, code.replace("_", " ")) for code in codes]
 
 
-def reminder_id(kind: str, subject_id: uuid.UUID, recipient_id: uuid.UUID) -> uuid.UUID:
-    """Deterministic: the same reminder always has the same id (and so the same delivery key)."""
-    return uuid.uuid5(_NAMESPACE, f"{kind}/{subject_id}/{recipient_id}")
-
-
-def feedback_subject(pair_id: uuid.UUID, from_fellow: uuid.UUID, to_fellow: uuid.UUID) -> uuid.UUID:
-    """The key FeedbackRequested and FeedbackSubmitted share (the latter carries no request id)."""
-    return uuid.uuid5(_NAMESPACE, f"feedback/{pair_id}/{from_fellow}/{to_fellow}")
-
-
 def _one(recipient: uuid.UUID, template: str, **context: Any) -> list[Message]:
     return [Message(recipient, template, context=context)]
 
 
-def _partners(members: list[uuid.UUID], fellow: uuid.UUID) -> list[str]:
+def partners_of(members: list[uuid.UUID], fellow: uuid.UUID) -> list[str]:
     return [str(m) for m in members if m != fellow]
 
 
-def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Message]:
-    """The messages an event gives rise to."""
+def messages_for(
+    event: ev.Event, audience: Audience | None = None, revision: diary.Revision | None = None
+) -> list[Message]:
+    """The messages an event gives rise to (``revision``: the calendar entry of a visit or a meeting, as
+    it stands after the event)."""
     who = audience or Audience()
     match event:
         case ev.ApplicationSubmitted():
@@ -248,28 +216,30 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
                     fellow,
                     "pair_assigned",
                     context={
-                        "partner_ids": _partners(event.fellow_ids, fellow),
+                        "partner_ids": partners_of(event.fellow_ids, fellow),
                         "reasons": reason_words(event.reasons),
+                        "kind": event.kind,
+                        "role": event.roles.get(fellow, "fellow"),
                     },
                 )
                 for fellow in event.fellow_ids
             ]
-        case ev.ExchangeVisitScheduled():
-            return [
-                Message(
-                    fellow,
-                    "visit_scheduled",
-                    context={
-                        "date": event.date.isoformat(),
-                        "about_id": str(event.host_fellow_id),
-                        "hosting": fellow == event.host_fellow_id,
-                    },
-                )
-                for fellow in who.pair_members
-            ]
+        case (
+            ev.ExchangeVisitScheduled()
+            | ev.ExchangeVisitMoved()
+            | ev.ExchangeVisitCancelled()
+            | ev.MentoringMeetingPlanned()
+            | ev.MentoringMeetingMoved()
+            | ev.MentoringMeetingCancelled()
+        ):
+            return _diary_messages(event, who.pair_members, revision or diary.unrevised(event, datetime.now(UTC)))
+        case ev.ShadowingReflectionShared():
+            return _one(
+                event.sharer_id, "reflection_shared", about_id=str(event.learner_id), pair_id=str(event.pair_id)
+            )
         case ev.ExchangeCompleted():
             return [
-                Message(fellow, "exchange_completed", context={"partner_ids": _partners(event.fellow_ids, fellow)})
+                Message(fellow, "exchange_completed", context={"partner_ids": partners_of(event.fellow_ids, fellow)})
                 for fellow in event.fellow_ids
             ]
         case ev.FeedbackRequested():
@@ -287,52 +257,23 @@ def messages_for(event: ev.Event, audience: Audience | None = None) -> list[Mess
     return []
 
 
-def reminders_for(
-    event: ev.Event, members: list[uuid.UUID], rules: ReminderRules
-) -> tuple[list[ReminderPlan], list[ReminderSettled]]:
-    """The reminders an event sets, and the ones it settles."""
-    match event:
-        case ev.PairAssigned():
-            due = event.assigned_at + rules.visit_unscheduled_after
-            return [
-                ReminderPlan(
-                    VISIT_UNSCHEDULED, event.pair_id, fellow, due, {"partner_ids": _partners(event.fellow_ids, fellow)}
-                )
-                for fellow in event.fellow_ids
-            ], []
-        case ev.ExchangeVisitScheduled():
-            due = datetime.combine(event.date, time(9), tzinfo=UTC) + rules.visit_uncompleted_after
-            plans = [
-                ReminderPlan(
-                    VISIT_UNCOMPLETED,
-                    event.visit_id,
-                    fellow,
-                    due,
-                    {"date": event.date.isoformat(), "about_id": str(event.host_fellow_id)},
-                )
-                for fellow in members
-            ]
-            return plans, [ReminderSettled(VISIT_UNSCHEDULED, event.pair_id, [event.host_fellow_id])]
-        case ev.ExchangeVisitCompleted():
-            return [], [ReminderSettled(VISIT_UNCOMPLETED, event.visit_id, members)]
-        case ev.FeedbackRequested():
-            subject = feedback_subject(event.pair_id, event.from_fellow_id, event.to_fellow_id)
-            plan = ReminderPlan(
-                FEEDBACK_DUE,
-                subject,
-                event.from_fellow_id,
-                event.due_at - rules.feedback_before_due,
-                {"due_at": event.due_at.isoformat(), "about_id": str(event.to_fellow_id)},
-            )
-            return [plan], []
-        case ev.FeedbackSubmitted():
-            subject = feedback_subject(event.pair_id, event.from_fellow_id, event.to_fellow_id)
-            return [], [ReminderSettled(FEEDBACK_DUE, subject, [event.from_fellow_id])]
-    return [], []
-
-
-def reminder_message(kind: str, recipient_id: uuid.UUID, context: dict[str, Any]) -> Message:
-    return Message(recipient_id, REMINDER_TEMPLATES[kind], context=context)
+def _diary_messages(event: diary.CalendarEvent, members: list[uuid.UUID], revision: diary.Revision) -> list[Message]:
+    """Each of the pair hears of a visit or a meeting put in the diary, moved or cancelled, with its
+    calendar entry: the invitation (``REQUEST``), its update (the same uid, a higher ``SEQUENCE``), or
+    ``CANCEL``."""
+    entry = diary.entry(event, revision)
+    host = getattr(event, "host_fellow_id", None)
+    facts = {"date": entry["date"], "starts_at": entry["starts_at"], "calendar": entry}
+    return [
+        Message(
+            fellow,
+            diary.TEMPLATES[event.type_name()],
+            context=facts
+            | {"partner_ids": partners_of(members, fellow)}
+            | ({"about_id": str(host), "hosting": fellow == host} if host else {}),
+        )
+        for fellow in members
+    ]
 
 
 def retry_delay(attempts: int, base_s: float, max_s: float) -> timedelta:

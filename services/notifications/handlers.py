@@ -36,8 +36,19 @@ NOTIFIED: tuple[type[ev.Event], ...] = (
     ev.FellowEnrolled,
     ev.PairAssigned,
     ev.ExchangeVisitScheduled,
+    ev.ExchangeVisitMoved,
+    ev.ExchangeVisitCancelled,
     ev.ExchangeVisitCompleted,
     ev.ExchangeCompleted,
+    ev.ShadowingReflectionShared,
+    ev.MentoringAgreed,  # its check-in reminders
+    ev.MentoringMeetingPlanned,  # calendar invitations
+    ev.MentoringMeetingMoved,
+    ev.MentoringMeetingCancelled,
+    ev.MentoringCheckInAnswered,
+    ev.MentoringClosed,
+    ev.ProjectMilestoneSet,  # its reminder
+    ev.ProjectMilestoneDone,
     ev.FeedbackRequested,
     ev.FeedbackSubmitted,
     ev.FeedbackReleased,

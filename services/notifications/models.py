@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, String, Text, Time, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Json, schema_metadata
@@ -139,3 +139,20 @@ class Reminder(Base):
     context: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarEntry(Base):
+    """The calendar entry of a visit or a mentoring meeting as the invitations sent so far stand: its
+    revision (RFC 5545 ``SEQUENCE``: 0 when put in the diary, one more at each move or the cancellation)
+    and when it is. One pair's events arrive in order (keyed by the pair), so each update goes out with a
+    higher SEQUENCE."""
+
+    __tablename__ = "calendar_entry"
+
+    uid: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the visit's or the meeting's id
+    sequence: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[time | None] = mapped_column(Time)  # a meeting's local start; a visit lasts the day
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    cancelled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -47,6 +47,7 @@ class Page:
     about: Person | None = None
     partners: list[Person] = field(default_factory=list)
     inbox_url: str = "http://127.0.0.1:8000/api/notifications"
+    site_url: str = "http://127.0.0.1:8000"  # where the staff pages are (links in the e-mails)
 
 
 def _day(value: str | date | datetime) -> str:
@@ -80,6 +81,7 @@ def render(template: str, page: Page) -> Rendered:
         "about": page.about,
         "partners": page.partners,
         "inbox_url": page.inbox_url,
+        "site_url": page.site_url,
     }
     text = environment.get_template(f"{template}.txt.j2").render(values)
     html = environment.get_template(f"{template}.html.j2").render(values)
@@ -103,8 +105,11 @@ def email(
     message_id: str,
     when: datetime,
     headers: dict[str, str] | None = None,
+    calendar: list[str] | None = None,
 ) -> bytes:
-    """A multipart/alternative e-mail (text first, HTML preferred by clients that can), as bytes.
+    """A multipart/alternative e-mail (text first, HTML preferred by clients that can), as bytes; with
+    ``calendar`` (the lines of a ``text/calendar`` part, ``invitation.mime_part``) a third alternative
+    that calendar programs show as an invitation (iMIP, RFC 6047).
 
     Written out directly rather than through ``email.message.EmailMessage``, whose header parsing
     cost more than everything else about a message: the layout is fixed, and what varies goes
@@ -128,6 +133,7 @@ def email(
         *_part("plain", rendered.text),
         f"--{boundary}",
         *_part("html", rendered.html),
+        *([f"--{boundary}", *calendar] if calendar else []),
         f"--{boundary}--",
         "",
     ]

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any, get_args
 
 from sqlalchemy import DateTime, Integer, Row, Table, Uuid, bindparam, cast, func, select, true, update
@@ -38,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications import domain, queries
 from services.notifications.domain import FAILED, HANDING_OVER, PENDING, SENDING, SENT, UNCONFIRMED
+from services.notifications.invitation import Attendee, Invitation, mime_part
 from services.notifications.models import Contact, Delivery, outbox
 from services.notifications.render import Page, Person, delivery_message_id, email, render
 from services.notifications.settings import DeliveryConfig
@@ -212,16 +214,22 @@ def _prepare(
     recipient_contact = (staff if d.recipient_kind == domain.STAFF else contacts).get(d.recipient_id)
     if recipient_contact is None or not recipient_contact.email:  # unknown yet, or erased
         return None
+    about = contacts[about_id] if about_id else None
     page = Page(
         title=d.title,
         recipient=recipient_contact.person,
         facts=context,
-        about=contacts[about_id].person if about_id else None,
+        about=about.person if about else None,
         partners=[contacts[p].person for p in partner_ids],
         inbox_url=config.inbox_url,
+        site_url=config.site_url,
     )
     rendered = render(d.template, page)
     address, name = recipient_contact.email, recipient_contact.name
+    invitation = None
+    if context.get("calendar"):  # a visit or a meeting: the pair are its attendees
+        people = [recipient_contact, *(contacts[p] for p in partner_ids)]
+        invitation = _invitation(context["calendar"], about, people, config)
     message = email(
         rendered,
         sender=config.sender,
@@ -229,8 +237,27 @@ def _prepare(
         message_id=delivery_message_id(d.id, config.message_id_domain),
         when=now,
         headers={"X-Lbb-Delivery": str(d.id)},
+        calendar=mime_part(invitation, now) if invitation else None,
     )
     return address, rendered.text, message
+
+
+def _invitation(
+    entry: dict[str, Any],
+    host: queries.ContactDetails | None,
+    people: list[queries.ContactDetails],
+    config: DeliveryConfig,
+) -> Invitation:
+    """The calendar invitation of a visit (at the host's organisation) or a mentoring meeting (the
+    recipient first among ``people``): the pair as its attendees."""
+    others = " and ".join(c.name for c in people[1:])
+    return Invitation.of(
+        entry,
+        summary=f"Leadership Exchange visit hosted by {host.name}" if host else f"Mentoring meeting with {others}",
+        location=host.person.organisation_name if host else "",
+        organiser=Attendee(*parseaddr(config.sender)),
+        attendees=[Attendee(c.name, c.email) for c in people if c.email],
+    )
 
 
 async def _fail(s: AsyncSession, d: Row[Any], error: str) -> None:

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pydantic import Field
 
 from services.notifications import models
-from services.notifications.domain import ReminderRules
 from services.notifications.mailer import SmtpConfig
+from services.notifications.reminders import ReminderRules
 from shared.settings import ServiceSettings
 
 
@@ -35,6 +35,7 @@ class DeliveryConfig:
     message_id_domain: str = "beyond-boundaries.nhs.uk"
     sender: str = "Beyond Boundaries <no-reply@beyond-boundaries.nhs.uk>"
     inbox_url: str = "http://127.0.0.1:8000/api/notifications"
+    site_url: str = "http://127.0.0.1:8000"
 
 
 class NotificationsSettings(ServiceSettings):
@@ -73,12 +74,16 @@ class NotificationsSettings(ServiceSettings):
     reminder_visit_unscheduled_days: float = 21
     reminder_visit_uncompleted_days: float = 2
     reminder_feedback_days_before_due: float = 3
+    reminder_check_in_again_days: float = 14  # a mentoring check-in not answered: asked once more after this
+    reminder_milestone_days_before_due: float = 7
 
     def reminder_rules(self) -> ReminderRules:
         return ReminderRules(
             visit_unscheduled_after=timedelta(days=self.reminder_visit_unscheduled_days),
             visit_uncompleted_after=timedelta(days=self.reminder_visit_uncompleted_days),
             feedback_before_due=timedelta(days=self.reminder_feedback_days_before_due),
+            check_in_again_after=timedelta(days=self.reminder_check_in_again_days),
+            milestone_before_due=timedelta(days=self.reminder_milestone_days_before_due),
         )
 
     def delivery(self) -> DeliveryConfig:
@@ -95,6 +100,7 @@ class NotificationsSettings(ServiceSettings):
             message_id_domain=self.message_id_domain,
             sender=self.smtp_from,
             inbox_url=f"{self.public_url.rstrip('/')}/api/notifications",
+            site_url=self.public_url.rstrip("/"),
         )
 
     def smtp(self) -> SmtpConfig:

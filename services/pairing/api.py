@@ -13,7 +13,7 @@ from typing import Any, cast
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
-from services.pairing import board, commands, mentoring, projects, queries, visits
+from services.pairing import board, commands, meeting_plans, mentoring, projects, queries, reflections, visits
 from services.pairing.domain import Weights
 from services.pairing.settings import PairingSettings
 from shared import privacy
@@ -25,8 +25,12 @@ from shared.contract import (
     MentoringAgreement,
     MentoringCheckIn,
     MentoringMeeting,
+    MoveMeeting,
+    MoveVisit,
     PairingWeights,
+    PlanMeeting,
     Presentation,
+    ShadowingReflection,
     StartProject,
 )
 from shared.identity import CallerDep
@@ -167,6 +171,20 @@ async def complete_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, 
     return Created(id=visit_id)
 
 
+@router.post("/visits/{visit_id}/move", status_code=status.HTTP_202_ACCEPTED)
+async def move_visit(visit_id: uuid.UUID, body: MoveVisit, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        await visits.move_visit(s, visit_id, await queries.fellow_ids_of(s, caller.sub), body.date)
+    return Created(id=visit_id)
+
+
+@router.post("/visits/{visit_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+async def cancel_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        await visits.cancel_visit(s, visit_id, await queries.fellow_ids_of(s, caller.sub))
+    return Created(id=visit_id)
+
+
 router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
 
 
@@ -193,6 +211,28 @@ async def meetings(pair_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -
     """The pair's agreement and meetings with their notes: the mentor and the mentee alone."""
     async with runtime.transaction() as s:
         return await mentoring.meetings(s, pair_id, await queries.fellow_ids_of(s, caller.sub))
+
+
+@router.post("/pairs/{pair_id}/meetings/planned", status_code=status.HTTP_201_CREATED)
+async def plan_meeting(pair_id: uuid.UUID, body: PlanMeeting, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        return Created(id=await meeting_plans.plan(s, pair_id, mine, body.date, body.starts_at, body.minutes))
+
+
+@router.post("/meetings/{meeting_id}/move", status_code=status.HTTP_202_ACCEPTED)
+async def move_meeting(meeting_id: uuid.UUID, body: MoveMeeting, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        await meeting_plans.move(s, meeting_id, mine, body.date, body.starts_at)
+    return Created(id=meeting_id)
+
+
+@router.post("/meetings/{meeting_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+async def cancel_meeting(meeting_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
+    async with runtime.transaction() as s:
+        await meeting_plans.cancel(s, meeting_id, await queries.fellow_ids_of(s, caller.sub))
+    return Created(id=meeting_id)
 
 
 @router.post("/pairs/{pair_id}/check-ins", status_code=status.HTTP_201_CREATED)
@@ -255,3 +295,23 @@ async def present(pair_id: uuid.UUID, body: Presentation, runtime: RuntimeDep, c
     async with runtime.transaction() as s:
         await projects.present(s, pair_id, await queries.fellow_ids_of(s, caller.sub), body.date, body.summary)
     return Created(id=pair_id)
+
+
+# --- shadowing: the learner's reflection, a thank-you to the sharer (reflections.py) ------------
+
+
+@router.post("/pairs/{pair_id}/reflection", status_code=status.HTTP_201_CREATED)
+async def share_reflection(
+    pair_id: uuid.UUID, body: ShadowingReflection, runtime: RuntimeDep, caller: CallerDep
+) -> Created:
+    async with runtime.transaction() as s:
+        mine = await queries.fellow_ids_of(s, caller.sub)
+        await reflections.share(s, pair_id, mine, body.learnt, body.take_back)
+    return Created(id=pair_id)
+
+
+@router.get("/pairs/{pair_id}/reflection")
+async def reflection(pair_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """The learner's reflection: the learner and the sharer alone."""
+    async with runtime.transaction() as s:
+        return await reflections.of_pair(s, pair_id, await queries.fellow_ids_of(s, caller.sub))

@@ -25,6 +25,7 @@ from services.pairing.models import (
     Pair,
     PairingRound,
     Project,
+    Reflection,
     Visit,
     applicants,
     outbox,
@@ -258,6 +259,8 @@ async def _publish(s: AsyncSession, pairing_round: PairingRound) -> int:
                 score=p.score,
                 reasons=domain.reason_codes(p.reasons),
                 assigned_at=now,
+                kind=programmes.kind(pairing_round.kind).name,
+                roles={uuid.UUID(f): role for f, role in p.roles.items()},
             ),
         )
     pairing_round.status = domain.PUBLISHED
@@ -354,4 +357,5 @@ async def erase_person(s: AsyncSession, event: ev.PersonErasureRequested) -> Non
     # mentoring: what they answered and reflected is theirs; the pair's meetings stay (their partner's too)
     await s.execute(update(CheckIn).where(CheckIn.fellow_id.in_(ids)).values(comment=None))
     await s.execute(update(Closure).where(Closure.fellow_id.in_(ids)).values(reflection=""))
+    await s.execute(update(Reflection).where(Reflection.learner_id.in_(ids)).values(learnt="", take_back=""))
     await privacy.confirm(s, outbox, event, "pairing")

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing.commands import my_pair
-from services.pairing.models import Agreement, CheckIn, Closure, Meeting, Pair, outbox
+from services.pairing.models import Agreement, CheckIn, Closure, Meeting, MeetingPlan, Pair, outbox
 from shared import events as ev
 from shared.disclosure import BASE, rounded
 from shared.errors import Conflict, Invalid
@@ -84,6 +84,16 @@ async def meetings(s: AsyncSession, pair_id: uuid.UUID, mine: Iterable[uuid.UUID
         "meetings": [view(m, "id date minutes notes logged_by") for m in rows],
         "my_check_ins": sorted((await s.scalars(answered)).all()),
         "closed_by": sorted(str(f) for f in (await s.scalars(closed_by)).all()),
+        "planned": [
+            view(m, "id date starts_at minutes planned_by")
+            for m in (
+                await s.scalars(
+                    select(MeetingPlan)
+                    .where(MeetingPlan.pair_id == pair.id)
+                    .order_by(MeetingPlan.date, MeetingPlan.starts_at)
+                )
+            ).all()
+        ],
         "closed": pair.completed_at is not None,
     }
 

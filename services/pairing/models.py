@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, Text, Time, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.applicants import Applicants
@@ -217,4 +217,36 @@ class Milestone(Base):
     title: Mapped[str] = mapped_column(String(200))
     due: Mapped[date] = mapped_column(Date)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- shadowing: the learner's reflection, a thank-you to the sharer (reflections.py) ----------------
+
+
+class Reflection(Base):
+    """A learner's reflection after their visit: what they learnt and one idea to take back. Free text:
+    it stays here, read by the learner and the sharer alone (never the board, never a topic)."""
+
+    __tablename__ = "shadowing_reflection"
+
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), primary_key=True)
+    learner_id: Mapped[uuid.UUID]
+    sharer_id: Mapped[uuid.UUID]
+    learnt: Mapped[str] = mapped_column(Text)
+    take_back: Mapped[str] = mapped_column(Text)
+    shared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MeetingPlan(Base):
+    """A mentoring meeting in the diary (when, how long): the calendar invitation's source. Logged as a
+    ``Meeting`` once it has happened; removed when cancelled."""
+
+    __tablename__ = "mentoring_meeting_plan"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pair.id"), index=True)
+    date: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[time] = mapped_column(Time)
+    minutes: Mapped[int] = mapped_column(Integer)
+    planned_by: Mapped[uuid.UUID]  # the fellow who planned it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

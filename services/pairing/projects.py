@@ -70,9 +70,14 @@ async def add_milestone(
     problem = due_problem(due, pairing_round.exchange_starts, pairing_round.exchange_ends)
     if problem:
         raise Invalid(problem)
-    milestone = Milestone(id=uuid.uuid4(), project_id=project.id, title=title, due=due, created_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    milestone = Milestone(id=uuid.uuid4(), project_id=project.id, title=title, due=due, created_at=now)
     s.add(milestone)
     await s.flush()
+    await outbox.add(  # notifications reminds the pair before it is due
+        s,
+        ev.ProjectMilestoneSet(pair_id=pair.id, project_id=project.id, milestone_id=milestone.id, due=due, set_at=now),
+    )
     return milestone.id
 
 

@@ -23,6 +23,7 @@ from services.pairing.models import (
     PairingRound,
     PairLock,
     Project,
+    Reflection,
     Visit,
     applicants,
 )
@@ -183,4 +184,6 @@ PERSONAL_DATA = [
     Holds(Closure, "fellow_id", "application"),
     Holds(Agreement, "agreed_by", "subject"),
     Holds(Project, "created_by", "subject"),
+    Holds(Reflection, "learner_id", "application"),
+    Holds(Reflection, "sharer_id", "application"),
 ]

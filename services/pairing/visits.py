@@ -1,6 +1,8 @@
 """A fellow's exchange visits: scheduling one (the host and its date inside the cohort's window; in
-shadowing the sharer alone hosts) and completing it, which completes the exchange once every host has
-(in shadowing, the sharer). Transaction scripts, like ``commands``; refusals are ``shared.errors``."""
+shadowing the sharer alone hosts), moving it to another day or cancelling it before it is complete (the
+notifications service updates or cancels its calendar invitation), and completing it, which completes
+the exchange once every host has (in shadowing, the sharer). Transaction scripts, like ``commands``;
+refusals are ``shared.errors``."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import domain
-from services.pairing.commands import my_pair
+from services.pairing.commands import MyPair, my_pair
 from services.pairing.models import (
     Visit,
     outbox,
@@ -59,15 +61,47 @@ async def schedule_visit(
     return visit.id
 
 
-async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> None:
-    """A fellow of the pair completes a visit; the exchange completes (once) when every fellow has hosted."""
+async def _open_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> tuple[Visit, MyPair]:
+    """A visit of the caller's pair (locked), not yet complete; 404 for anyone else's, 409 once complete."""
     visit = await s.get(Visit, visit_id, with_for_update=True)
     if visit is None:
         raise NotFound("no such visit")
     found = await my_pair(s, visit.pair_id, mine)
-    pair = found.pair
     if visit.completed_at is not None:
         raise Conflict("this visit is already complete")
+    return visit, found
+
+
+async def move_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uuid.UUID], day: date) -> None:
+    """A fellow of the pair moves a visit that has not happened to another day inside the window."""
+    visit, found = await _open_visit(s, visit_id, mine)
+    problem = domain.visit_date_problem(day, found.round.exchange_starts, found.round.exchange_ends)
+    if problem:
+        raise Invalid(problem)
+    if day == visit.date:
+        raise Conflict(f"the visit is already on {day.isoformat()}")
+    visit.date = day
+    moved = ev.ExchangeVisitMoved(
+        visit_id=visit.id, pair_id=visit.pair_id, host_fellow_id=visit.host_fellow_id, date=day,
+        moved_at=datetime.now(UTC),
+    )  # fmt: skip
+    await outbox.add(s, moved)
+
+
+async def cancel_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> None:
+    """A fellow of the pair cancels a visit that has not happened; the host's visit may be scheduled again."""
+    visit, _ = await _open_visit(s, visit_id, mine)
+    await s.delete(visit)
+    cancelled = ev.ExchangeVisitCancelled(
+        visit_id=visit.id, pair_id=visit.pair_id, host_fellow_id=visit.host_fellow_id, cancelled_at=datetime.now(UTC)
+    )
+    await outbox.add(s, cancelled)
+
+
+async def complete_visit(s: AsyncSession, visit_id: uuid.UUID, mine: Iterable[uuid.UUID]) -> None:
+    """A fellow of the pair completes a visit; the exchange completes (once) when every fellow has hosted."""
+    visit, found = await _open_visit(s, visit_id, mine)
+    pair = found.pair
     now = datetime.now(UTC)
     visit.completed_at = now
     caused: list[ev.Event] = [

@@ -168,6 +168,13 @@ ROUTES = [
     route("POST", "/api/pairs/{pair}/visits", {"host_fellow_id": "{ann_app}", "date": FAR}, ann=(409, 422), eve=404),
     route("POST", f"/api/pairs/{RANDOM}/visits", {"host_fellow_id": RANDOM, "date": FAR}, ann=404, eve=404),
     route("POST", "/api/visits/{visit}/complete", {}, ann=(202, 409), eve=404),
+    # a completed visit is neither moved nor cancelled; someone else's is not found
+    route("POST", "/api/visits/{visit}/move", {"date": FAR}, ann=(409, 422), eve=404),
+    route("POST", "/api/visits/{visit}/cancel", {}, ann=409, eve=404),
+    route("POST", f"/api/visits/{RANDOM}/cancel", {}, ann=404, eve=404),
+    # the shadowing reflection: this cohort is an exchange, so its pair has none (409)
+    route("POST", "/api/pairs/{pair}/reflection", {"learnt": "l", "take_back": "t"}, ann=409, eve=404),
+    route("GET", "/api/pairs/{pair}/reflection", ann=409, eve=404),
     route("POST", "/api/pairs/{pair}/feedback", FEEDBACK, ann=409, eve=404),
     route(
         "PUT",
@@ -200,6 +207,9 @@ ROUTES = [
     # mentoring: the pair alone (this cohort is an exchange, so its pair has no mentoring: 409)
     route("POST", "/api/pairs/{pair}/agreement", {"goals": ["g"], "meet_every_weeks": 2}, ann=409, eve=404),
     route("GET", "/api/pairs/{pair}/meetings", ann=409, eve=404),
+    route("POST", "/api/pairs/{pair}/meetings/planned", {"date": FAR, "starts_at": "10:00"}, ann=409, eve=404),
+    route("POST", f"/api/meetings/{RANDOM}/move", {"date": FAR, "starts_at": "10:00"}, ann=404, eve=404),
+    route("POST", f"/api/meetings/{RANDOM}/cancel", {}, ann=404, eve=404),
     route("POST", f"/api/pairs/{RANDOM}/close", {"reflection": "r"}, ann=404, eve=404),
     route("GET", "/api/cohorts/{cohort}/mentoring", board=200, admin=200),
     route("GET", "/api/pairs/{pair}/project", ann=409, eve=404),

@@ -16,6 +16,7 @@ from services.notifications.domain import TEMPLATES
 from shared.events import LEADERSHIP_DIMENSIONS
 from tests import flows
 from tests.conftest import Api, eventually
+from tests.e2e.test_shadowing import join, pairs_of
 from tests.flows import ADMIN
 
 
@@ -160,3 +161,34 @@ async def outcomes(engine: AsyncEngine, recipient_ids: list[str], timeout_s: flo
         return found if found and all(r.status not in ("pending", "sending", "handing_over") for r in found) else []
 
     return await eventually(settled, timeout_s, "every delivery to be recorded with its outcome")
+
+
+# --- a cohort of one of the new kinds (enrolled at once, paired and published) -------------------
+
+
+def email_of(who: tuple[str, ...]) -> str:
+    return f"{who[0]}@example.nhs.uk"  # tests.e2e.test_shadowing.join
+
+
+async def cohort_of(api: Api, kind: str, people: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str], dict]:
+    """A cohort of ``kind`` enrolling at once; each organisation code's person joins; one pairing round,
+    published. The cohort id, fellow ids and callers by code."""
+    orgs = await flows.organisations(api)
+    body = {"programme": kind, "name": f"{kind} {uuid.uuid4().hex[:6]}", "capacity": 10, "kind": kind}
+    created = await api.call("POST", "/api/cohorts", flows.ADMIN, body | {"auto_enrol": True})
+    assert created.status_code == 201, created.text
+    cohort_id = created.json()["id"]
+    fellow, who = {}, {}
+    for code, extra in people.items():
+        fellow[code], who[code] = await join(api, cohort_id, orgs, code, extra)
+    assert (await api.call("POST", f"/api/cohorts/{cohort_id}/pairing", flows.BOARD, {})).status_code == 202
+    await pairs_of(api, cohort_id, len(people) // 2)
+    assert (await api.call("POST", f"/api/cohorts/{cohort_id}/pairs/publish", flows.BOARD, {})).status_code == 202
+    await pairs_of(api, cohort_id, len(people) // 2, published=True)
+    return cohort_id, fellow, who
+
+
+async def call(api: Api, method: str, path: str, who: Any, body: Any = None, expected: int = 200) -> Any:
+    answer = await api.call(method, path, who, body)
+    assert answer.status_code == expected, answer.text
+    return answer.json()

@@ -54,6 +54,38 @@ SAMPLES: dict[str, tuple[Page, list[str]]] = {
         Page("t", ADA, {"date": "2027-03-04", "hosting": False, "about_id": "x"}, about=BOB),
         ["Bob O'Neil (Luton Borough Council & Partners) hosts your Leadership Exchange visit on 4 March 2027"],
     ),
+    "visit_moved": (
+        Page("t", ADA, {"date": "2027-03-11", "hosting": False, "about_id": "x"}, about=BOB),
+        ["visit Bob O'Neil (Luton Borough Council & Partners) hosts has moved to 11 March 2027", "replaces"],
+    ),
+    "visit_cancelled": (
+        Page("t", ADA, {"date": "2027-03-11", "hosting": True, "about_id": "x"}, about=BOB),
+        ["visit you were to host on 11 March 2027 is cancelled", "schedule the visit again"],
+    ),
+    "meeting_planned": (
+        Page("t", ADA, {"date": "2027-03-11", "starts_at": "10:30", "partner_ids": ["x"]}, partners=[BOB]),
+        ["mentoring meeting with Bob O'Neil is in the diary: 11 March 2027 at 10:30", "invitation"],
+    ),
+    "meeting_moved": (
+        Page("t", ADA, {"date": "2027-03-12", "starts_at": "09:00", "partner_ids": ["x"]}, partners=[BOB]),
+        ["meeting with Bob O'Neil has moved to 12 March 2027 at 09:00", "replaces"],
+    ),
+    "meeting_cancelled": (
+        Page("t", ADA, {"date": "2027-03-12", "starts_at": "09:00", "partner_ids": ["x"]}, partners=[BOB]),
+        ["meeting with Bob O'Neil on 12 March 2027 at 09:00 is cancelled"],
+    ),
+    "reflection_shared": (
+        Page("t", BOB, {"about_id": "x", "pair_id": "p"}, about=ADA),
+        ["Ada Lovelace (Bedfordshire Hospitals NHS Foundation Trust), the learner you hosted, has thanked you"],
+    ),
+    "reminder_mentoring_check_in": (
+        Page("t", ADA, {"month": 3, "partner_ids": ["x"]}, partners=[BOB]),
+        ["3 months into your mentoring with Bob O'Neil: is it working?", "stays private", "turn off reminders"],
+    ),
+    "reminder_milestone_due": (
+        Page("t", ADA, {"due": "2027-04-08", "partner_ids": ["x"]}, partners=[BOB]),
+        ["project you share with Bob O'Neil is due by 8 April 2027", "turn off reminders"],
+    ),
     "exchange_completed": (Page("t", ADA, partners=[BOB]), ["give Bob O'Neil feedback"]),
     "feedback_requested": (
         Page("t", ADA, {"due_at": "2027-05-01T12:00:00+00:00", "about_id": "x"}, about=BOB),
