@@ -79,6 +79,14 @@ async def shortlisting(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Caller
         return await queries.shortlisting(s, cohort_id)
 
 
+@router.get("/cohorts/{cohort_id}/decisions")
+async def decisions(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
+    """The decision trail of the cohort's applications, for the board's and admins' exports."""
+    caller.require("board", "admin")
+    async with runtime.transaction() as s:
+        return await queries.decisions(s, cohort_id)
+
+
 @router.post("/cohorts/{cohort_id}/enrol", status_code=status.HTTP_202_ACCEPTED)
 async def enrol(cohort_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     caller.require("board")

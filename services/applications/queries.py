@@ -169,6 +169,18 @@ async def applications(
     return [application_view(a) | {"organisation_name": name} for a, name in rows]
 
 
+async def decisions(s: AsyncSession, cohort_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The decision trail of a cohort's applications (the board and admins): every state change, who
+    made it, when and why, oldest first."""
+    rows = await s.scalars(
+        select(Decision)
+        .join(Application, Application.id == Decision.application_id)
+        .where(Application.cohort_id == cohort_id)
+        .order_by(Decision.decided_at, Decision.id)
+    )
+    return [view(d, "application_id action from_state to_state reason decided_by decided_at") for d in rows]
+
+
 # --- subject access ----------------------------------------------------------------------------------
 
 PERSONAL_DATA = [

@@ -143,6 +143,7 @@ ROUTES = [
     route("GET", f"/api/cohorts/{RANDOM}", **everyone(404)),
     route("POST", "/api/cohorts/{spare_cohort}/close", {}, admin=(202, 409)),
     route("GET", "/api/cohorts/{cohort}/shortlisting", board=200),
+    route("GET", "/api/cohorts/{cohort}/decisions", board=200, admin=200),
     route("POST", "/api/cohorts/{cohort}/enrol", {}, board=202),
     # Ann already has an open application to the cohort (enrolled): one open application per person
     route("POST", "/api/applications", "{application}", ann=409, eve=201),

@@ -16,6 +16,7 @@ CONTRACT = [
     ("get", "/api/cohorts/{cohort_id}"),
     ("post", "/api/cohorts/{cohort_id}/close"),
     ("get", "/api/cohorts/{cohort_id}/shortlisting"),
+    ("get", "/api/cohorts/{cohort_id}/decisions"),
     ("post", "/api/applications"),
     ("get", "/api/applications"),
     ("get", "/api/applications/{application_id}"),
