@@ -5,17 +5,38 @@ refusal comes back on the cohort page as an error summary. The pairing service d
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.gateway.sessions import ApiError, Csrf, Session, back, check_csrf, render, signed_in
+from services.gateway.sessions import ApiError, Csrf, Session, back, check_csrf, render, signed_in, templates, words
 from shared.contract import PairingWeights
+from shared.events import PLACES, SECTORS
 
 router = APIRouter(prefix="/staff/cohorts", include_in_schema=False)
 WEIGHTS = list(PairingWeights.model_fields)
+_BETWEEN = re.compile(r"different (sectors|places) \((\w+) and (\w+)\)")
+
+
+def _said(code: str) -> str:
+    """A sector or place inside a sentence: "fire and rescue", "Milton Keynes", "elsewhere"."""
+    if code in PLACES:
+        return "elsewhere" if code == "other" else " ".join(w.capitalize() for w in code.split("_"))
+    said = words(code) if code in SECTORS else code
+    return said[:1].lower() + said[1:]
+
+
+def in_words(reason: str) -> str:
+    """A pairing reason as people say it: ``different places (milton_keynes and luton)`` → "different
+    places (Milton Keynes, Luton)", ``1 weekday(s)`` → "1 weekday"."""
+    said = _BETWEEN.sub(lambda m: f"different {m[1]} ({_said(m[2])}, {_said(m[3])})", reason)
+    return re.sub(r"\b1 weekday\(s\)", "1 weekday", said).replace("weekday(s)", "weekdays")
+
+
+templates.env.filters["in_words"] = in_words
 
 
 async def board_member(request: Request) -> Session:

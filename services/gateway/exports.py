@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from services.gateway import charts
+from services.gateway.board_pages import in_words
 from services.gateway.sessions import Session, render, signed_in, words
 
 router = APIRouter(prefix="/staff/cohorts", include_in_schema=False)
@@ -89,7 +90,7 @@ def pair_rows(pairs: list[dict[str, Any]], names: dict[str, str], organisations:
         first, *others = p["fellow_ids"]
         pair = [p["id"], names.get(first, ""), organisations.get(first, "")]
         pair += [" and ".join(names.get(f, "") for f in others), " and ".join(organisations.get(f, "") for f in others)]
-        pair += [p["score"], "; ".join(p["reasons"]), "yes" if p.get("locked") else "no"]
+        pair += [p["score"], "; ".join(in_words(r) for r in p["reasons"]), "yes" if p.get("locked") else "no"]
         pair += ["yes" if p["published"] else "no"]
         for v in p.get("visits") or [{}]:
             host = names.get(v["host_fellow_id"], "") if v else ""
