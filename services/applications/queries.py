@@ -45,7 +45,7 @@ def _visible(scope: domain.ReadScope) -> ColumnElement[bool]:
 
 
 def organisation_view(o: Organisation) -> dict[str, Any]:
-    return view(o, "id code name sector place")
+    return view(o, "id code name sector place", retired=o.retired_at is not None)
 
 
 def application_view(a: Application) -> dict[str, Any]:
@@ -57,9 +57,13 @@ def application_view(a: Application) -> dict[str, Any]:
     )
 
 
-async def organisations(s: AsyncSession) -> list[dict[str, Any]]:
-    rows = (await s.scalars(select(Organisation).order_by(Organisation.name))).all()
-    return [organisation_view(o) for o in rows]
+async def organisations(s: AsyncSession, caller: Caller) -> list[dict[str, Any]]:
+    """The partner organisations by name; retired ones for the board and admins only (their names
+    still label past applications and pairs), not for those choosing one to apply from."""
+    query = select(Organisation).order_by(Organisation.name)
+    if caller.role not in ("board", "admin"):
+        query = query.where(Organisation.retired_at.is_(None))
+    return [organisation_view(o) for o in (await s.scalars(query)).all()]
 
 
 async def _cohort(s: AsyncSession, cohort_id: uuid.UUID) -> tuple[Cohort, Programme]:

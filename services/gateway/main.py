@@ -17,7 +17,18 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway import api as routes
-from services.gateway import board, board_pages, collaboration, console, exports, learning, mentoring, pages, privacy
+from services.gateway import (
+    board,
+    board_pages,
+    collaboration,
+    console,
+    exports,
+    learning,
+    mentoring,
+    organisations,
+    pages,
+    privacy,
+)
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
@@ -81,6 +92,7 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.include_router(privacy.router)
     app.include_router(collaboration.router)
     app.include_router(board.router)
+    app.include_router(organisations.router)
     app.include_router(mentoring.router)
     app.include_router(learning.router)
     app.include_router(console.router)

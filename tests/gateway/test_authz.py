@@ -137,6 +137,13 @@ ROUTES = [
     route(
         "POST", "/api/organisations", {"code": "{code}", "name": "New", "sector": "acute", "place": "luton"}, admin=201
     ),
+    route(
+        "PUT",
+        f"/api/organisations/{RANDOM}",
+        {"code": "{code}", "name": "N", "sector": "acute", "place": "luton"},
+        admin=404,
+    ),
+    route("POST", f"/api/organisations/{RANDOM}/retire", {}, admin=404),
     route("GET", "/api/cohorts", **everyone(200)),
     route("POST", "/api/cohorts", {"programme": "P", "name": "N", "capacity": 4, "pairing_mode": "peer"}, admin=201),
     route("GET", "/api/cohorts/{cohort}", **everyone(200)),

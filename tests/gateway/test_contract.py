@@ -11,6 +11,8 @@ CONTRACT = [
     ("get", "/api/health"),
     ("get", "/api/organisations"),
     ("post", "/api/organisations"),
+    ("put", "/api/organisations/{organisation_id}"),
+    ("post", "/api/organisations/{organisation_id}/retire"),
     ("post", "/api/cohorts"),
     ("get", "/api/cohorts"),
     ("get", "/api/cohorts/{cohort_id}"),
