@@ -12,6 +12,7 @@ import csv
 import io
 import uuid
 
+import pytest
 from playwright.async_api import Browser
 
 from lbb.devstack import Stack
@@ -32,6 +33,7 @@ async def text_of(person: Person) -> str:
     return await person.page.inner_text("main")
 
 
+@pytest.mark.timeout(900)  # a long walk through many pages, on a machine that may be busy
 async def test_an_admin_sets_up_a_cohort_and_the_board_pairs_publishes_exports_and_reports_in_the_browser(
     browser: Browser, stack: Stack, api: Api
 ) -> None:
@@ -49,6 +51,11 @@ async def test_an_admin_sets_up_a_cohort_and_the_board_pairs_publishes_exports_a
     await page.get_by_label("Sector").select_option(label="Fire and rescue")
     await page.get_by_role("button", name="Add the organisation").click()
     assert f"Youth Service {tag} (Y{tag}) added." in await text_of(ada)
+    await page.get_by_role("link", name=f"Change Youth Service {tag}").click()
+    await page.get_by_label("Place").select_option(label="Luton")
+    await ada.accessible()
+    await page.get_by_role("button", name="Save the changes").click()
+    assert f"Youth Service {tag} (Y{tag}) changed." in await text_of(ada)
 
     await page.get_by_label("Programme", exact=True).fill("Leading Beyond Boundaries")
     await page.get_by_label("Cohort name").fill(cohort_name)
