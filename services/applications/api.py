@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from fastapi import APIRouter, Query, status
@@ -32,7 +33,7 @@ router = APIRouter()
 @router.get("/organisations")
 async def list_organisations(runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
     async with runtime.transaction() as s:
-        return await queries.organisations(s)
+        return await queries.organisations(s, caller)
 
 
 @router.post("/organisations", status_code=status.HTTP_201_CREATED)
@@ -77,6 +78,34 @@ async def shortlisting(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Caller
     caller.require("board")
     async with runtime.transaction() as s:
         return await queries.shortlisting(s, cohort_id)
+
+
+@router.put("/organisations/{organisation_id}")
+async def update_organisation(
+    organisation_id: uuid.UUID, body: CreateOrganisation, runtime: RuntimeDep, caller: CallerDep
+) -> Created:
+    caller.require("admin")
+    async with runtime.transaction() as s:
+        await commands.update_organisation(s, organisation_id, body.code, body.name, body.sector, body.place)
+    return Created(id=organisation_id)
+
+
+@router.post("/organisations/{organisation_id}/retire", status_code=status.HTTP_202_ACCEPTED)
+async def retire_organisation(
+    organisation_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep
+) -> Created:
+    caller.require("admin")
+    async with runtime.transaction() as s:
+        await commands.retire_organisation(s, organisation_id, datetime.now(UTC))
+    return Created(id=organisation_id)
+
+
+@router.get("/cohorts/{cohort_id}/decisions")
+async def decisions(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> list[dict[str, Any]]:
+    """The decision trail of the cohort's applications, for the board's and admins' exports."""
+    caller.require("board", "admin")
+    async with runtime.transaction() as s:
+        return await queries.decisions(s, cohort_id)
 
 
 @router.post("/cohorts/{cohort_id}/enrol", status_code=status.HTTP_202_ACCEPTED)

@@ -34,6 +34,7 @@ class Organisation(Base):
     sector: Mapped[str] = mapped_column(String(40))
     place: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # takes no new applications
 
 
 class Programme(Base):

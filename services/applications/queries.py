@@ -45,7 +45,7 @@ def _visible(scope: domain.ReadScope) -> ColumnElement[bool]:
 
 
 def organisation_view(o: Organisation) -> dict[str, Any]:
-    return view(o, "id code name sector place")
+    return view(o, "id code name sector place", retired=o.retired_at is not None)
 
 
 def application_view(a: Application) -> dict[str, Any]:
@@ -57,9 +57,13 @@ def application_view(a: Application) -> dict[str, Any]:
     )
 
 
-async def organisations(s: AsyncSession) -> list[dict[str, Any]]:
-    rows = (await s.scalars(select(Organisation).order_by(Organisation.name))).all()
-    return [organisation_view(o) for o in rows]
+async def organisations(s: AsyncSession, caller: Caller) -> list[dict[str, Any]]:
+    """The partner organisations by name; retired ones for the board and admins only (their names
+    still label past applications and pairs), not for those choosing one to apply from."""
+    query = select(Organisation).order_by(Organisation.name)
+    if caller.role not in ("board", "admin"):
+        query = query.where(Organisation.retired_at.is_(None))
+    return [organisation_view(o) for o in (await s.scalars(query)).all()]
 
 
 async def _cohort(s: AsyncSession, cohort_id: uuid.UUID) -> tuple[Cohort, Programme]:
@@ -167,6 +171,18 @@ async def applications(
         query = query.where(Application.state == state)
     rows = (await s.execute(query)).all()
     return [application_view(a) | {"organisation_name": name} for a, name in rows]
+
+
+async def decisions(s: AsyncSession, cohort_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The decision trail of a cohort's applications (the board and admins): every state change, who
+    made it, when and why, oldest first."""
+    rows = await s.scalars(
+        select(Decision)
+        .join(Application, Application.id == Decision.application_id)
+        .where(Application.cohort_id == cohort_id)
+        .order_by(Decision.decided_at, Decision.id)
+    )
+    return [view(d, "application_id action from_state to_state reason decided_by decided_at") for d in rows]
 
 
 # --- subject access ----------------------------------------------------------------------------------

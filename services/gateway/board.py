@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from services.gateway import schemas as s
-from services.gateway.api import ACCEPTED, CREATED, ERRORS, Board, forward
+from services.gateway.api import ACCEPTED, CREATED, ERRORS, Board, BoardOrAdmin, forward
 
 router = APIRouter(prefix="/api", tags=["pairing"])
 
@@ -49,3 +49,9 @@ async def alternatives(cohort_id: uuid.UUID, fellow_id: uuid.UUID, request: Requ
     """The fellow's five best other partners, and what forcing each would cost the cohort's total."""
     path = f"/cohorts/{cohort_id}/fellows/{fellow_id}/alternatives"
     return await forward(request, "pairing", "GET", path, caller)
+
+
+@router.get("/cohorts/{cohort_id}/decisions", responses=ERRORS, tags=["cohorts"])
+async def decisions(cohort_id: uuid.UUID, request: Request, caller: BoardOrAdmin) -> Response:
+    """The decision trail of the cohort's applications: every change, who made it, when and why."""
+    return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}/decisions", caller)

@@ -4,6 +4,7 @@ with CSRF, no JavaScript; each posts to the contract's API and shows its refusal
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -62,8 +63,58 @@ async def _post(request: Request, csrf: str, path: str, body: dict[str, Any], do
 @router.post("/organisations", response_class=HTMLResponse)
 async def add_organisation(request: Request, csrf: Csrf = "") -> Response:
     form = await request.form()
-    body = {k: str(form.get(k, "")).strip() for k in ("code", "name", "sector", "place")}
+    body = _organisation_form(form)
     return await _post(request, csrf, "/api/organisations", body, f"{body['name']} ({body['code']}) added.")
+
+
+def _organisation_form(form: Any) -> dict[str, str]:
+    return {k: str(form.get(k, "")).strip() for k in ("code", "name", "sector", "place")}
+
+
+async def _organisation_page(
+    request: Request, me: Session, organisation_id: uuid.UUID, problem: str | None = None, form: Any = None
+) -> Response:
+    found = next((o for o in await me.api("GET", "/api/organisations") if o["id"] == str(organisation_id)), None)
+    if found is None:
+        raise HTTPException(404, detail="no such organisation")
+    return render(
+        request,
+        "organisation.html",
+        me,
+        organisation=found,
+        form=form or found,
+        sectors=SECTORS,
+        places=PLACES,
+        problem=problem,
+    )
+
+
+@router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
+async def organisation_page(organisation_id: uuid.UUID, request: Request) -> Response:
+    return await _organisation_page(request, await _admin(request), organisation_id)
+
+
+@router.post("/organisations/{organisation_id}", response_class=HTMLResponse)
+async def change_organisation(organisation_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Response:
+    me = await _admin(request)
+    check_csrf(me, csrf)
+    body = _organisation_form(await request.form())
+    try:
+        await me.api("PUT", f"/api/organisations/{organisation_id}", body)
+    except ApiError as exc:
+        return await _organisation_page(request, me, organisation_id, problem=exc.detail, form=body)
+    return back(PAGE, message=f"{body['name']} ({body['code']}) changed.")
+
+
+@router.post("/organisations/{organisation_id}/retire", response_class=HTMLResponse)
+async def retire_organisation(organisation_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Response:
+    me = await _admin(request)
+    check_csrf(me, csrf)
+    try:
+        await me.api("POST", f"/api/organisations/{organisation_id}/retire", {})
+    except ApiError as exc:
+        return await _organisation_page(request, me, organisation_id, problem=exc.detail)
+    return back(PAGE, message="Retired: the organisation takes no new applications.")
 
 
 @router.post("/cohorts", response_class=HTMLResponse)

@@ -17,7 +17,19 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway import api as routes
-from services.gateway import board, collaboration, console, learning, mentoring, pages, privacy, visits
+from services.gateway import (
+    board,
+    board_pages,
+    collaboration,
+    console,
+    exports,
+    learning,
+    mentoring,
+    organisations,
+    pages,
+    privacy,
+    visits,
+)
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
@@ -81,10 +93,13 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.include_router(privacy.router)
     app.include_router(collaboration.router)
     app.include_router(board.router)
+    app.include_router(organisations.router)
     app.include_router(mentoring.router)
     app.include_router(learning.router)
     app.include_router(visits.router)
     app.include_router(console.router)
+    app.include_router(board_pages.router)
+    app.include_router(exports.router)
     if settings.dev_mode:  # in production the dev token route does not exist at all
         app.include_router(routes.dev_router)
     pages.install(app)

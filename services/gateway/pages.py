@@ -248,28 +248,7 @@ async def notifications(request: Request) -> Response:
 # --- the Programme Board ---
 
 
-@router.get("/cohorts/{cohort_id}", response_class=HTMLResponse)
-async def cohort_page(cohort_id: uuid.UUID, request: Request) -> Response:
-    me = await signed_in(request)
-    if me.caller.role != "board":
-        raise HTTPException(403, detail="the cohort page is for the Programme Board")
-    cohort = await me.api("GET", f"/api/cohorts/{cohort_id}")
-    counts = await me.api("GET", f"/api/cohorts/{cohort_id}/shortlisting")
-    applications = await me.api("GET", "/api/applications", params={"cohort_id": str(cohort_id)})
-    pairs = await me.api("GET", f"/api/cohorts/{cohort_id}/pairs")
-    names = {a["id"]: a["name"] for a in applications}
-    organisations = {o["code"]: o["name"] for o in await me.api("GET", "/api/organisations")}
-    return render(
-        request,
-        "cohort.html",
-        me,
-        cohort=cohort,
-        counts=counts,
-        applications=applications,
-        pairs=pairs,
-        names=names,
-        organisation_names=organisations,
-    )
+# The cohort page itself (GET /staff/cohorts/{id}) and the pairing tools are in board_pages.py.
 
 
 @router.post("/cohorts/{cohort_id}/{action}")

@@ -69,6 +69,7 @@ class Organisation(BaseModel):
     name: str
     sector: str
     place: str
+    retired: bool = Field(default=False, description="Takes no new applications (listed to the board and admins only)")
 
 
 class FieldProblem(BaseModel):

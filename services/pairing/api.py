@@ -69,7 +69,7 @@ def _settings(runtime: ServiceRuntime) -> PairingSettings:
 async def pairing_status(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     caller.require("board", "admin")
     async with runtime.transaction() as s:
-        return await queries.pairing_status(s, cohort_id)
+        return await queries.pairing_status(s, cohort_id, _settings(runtime).pairing_weights)
 
 
 @router.get("/cohorts/{cohort_id}/pairs")

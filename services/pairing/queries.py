@@ -42,11 +42,19 @@ async def fellow_ids_of(s: AsyncSession, subject: str) -> set[uuid.UUID]:
     return set((await s.scalars(_fellows_of(subject))).all())
 
 
-async def pairing_status(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
+async def pairing_status(s: AsyncSession, cohort_id: uuid.UUID, default: domain.Weights) -> dict[str, Any]:
+    """The cohort's round (its state, who was left unpaired) and the weights its next run uses."""
+    stored = await s.scalar(select(CohortWeights.weights).where(CohortWeights.cohort_id == cohort_id))
+    weights = domain.weights_of(stored, default).model_dump()
     pairing_round = await s.get(PairingRound, cohort_id)
     if pairing_round is None:
-        return {"cohort_id": cohort_id, "status": "none", "unpaired": {}}
-    return {"cohort_id": cohort_id, "status": pairing_round.status, "unpaired": pairing_round.unpaired}
+        return {"cohort_id": cohort_id, "status": "none", "unpaired": {}, "weights": weights}
+    return {
+        "cohort_id": cohort_id,
+        "status": pairing_round.status,
+        "unpaired": pairing_round.unpaired,
+        "weights": weights,
+    }
 
 
 def _pair_view(p: Pair) -> dict[str, Any]:
@@ -67,7 +75,28 @@ async def cohort_pairs(s: AsyncSession, cohort_id: uuid.UUID, role: str, subject
         if in_cohort is None:
             raise NotFound("no such cohort")
         query = query.where(Pair.published_at.is_not(None))
-    return [_pair_view(p) for p in (await s.scalars(query)).all()]
+        return [_pair_view(p) for p in (await s.scalars(query)).all()]
+    pairs = (await s.scalars(query)).all()
+    return await _board_view(s, cohort_id, pairs)
+
+
+async def _board_view(s: AsyncSession, cohort_id: uuid.UUID, pairs: Iterable[Pair]) -> list[dict[str, Any]]:
+    """The board's and admins' view of the pairs: each pair's lock and its visits as well."""
+    locks = await s.execute(select(PairLock.fellow_a, PairLock.fellow_b).where(PairLock.cohort_id == cohort_id))
+    locked = {frozenset((str(a), str(b))) for a, b in locks}
+    pairs = list(pairs)
+    visits: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    if pairs:
+        found = await s.scalars(
+            select(Visit).where(Visit.pair_id.in_([p.id for p in pairs])).order_by(Visit.date, Visit.id)
+        )
+        for v in found:
+            shown = view(v, "id host_fellow_id date", completed=v.completed_at is not None)
+            visits.setdefault(v.pair_id, []).append(shown)
+    return [
+        _pair_view(p) | {"locked": frozenset(str(f) for f in p.fellow_ids) in locked, "visits": visits.get(p.id, [])}
+        for p in pairs
+    ]
 
 
 async def my_pairs(s: AsyncSession, subject: str) -> list[dict[str, Any]]:

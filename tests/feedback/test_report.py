@@ -136,11 +136,16 @@ async def test_the_report_counts_a_seeded_cohort_and_suppresses_small_numbers(
         "strengths_by_sector.svg",
         "collaboration_network.svg",
     ):
-        assert f'src="{chart}"' in page
-        ET.parse(out / chart)  # well-formed SVG
+        ET.parse(out / chart)  # well-formed SVG, drawn inline in the page too
+        assert (out / chart).read_text() in page
     network_svg = (out / "collaboration_network.svg").read_text()
     assert all(code in network_svg for code in (o["code"] for o in cohort.organisation.values()))
     assert "Leading with care" in (out / "strengths_by_dimension.svg").read_text()
+    # the ICS collaboration map beside the cohort's network: a picture and a table of the links
+    ics = json.loads((out / "collaboration_map.json").read_text())
+    ET.parse(out / "collaboration_map.svg")
+    assert ics["links"] and all(link["a"] in (out / "collaboration_map.svg").read_text() for link in ics["links"])
+    assert page.count('class="nhsuk-table__row ics-link"') == len(ics["links"])
 
 
 def test_lbb_report_renders_a_saved_report_without_a_stack(tmp_path: Path) -> None:
@@ -166,7 +171,8 @@ def test_lbb_report_renders_a_saved_report_without_a_stack(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     page = (tmp_path / "out" / "index.html").read_text()
     assert saved["cohort_id"] in page and "suppressed" in page
-    assert "no pairs yet" in (tmp_path / "out" / "collaboration_network.svg").read_text()
+    assert "No pairs yet." in (tmp_path / "out" / "collaboration_network.svg").read_text()
+    assert not (tmp_path / "out" / "collaboration_map.svg").exists()  # a saved report without the map
 
 
 def test_lbb_report_says_why_when_the_gateway_is_unreachable(tmp_path: Path) -> None:

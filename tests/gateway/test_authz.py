@@ -137,12 +137,20 @@ ROUTES = [
     route(
         "POST", "/api/organisations", {"code": "{code}", "name": "New", "sector": "acute", "place": "luton"}, admin=201
     ),
+    route(
+        "PUT",
+        f"/api/organisations/{RANDOM}",
+        {"code": "{code}", "name": "N", "sector": "acute", "place": "luton"},
+        admin=404,
+    ),
+    route("POST", f"/api/organisations/{RANDOM}/retire", {}, admin=404),
     route("GET", "/api/cohorts", **everyone(200)),
     route("POST", "/api/cohorts", {"programme": "P", "name": "N", "capacity": 4, "pairing_mode": "peer"}, admin=201),
     route("GET", "/api/cohorts/{cohort}", **everyone(200)),
     route("GET", f"/api/cohorts/{RANDOM}", **everyone(404)),
     route("POST", "/api/cohorts/{spare_cohort}/close", {}, admin=(202, 409)),
     route("GET", "/api/cohorts/{cohort}/shortlisting", board=200),
+    route("GET", "/api/cohorts/{cohort}/decisions", board=200, admin=200),
     route("POST", "/api/cohorts/{cohort}/enrol", {}, board=202),
     # Ann already has an open application to the cohort (enrolled): one open application per person
     route("POST", "/api/applications", "{application}", ann=409, eve=201),

@@ -176,7 +176,7 @@ async def test_a_fellow_and_a_board_member_go_through_the_whole_programme_in_the
     await bea.shot("pairs")
     await bea.page.get_by_role("button", name="Publish the pairs").click()
     await bea.page.wait_for_url("**message=Pairs*published**")
-    assert "yes" in await bea.page.locator("tr.pair").inner_text()
+    assert "Published" in await bea.page.locator("tr.pair").inner_text()
     await bea.accessible()
     await bea.page.set_viewport_size(PHONE)  # the board's page works on a phone too
     await bea.fits()

@@ -9,8 +9,9 @@ import uuid
 import httpx
 
 from lbb.devstack import Stack
+from tests import flows
 from tests.conftest import Api
-from tests.flows import ADMIN
+from tests.flows import ADMIN, BOARD
 from tests.gateway.inprocess import csrf_of
 
 
@@ -68,6 +69,50 @@ async def test_an_admin_runs_the_programme_from_the_console(stack: Stack, api: A
             await signed_in(client, f"{role}-{tag}", role)
             assert (await client.get("/staff/admin")).status_code == 403
             assert "/staff/admin" not in (await client.get("/staff/")).text  # no console in their menu
+
+
+async def test_an_admin_changes_and_retires_an_organisation_and_it_takes_no_new_applications(
+    stack: Stack, api: Api
+) -> None:
+    tag = uuid.uuid4().hex[:6].upper()
+    body = {"code": f"R{tag}", "name": f"Trust {tag}", "sector": "acute", "place": "luton"}
+    organisation_id = (await api.call("POST", "/api/organisations", ADMIN, body)).json()["id"]
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        csrf = await signed_in(client, f"ada-{tag}", "admin")
+        page = await client.get(f"/staff/admin/organisations/{organisation_id}")
+        assert page.status_code == 200 and f'value="R{tag}"' in page.text and f"Retire Trust {tag}" in page.text
+        form = {"csrf": csrf, "code": f"R{tag}", "name": f"Renamed {tag}", "sector": "community", "place": "luton"}
+        changed = await client.post(f"/staff/admin/organisations/{organisation_id}", data=form, follow_redirects=False)
+        assert changed.status_code == 303 and "changed" in changed.headers["location"], changed.text
+        clash = await client.post(f"/staff/admin/organisations/{organisation_id}", data=form | {"code": "rc9"})
+        assert clash.status_code == 200 and "There is a problem" in clash.text and "already exists" in clash.text
+        bad = await client.post(f"/staff/admin/organisations/{organisation_id}", data=form | {"code": "no spaces!"})
+        assert "There is a problem" in bad.text and 'value="no spaces!"' in bad.text  # the code is checked
+        retired = await client.post(
+            f"/staff/admin/organisations/{organisation_id}/retire", data={"csrf": csrf}, follow_redirects=False
+        )
+        assert retired.status_code == 303 and "Retired" in retired.headers["location"]
+        again = await client.post(f"/staff/admin/organisations/{organisation_id}/retire", data={"csrf": csrf})
+        assert "already retired" in again.text
+        console = (await client.get("/staff/admin")).text
+        row = console.split(f"Renamed {tag}")[1].split("</tr>")[0]
+        assert "Retired" in row and "Change" not in row
+
+    board = {o["code"]: o for o in (await api.call("GET", "/api/organisations", BOARD)).json()}
+    assert (board[f"R{tag}"]["name"], board[f"R{tag}"]["sector"], board[f"R{tag}"]["retired"]) == (
+        f"Renamed {tag}",
+        "community",
+        True,
+    )
+    assert board["RC9"]["retired"] is False
+    applicant = (f"amy-{tag}", "applicant")
+    assert f"R{tag}" not in {o["code"] for o in (await api.call("GET", "/api/organisations", applicant)).json()}
+    cohort_id = await flows.new_cohort(api, f"Retired {tag}")
+    form = flows.application(cohort_id, organisation_id, "Amy", f"amy-{tag}@example.nhs.uk")
+    refused = await api.call("POST", "/api/applications", applicant, form)
+    assert refused.status_code == 422 and "retired" in refused.text
+    others = await api.call("PUT", f"/api/organisations/{organisation_id}", BOARD, body)
+    assert others.status_code == 403
 
 
 async def test_a_learner_and_a_sharer_apply_through_the_page_with_what_their_role_brings(

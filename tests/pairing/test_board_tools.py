@@ -137,8 +137,10 @@ async def test_the_boards_exclusions_locks_weights_preview_and_alternatives(api:
     missing = await api.call("PUT", f"{base}/weights", BOARD, {"different_sector": 4})
     assert missing.status_code == 422
     assert (await api.call("POST", f"{base}/pairing/preview", BOARD, {})).json() == forced  # nothing changed
+    assert (await api.call("GET", f"{base}/pairing", BOARD)).json()["weights"] == WEIGHTS  # the configured ones
     heavier = await api.call("PUT", f"{base}/weights", BOARD, WEIGHTS | {"not_paired_before": 20})
     assert heavier.status_code == 200, heavier.text
+    assert (await api.call("GET", f"{base}/pairing", BOARD)).json()["weights"] == WEIGHTS | {"not_paired_before": 20}
     reweighed = (await api.call("POST", f"{base}/pairing/preview", BOARD, {})).json()
     assert reweighed["total"] == forced["total"] + 15 * 3  # three pairs, each 15 more
 
@@ -151,6 +153,7 @@ async def test_the_boards_exclusions_locks_weights_preview_and_alternatives(api:
 
     again = await eventually(rerun, timeout_s=60, what="the re-run to keep the locked pair")
     assert round(sum(p["score"] for p in again), 2) == reweighed["total"]
+    assert [p["locked"] for p in again] == [set(p["fellow_ids"]) == {a, x} for p in again]  # the board sees its lock
     assert (await api.call("POST", f"{base}/pairing/preview", BOARD, {})).json()["pairs_changed"] == 0
 
     assert (await lock(a, x, path="unlock")).status_code == 202

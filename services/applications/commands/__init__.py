@@ -21,7 +21,9 @@ from services.applications.commands.cohorts import (
     create_organisation,
     record_pairs_published,
     request_pairing,
+    retire_organisation,
     seed_organisations,
+    update_organisation,
 )
 from services.applications.commands.erasure import erase_person, record_erased, request_erasure
 from services.applications.commands.retention import purge_expired
@@ -41,7 +43,9 @@ __all__ = [
     "record_pairs_published",
     "request_erasure",
     "request_pairing",
+    "retire_organisation",
     "seed_organisations",
     "submit_application",
+    "update_organisation",
     "withdraw",
 ]

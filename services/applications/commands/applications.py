@@ -23,7 +23,10 @@ from shared.views import view
 
 # --- submission (the busiest write: prebuilt statements, no ORM; docs/decisions/0002) ----------
 
-_organisation = select(Organisation.code, Organisation.name).where(Organisation.id == bindparam("organisation_id"))
+# A retired organisation takes no new applications: it is not found here.
+_organisation = select(Organisation.code, Organisation.name).where(
+    Organisation.id == bindparam("organisation_id"), Organisation.retired_at.is_(None)
+)
 _COHORT_AND_ORGANISATION = select(
     Cohort.opens_at,
     Cohort.closes_at,
@@ -72,7 +75,7 @@ async def submit_application(
         raise Invalid("cohort_id: no such cohort")
     domain.check_window(now, found.opens_at, found.closes_at)
     if found.code is None:
-        raise Invalid("organisation_id: no such organisation")
+        raise Invalid("organisation_id: no such organisation, or it has retired")
     places = programmes.check_application(
         found.kind, form.role, form.capacity, form.offer is not None, bool(form.wants)
     )

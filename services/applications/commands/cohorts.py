@@ -37,6 +37,32 @@ async def create_organisation(s: AsyncSession, code: str, name: str, sector: str
     return organisation.id
 
 
+async def update_organisation(
+    s: AsyncSession, organisation_id: uuid.UUID, code: str, name: str, sector: str, place: str
+) -> None:
+    """An admin corrects an organisation: its code (unique, any letter case), name, sector and place.
+    Applications already made keep what they were made with (their events said it then)."""
+    organisation = await s.get(Organisation, organisation_id, with_for_update=True)
+    if organisation is None:
+        raise NotFound("no such organisation")
+    taken = select(Organisation.id).where(
+        func.lower(Organisation.code) == code.lower(), Organisation.id != organisation_id
+    )
+    if await s.scalar(taken):
+        raise Conflict(f"an organisation with code {code} already exists")
+    organisation.code, organisation.name, organisation.sector, organisation.place = code, name, sector, place
+
+
+async def retire_organisation(s: AsyncSession, organisation_id: uuid.UUID, now: datetime) -> None:
+    """The organisation takes no new applications from now (409 when already retired); what it has stays."""
+    organisation = await s.get(Organisation, organisation_id, with_for_update=True)
+    if organisation is None:
+        raise NotFound("no such organisation")
+    if organisation.retired_at is not None:
+        raise Conflict("this organisation is already retired")
+    organisation.retired_at = now
+
+
 async def seed_organisations(s: AsyncSession) -> int:
     """Insert the BLMK partners (demo data) that are not there yet; return how many were added."""
     stmt = pg_insert(Organisation).values(seed.partners()).on_conflict_do_nothing(index_elements=["code"])
