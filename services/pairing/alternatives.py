@@ -1,14 +1,20 @@
 """What each other partner would cost (pure, no I/O): the board's "why not pair me with X?".
 
-For a fellow ``f``, its best other partners (the highest pair scores the rules allow, its partner in the
-optimum left out) and, for each ``v``, the exact drop of the cohort's optimal total if the pair ``(f, v)``
-were forced: the optimum of the cohort against ``(f, v)`` plus the optimum of everyone else, which is
-what ``matching.pair`` does with the pair locked. Both optima are the matcher's own: the most pairs, then
-the most weight (``matching.solve``), so a forced pair that leaves someone alone says so (``pairs_lost``).
+For a fellow ``f``, its best other partners (the ones whose forcing costs the cohort least; ties: the
+higher pair score) and, for each ``v``, the exact drop of the cohort's optimal total if the pair
+``(f, v)`` were forced: the optimum of the cohort against ``(f, v)`` plus the optimum of everyone else,
+which is what ``matching.pair`` does with the pair locked. Both optima are the matcher's own: the most
+pairs, then the most weight (``matching.solve``), so a forced pair that leaves someone alone says so
+(``pairs_lost``) and ranks after every one that does not.
 
-Up to ``EXACT_MAX`` fellows each loss is solved again exactly; beyond, the loss is an upper bound
-(``exact`` False): the optimum with ``f`` and ``v``'s partners paired together (when the rules allow)
-instead of re-solving.
+How it stays fast: the optimum's prices give every pair a reduced cost, a lower bound on its loss, and
+``forcing.Residual`` turns the bound into the exact loss with one shortest-path search from the freed
+partner (compiled Dijkstra on the pairs near their prices). A fellow's partners are taken in the order
+of their bounds until the ``count``-th exact loss is below the next bound: the rest cannot beat it.
+When the search cannot prove a loss (the cheapest change is no matching, or reaches beyond the pairs it
+holds) the cohort without the two is solved again, exactly, up to ``EXACT_MAX`` fellows; beyond, the
+loss is an upper bound (``exact`` False): the optimum with ``f`` and ``v``'s partners paired together
+(when the rules allow).
 
 Totals are in the board's units: a matching's total is the sum of its pairs' scores (``domain.match``);
 the matcher's weights are ``SCALE`` points per unit of score plus ``SCALE`` per pair.
@@ -23,11 +29,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.pairing import matching, scoring
+from services.pairing import forcing, matching, scoring
 from services.pairing.domain import Fellow, Weights, match
-from services.pairing.relaxation import Ints
+from services.pairing.forcing import Residual
+from services.pairing.relaxation import Ints, most_pairs
 
 EXACT_MAX = 2000
+WIDER = 4  # a loss the first graph cannot prove is searched again in one of pairs within 4x its reach
 COUNT = 5
 
 
@@ -82,23 +90,11 @@ def subset(cohort: scoring.Cohort, keep: Ints) -> scoring.Cohort:
     )
 
 
-def partners(cohort: scoring.Cohort, f: int, mates: Ints, count: int = COUNT) -> list[int]:
-    """The ``count`` allowed partners of ``f`` with the highest pair weight, its mate in ``mates`` left out
-    (ties: the lower index)."""
-    w = cohort.rows(f, f + 1)[0].astype(np.int64)
-    w[f] = 0
-    if mates[f] >= 0:
-        w[mates[f]] = 0
-    allowed = np.flatnonzero(w > 0)
-    order = np.lexsort((allowed, -w[allowed]))
-    return [int(v) for v in allowed[order][:count]]
-
-
-def forced(
-    cohort: scoring.Cohort, f: int, v: int, base: Optimum, mates: Ints, exact_max: int = EXACT_MAX
+def resolved(
+    cohort: scoring.Cohort, f: int, v: int, base: Optimum, mates: Ints, exact_max: int
 ) -> tuple[Optimum, bool]:
-    """The optimum of the cohort with the pair ``(f, v)`` forced, and whether it is exact (else a lower
-    bound on it, so the loss is an upper bound)."""
+    """The optimum with the pair ``(f, v)`` forced by solving the rest again (exact up to ``exact_max``
+    fellows), else a lower bound on it (the partners of ``f`` and ``v`` paired together when allowed)."""
     w = cohort.weight(f, v)
     if mates[f] == v:
         return base, True
@@ -115,6 +111,77 @@ def forced(
     return Optimum(pairs, weight), False
 
 
+Loss = tuple[int, int, bool]  # (pairs lost, points lost, exact)
+
+
+class Forcing:
+    """The losses of forced pairs in one cohort: its optimum, its prices' residual graph, and the losses
+    found so far (a pair asked about from both ends is found once)."""
+
+    def __init__(self, cohort: scoring.Cohort, exact_max: int = EXACT_MAX) -> None:
+        solution = matching.solve(cohort)
+        self.cohort, self.exact_max, self.mates = cohort, exact_max, solution.mates
+        self.base = Optimum(int((solution.mates >= 0).sum()) // 2, solution.weight)
+        tight = cohort.n >= 2 and int(solution.prices.sum()) == 2 * solution.weight
+        tight = tight and self.base.pairs == most_pairs(cohort)  # M has the most pairs: no change gains one
+        self.y2 = solution.prices
+        self.gap2 = int(solution.prices.sum()) - 2 * solution.weight  # 0 when the prices prove the optimum
+        self.residual = Residual(cohort, solution.mates, solution.prices) if tight else None
+        self.wider: Residual | None = None  # built when a loss reaches beyond the first graph
+        self.known: dict[tuple[int, int], Loss] = {}
+        self.solved_again = 0
+
+    def allowed(self, f: int) -> tuple[Ints, Ints]:
+        """The partners ``f`` may be paired with (its partner in the optimum left out) and their weights."""
+        w = self.cohort.rows(f, f + 1)[0].astype(np.int64)
+        w[f] = 0
+        if self.mates[f] >= 0:
+            w[self.mates[f]] = 0
+        v = np.flatnonzero(w > 0)
+        return v, w[v]
+
+    def loss(self, f: int, v: int) -> Loss:
+        key = (min(f, v), max(f, v))
+        if key not in self.known:
+            found = self.residual.loss(f, v) if self.residual is not None else None
+            if found is None and self.residual is not None and self.residual.beyond:
+                if self.wider is None:
+                    self.wider = Residual(self.cohort, self.mates, self.y2, WIDER * forcing.REACH)
+                found = self.wider.loss(f, v)
+            if found is not None:
+                self.known[key] = (found.pairs_lost, found.weight_lost, True)
+            else:
+                self.solved_again += 1
+                other, exact = resolved(self.cohort, f, v, self.base, self.mates, self.exact_max)
+                self.known[key] = (self.base.pairs - other.pairs, self.base.weight - other.weight, exact)
+        return self.known[key]
+
+    def best(self, f: int, count: int = COUNT) -> list[tuple[int, Loss]]:
+        """The ``count`` partners of ``f`` whose forcing costs least (the fewest pairs lost first, then the
+        fewest points; ties: the heavier pair, then the lower index), with their losses. Partners are taken
+        in the order of their lower bounds until the ``count``-th loss found is below the next bound."""
+        v, w = self.allowed(f)
+        if self.residual is not None and self.mates[f] >= 0:
+            self.residual.prepare([int(self.mates[f])])
+        # the loss is at least the reduced cost less the gap between the prices and the optimum (doubled)
+        bound = self.y2[f] + self.y2[v] - 2 * w - self.gap2
+        order = np.lexsort((v, -w, bound))
+        chosen: list[tuple[tuple[int, int, int, int], int, Loss]] = []
+        for k in order.tolist():
+            x, weight = int(v[k]), int(w[k])
+            if len(chosen) == count and chosen[-1][0] < (0, int(bound[k]), -weight, x):
+                break
+            lost = self.loss(f, x)
+            chosen.append(((lost[0], 2 * lost[1], -weight, x), x, lost))
+            chosen.sort()
+            del chosen[count:]
+        return [(x, lost) for _, x, lost in chosen]
+
+    def board_loss(self, lost: Loss) -> float:
+        """A loss in the board's units: the drop of the sum of the pairs' scores."""
+        return (lost[1] - scoring.SCALE * lost[0]) / scoring.SCALE
+
+
 def losses(
     cohort: scoring.Cohort,
     f: int,
@@ -123,10 +190,11 @@ def losses(
     mates: Ints,
     exact_max: int = EXACT_MAX,
 ) -> list[tuple[float, int, bool]]:
-    """For each partner ``v`` of ``f`` in ``chosen``: (the drop of the total, the pairs lost, exact)."""
+    """For each partner ``v`` of ``f`` in ``chosen``, solving again: (the drop of the total, the pairs
+    lost, exact)."""
     out = []
     for v in chosen:
-        other, exact = forced(cohort, f, v, base, mates, exact_max)
+        other, exact = resolved(cohort, f, v, base, mates, exact_max)
         out.append((base.total() - other.total(), base.pairs - other.pairs, exact))
     return out
 
@@ -142,7 +210,8 @@ def alternatives(
     count: int = COUNT,
     exact_max: int = EXACT_MAX,
 ) -> list[Alternative]:
-    """The best ``count`` other partners of fellow ``fellow_id`` and what forcing each would cost.
+    """The ``count`` other partners of fellow ``fellow_id`` whose forcing costs the cohort least, and what
+    each would cost.
 
     The board's other locked pairs stay as they are (their fellows are not available, and their weight is
     the same either way); a lock of ``fellow_id`` itself is what the question sets aside."""
@@ -153,32 +222,27 @@ def alternatives(
     if fellow_id not in at:
         raise KeyError(fellow_id)
     f = at[fellow_id]
-    base, mates = optimum(cohort)
-    chosen = partners(cohort, f, mates, count)
+    forcing = Forcing(cohort, exact_max)
     seen = {frozenset(p) for p in history}
     me = cohort.fellows[f]
     out = []
-    for v, (loss, lost, exact) in zip(chosen, losses(cohort, f, chosen, base, mates, exact_max), strict=True):
+    for v, lost in forcing.best(f, count):
         other = cohort.fellows[v]
         pair = match(me, other, weights, frozenset({me.person, other.person}) in seen)
-        out.append(Alternative(other.id, pair.score, pair.reasons, round(loss, 2), lost, exact))
+        out.append(
+            Alternative(other.id, pair.score, pair.reasons, round(forcing.board_loss(lost), 2), lost[0], lost[2])
+        )
     return out
 
 
 def table(
     cohort: scoring.Cohort, count: int = COUNT, exact_max: int = EXACT_MAX, fellows: Iterable[int] | None = None
-) -> dict[int, list[tuple[int, float]]]:
+) -> tuple[dict[int, list[tuple[int, float, bool]]], Forcing]:
     """Each fellow's (all, or those at the indices ``fellows``) ``count`` best other partners with their
-    losses (the benchmark's whole cohort); a pair asked about from both ends is solved once."""
-    base, mates = optimum(cohort)
-    known: dict[tuple[int, int], float] = {}
-    out: dict[int, list[tuple[int, float]]] = {}
-    for f in range(cohort.n) if fellows is None else fellows:
-        rows = []
-        for v in partners(cohort, f, mates, count):
-            key = (min(f, v), max(f, v))
-            if key not in known:
-                [(known[key], _, _)] = losses(cohort, f, [v], base, mates, exact_max)
-            rows.append((v, known[key]))
-        out[f] = rows
-    return out
+    losses and whether each is exact (the benchmark's whole cohort), and the ``Forcing`` that found them."""
+    forcing = Forcing(cohort, exact_max)
+    todo = list(range(cohort.n) if fellows is None else fellows)
+    if forcing.residual is not None:
+        forcing.residual.prepare([int(forcing.mates[f]) for f in todo])
+    out = {f: [(v, forcing.board_loss(lost), lost[2]) for v, lost in forcing.best(f, count)] for f in todo}
+    return out, forcing

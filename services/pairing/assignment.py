@@ -120,12 +120,20 @@ class Graph:
 
 
 def scan(
-    cohort: scoring.Cohort, free: npt.NDArray[np.bool_], room: Ints, u: Ints, v: Ints, big: int, slack: int
+    cohort: scoring.Cohort,
+    free: npt.NDArray[np.bool_],
+    room: Ints,
+    u: Ints,
+    v: Ints,
+    big: int,
+    slack: int,
+    full: npt.NDArray[np.signedinteger] | None = None,
 ) -> tuple[Edges, Edges, Ints, npt.NDArray[np.bool_]]:
     """One pass over the full learners x sharers matrix against the duals: the allowed pairs with
     w + big > u_l + v_s, the pool of those within ``slack`` of it (at most ``PER_ROW`` a learner, the
     most violated first), each learner's price raised to cover its row (Σ cover + Σ room·v is a valid
-    bound whatever the duals) and which learners have any allowed sharer at all."""
+    bound whatever the duals) and which learners have any allowed sharer at all. ``full``: the learners x
+    sharers weights scored once (``capacity.solve`` keeps them when they fit), else each block is scored."""
     n_s = room.size
     n_l = cohort.n - n_s
     cover = np.where(free, u, 0)
@@ -140,7 +148,7 @@ def scan(
     parts: list[tuple[Ints, Ints, Ints]] = []
     for start in range(0, n_l, step):
         stop = min(n_l, start + step)
-        w = cohort.rows(start, stop, slice(n_l, cohort.n))
+        w = full[start:stop] if full is not None else cohort.rows(start, stop, slice(n_l, cohort.n))
         d = w.astype(kind)
         np.copyto(d, kind(none), where=w == 0)
         np.subtract(d, price[None, :], out=d)  # w - v_s

@@ -13,8 +13,11 @@ pair + 1) to every allowed pair: one more learner placed then always outweighs a
 
 How it stays exact and fast (the same plan as ``matching``):
 
-1. Candidates: each learner keeps its ``K`` best sharers and each sharer its ``K`` best learners
-   (``relaxation.candidates``), ``O(K (learners + sharers))`` edges instead of ``learners x sharers``.
+1. Candidates: each learner keeps its best sharers (the first scan, at zero prices: those within a point
+   of its best, about ``PER_ROW``) and each sharer its ``K`` best learners (``relaxation.candidates``),
+   ``O(K (learners + sharers))`` edges instead of ``learners x sharers``. The learners x sharers scores
+   are computed once and kept for every scan when they fit (``KEEP_SCORES``: int16, 160 MiB at
+   20,000 x 4,000), not scored again each round.
 2. The candidate problem is solved exactly as an assignment (scipy's LAPJVsp): each sharer is copied
    once per place; a learner may be left out, or a place stay empty, at ``big`` more. The smaller side
    (places or learners) are the rows.
@@ -32,7 +35,6 @@ How it stays exact and fast (the same plan as ``matching``):
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ K = 12  # candidate partners kept per learner and per sharer
 POOL_SLACK = 2 * scoring.SCALE  # pairs within two points of their prices are re-checked cheaply
 MAX_PRICING_ROUNDS = 60
 MAX_CAPACITY = 10
+KEEP_SCORES = 1 << 27  # learners x sharers up to this are scored once and kept (int16: 256 MiB at most)
 LEARNER = "learner"  # sorts before SHARER: learners come first in the encoded cohort
 SHARER = "sharer"
 
@@ -169,20 +172,14 @@ def encode(
     ruled: Iterable[tuple[int, int]],
 ) -> tuple[scoring.Cohort, Ints, Ints]:
     """The cohort in bipartite mode (learners first) and where each learner and sharer landed in it."""
-    people = [_on_side(f, LEARNER) for f in learners] + [_on_side(f, SHARER) for f in sharers]
+    people = [*learners, *sharers]
+    sides = [LEARNER] * len(learners) + [SHARER] * len(sharers)
     forbidden = [frozenset({learners[lo].id, sharers[sh].id}) for lo, sh in ruled]
-    cohort = scoring.encode(people, "bipartite", weights, earlier, forbidden)
+    cohort = scoring.encode(people, "bipartite", weights, earlier, forbidden, sides)
     at = {f.id.int: k for k, f in enumerate(cohort.fellows)}  # by the id's integer: hashed in C
     learner_at = np.array([at[f.id.int] for f in learners], dtype=np.int64)
     sharer_at = np.array([at[f.id.int] - len(learners) for f in sharers], dtype=np.int64)
     return cohort, learner_at, sharer_at
-
-
-def _on_side(f: Fellow, side: str) -> Fellow:
-    """``f`` on ``side``: a copy of the frozen dataclass (a fifth of what ``dataclasses.replace`` costs)."""
-    moved = copy.copy(f)
-    object.__setattr__(moved, "side", side)
-    return moved
 
 
 def why_left_out(reachable: bool, learner: Fellow, sharers: Sequence[Fellow]) -> str:
@@ -217,15 +214,21 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
     heaviest = int(cohort.table.max(initial=0)) + int(cohort.interest_lut.max(initial=0))
     big = int(free.sum()) * heaviest + 1
     graph = Graph(n_l, n_s, room, free)
-    seeded = candidates(cohort, k)
-    lo, hi = seeded.ends
-    graph.add(lo, hi - n_l, seeded.weight)
+    full = cohort.rows(0, n_l, slice(n_l, cohort.n)) if n_l * n_s <= KEEP_SCORES else None
+    zero = np.zeros(n_s, dtype=np.int64)
+    # the first candidates: each learner's best sharers (a scan at zero prices: within a point of its best)
+    _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, full)
+    graph.add(*seeded.ends, seeded.weight)
+    if k:  # and each sharer's best learners
+        mine = candidates(cohort, k, among=slice(n_l, cohort.n))
+        lo, hi = mine.ends
+        graph.add(lo, hi - n_l, mine.weight)
     rounds = 0
     while True:
         rounds += 1
         mates = graph.assign(big)
         u, v = graph.duals(mates, big)
-        found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK)
+        found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK, full)
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS or not graph.add(*found.ends, found.weight):
             break
         graph.add(*pool.ends, pool.weight)  # the near ones too: fewer rounds of the assignment

@@ -57,6 +57,7 @@ class Solution:
     bound: float
     edges: int  # candidate edges in the final graph
     pricing_rounds: int
+    prices: Ints  # twice the relaxation's dual prices, feasible on the full graph (y_i + y_j >= w_ij)
 
     @property
     def optimal(self) -> bool:
@@ -67,7 +68,7 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
     """A maximum-weight (maximum-cardinality) matching of the cohort, with an upper bound on its optimum."""
     n = cohort.n
     if n < 2:
-        return Solution(np.full(n, -1, dtype=np.int64), 0, 0.0, 0, 0)
+        return Solution(np.full(n, -1, dtype=np.int64), 0, 0.0, 0, 0, np.zeros(n, dtype=np.int64))
     edges = candidates(cohort, k)
     y2, sigma = duals(n, edges)
     rounds = 0
@@ -115,7 +116,7 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
             mates = blossom(n, edges)
             weight = weight_of(edges, mates)
             short = int((mates >= 0).sum()) // 2 < wanted
-    return Solution(mates, weight, bound2 / 2, int(edges.code.size), rounds)
+    return Solution(mates, weight, bound2 / 2, int(edges.code.size), rounds, fixed)
 
 
 class LockRefused(ValueError):

@@ -42,18 +42,19 @@ class Edges:
         return self.code // self.n, self.code % self.n
 
 
-def candidates(cohort: scoring.Cohort, k: int) -> Edges:
+def candidates(cohort: scoring.Cohort, k: int, among: slice | None = None) -> Edges:
     """Each fellow's ``k`` best allowed partners among a sample of ``SAMPLE`` fellows (all of a small cohort).
 
     The sample is drawn afresh (from a fixed seed) for each block of rows, so ties at the top spread over
     the cohort; pricing then adds whatever the sample missed. In bipartite mode only the other side counts.
+    ``among``: only the fellows of this range (one side in bipartite mode) look for theirs.
     """
     edges = Edges(cohort.n)
     parts: list[tuple[Ints, Ints, Ints]] = []
     rng = np.random.default_rng(20261123)
     for start, stop, span in cohort.partner_blocks():
         width = span.stop - span.start
-        if width <= 0:
+        if width <= 0 or (among is not None and not among.start <= start < among.stop):
             continue
         cols: slice | Ints = span
         if width > SAMPLE:

@@ -1,9 +1,9 @@
-"""Alternatives' losses against brute force: every matching of tiny cohorts enumerated (itertools), the
+"""Alternatives' losses against brute force: every matching of tiny cohorts enumerated, the
 optimum taken as the matcher takes it (the most pairs, then the most weight). Pure: no stack needed."""
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 import random
 import uuid
 
@@ -11,57 +11,102 @@ import numpy as np
 import pytest
 
 from bench import synthetic
-from services.pairing import alternatives, scoring
+from services.pairing import alternatives, forcing, scoring
 from services.pairing.domain import Weights
 
 WEIGHTS = Weights()
 
 
-def matchings(n: int, w: np.ndarray) -> itertools.chain[tuple[tuple[int, int], ...]]:
-    """Every matching of the allowed graph (pairs with a positive weight)."""
-    edges = [(i, j) for i in range(n) for j in range(i + 1, n) if w[i, j] > 0]
-    found = (
-        combo
-        for size in range(n // 2 + 1)
-        for combo in itertools.combinations(edges, size)
-        if len({x for e in combo for x in e}) == 2 * size
-    )
-    return itertools.chain(found)
+def matchings(n: int, w: np.ndarray) -> list[tuple[tuple[int, int], ...]]:
+    """Every matching of the allowed graph (pairs with a positive weight): the lowest free fellow stays
+    alone or pairs with each allowed partner, recursively."""
+    found: list[tuple[tuple[int, int], ...]] = []
+
+    def grow(free: tuple[int, ...], pairs: tuple[tuple[int, int], ...]) -> None:
+        if not free:
+            found.append(pairs)
+            return
+        a, rest = free[0], free[1:]
+        grow(rest, pairs)
+        for k, b in enumerate(rest):
+            if w[a, b] > 0:
+                grow(rest[:k] + rest[k + 1 :], (*pairs, (a, b)))
+
+    grow(tuple(range(n)), ())
+    return found
 
 
-def best(n: int, w: np.ndarray, forced: tuple[int, int] | None = None) -> tuple[int, int]:
-    """(pairs, weight) of the best matching, lexicographically, containing ``forced`` if given."""
-    return max(
-        (len(m), sum(int(w[a, b]) for a, b in m))
-        for m in matchings(n, w)
-        if forced is None or tuple(sorted(forced)) in m
-    )
+def optima(n: int, w: np.ndarray) -> tuple[tuple[int, int], dict[tuple[int, int], tuple[int, int]]]:
+    """(pairs, weight) of the best matching, lexicographically, and of the best one holding each pair."""
+    top = (0, 0)
+    forced: dict[tuple[int, int], tuple[int, int]] = {}
+    for m in matchings(n, w):
+        value = (len(m), sum(int(w[a, b]) for a, b in m))
+        top = max(top, value)
+        for pair in m:
+            forced[pair] = max(forced.get(pair, value), value)
+    return top, forced
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_every_loss_equals_brute_force_on_tiny_cohorts(seed: int) -> None:
+def tiny(seed: int) -> tuple[scoring.Cohort, np.ndarray]:
+    """A cohort of 4 to 11 fellows (odd ones too), a third bipartite, some with a dominant organisation
+    (so that forcing a pair can leave someone alone), and its full weight matrix."""
     rng = random.Random(seed)
-    n = rng.randint(4, 9)
+    n = rng.randint(4, 11)
     mode = "bipartite" if seed % 3 == 0 else "peer"
     fellows, earlier = synthetic.cohort(n, seed)
+    if seed % 4 == 1:  # most of the cohort from one organisation
+        fellows = [
+            dataclasses.replace(f, organisation_id=fellows[0].organisation_id) if k % 3 else f
+            for k, f in enumerate(fellows)
+        ]
     ids = [f.id for f in fellows]
     forbidden = [frozenset(rng.sample(ids, 2)) for _ in range(seed % 3)]
     cohort = scoring.encode(fellows, mode, WEIGHTS, earlier, forbidden)
-    w = cohort.rows(0, n).astype(np.int64)
-    top_pairs, top_weight = best(n, w)
-    base, mates = alternatives.optimum(cohort)
-    assert (base.pairs, base.weight) == (top_pairs, top_weight)
+    return cohort, cohort.rows(0, n).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_every_loss_equals_brute_force_on_tiny_cohorts(seed: int) -> None:
+    """The losses from the prices' shortest paths (any reach: a small one makes them search wider or
+    solve again) and from solving again, against every matching."""
+    cohort, w = tiny(seed)
+    n = cohort.n
+    (top_pairs, top_weight), forced = optima(n, w)
     checked = 0
-    for f in range(n):
-        chosen = alternatives.partners(cohort, f, mates, count=n)
-        assert mates[f] not in chosen and all(w[f, v] > 0 for v in chosen)
-        for v, (loss, lost, exact) in zip(chosen, alternatives.losses(cohort, f, chosen, base, mates), strict=True):
-            pairs, weight = best(n, w, (f, v))
-            expected = (top_weight - weight - scoring.SCALE * (top_pairs - pairs)) / scoring.SCALE
-            assert exact and lost == top_pairs - pairs
-            assert loss == pytest.approx(expected), (f, v)
-            checked += 1
+    for reach in (0, forcing.REACH, 100 * forcing.REACH):
+        found = alternatives.Forcing(cohort)
+        if found.residual is not None:
+            found.residual = forcing.Residual(cohort, found.mates, found.y2, reach)
+        assert (found.base.pairs, found.base.weight) == (top_pairs, top_weight)
+        for f in range(n):
+            for v in range(n):
+                if v == f or not w[f, v]:
+                    continue
+                pairs, weight = forced[min(f, v), max(f, v)]
+                lost, points, exact = found.loss(f, v)
+                assert exact and (lost, points) == (top_pairs - pairs, top_weight - weight), (reach, f, v)
+                checked += 1
+        # the best partners: the least loss (pairs first), ties the heavier pair, then the lower index
+        for f in range(n):
+            v, _ = found.allowed(f)
+            ranked = sorted(v.tolist(), key=lambda x: (*found.loss(f, x)[:2], -int(w[f, x]), x))
+            assert [x for x, _ in found.best(f)] == ranked[: alternatives.COUNT]
     assert checked or not w.any()
+
+
+def test_the_shortest_paths_prove_most_losses_without_solving_again() -> None:
+    fellows, earlier = synthetic.cohort(200, 3)
+    cohort = scoring.encode(fellows, "peer", WEIGHTS, earlier)
+    found = alternatives.Forcing(cohort)
+    assert found.residual is not None
+    for f in range(cohort.n):
+        found.best(f)
+    assert len(found.known) >= 5 * cohort.n // 2 and found.solved_again <= len(found.known) // 50
+    # spot checks against solving again
+    for (f, v), (lost, points, exact) in list(found.known.items())[::40]:
+        [(loss, pairs_lost, _)] = alternatives.losses(cohort, f, [v], found.base, found.mates)
+        assert exact and pairs_lost == lost and loss == pytest.approx(found.board_loss((lost, points, exact)))
 
 
 def test_above_the_exact_size_the_loss_is_an_upper_bound() -> None:
@@ -69,7 +114,7 @@ def test_above_the_exact_size_the_loss_is_an_upper_bound() -> None:
     cohort = scoring.encode(fellows, "peer", WEIGHTS, earlier)
     base, mates = alternatives.optimum(cohort)
     for f in range(cohort.n):
-        chosen = alternatives.partners(cohort, f, mates)
+        chosen = [v for v in range(cohort.n) if v not in (f, mates[f]) and cohort.weight(f, v)]
         exact = alternatives.losses(cohort, f, chosen, base, mates)
         bound = alternatives.losses(cohort, f, chosen, base, mates, exact_max=0)
         for (loss, _, _), (upper, _, labelled) in zip(exact, bound, strict=True):
@@ -82,7 +127,7 @@ def test_the_fellows_answer_names_five_partners_with_scores_reasons_and_losses()
     got = alternatives.alternatives(fellows, "peer", WEIGHTS, me.id, earlier)
     assert len(got) == alternatives.COUNT
     assert all(a.fellow_id != me.id and a.reasons and a.exact and a.loss >= 0 for a in got)
-    assert [a.score for a in got] == sorted((a.score for a in got), reverse=True)
+    assert [(a.pairs_lost, a.loss, -a.score) for a in got] == sorted((a.pairs_lost, a.loss, -a.score) for a in got)
     # another fellow's lock keeps both of its fellows out of the answer
     locked = frozenset({got[0].fellow_id, next(f.id for f in fellows[1:] if f.id != got[0].fellow_id)})
     again = alternatives.alternatives(fellows, "peer", WEIGHTS, me.id, earlier, locked=[locked])
