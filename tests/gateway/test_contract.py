@@ -163,5 +163,6 @@ def test_the_pages_templates_and_static_files_ship_in_the_wheel() -> None:
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     gateway_patterns = patterns["services.gateway"]
     base = root / "services" / "gateway"
-    files = [p.relative_to(base).as_posix() for d in ("templates", "static") for p in (base / d).iterdir()]
+    templates = [p for p in (base / "templates").rglob("*") if p.is_file()]  # pages in folders too
+    files = [p.relative_to(base).as_posix() for p in (*templates, *(base / "static").iterdir())]
     assert files and all(any(fnmatch.fnmatch(f, pattern) for pattern in gateway_patterns) for f in files), files
