@@ -104,16 +104,20 @@ async def ensure_topics(
             await admin.close()
 
 
+CLOUDEVENTS = "application/cloudevents+json; charset=utf-8"
+
+
 def sender(broker: KafkaBroker) -> Send:
     """The relay's way to publish: pipelined, each send returns a future of its acknowledgement."""
 
-    async def send(topic: str, key: bytes, value: bytes | None) -> Any:
-        # A keyed None goes out as a tombstone (FastStream sends no body for it).
+    async def send(topic: str, key: bytes, value: bytes | None, trace: dict[str, str] | None = None) -> Any:
+        # A keyed None goes out as a tombstone (FastStream sends no body for it). ``trace``: the
+        # relay's send span (``traceparent``), with tracing on.
         return await broker.publish(
             value,
             topic=topic,
             key=key,
-            headers={"content-type": "application/cloudevents+json; charset=utf-8"},
+            headers={"content-type": CLOUDEVENTS} if trace is None else {"content-type": CLOUDEVENTS, **trace},
             no_confirm=True,
         )
 

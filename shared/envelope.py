@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import validation_problems
 from shared.events import REGISTRY, Event
@@ -30,13 +30,20 @@ class Envelope(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str
     data: dict[str, Any]
+    # CloudEvents' distributed-tracing extension: the W3C trace context of the operation that staged
+    # the event (shared/tracing.py). Only when tracing is on; absent from the JSON otherwise.
+    traceparent: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    tracestate: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
 
-def wrap(event: Event, service: str, *, event_id: uuid.UUID | None = None) -> Envelope:
-    """Put an event into its envelope, keyed and subjected by its aggregate id."""
+def wrap(
+    event: Event, service: str, *, event_id: uuid.UUID | None = None, trace: dict[str, str] | None = None
+) -> Envelope:
+    """Put an event into its envelope, keyed and subjected by its aggregate id; ``trace``: the
+    ``traceparent`` (and ``tracestate``) of the operation that staged it, when tracing is on."""
     return Envelope(
         id=event_id or uuid.uuid4(),
         type=event.type_name(),
@@ -45,6 +52,7 @@ def wrap(event: Event, service: str, *, event_id: uuid.UUID | None = None) -> En
         subject=event.key,
         dataschema=event.dataschema(),
         data=event.model_dump(mode="json"),
+        **(trace or {}),
     )
 
 

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -52,16 +52,20 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import tracing
 from shared.envelope import wrap
 from shared.events import Event
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_UNSENT
 from shared.worker import Worker, channel_name, wake_on_commit
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer
+
 log = logging.getLogger(__name__)
 
 # Send one message (topic, key, value; a value of None is a tombstone); returns an awaitable that
-# completes on the broker's ack.
-Send = Callable[[str, bytes, bytes | None], Awaitable[Awaitable[Any]]]
+# completes on the broker's ack. With tracing on, a fourth argument: the trace headers of the send.
+Send = Callable[..., Awaitable[Awaitable[Any]]]
 TOMBSTONE = "tombstone"  # the event_type of an outbox row whose payload is NULL
 
 
@@ -102,8 +106,9 @@ class Outbox:
         now = datetime.now(UTC)
         rows: list[dict[str, Any]] = []
         ids: list[uuid.UUID] = []
+        trace = tracing.current() if tracing.ON else None  # the operation staging it: its creation context
         for ev in events:
-            envelope = wrap(ev, self.service)
+            envelope = wrap(ev, self.service, trace=trace)
             ids.append(envelope.id)
             rows.append(
                 {
@@ -159,6 +164,7 @@ class Relay:
     prune_interval_s: float = field(default=3600.0, kw_only=True)
     lag_interval_s: float = field(default=5.0, kw_only=True)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
+    tracer: Tracer | None = field(default=None, kw_only=True)  # a send span per event when tracing is on
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     published: int = field(default=0, init=False)
 
@@ -280,6 +286,7 @@ class Relay:
             queues.setdefault(r.key, deque()).append(r)
         published = 0
         error: Exception | None = None
+        spans: dict[int, Span] = {}  # with tracing on: each row's send span, ended at its ack
         while queues:
             wave: list[tuple[Any, Awaitable[Any]]] = []
             for key in list(queues):
@@ -289,8 +296,13 @@ class Relay:
                 r = queues[key].popleft()
                 try:
                     payload = r.payload.encode() if r.payload is not None else None  # None: a tombstone
-                    wave.append((r, await self.send(r.topic, r.key.encode(), payload)))
+                    if self.tracer is None or payload is None:
+                        wave.append((r, await self.send(r.topic, r.key.encode(), payload)))
+                    else:
+                        spans[r.seq], headers = tracing.sending(self.tracer, r.topic, r.event_type, r.payload)
+                        wave.append((r, await self.send(r.topic, r.key.encode(), payload, headers)))
                 except Exception as exc:
+                    tracing.ended(spans.pop(r.seq, None), exc)
                     error = error or exc
                     del queues[key]
                     continue
@@ -299,6 +311,8 @@ class Relay:
             results = await asyncio.gather(*(ack for _, ack in wave), return_exceptions=True)
             acked = []
             for (r, _), result in zip(wave, results, strict=True):
+                if spans:
+                    tracing.ended(spans.pop(r.seq, None), result)
                 if isinstance(result, BaseException):
                     error = error or (result if isinstance(result, Exception) else RuntimeError(repr(result)))
                     queues.pop(r.key, None)  # this key's later events wait for the next batch
