@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.errors import validation_problems
 from shared.events import REGISTRY, Event
@@ -30,10 +30,22 @@ class Envelope(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str
     data: dict[str, Any]
-    # CloudEvents' distributed-tracing extension: the W3C trace context of the operation that staged
-    # the event (shared/tracing.py). Only when tracing is on; absent from the JSON otherwise.
-    traceparent: str | None = Field(default=None, exclude_if=lambda v: v is None)
-    tracestate: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    # CloudEvents' distributed-tracing extension (``traceparent``, ``tracestate``: the W3C trace
+    # context of the operation that staged the event, shared/tracing.py) travels as extension
+    # attributes, present only when tracing is on. Not declared fields: an envelope costs the same to
+    # write and read without them, and a malformed one never makes an event a dead letter.
+
+    @property
+    def traceparent(self) -> str | None:
+        return self._extension("traceparent")
+
+    @property
+    def tracestate(self) -> str | None:
+        return self._extension("tracestate")
+
+    def _extension(self, name: str) -> str | None:
+        value = (self.model_extra or {}).get(name)
+        return value if isinstance(value, str) else None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -62,3 +62,10 @@ def test_the_current_span_is_what_an_event_staged_in_it_carries() -> None:
     finished = {s.name: s for s in exporter.get_finished_spans()}
     assert finished["process"].parent is not None and finished["process"].parent.span_id == ids.span_id
     assert process.get_span_context().trace_id == ids.trace_id
+
+
+def test_a_malformed_trace_context_is_ignored_never_a_reason_to_dead_letter() -> None:
+    body = json.loads(wrap(submitted(), "applications").to_bytes()) | {"traceparent": 5, "tracestate": ["x"]}
+    envelope, event = parse(json.dumps(body))
+    assert envelope.traceparent is None and envelope.tracestate is None and event is not None
+    assert tracing.link_to({"traceparent": "not-a-traceparent"}) == []
