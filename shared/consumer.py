@@ -11,7 +11,8 @@ handles in one call. A message that cannot be parsed or validated, or whose hand
 goes to ``<topic>.dlq`` with the error in its headers (and, for a handler, its id in the inbox as
 dead-lettered), and the consumer moves on; only the database being away holds a partition. Errors in
 headers and logs are described by type, field path and SQLSTATE (``shared.errors.describe``), never by
-the values they were about.
+the values they were about. With tracing on (shared/tracing.py), each event is handled in a consumer
+span that continues its envelope's trace and links to the relay's send span.
 """
 
 from __future__ import annotations

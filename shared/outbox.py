@@ -14,6 +14,10 @@ events wait for the next batch); every acknowledged row is marked sent and never
 or a frozen holder between publish and mark publishes again: delivery is at least once, and
 consumers dedupe on the envelope id through their inbox. Sent rows are kept for a retention period
 (for audit and replay by hand), then pruned in batches.
+
+With tracing on (shared/tracing.py), ``Outbox.add`` puts the current trace context into each envelope
+(``traceparent``, ``tracestate``), and the relay sends each row in a producer span of that trace,
+ended at the broker's acknowledgement, whose context goes in the record's ``traceparent`` header.
 """
 
 from __future__ import annotations
