@@ -48,7 +48,11 @@ TRACESTATE = "tracestate"
 
 
 def enabled() -> bool:
-    return _exporter is not None or bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    """A test's exporter, or an OTLP endpoint (and not the standard ``OTEL_SDK_DISABLED=true``)."""
+    if _exporter is not None:
+        return True
+    disabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")) and not disabled
 
 
 def provider(service: str) -> TracerProvider | None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared import tracing
@@ -69,3 +70,13 @@ def test_a_malformed_trace_context_is_ignored_never_a_reason_to_dead_letter() ->
     envelope, event = parse(json.dumps(body))
     assert envelope.traceparent is None and envelope.tracestate is None and event is not None
     assert tracing.link_to({"traceparent": "not-a-traceparent"}) == []
+
+
+def test_an_endpoint_turns_tracing_on_unless_the_sdk_is_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    assert not tracing.enabled() and tracing.provider("gateway") is None
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert not tracing.enabled()
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "false")
+    assert tracing.enabled()
