@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -116,11 +117,29 @@ def infrastructure() -> Iterator[Stack]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def logging_kept() -> Iterator[None]:
+    """The process's logging as it was: a service's start (``configure_logging``) rewires the root
+    logger and uvicorn's, which the later tests of this process must not inherit."""
+    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "faststream")
+    saved = {
+        n: (list(logging.getLogger(n).handlers), logging.getLogger(n).level, logging.getLogger(n).propagate)
+        for n in names
+    }
+    try:
+        yield
+    finally:
+        for n, (handlers, level, propagate) in saved.items():
+            logger = logging.getLogger(n)
+            logger.handlers[:], logger.propagate = handlers, propagate
+            logger.setLevel(level)
+
+
 @pytest.fixture
 async def traced(infrastructure: Stack) -> AsyncIterator[tuple[Stack, InMemorySpanExporter]]:
     """The three services in this process with tracing on, every span to an in-memory exporter."""
     exporter = InMemorySpanExporter()
-    with tracing.exporting_to(exporter):
+    with tracing.exporting_to(exporter), logging_kept():
         apps = {name: asgi_app(infrastructure, name) for name in IN_PROCESS}
         async with contextlib.AsyncExitStack() as running:
             for name in IN_PROCESS:  # the gateway last: it reports the services' health
