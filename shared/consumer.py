@@ -11,12 +11,14 @@ handles in one call. A message that cannot be parsed or validated, or whose hand
 goes to ``<topic>.dlq`` with the error in its headers (and, for a handler, its id in the inbox as
 dead-lettered), and the consumer moves on; only the database being away holds a partition. Errors in
 headers and logs are described by type, field path and SQLSTATE (``shared.errors.describe``), never by
-the values they were about.
+the values they were about. With tracing on (shared/tracing.py), each event is handled in a consumer
+span that continues its envelope's trace and links to the relay's send span.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -24,7 +26,7 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from faststream import AckPolicy
@@ -34,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared import topics
+from shared import topics, tracing
 from shared.envelope import Envelope, InvalidEnvelope, event_of, parse_envelope
 from shared.errors import describe
 from shared.events import Event
@@ -42,6 +44,9 @@ from shared.inbox import DEAD_LETTERED, Inbox
 from shared.observability import DEAD_LETTERS, EVENTS_CONSUMED, HANDLER_SECONDS, event_id_var
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +197,7 @@ class Consumer:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.tracer: Tracer | None = None  # with tracing on: a process span per event (``_processing``)
 
     def _context(self, session: AsyncSession, envelope: Envelope) -> Context:
         return Context(session=session, envelope=envelope, outbox=self.outbox, settings=self.settings)
@@ -325,11 +331,12 @@ class Consumer:
         token = event_id_var.set(str(first.envelope.id) if len(run) == 1 else None)
         started = time.perf_counter()
         try:
-            if len(run) == 1:
-                await first.handler(self._context(session, first.envelope), first.event)
-            else:
-                assert isinstance(first.handler, Batched)
-                await first.handler.apply(self._context(session, first.envelope), [item.event for item in run])
+            with tracing.UNTRACED if self.tracer is None else self._processing(run):
+                if len(run) == 1:
+                    await first.handler(self._context(session, first.envelope), first.event)
+                else:
+                    assert isinstance(first.handler, Batched)
+                    await first.handler.apply(self._context(session, first.envelope), [item.event for item in run])
         except Exception as exc:
             if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
                 raise
@@ -338,6 +345,35 @@ class Consumer:
             event_id_var.reset(token)
         seconds = (time.perf_counter() - started) / len(run)
         return [(item.envelope.type, "applied", seconds) for item in run]
+
+    def _processing(self, run: list[Work]) -> contextlib.AbstractContextManager[Any]:
+        """A consumer span over handling one event: it continues the trace the event was staged in
+        (its envelope's ``traceparent``) and links to the relay's send span (the record's header).
+        A run of a ``Batched`` handler gets one span linked to each event's creation context."""
+        assert self.tracer is not None
+        from opentelemetry.trace import SpanKind
+
+        first = run[0]
+        attributes: dict[str, Any] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": str(getattr(first.record, "topic", "")),
+            "messaging.consumer.group.name": self.settings.group_id,
+            "lbb.event.type": first.envelope.type,
+        }
+        name = f"process {first.envelope.type}"
+        if len(run) == 1:
+            return tracing.span(
+                self.tracer,
+                name,
+                kind=SpanKind.CONSUMER,
+                parent={tracing.TRACEPARENT: first.envelope.traceparent, tracing.TRACESTATE: first.envelope.tracestate},
+                links=tracing.link_to(tracing.headers_of(first.record)),
+                attributes=attributes | {"messaging.message.id": str(first.envelope.id)},
+            )
+        links = [link for item in run for link in tracing.link_to({tracing.TRACEPARENT: item.envelope.traceparent})]
+        attributes["messaging.batch.message_count"] = len(run)
+        return tracing.span(self.tracer, name, kind=SpanKind.CONSUMER, parent={}, links=links, attributes=attributes)
 
     def _seen_before(self, item: Work, given_up: set[Any], dead: list[tuple[Any, str]]) -> tuple[str, str, float]:
         """An event the inbox already has: a duplicate, or one dead-lettered before whose offset was not
@@ -399,7 +435,8 @@ class Consumer:
                             given_up = await self.inbox.dead_lettered(session, [envelope.id]) - given_up_now
                             outcomes.append(self._seen_before(item, given_up, dead))
                             continue
-                        await item.handler(self._context(session, envelope), item.event)
+                        with tracing.UNTRACED if self.tracer is None else self._processing([item]):
+                            await item.handler(self._context(session, envelope), item.event)
                     outcomes.append((envelope.type, "applied", time.perf_counter() - started))
                     continue
                 except Exception as exc:

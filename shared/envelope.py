@@ -30,13 +30,32 @@ class Envelope(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str
     data: dict[str, Any]
+    # CloudEvents' distributed-tracing extension (``traceparent``, ``tracestate``: the W3C trace
+    # context of the operation that staged the event, shared/tracing.py) travels as extension
+    # attributes, present only when tracing is on. Not declared fields: an envelope costs the same to
+    # write and read without them, and a malformed one never makes an event a dead letter.
+
+    @property
+    def traceparent(self) -> str | None:
+        return self._extension("traceparent")
+
+    @property
+    def tracestate(self) -> str | None:
+        return self._extension("tracestate")
+
+    def _extension(self, name: str) -> str | None:
+        value = (self.model_extra or {}).get(name)
+        return value if isinstance(value, str) else None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
 
-def wrap(event: Event, service: str, *, event_id: uuid.UUID | None = None) -> Envelope:
-    """Put an event into its envelope, keyed and subjected by its aggregate id."""
+def wrap(
+    event: Event, service: str, *, event_id: uuid.UUID | None = None, trace: dict[str, str] | None = None
+) -> Envelope:
+    """Put an event into its envelope, keyed and subjected by its aggregate id; ``trace``: the
+    ``traceparent`` (and ``tracestate``) of the operation that staged it, when tracing is on."""
     return Envelope(
         id=event_id or uuid.uuid4(),
         type=event.type_name(),
@@ -45,6 +64,7 @@ def wrap(event: Event, service: str, *, event_id: uuid.UUID | None = None) -> En
         subject=event.key,
         dataschema=event.dataschema(),
         data=event.model_dump(mode="json"),
+        **(trace or {}),
     )
 
 

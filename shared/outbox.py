@@ -18,6 +18,10 @@ stays at least once where no fence reaches (a freeze between the fence's check a
 a write held in a kernel buffer by a hung connection), and consumers dedupe on the envelope id
 through their inbox. Sent rows are kept for a retention period
 (for audit and replay by hand), then pruned in batches.
+
+With tracing on (shared/tracing.py), ``Outbox.add`` puts the current trace context into each envelope
+(``traceparent``, ``tracestate``), and the relay sends each row in a producer span of that trace,
+ended at the broker's acknowledgement, whose context goes in the record's ``traceparent`` header.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -53,17 +57,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import tracing
 from shared.envelope import wrap
 from shared.events import Event
 from shared.observability import EVENTS_PUBLISHED, OUTBOX_LAG, OUTBOX_UNSENT
 from shared.relay_lease import Lease
 from shared.worker import Worker, channel_name, wake_on_commit
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer
+
 log = logging.getLogger(__name__)
 
 # Send one message (topic, key, value; a value of None is a tombstone); returns an awaitable that
-# completes on the broker's ack.
-Send = Callable[[str, bytes, bytes | None], Awaitable[Awaitable[Any]]]
+# completes on the broker's ack. With tracing on, a fourth argument: the trace headers of the send.
+Send = Callable[..., Awaitable[Awaitable[Any]]]
 Readback = Callable[[dict[str, datetime]], Awaitable[set[str]]]
 TOMBSTONE = "tombstone"  # the event_type of an outbox row whose payload is NULL
 # How far before a row's creation a read-back starts (the hosts' clocks may differ a little).
@@ -107,8 +115,9 @@ class Outbox:
         now = datetime.now(UTC)
         rows: list[dict[str, Any]] = []
         ids: list[uuid.UUID] = []
+        trace = tracing.current() if tracing.ON else None  # the operation staging it: its creation context
         for ev in events:
-            envelope = wrap(ev, self.service)
+            envelope = wrap(ev, self.service, trace=trace)
             ids.append(envelope.id)
             rows.append(
                 {
@@ -166,6 +175,7 @@ class Relay:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), kw_only=True)
     # The envelope ids on each topic since a time: read back after taking the lease over (None: not read)
     readback: Readback | None = field(default=None, kw_only=True)
+    tracer: Tracer | None = field(default=None, kw_only=True)  # a send span per event when tracing is on
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     published: int = field(default=0, init=False)
 
@@ -293,6 +303,7 @@ class Relay:
             queues.setdefault((r.topic, r.key), deque()).append(r)
         published = 0
         error: Exception | None = None
+        spans: dict[int, Span] = {}  # with tracing on: each row's send span, ended at its ack
         while queues:
             wave: list[tuple[Any, Awaitable[Any]]] = []
             for key in list(queues):
@@ -302,8 +313,13 @@ class Relay:
                 r = queues[key].popleft()
                 try:
                     payload = r.payload.encode() if r.payload is not None else None  # None: a tombstone
-                    wave.append((r, await self.send(r.topic, r.key.encode(), payload)))
+                    if self.tracer is None or payload is None:
+                        wave.append((r, await self.send(r.topic, r.key.encode(), payload)))
+                    else:
+                        spans[r.seq], headers = tracing.sending(self.tracer, r.topic, r.event_type, r.payload)
+                        wave.append((r, await self.send(r.topic, r.key.encode(), payload, headers)))
                 except Exception as exc:
+                    tracing.ended(spans.pop(r.seq, None), exc)
                     error = error or exc
                     del queues[key]
                     continue
@@ -312,6 +328,8 @@ class Relay:
             results = await asyncio.gather(*(ack for _, ack in wave), return_exceptions=True)
             acked = []
             for (r, _), result in zip(wave, results, strict=True):
+                if spans:
+                    tracing.ended(spans.pop(r.seq, None), result)
                 if isinstance(result, BaseException):
                     error = error or (result if isinstance(result, Exception) else RuntimeError(repr(result)))
                     queues.pop((r.topic, r.key), None)  # this key's later events wait for the next batch

@@ -78,9 +78,11 @@ class RelayProducer:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(self, topic: str, key: bytes, value: bytes | None) -> Any:
-        """Hand one message to the producer; returns the future of its acknowledgement."""
-        return await self._producer.send(topic, value, key=key, headers=CONTENT_TYPE)
+    async def send(self, topic: str, key: bytes, value: bytes | None, trace: dict[str, str] | None = None) -> Any:
+        """Hand one message to the producer; returns the future of its acknowledgement. ``trace``: the
+        relay's send span (``traceparent``) as record headers, with tracing on."""
+        headers = CONTENT_TYPE if trace is None else [*CONTENT_TYPE, *((k, v.encode()) for k, v in trace.items())]
+        return await self._producer.send(topic, value, key=key, headers=headers)
 
     async def envelope_ids(self, since: dict[str, datetime], timeout_s: float = 30.0) -> set[str]:
         """The envelope ids on each topic written at or after its time (to the end of every partition)."""

@@ -25,7 +25,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import registry
+from shared import registry, tracing
 from shared.broker import make_broker
 from shared.consumer import Consumer, Handler
 from shared.db import make_engine, make_sessionmaker
@@ -60,6 +60,9 @@ class ServiceRuntime:
         self.outbox = outbox
         self.inbox = inbox
         self.broker = make_broker(settings, self.name)
+        # OpenTelemetry (shared/tracing.py): None, and no span anywhere, unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        self.tracer_provider = tracing.provider(self.name)
+        self.tracer = tracing.tracer(self.tracer_provider, self.name)
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.relay: Relay | None = None
@@ -76,6 +79,7 @@ class ServiceRuntime:
             outbox=outbox,
             handlers=handlers or {},
         )
+        self.consumer.tracer = self.tracer
         self.consumer.subscribe()
         # Consumer lag and dead-letter depth of what it consumes, read from the broker now and then.
         self.kafka_gauges = KafkaGauges(settings, self.name, settings.group_id, self.consumer.topics)
@@ -131,6 +135,7 @@ class ServiceRuntime:
         self._engine = make_engine(
             self.settings.database_url, idle_in_transaction_timeout_s=self.settings.db_idle_in_transaction_timeout_s
         )
+        tracing.instrument_engine(self._engine, self.tracer_provider)
         self._sessions = make_sessionmaker(self._engine)
         self.relay_producer = RelayProducer(self.settings, f"{self.name}-relay")
         self.relay = Relay(
@@ -144,6 +149,7 @@ class ServiceRuntime:
             lease_s=self.settings.relay_lease_s,
             retention=timedelta(hours=self.settings.outbox_retention_hours),
             prune_interval_s=self.settings.outbox_prune_interval_s,
+            tracer=self.tracer,
         )
         for hook in self._on_start:
             await hook()
@@ -181,6 +187,8 @@ class ServiceRuntime:
         await self.broker.stop()
         if self._engine is not None:
             await self._engine.dispose()
+        if self.tracer_provider is not None:
+            await asyncio.to_thread(self.tracer_provider.shutdown)  # the spans still queued go out
         log.info("%s stopped", self.name)
 
     async def health(self) -> dict[str, str]:
@@ -210,6 +218,7 @@ class ServiceRuntime:
         app = FastAPI(title=f"Beyond Boundaries {self.name} service", lifespan=lifespan)
         install_error_handlers(app)
         install_observability(app, self.name)
+        tracing.instrument_app(app, self.tracer_provider)
 
         @app.get("/health", tags=["health"])
         async def health() -> dict[str, str]:

@@ -35,6 +35,7 @@ from services.gateway.middleware import install_middleware
 from services.gateway.settings import GatewaySettings
 from services.gateway.startup import refuse_unsafe_start
 from services.gateway.upstream import Upstream
+from shared import tracing
 from shared.identity import Assertions
 from shared.observability import configure_logging
 
@@ -65,6 +66,8 @@ def not_ready(app: FastAPI, settings: GatewaySettings) -> list[str]:
 
 
 def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> FastAPI:
+    traces = tracing.provider("gateway")  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
@@ -72,7 +75,8 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
         refuse_unsafe_start(settings)  # before anything is served: uvicorn exits with the message
         # What vouches for each forwarded request; without GATEWAY_SIGNING_KEY the gateway does not start.
         app.state.assertions = Assertions(settings.gateway_signing_key.get_secret_value())
-        upstream = Upstream(settings.upstream_timeout_s)  # the services, on every request
+        # the services, on every request (with tracing on, each call carries the request's traceparent)
+        upstream = Upstream(settings.upstream_timeout_s, trace_configs=tracing.client_trace_configs(traces))
         try:
             async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:  # the identity provider
                 app.state.upstream = upstream
@@ -80,6 +84,8 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
                 yield
         finally:
             await upstream.close()
+            if traces is not None:
+                traces.shutdown()  # the spans still queued go out
 
     app = FastAPI(
         title="Beyond Boundaries gateway",
@@ -123,6 +129,7 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
         return JSONResponse({"status": "ready"})
 
     install_middleware(app, settings)
+    tracing.instrument_app(app, traces)
     return app
 
 

@@ -9,7 +9,7 @@ Answers are read whole (they are small JSON documents) and handed back as an ``A
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +31,21 @@ class Answer:
 
 
 class Upstream:
-    def __init__(self, timeout_s: float, *, max_connections: int = 256, keepalive_s: float = 4.0) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        *,
+        max_connections: int = 256,
+        keepalive_s: float = 4.0,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> None:
         # Idle connections are closed before the services' uvicorn closes them (after 5 s), so none
-        # is reused just as the server hangs up.
+        # is reused just as the server hangs up. ``trace_configs``: OpenTelemetry's, with tracing on.
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout_s),
             connector=aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=keepalive_s),
             raise_for_status=False,
+            trace_configs=list(trace_configs) or None,
         )
 
     async def request(

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import String, Table, delete, func, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
@@ -30,7 +31,7 @@ from services.notifications.models import (
     outbox,
 )
 from shared import events as ev
-from shared import privacy
+from shared import privacy, tracing
 from shared.clock import utcnow
 from shared.db import upsert
 from shared.errors import Conflict, Invalid, NotFound
@@ -68,23 +69,23 @@ async def record(
     their in-app inbox but is never e-mailed.
     """
     muted = not message.essential and await queries.is_muted(session, message.recipient_id, message.recipient_kind)
-    result = await session.execute(
-        _RECORD_MUTED if muted else _RECORD_PENDING,
-        {
-            "id": uuid.uuid4(),
-            "event_id": event_id,
-            "event_type": event_type,
-            "recipient_id": message.recipient_id,
-            "recipient_kind": message.recipient_kind,
-            "template": message.template,
-            "title": message.title,
-            "body": message.body,
-            "context": message.context,
-            "essential": message.essential,
-            "attempts": 0,
-            "created_at": now,
-        },
-    )
+    row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "event_id": event_id,
+        "event_type": event_type,
+        "recipient_id": message.recipient_id,
+        "recipient_kind": message.recipient_kind,
+        "template": message.template,
+        "title": message.title,
+        "body": message.body,
+        "context": message.context,
+        "essential": message.essential,
+        "attempts": 0,
+        "created_at": now,
+    }
+    if tracing.ON:  # the e-mail's SMTP span continues the trace this delivery is recorded in
+        row |= tracing.current()
+    result = await session.execute(_RECORD_MUTED if muted else _RECORD_PENDING, row)
     recorded = result.scalar_one_or_none() is not None
     if recorded and not muted:
         wake_on_commit(session, DELIVERIES)

@@ -19,7 +19,7 @@ def build(settings: NotificationsSettings | None = None) -> ServiceRuntime:
     settings = settings or NotificationsSettings()
     runtime = ServiceRuntime.assemble(settings, models=models, handlers=handlers, api=routes)
     mailer = Mailer(settings.smtp())
-    delivery = DeliveryWorker(lambda: runtime.sessions, mailer, settings.delivery())
+    delivery = DeliveryWorker(lambda: runtime.sessions, mailer, settings.delivery(), tracer=runtime.tracer)
     runtime.add_worker(delivery.loop)
     runtime.add_worker(reminder_worker(lambda: runtime.sessions, utcnow, settings.reminder_poll_interval_s))
     purge = partial(commands.purge_addresses, keep=timedelta(days=settings.retention_delivery_address_days))

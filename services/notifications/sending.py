@@ -60,6 +60,7 @@ class Job:
     attempts: int
     to: str
     message: bytes
+    trace: dict[str, str | None] | None = None  # with tracing on: the context it was recorded in
 
 
 def _ids(name: str) -> Any:
@@ -125,6 +126,8 @@ _DUE = (
         D.context,
         D.attempts,
         D.created_at,
+        D.traceparent,
+        D.tracestate,
         _RECIPIENT.c.email.label("contact_email"),
         _RECIPIENT.c.name.label("contact_name"),
         _RECIPIENT.c.job_title.label("contact_job_title"),
@@ -188,7 +191,8 @@ async def _claim_rows(s: AsyncSession, rows: Sequence[Any], now: datetime, confi
             continue
         address, body, message = prepared
         claimed.append({"b_id": d.id, "b_now": now, "b_email": address, "b_body": body})
-        jobs.append(Job(d.id, d.attempts + 1, address, message))
+        trace = {"traceparent": d.traceparent, "tracestate": d.tracestate} if d.traceparent else None
+        jobs.append(Job(d.id, d.attempts + 1, address, message, trace))
     if claimed:
         await s.execute(_CLAIMED, claimed)
     return jobs

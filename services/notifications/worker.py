@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,8 +33,12 @@ from services.notifications import commands, sending
 from services.notifications.mailer import Abandoned, Mailer, NotDelivered, Uncertain
 from services.notifications.sending import Job
 from services.notifications.settings import DeliveryConfig
+from shared import tracing
 from shared.clock import utcnow
 from shared.worker import Worker
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +70,20 @@ class _Write:
 
 
 class DeliveryWorker:
-    def __init__(self, sessions: Sessions, mailer: Mailer, config: DeliveryConfig, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: Sessions,
+        mailer: Mailer,
+        config: DeliveryConfig,
+        clock: Clock = utcnow,
+        *,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.sessions = sessions
         self.mailer = mailer
         self.config = config
         self.clock = clock
+        self.tracer = tracer  # with tracing on: an SMTP span per e-mail, continuing its delivery's trace
         self.loop = Worker(
             "notifications-delivery",
             self._step,
@@ -163,7 +176,8 @@ class DeliveryWorker:
             return handed_over
 
         try:
-            await self.mailer.send(job.message, job.to, before_data)
+            with tracing.UNTRACED if self.tracer is None else self._smtp_span(job):  # ends at the server's answer
+                await self.mailer.send(job.message, job.to, before_data)
         except Abandoned:
             log.warning("delivery %s: claim lost before hand-over; left to its new owner", job.delivery_id)
             return
@@ -178,6 +192,20 @@ class DeliveryWorker:
             return
         self._writes.append(_Write(job, sent_at=self.clock()))
         self._start_writer()
+
+    def _smtp_span(self, job: Job) -> contextlib.AbstractContextManager[Any]:
+        """The span of one e-mail's SMTP exchange (MAIL FROM to the answer to DATA), a child of the
+        context its delivery was recorded in; no address in it, the delivery id and attempt only."""
+        assert self.tracer is not None
+        from opentelemetry.trace import SpanKind
+
+        return tracing.span(
+            self.tracer,
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            parent=job.trace or {},
+            attributes={"lbb.delivery_id": str(job.delivery_id), "lbb.delivery.attempt": job.attempts},
+        )
 
     async def _record_failure(self, job: Job, error: str, *, uncertain: bool) -> None:
         async with self.sessions()() as s, s.begin():

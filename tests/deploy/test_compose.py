@@ -38,19 +38,26 @@ def substituted(value: str, env: dict[str, str]) -> str:
     return VARIABLE.sub(one, value)
 
 
-def test_only_the_gateway_is_published_and_mailpit_only_on_the_loopback() -> None:
+def test_only_the_gateway_is_published_and_mailpit_and_jaeger_only_on_the_loopback() -> None:
     published = {name: s["ports"] for name, s in SERVICES.items() if s.get("ports")}
-    assert set(published) == {"gateway", "mailpit"}
+    assert set(published) == {"gateway", "mailpit", "jaeger"}
     assert published["mailpit"] == ["127.0.0.1:8025:8025"]
+    assert published["jaeger"] == ["127.0.0.1:16686:16686"]  # the UI; OTLP (4318) stays inside
     assert published["gateway"] == ["${GATEWAY_PORT:-8000}:8000"]
     assert not any("expose" in s for s in SERVICES.values())
 
 
-def test_everything_but_the_gateway_and_mailpit_is_on_the_internal_network_only() -> None:
+def test_everything_but_the_gateway_mailpit_and_jaeger_is_on_the_internal_network_only() -> None:
     assert COMPOSE["networks"]["internal"] == {"internal": True}
     for name, service in SERVICES.items():
-        expected = ["internal", "edge"] if name in ("gateway", "mailpit") else ["internal"]
+        expected = ["internal", "edge"] if name in ("gateway", "mailpit", "jaeger") else ["internal"]
         assert service["networks"] == expected, name
+
+
+@pytest.mark.parametrize("name", [*NAMES, "gateway"])
+def test_every_service_and_the_gateway_send_their_traces_to_jaeger(name: str) -> None:
+    assert SERVICES["jaeger"]["image"].startswith("jaegertracing/all-in-one:")
+    assert SERVICES[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
 
 
 def test_no_password_or_secret_has_a_default_and_each_is_required() -> None:
