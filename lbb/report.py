@@ -234,6 +234,31 @@ PAGE = """<!doctype html>
 </table>
 <img src="{{ charts.completion }}" alt="Exchange and feedback completion rates">
 
+{% set kind = (report.programme or {}).get("kind") %}
+{% if kind and kind != "exchange" %}
+<h2>{{ KIND_TITLES.get(kind, human(kind)) }}: the programme's own measures</h2>
+<table>
+ {% for key, value in report.programme[kind].items() if value is not mapping %}
+ <tr><th>{{ human(key) }}</th><td>{{ shown(key, value) }}</td></tr>
+ {% endfor %}
+ {% for key, value in report.programme[kind].items() if value is mapping %}
+ {% for sub, v in value.items() %}<tr><th>{{ human(key) }} at {{ sub }} months</th><td>{{ v }}</td></tr>{% endfor %}
+ {% endfor %}
+ {% if report.reflections_sent is defined %}
+ <tr><th>Reflections sent to sharers</th><td>{{ report.reflections_sent }}</td></tr>
+ {% endif %}
+</table>
+{% if kind == "paired_learning" and report.self_assessment %}
+<h3>Self-assessment: mean change from before to after</h3>
+<table>
+ <tr><th>Dimension</th><th>Fellows who gave both</th><th>Mean change</th></tr>
+ {% for dimension, r in report.self_assessment.items() %}
+ <tr><td>{{ human(dimension) }}</td><td>{{ r.fellows }}</td><td>{{ change(r.mean_change) }}</td></tr>
+ {% endfor %}
+</table>
+{% endif %}
+{% endif %}
+
 <h2>Leadership strengths by dimension</h2>
 <img src="{{ charts.dimensions }}" alt="Mean rating and top strengths per dimension">
 <table>
@@ -264,6 +289,18 @@ organisations whose fellows named ways to work closer together.</p>
 """
 
 
+KIND_TITLES = {"shadowing": "Shadowing", "mentoring": "Mentoring", "paired_learning": "Paired learning"}
+
+
+def _measure(key: str, value: Any) -> str:
+    """A measure as shown: rates as percentages, means to one decimal, counts as the service gave them."""
+    if value is None:
+        return "suppressed"
+    if key.endswith("_rate") and isinstance(value, float):
+        return f"{value:.0%}"
+    return str(value)
+
+
 def render(report: Mapping[str, Any], out: Path) -> Path:
     """Write ``index.html``, its SVG charts and ``report.json`` into ``out``; returns the page's path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -284,6 +321,9 @@ def render(report: Mapping[str, Any], out: Path) -> Path:
         pct=lambda v: "suppressed" if v is None else f"{v:.0%}",
         num=lambda v: "suppressed" if v is None else f"{v:.2f}",
         human=_humanise,
+        shown=_measure,
+        change=lambda v: "suppressed" if v is None else f"{v:+.1f}",
+        KIND_TITLES=KIND_TITLES,
     )
     path = out / "index.html"
     path.write_text(page)
