@@ -197,8 +197,9 @@ class MoveVisit(Body):
 
 class Correction(Body):
     strengths: dict[Dimension, Rating] = Field(
-        description="Ratings 1-5 of at least three of the nine Healthcare Leadership Model dimensions",
-        min_length=3,
+        default_factory=dict,
+        description="Ratings 1-5 of at least three of the nine Healthcare Leadership Model dimensions; optional "
+        "only in a shadowing learner's reflection to the sharer, where any ratings given follow the same rule",
     )
     top_strengths: list[Dimension] | None = Field(
         default=None, min_length=1, max_length=3, description="One to three of the rated dimensions"

@@ -1,6 +1,6 @@
 """Self-assessment before and after (paired learning, seed 003): each fellow rates themselves on the
 leadership dimensions at the start and at the end. The ratings are the fellow's alone; the cohort
-report shows the mean change per dimension, and only over ``domain.MEAN_BASE`` fellows or more who
+report shows the mean change per dimension, and only over ``evaluation.MEAN_BASE`` fellows or more who
 rated that dimension at both stages (fewer would let a reader work out one fellow's view)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import domain
+from services.feedback import evaluation
 from services.feedback.models import Fellow, SelfAssessment
 from shared.disclosure import rounded
 from shared.errors import Conflict, NotFound
@@ -26,7 +26,7 @@ def mean_change(before: dict[uuid.UUID, dict[str, int]], after: dict[uuid.UUID, 
     out: dict[str, Any] = {}
     for d in LEADERSHIP_DIMENSIONS:
         changes = [after[f][d] - before[f][d] for f in before.keys() & after.keys() if d in before[f] and d in after[f]]
-        shown = round(sum(changes) / len(changes), 1) if len(changes) >= domain.MEAN_BASE else None
+        shown = round(sum(changes) / len(changes), 1) if len(changes) >= evaluation.MEAN_BASE else None
         out[d] = {"fellows": rounded(len(changes)), "mean_change": shown}
     return out
 

@@ -52,11 +52,24 @@ class Submission:
     collaboration_ideas: list[str]
 
 
-def _top_strengths(submission: Submission) -> list[str]:
-    top, problem = domain.top_strengths(submission.strengths, submission.top_strengths)
+def _top_strengths(submission: Submission, ratings_optional: bool) -> list[str]:
+    top, problem = domain.top_strengths(submission.strengths, submission.top_strengths, ratings_optional)
     if problem:
         raise Invalid(problem)
     return top
+
+
+async def _writing(
+    s: AsyncSession, pair: ExchangePair, giver: uuid.UUID, receiver: uuid.UUID, submission: Submission
+) -> tuple[list[str], dict[uuid.UUID, str]]:
+    """The top strengths of what ``giver`` writes about ``receiver``, and the pair's roles; refused when
+    the giver does not write to that fellow, or rates too little where ratings are asked for."""
+    fellow_ids = [uuid.UUID(f) for f in pair.fellow_ids]
+    roles = await queries.roles(s, fellow_ids)
+    problem = domain.writing_problem(giver, receiver, fellow_ids, roles)
+    if problem:
+        raise Invalid(problem)
+    return _top_strengths(submission, domain.reflection(roles.get(giver), roles.get(receiver))), roles
 
 
 def _still_open(pair: ExchangePair, now: datetime) -> None:
@@ -80,12 +93,11 @@ async def give_feedback(
     submission: Submission,
     now: datetime,
 ) -> uuid.UUID:
-    """A fellow's feedback about a partner; the pair's feedback is released once all of it is in."""
-    top = _top_strengths(submission)
+    """A fellow's feedback about a partner; the pair's feedback is released once all of it is in. In
+    shadowing it is the learner's reflection to the sharer, ratings optional."""
     pair, giver = await queries.my_pair(s, pair_id, my_fellow_ids, lock=True)
     fellow_ids = [uuid.UUID(f) for f in pair.fellow_ids]
-    if to_fellow_id not in domain.partners(fellow_ids, giver):
-        raise Invalid("to_fellow_id must be your partner in this pair")
+    top, roles = await _writing(s, pair, giver, to_fellow_id, submission)
     _still_open(pair, now)
     existing = await s.scalar(  # the pair is locked: nobody else of the pair writes meanwhile
         select(Feedback.id).where(
@@ -112,7 +124,7 @@ async def give_feedback(
     s.add(feedback)
     await s.flush()
     await outbox.add(s, _submitted(feedback))
-    if domain.all_submitted(fellow_ids, await queries.given_pairs(s, pair.id)):
+    if domain.all_submitted(fellow_ids, await queries.given_pairs(s, pair.id), roles):
         await release_pair(s, pair, now, domain.ALL_SUBMITTED)
     return feedback.id
 
@@ -127,11 +139,11 @@ async def correct_feedback(
     now: datetime,
 ) -> uuid.UUID:
     """Correct one's own feedback within the edit window, while it is unreleased."""
-    top = _top_strengths(submission)
     pair, giver = await queries.my_pair(s, pair_id, my_fellow_ids, lock=True)
     feedback = await s.get(Feedback, feedback_id, with_for_update=True)
     if feedback is None or feedback.pair_id != pair.id or feedback.from_fellow_id != giver:
         raise NotFound("no such feedback of yours")
+    top, _ = await _writing(s, pair, giver, feedback.to_fellow_id, submission)
     problem = domain.correction_problem(feedback.submitted_at, feedback.released_at, now, edit_window)
     if problem:
         raise Conflict(problem)
@@ -158,6 +170,7 @@ async def enrol_fellow(s: AsyncSession, event: ev.FellowEnrolled) -> None:
             "sector": event.sector,
             "place": event.place,
             "enrolled_at": event.enrolled_at,
+            "role": event.role,
             "withdrawn_at": None,
         },
     )
@@ -187,12 +200,14 @@ async def open_feedback(
     pair.exchange_completed_at = completed_at
     due = domain.due_at(completed_at, due_after)
     pair.due_at = due
+    roles = await queries.roles(s, fellow_ids)  # in shadowing only the learner is asked, for a reflection
     requests = [
         FeedbackRequest(
             id=uuid.uuid4(), pair_id=pair.id, from_fellow_id=giver, to_fellow_id=receiver, due_at=due, created_at=now
         )
         for giver in fellow_ids
         for receiver in domain.partners(fellow_ids, giver)
+        if (giver, receiver) in domain.expected(fellow_ids, roles)
     ]
     s.add_all(requests)
     await outbox.add(

@@ -55,6 +55,8 @@ class Fellow(Base):
     sector: Mapped[str] = mapped_column(String(50))
     place: Mapped[str] = mapped_column(String(50))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Their role in the cohort's kind (FellowEnrolled.role): a learner's reflection to a sharer needs no ratings.
+    role: Mapped[str] = mapped_column(String(20), server_default="fellow")
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The person was erased: what they wrote for others is shown as from "a former fellow".
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,7 +12,7 @@ from sqlalchemy import cast, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import assessment, collaboration, domain
+from services.feedback import assessment, collaboration, domain, evaluation
 from services.feedback.models import (
     CollaborationCheckIn,
     CollaborationOpportunity,
@@ -23,6 +23,7 @@ from services.feedback.models import (
     SelfAssessment,
     applicants,
 )
+from shared.disclosure import rounded
 from shared.errors import NotFound
 from shared.identity import Caller
 from shared.privacy import FORMER_FELLOW, Holds, fellow_projections
@@ -51,6 +52,12 @@ async def given_pairs(s: AsyncSession, pair_id: uuid.UUID) -> set[tuple[uuid.UUI
     """(giver, receiver) of every feedback submitted in a pair."""
     rows = await s.execute(select(Feedback.from_fellow_id, Feedback.to_fellow_id).where(Feedback.pair_id == pair_id))
     return {(giver, receiver) for giver, receiver in rows}
+
+
+async def roles(s: AsyncSession, fellow_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each fellow's role in the cohort's kind (a learner and a sharer make a shadowing match)."""
+    rows = await s.execute(select(Fellow.id, Fellow.role).where(Fellow.id.in_(fellow_ids)))
+    return {fellow: role for fellow, role in rows}
 
 
 def fellow_facts(f: Fellow) -> domain.FellowFacts:
@@ -113,7 +120,7 @@ async def released_feedback(s: AsyncSession, fellow_id: uuid.UUID) -> list[dict[
 
 
 async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """The cohort evaluation report, small numbers suppressed (``domain.cohort_report``)."""
+    """The cohort evaluation report, small numbers suppressed (``evaluation.cohort_report``)."""
     fellows = (await s.scalars(select(Fellow).where(Fellow.cohort_id == cohort_id))).all()
     pairs = (await s.scalars(select(ExchangePair).where(ExchangePair.cohort_id == cohort_id))).all()
     if not fellows and not pairs:
@@ -126,16 +133,18 @@ async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) ->
             select(CollaborationOpportunity.organisation_ids).where(CollaborationOpportunity.pair_id.in_(pair_ids))
         )
     ).all()
-    report = domain.cohort_report(
+    report = evaluation.cohort_report(
         cohort_id,
         fellows=[fellow_facts(f) for f in fellows],
         pairs=[
-            domain.PairFacts(p.id, [uuid.UUID(f) for f in p.fellow_ids], p.exchange_completed_at is not None)
+            evaluation.PairFacts(p.id, [uuid.UUID(f) for f in p.fellow_ids], p.exchange_completed_at is not None)
             for p in pairs
         ],
-        requests=[domain.RequestFacts(r.from_fellow_id, r.to_fellow_id, r.missing_at is not None) for r in requests],
+        requests=[
+            evaluation.RequestFacts(r.from_fellow_id, r.to_fellow_id, r.missing_at is not None) for r in requests
+        ],
         feedback=[
-            domain.FeedbackFacts(
+            evaluation.FeedbackFacts(
                 f.from_fellow_id, f.to_fellow_id, f.strengths, f.top_strengths, f.released_at is not None
             )
             for f in feedback
@@ -143,6 +152,9 @@ async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) ->
         opportunities=[tuple(uuid.UUID(o) for o in ids) for ids in opportunities],
     )
     report["self_assessment"] = await assessment.cohort_change(s, cohort_id)
+    learners = {f.id for f in fellows if f.role == domain.LEARNER}
+    if learners:  # shadowing: the learners' reflections to their sharers, counted, never read
+        report["reflections_sent"] = rounded(sum(1 for f in feedback if f.from_fellow_id in learners))
     report["generated_at"] = now.isoformat()
     return report
 

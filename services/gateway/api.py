@@ -326,7 +326,16 @@ async def fellow_feedback(
 
 @router.get("/cohorts/{cohort_id}/report", responses=ERRORS, tags=["feedback"])
 async def cohort_report(cohort_id: uuid.UUID, request: Request, caller: BoardOrAdmin) -> Response:
-    return await forward(request, "feedback", "GET", f"/cohorts/{cohort_id}/report", caller)
+    """The evaluation report (feedback) with the kind's own measures (pairing) as ``programme``."""
+    path = f"/cohorts/{cohort_id}"
+    report, measures = await asyncio.gather(
+        call(request, "feedback", "GET", path + "/report", caller),
+        call(request, "pairing", "GET", path + "/measures", caller),
+    )
+    if answered(report, "feedback").status_code != 200:
+        return Response(content=report.content, status_code=report.status_code, media_type=report.content_type)
+    programme = answered(measures, "pairing").json() if measures.status_code == 200 else None
+    return JSONResponse(report.json() | {"programme": programme})
 
 
 # --- notifications ---

@@ -251,4 +251,19 @@ def report_context(
         "pct": lambda v: "suppressed" if v is None else f"{v:.0%}",
         "num": lambda v: "suppressed" if v is None else f"{v:.2f}",
         "human": humanise,
+        "shown": measure,
+        "change": lambda v: "suppressed" if v is None else f"{v:+.1f}",
+        "kind_titles": KIND_TITLES,
     }
+
+
+KIND_TITLES = {"shadowing": "Shadowing", "mentoring": "Mentoring", "paired_learning": "Paired learning"}
+
+
+def measure(key: str, value: Any) -> str:
+    """A programme's measure as shown: rates as percentages, counts as the service gave them."""
+    if value is None:
+        return "suppressed"
+    if key.endswith("_rate") and isinstance(value, float):
+        return f"{value:.0%}"
+    return str(value)

@@ -13,7 +13,17 @@ from typing import Any, cast
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
 
-from services.pairing import board, commands, meeting_plans, mentoring, projects, queries, reflections, visits
+from services.pairing import (
+    board,
+    commands,
+    measures,
+    meeting_plans,
+    mentoring,
+    projects,
+    queries,
+    reflections,
+    visits,
+)
 from services.pairing.domain import Weights
 from services.pairing.settings import PairingSettings
 from shared import privacy
@@ -256,6 +266,14 @@ async def mentoring_progress(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: 
     caller.require("board", "admin")
     async with runtime.transaction() as s:
         return await mentoring.cohort_progress(s, cohort_id)
+
+
+@router.get("/cohorts/{cohort_id}/measures")
+async def cohort_measures(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
+    """The cohort's kind and its own measures for the report (board and admin): counts only."""
+    caller.require("board", "admin")
+    async with runtime.transaction() as s:
+        return await measures.cohort_measures(s, cohort_id)
 
 
 # --- paired learning: the joint project (projects.py) -----------------------------------------

@@ -67,6 +67,11 @@ async def test_a_mentoring_pair_meets_checks_in_and_closes_and_the_board_sees_on
     assert progress["pairs_with_an_agreement"] == "<5" and progress["check_ins_answered"]["3"] == "<5"
     assert progress["meetings_per_pair"] is None  # two pairs: a mean would tell one pair's story
     assert MARK not in str(progress)
+    report = await call("GET", f"/api/cohorts/{cohort_id}/report", flows.BOARD)  # the same counts, in the report
+    assert report["programme"] == {
+        "kind": "mentoring",
+        "mentoring": {k: v for k, v in progress.items() if k != "cohort_id"},
+    }
 
     assert (await call("POST", f"/api/pairs/{ours}/close", a_who, {"reflection": REFLECTION}, 202))["closed"] is False
     await call("POST", f"/api/pairs/{ours}/close", a_who, {"reflection": "again"}, 409)

@@ -79,6 +79,18 @@ async def test_a_pair_runs_its_project_and_each_fellow_assesses_themselves_in_pr
     report = await call("GET", f"/api/cohorts/{cohort_id}/report", flows.BOARD)
     care = report["self_assessment"]["leading_with_care"]
     assert care == {"fellows": "<5", "mean_change": None}  # one fellow: no mean that would be theirs
+    assert report["programme"] == {
+        "kind": "paired_learning",
+        "paired_learning": {
+            "pairs": "<5",
+            "projects_started": "<5",
+            "milestones_set": "<5",
+            "milestones_met": "<5",
+            "presentations": "<5",
+            "milestones_met_rate": None,
+        },
+    }, "the kind's own measures, counted and hidden under 5"
+    assert MARK not in str(report)
 
     async def presented() -> list[Any] | None:
         records = await reader.poll()

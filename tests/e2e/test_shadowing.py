@@ -95,6 +95,53 @@ async def test_learners_fill_the_sharers_places_and_only_the_sharer_hosts(api: A
         return any(p["id"] == match["id"] and p["completed"] for p in answer.json())
 
     assert await eventually(completed, what="one visit hosted by the sharer to complete the match")
+    await reflection_reaches_the_sharer(api, match["id"], guest, guest_who, sharer["RD8"], who["RD8"])
+
+    # the report: shadowing's own measures, counts only (3 places offered and used, 5 learners, 1 visit)
+    report = (await api.call("GET", f"/api/cohorts/{cohort_id}/report", flows.BOARD)).json()
+    shadowing = report["programme"]["shadowing"]
+    assert report["programme"]["kind"] == "shadowing" and report["reflections_sent"] == "<5"
+    assert shadowing["learners"] == 5 and shadowing["places_left"] == 0 and shadowing["visits_done"] == "<5"
+    assert shadowing["places_offered"] == shadowing["places_used"] == "<5"
+    assert REFLECTION not in str(report) and "A day with the" not in str(report), "aggregates only, never content"
+
+
+REFLECTION = "What I learnt: discharge starts on admission. The idea I take back: a daily call with the ward."
+
+
+async def reflection_reaches_the_sharer(
+    api: Api, pair_id: str, learner: str, learner_who: Any, sharer: str, sharer_who: Any
+) -> None:
+    """The learner's reflection, without ratings, reaches the sharer as a thank-you; the sharer is not
+    asked to write, and the learner cannot write an empty one."""
+
+    async def opened() -> dict[str, Any] | None:
+        answer = await api.call("GET", f"/api/pairs/{pair_id}/feedback", learner_who)
+        state: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
+        return state if state.get("due_at") else None
+
+    state = await eventually(opened, timeout_s=60, what="the learner's reflection to be asked for")
+    assert state["still_due"] == [sharer]
+    sharer_state = (await api.call("GET", f"/api/pairs/{pair_id}/feedback", sharer_who)).json()
+    assert sharer_state["still_due"] == [], "in shadowing the sharer is not asked to write"
+    body: dict[str, Any] = {"to_fellow_id": learner, "narrative": "Thank you for coming.", "collaboration_ideas": []}
+    refused = await api.call("POST", f"/api/pairs/{pair_id}/feedback", sharer_who, body)
+    assert refused.status_code == 422 and "learner writes" in refused.text, refused.text
+    too_few = await api.call(
+        "POST",
+        f"/api/pairs/{pair_id}/feedback",
+        learner_who,
+        {"to_fellow_id": sharer, "narrative": REFLECTION, "strengths": {"leading_with_care": 5}},
+    )
+    assert too_few.status_code == 422 and "at least 3" in too_few.text, "ratings given follow the usual rule"
+    sent = await api.call(
+        "POST", f"/api/pairs/{pair_id}/feedback", learner_who, {"to_fellow_id": sharer, "narrative": REFLECTION}
+    )
+    assert sent.status_code == 201, sent.text
+
+    released = (await api.call("GET", f"/api/fellows/{sharer}/feedback", sharer_who)).json()
+    assert [(r["narrative"], r["strengths"]) for r in released] == [(REFLECTION, {})], "released to the sharer at once"
+    assert (await api.call("GET", f"/api/fellows/{sharer}/feedback", learner_who)).status_code == 404
 
 
 def flows_org(fellow: str, sharer: dict[str, str], learner: dict[str, str]) -> str:

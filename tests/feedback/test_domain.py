@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.feedback import domain
+from services.feedback import domain, evaluation
 
 A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 T0 = datetime(2027, 3, 1, 12, tzinfo=UTC)
@@ -65,7 +65,7 @@ def test_corrections_are_possible_only_inside_the_window_and_before_release() ->
 
 
 def test_a_mean_score_needs_ten_ratings_and_is_shown_to_one_decimal() -> None:
-    assert domain.mean([5, 4, 3, 2, 1] * 1 + [4] * 4) is None and domain.mean([5, 4, 3, 2, 1] * 2) == 3.0
+    assert evaluation.mean([5, 4, 3, 2, 1] * 1 + [4] * 4) is None and evaluation.mean([5, 4, 3, 2, 1] * 2) == 3.0
 
 
 def _fellow(org: uuid.UUID, code: str, sector: str) -> domain.FellowFacts:
@@ -77,19 +77,19 @@ def test_the_report_counts_completion_strengths_and_the_network() -> None:
     fellows = [_fellow(orgs[i], f"ORG{i}", "acute" if i < 3 else "local_authority") for i in range(6)]
     f = [x.id for x in fellows]
     pairs = [
-        domain.PairFacts(uuid.uuid4(), [f[0], f[3]], True),
-        domain.PairFacts(uuid.uuid4(), [f[1], f[4]], True),
-        domain.PairFacts(uuid.uuid4(), [f[2], f[5]], True),
+        evaluation.PairFacts(uuid.uuid4(), [f[0], f[3]], True),
+        evaluation.PairFacts(uuid.uuid4(), [f[1], f[4]], True),
+        evaluation.PairFacts(uuid.uuid4(), [f[2], f[5]], True),
     ]
-    requests = [domain.RequestFacts(a, b, missing=False) for p in pairs for a, b in domain.expected(p.fellow_ids)]
+    requests = [evaluation.RequestFacts(a, b, missing=False) for p in pairs for a, b in domain.expected(p.fellow_ids)]
     scores = {"leading_with_care": 4, "engaging_the_team": 5, "holding_to_account": 2}
     feedback = [
-        domain.FeedbackFacts(a, b, scores, ["engaging_the_team"], released=True)
+        evaluation.FeedbackFacts(a, b, scores, ["engaging_the_team"], released=True)
         for p in pairs
         for a, b in domain.expected(p.fellow_ids)
     ]
-    unreleased = domain.FeedbackFacts(f[0], f[3], {"developing_capability": 1}, [], released=False)
-    report = domain.cohort_report(
+    unreleased = evaluation.FeedbackFacts(f[0], f[3], {"developing_capability": 1}, [], released=False)
+    report = evaluation.cohort_report(
         uuid.uuid4(),
         fellows=fellows,
         pairs=pairs,
@@ -111,3 +111,17 @@ def test_the_report_counts_completion_strengths_and_the_network() -> None:
     assert len(edges) == 3 and len(report["collaboration_network"]["nodes"]) == 6
     key = (str(min(orgs[0], orgs[3])), str(max(orgs[0], orgs[3])))
     assert edges[key]["opportunities"] == "<5" and edges[key]["pairs"] == "<5"
+
+
+def test_in_shadowing_only_the_learner_writes_to_the_sharer_and_ratings_are_optional() -> None:
+    roles = {A: "learner", B: "sharer"}
+    assert domain.expected([A, B], roles) == {(A, B)}
+    assert domain.expected([A, B], {A: "fellow", B: "fellow"}) == {(A, B), (B, A)}
+    assert domain.all_submitted([A, B], {(A, B)}, roles) and not domain.all_submitted([A, B], {(A, B)})
+    assert domain.writing_problem(A, B, [A, B], roles) is None
+    assert "learner writes" in (domain.writing_problem(B, A, [A, B], roles) or "")
+    assert "partner" in (domain.writing_problem(A, C, [A, B], roles) or "")
+    assert domain.top_strengths({}, None, ratings_optional=True) == ([], None)
+    assert domain.top_strengths({}, None)[1] == "rate at least 3 of the nine leadership dimensions"
+    assert "at least 3" in (domain.top_strengths({"leading_with_care": 5}, None, ratings_optional=True)[1] or "")
+    assert "among the dimensions" in (domain.top_strengths({}, ["leading_with_care"], ratings_optional=True)[1] or "")

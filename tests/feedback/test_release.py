@@ -41,6 +41,8 @@ async def test_feedback_is_released_only_when_both_partners_have_submitted_and_o
         "POST", f"/api/pairs/{pair['id']}/feedback", alice, feedback_body(b, strengths={"leading_with_care": 5})
     )
     assert too_few.status_code == 422 and "at least 3" in too_few.json()["detail"]
+    unrated = await api.call("POST", f"/api/pairs/{pair['id']}/feedback", alice, feedback_body(b, strengths={}))
+    assert unrated.status_code == 422 and "at least 3" in unrated.json()["detail"], "ratings optional only in shadowing"
     wrong_top = await api.call(
         "POST", f"/api/pairs/{pair['id']}/feedback", alice, feedback_body(b, top_strengths=["sharing_the_vision"])
     )

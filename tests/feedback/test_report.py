@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -148,8 +149,9 @@ async def test_the_report_counts_a_seeded_cohort_and_suppresses_small_numbers(
     assert page.count('class="nhsuk-table__row ics-link"') == len(ics["links"])
 
 
-def test_lbb_report_renders_a_saved_report_without_a_stack(tmp_path: Path) -> None:
-    saved = {
+def saved_report(**extra: Any) -> dict[str, Any]:
+    """A report as the gateway gives it, of a cohort with no released feedback yet."""
+    return {
         "cohort_id": "c0ffee00-0000-4000-8000-000000000000",
         "generated_at": "2027-03-01T12:00:00+00:00",
         "suppression": "counts from 1 to 4 are shown as '<5'",
@@ -162,17 +164,51 @@ def test_lbb_report_renders_a_saved_report_without_a_stack(tmp_path: Path) -> No
         ],
         "strengths_by_sector": [],
         "collaboration_network": {"nodes": [], "edges": []},
-    }
+    } | extra
+
+
+def rendered(tmp_path: Path, saved: dict[str, Any]) -> str:
+    """``lbb report --from-json`` of ``saved``: the page."""
     source = tmp_path / "saved.json"
     source.write_text(json.dumps(saved))
     result = CliRunner().invoke(
         cli, ["report", saved["cohort_id"], "--out", str(tmp_path / "out"), "--from-json", str(source)]
     )
     assert result.exit_code == 0, result.output
-    page = (tmp_path / "out" / "index.html").read_text()
+    return (tmp_path / "out" / "index.html").read_text()
+
+
+def test_lbb_report_renders_a_saved_report_without_a_stack(tmp_path: Path) -> None:
+    saved = saved_report()
+    page = rendered(tmp_path, saved)
     assert saved["cohort_id"] in page and "suppressed" in page
     assert "No pairs yet." in (tmp_path / "out" / "collaboration_network.svg").read_text()
     assert not (tmp_path / "out" / "collaboration_map.svg").exists()  # a saved report without the map
+    assert "own measures" not in page  # an exchange (or a report without them) has no such section
+
+
+def test_lbb_report_shows_each_kinds_own_measures(tmp_path: Path) -> None:
+    measures = {
+        "pairs": 20,
+        "projects_started": 15,
+        "milestones_set": 60,
+        "milestones_met": 45,
+        "presentations": "<5",
+        "milestones_met_rate": 0.75,
+    }
+    change = {d: {"fellows": 10, "mean_change": 0.7 if i == 0 else None} for i, d in enumerate(LEADERSHIP_DIMENSIONS)}
+    programme = {"kind": "paired_learning", "paired_learning": measures}
+    page = rendered(tmp_path, saved_report(self_assessment=change, programme=programme))
+    assert "Paired learning: the programme's own measures" in page
+    assert "<th>Projects started</th><td>15</td>" in page and "<th>Milestones met rate</th><td>75%</td>" in page
+    assert "<th>Presentations</th><td>&lt;5</td>" in page
+    assert "<td>Inspiring shared purpose</td><td>10</td><td>+0.7</td>" in page and "<td>suppressed</td>" in page
+
+    mentoring = {"pairs": 10, "meetings_per_pair": 4.5, "check_ins_answered": {"3": 10, "6": 5}, "closed": 5}
+    page = rendered(tmp_path, saved_report(programme={"kind": "mentoring", "mentoring": mentoring}))
+    assert (
+        "<th>Meetings per pair</th><td>4.5</td>" in page and "<th>Check ins answered at 6 months</th><td>5</td>" in page
+    )
 
 
 def test_lbb_report_says_why_when_the_gateway_is_unreachable(tmp_path: Path) -> None:

@@ -314,6 +314,7 @@ SERVICE_CHECKS = [
     ("feedback", "GET", "/pairs/{pair}/feedback", ("eve", "applicant", None, None), 404),
     ("feedback", "GET", "/fellows/{ann_app}/feedback", ("eve", "applicant", None, "{bob_app}"), 404),
     ("feedback", "GET", "/cohorts/{cohort}/report", ("ann", "applicant", None, "{ann_app}"), 403),
+    ("pairing", "GET", "/cohorts/{cohort}/measures", ("ann", "applicant", None, "{ann_app}"), 403),
     ("notifications", "GET", "/staff-contacts", ("bea", "board", None, None), 403),
     ("notifications", "GET", "/deliveries/unconfirmed", ("bea", "board", None, None), 403),
     ("notifications", "POST", f"/deliveries/{RANDOM}/resend", ("bea", "board", None, None), 403),
