@@ -178,7 +178,9 @@ def main() -> None:
     parser.add_argument("--mode", choices=["peer", "bipartite"], default="peer")
     parser.add_argument("--alternatives", default="28,2000", help="cohort sizes of the alternatives table ('' skips)")
     parser.add_argument("--sample", type=int, default=40, help="fellows timed in the alternatives of larger cohorts")
-    parser.add_argument("--mix-sizes", default="5000,20000", help="cohort sizes of the organisation-mix table ('' skips)")
+    parser.add_argument(
+        "--mix-sizes", default="5000,20000", help="cohort sizes of the organisation-mix table ('' skips)"
+    )
     parser.add_argument("--mixes", default="even,25%,40%,45%,55%", help="share of the largest organisation")
     parser.add_argument("--mix-modes", default="peer,bipartite")
     args = parser.parse_args()

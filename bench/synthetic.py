@@ -71,7 +71,9 @@ def mixed(
     rng = random.Random(seed * 7_000_003 + n * 11 + int(1000 * (largest or 0)))
     if largest is not None:
         small = max(3, n // 40)
-        orgs = [(uuid.UUID(int=rng.getrandbits(128)), rng.choice(SECTORS), rng.choice(PLACES)) for _ in range(small + 2)]
+        orgs = [
+            (uuid.UUID(int=rng.getrandbits(128)), rng.choice(SECTORS), rng.choice(PLACES)) for _ in range(small + 2)
+        ]
         shares = [largest, 0.10] + [max(0.0, 0.9 - largest) / small] * small
         picked = rng.choices(orgs, weights=shares, k=n)
         fellows = [
@@ -86,7 +88,9 @@ def mixed(
     while len(forbidden) < int(excluded * n / 2) and n >= 2:
         a = rng.choice(fellows)
         liked = [b for b in rng.sample(fellows, min(n, 40)) if fits(a, b)]
-        best = max(liked, key=lambda b: (len(a.interests & b.interests), len(a.availability & b.availability)), default=None)
+        best = max(
+            liked, key=lambda b: (len(a.interests & b.interests), len(a.availability & b.availability)), default=None
+        )
         if best is not None:
             forbidden.add(frozenset({a.id, best.id}))
     locks: list[frozenset[uuid.UUID]] = []

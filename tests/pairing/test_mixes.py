@@ -108,7 +108,9 @@ mixed_fellows = st.lists(
 @given(mixed_fellows, st.sampled_from(["peer", "bipartite"]), st.data())
 def test_generated_mixes_with_exclusions_and_locks_match_networkx(raw, mode: str, data) -> None:  # type: ignore[no-untyped-def]
     fellows = [
-        Fellow(uuid.UUID(int=k + 1), uuid.UUID(int=900 + org), "acute" if org else "icb", "luton", group, days, ints, group)
+        Fellow(
+            uuid.UUID(int=k + 1), uuid.UUID(int=900 + org), "acute" if org else "icb", "luton", group, days, ints, group
+        )
         for k, (org, group, days, ints) in enumerate(raw)
     ]
     pairs = [(a, b) for k, a in enumerate(fellows) for b in fellows[k + 1 :] if allowed(a, b, mode) is None]
