@@ -128,7 +128,9 @@ def table(sizes: list[int], mixes: list[str], modes: list[str], seed: int, in_ch
                 else:
                     row += ["-", "-"]
                 out.add_row(*row)
-                console.print("mix | " + " | ".join(row) + (f" | alone: {got['reason']}" if got["reason"] else ""))
+                console.print(
+                    "mix | " + " | ".join(row) + (f" | alone: {got['reason']}" if got["reason"] else ""), soft_wrap=True
+                )
     console.print(out)
     console.print(
         "total and bound include the locked pairs; proven = the total reaches the bound (rounded down); "
