@@ -123,9 +123,11 @@ def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> 
     """Pairs of the full graph whose weight beats their prices (and those within ``slack`` of it, the
     pool for the next rounds), and the prices raised just enough to cover every pair (a valid bound).
 
-    With ``per_row`` a fellow brings at most that many pairs to the pool, the most violated: when one
-    organisation sends 40 % of a cohort the first prices are beaten by a million pairs at 5,000 fellows,
-    and solving with all of them cost ten times more than the rounds that find the few that matter."""
+    With ``per_row``, in a block of rows that brings more than ``per_row / 2`` pairs a fellow, a fellow
+    brings at most ``per_row``, the most violated: when one organisation sends 40 % of a cohort the first
+    prices are beaten by a million pairs at 5,000 fellows, and solving with all of them cost ten times
+    more than the rounds that find the few that matter. An even cohort brings one or two a fellow and
+    keeps them all (capping there only added rounds)."""
     fixed = y2.copy()
     wide = int(y2.max(initial=0)) + slack >= np.iinfo(cohort.dtype).max // 2
     kind = np.int32 if wide else cohort.dtype
@@ -142,7 +144,7 @@ def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> 
         d -= prices[start:stop, None]
         np.copyto(d, kind(-slack), where=w == 0)  # not allowed: never in the pool
         near = d > -slack
-        if per_row:
+        if per_row and int(np.count_nonzero(near)) > per_row * (stop - start) // 2:  # crowded block only
             count = near.sum(axis=1)
             crowded = np.flatnonzero(count > per_row)
             if crowded.size:  # keep the row's ``per_row`` most violated (ties: any of them)

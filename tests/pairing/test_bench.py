@@ -20,7 +20,7 @@ def test_the_pairing_benchmark_runs_and_matches_rustworkx_at_28() -> None:
             "--alternatives",
             "28",
             "--mix-sizes",
-            "60",
+            "200",
             "--mixes",
             "55%",
             "--mix-modes",
