@@ -5,6 +5,11 @@
     .venv/bin/python bench/pairing.py --sizes 28,200 --mode bipartite
     .venv/bin/python bench/pairing.py --sizes 28 --alternatives 28,2000 --sample 100
     .venv/bin/python bench/pairing.py --capacity [--quick ...]   # the capacity table: bench/capacity.py
+    .venv/bin/python bench/pairing.py --sizes '' --alternatives '' --mix-sizes 2000,20000   # mixes only
+
+The organisation-mix table (``bench/mixes.py``; ``--mix-sizes``, ``--mixes``, ``--mix-modes``) pairs
+cohorts where one organisation sends 25 %, 40 %, 45 % or 55 % of the fellows, with 1 % of pairs excluded
+and 5 % locked: time, peak memory, total, bound, gap, proven, and who is left alone.
 
 The alternatives table (``alternatives_table``) times every fellow's five best other partners (the least
 loss) and the exact loss of forcing each (``services.pairing.alternatives.table``) on cohorts of the ``--alternatives``
@@ -184,6 +189,11 @@ def main() -> None:
     parser.add_argument(
         "--sample", type=int, default=100_000, help="fellows timed in the alternatives of larger cohorts"
     )
+    parser.add_argument(
+        "--mix-sizes", default="5000,20000", help="cohort sizes of the organisation-mix table ('' skips)"
+    )
+    parser.add_argument("--mixes", default="even,25%,40%,45%,55%", help="share of the largest organisation")
+    parser.add_argument("--mix-modes", default="peer,bipartite")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
@@ -253,6 +263,11 @@ def main() -> None:
     alternatives = [int(s) for s in args.alternatives.split(",") if s]
     if alternatives:
         alternatives_table(alternatives, args.seed, args.mode, max(args.sample, 28))
+    mix_sizes = [int(s) for s in args.mix_sizes.split(",") if s]
+    if mix_sizes:
+        from bench import mixes
+
+        mixes.table(mix_sizes, args.mixes.split(","), args.mix_modes.split(","), args.seed, _in_child)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.pairing import scoring
+from services.pairing import scoring, tight
 from services.pairing.domain import RULED_OUT, Fellow, Group, Round, Weights, allowed, score_group
 from services.pairing.relaxation import (
     Edges,
@@ -47,6 +47,7 @@ from services.pairing.trios import TRIO_NOTE, why_alone, with_trio
 K = 12  # candidate partners kept per fellow
 MAX_PRICING_ROUNDS = 40
 POOL_SLACK = 2 * scoring.SCALE  # pairs within a point of their prices are re-checked cheaply
+PER_ROW = 16  # at most this many pairs of a fellow join the pool of a scan (the most violated)
 EXACT_MAX = 3000  # up to here a matching that misses the bound is re-solved with the blossom algorithm
 
 
@@ -74,7 +75,7 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
     rounds = 0
     while True:
         rounds += 1
-        found, pool, fixed = scan(cohort, y2, POOL_SLACK)
+        found, pool, fixed = scan(cohort, y2, POOL_SLACK, PER_ROW)
         bound2 = int(fixed.sum())
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
             break
@@ -89,14 +90,18 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
             y2, sigma = duals(n, edges)
     mates = break_cycles(n, edges, sigma)
     weight = weight_of(edges, mates)
+    if weight < bound2 // 2:  # odd cycles: augmenting paths on the tight pairs reach the bound, as a rule
+        better = tight.repair(n, edges.ends, edges.weight, y2, mates)
+        if weight_of(edges, better) > weight:
+            mates, weight = better, weight_of(edges, better)
     wanted = most_pairs(cohort)
     short = int((mates >= 0).sum()) // 2 < wanted
     if (weight < bound2 // 2 or short) and n <= EXACT_MAX:
         i, j = edges.ends
         on = y2[i] + y2[j] == 2 * edges.weight
-        tight = Edges(n)
-        tight.add(i[on], j[on], edges.weight[on])
-        for graph in (tight, edges):
+        tight_edges = Edges(n)
+        tight_edges.add(i[on], j[on], edges.weight[on])
+        for graph in (tight_edges, edges):
             better = blossom(n, graph)
             gain = weight_of(edges, better)
             more = int((better >= 0).sum()) > int((mates >= 0).sum())
@@ -186,7 +191,7 @@ def pair(
     lonely = [a for a in range(n) if mates[a] < 0]
     pairs, trio, lonely = with_trio(cohort, pairs, lonely)
     seen = {frozenset(p) for p in history}
-    locked_weight = sum(scoring.pair_weight(a, b, mode, weights, seen) for a, b in kept)
+    locked_weight = scoring.pairs_weight(kept, mode, weights, seen) if kept else 0
     result = Round(
         weight=solution.weight + locked_weight,
         bound=solution.bound + locked_weight,

@@ -222,3 +222,14 @@ def pair_weight(a: Fellow, b: Fellow, mode: str, weights: Weights, earlier: Iter
     """The edge weight of one pair, exactly as the matcher counts it (0 when the hard rule forbids)."""
     two = encode([a, b], mode, weights, earlier)
     return two.weight(0, 1)
+
+
+def pairs_weight(
+    pairs: Iterable[tuple[Fellow, Fellow]], mode: str, weights: Weights, earlier: Iterable[frozenset[uuid.UUID]] = ()
+) -> int:
+    """The summed edge weights of several pairs (the board's locks), encoded once: 500 locks one by one
+    took longer than the round."""
+    pairs = list(pairs)
+    coded = encode([f for p in pairs for f in p], mode, weights, earlier)
+    index = {f.id: k for k, f in enumerate(coded.fellows)}
+    return sum(int(coded.rows(index[a.id], index[a.id] + 1)[0, index[b.id]]) for a, b in pairs)
