@@ -99,10 +99,15 @@ async def test_one_service_down_neither_restarts_nor_drains_the_gateway(attack: 
 
 
 def test_compose_publishes_nothing_but_the_gateway_and_ships_no_password(attack: Attack) -> None:
-    published = sorted(name for name, s in SERVICES.items() if s.get("ports") and name not in ("gateway", "mailpit"))
+    published = sorted(
+        name for name, s in SERVICES.items() if s.get("ports") and name not in ("gateway", "mailpit", "jaeger")
+    )
     attack("Compose publishes a port of a service, Kafka or PostgreSQL", "none", ", ".join(published) or "none")
     attack(
         "Compose binds Mailpit's UI beyond the loopback", "127.0.0.1:8025:8025", ", ".join(SERVICES["mailpit"]["ports"])
+    )
+    attack(  # the trace viewer's UI; traces come in on 4318 inside the internal network only
+        "Compose binds Jaeger's UI beyond the loopback", "127.0.0.1:16686:16686", ", ".join(SERVICES["jaeger"]["ports"])
     )
     defaults = sorted({n for n, kind, _ in VARIABLE.findall(TEXT) if SECRET.search(n) and kind != ":?"})
     literal = re.findall(r"PASSWORD:\s*[\"']?[a-z0-9]", TEXT)

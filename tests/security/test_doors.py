@@ -33,7 +33,7 @@ def staff_forms() -> list[str]:
     """Every form the staff pages post, read from the templates (ids filled in), sign-in apart: plain
     forms and the one-button forms drawn by the ``nhs.action`` macro."""
     actions = set()
-    for template in TEMPLATES.glob("*.html"):
+    for template in TEMPLATES.rglob("*.html"):
         text = template.read_text()
         for action in re.findall(r'<form method="post" action="([^"]+)"', text):
             actions.add(re.sub(r"\{\{[^}]+\}\}", "{id}", action))
