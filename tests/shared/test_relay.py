@@ -141,7 +141,11 @@ async def test_a_relay_paused_past_its_lease_writes_nothing_it_had_buffered(
     """The first relay stops dead in the middle of a wave (the event loop blocked past its lease, as a
     freeze or a long pause would), its earlier sends of that wave still in its producer. When it goes
     on, its producer writes none of them (the lease is gone), and the relay that takes over publishes
-    every event once, in order."""
+    every event once, in order.
+
+    The producer's sender may have written some of the wave's first four sends before the pause (its
+    linger is 5 ms; on a loaded machine the sends are that far apart): those were written while the
+    lease was held, are acknowledged and marked by the first relay, and are not published again."""
     lease_s = 1.0
     pa, pb = await producers(), await producers()
     rounds = numbered(streams=10, per_stream=3)
@@ -161,9 +165,10 @@ async def test_a_relay_paused_past_its_lease_writes_nothing_it_had_buffered(
     pa.may_write, pb.may_write = a.may_write, b.may_write
     with pytest.raises(Exception, match="lease"):
         await a.publish_batch()
-    assert pa.held_back >= 1
-    assert a.published == 10  # the first wave, acknowledged and marked before the pause
-    assert await b.publish_batch() == 20
+    assert pa.held_back >= 1  # the send after the pause at least: never written
+    # the first wave, and of the second at most the four sends made before the pause
+    assert 10 <= a.published <= 14
+    assert await b.publish_batch() == 30 - a.published
 
     check = await on_topic(await topic_reader([TOPIC]), rounds, 30)
     assert (check.found, check.out_of_order) == (30, 0)
