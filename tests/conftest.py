@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,8 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from lbb.devstack import Stack
 from lbb.mailsink import MailSink
 from shared import topics
-from shared.broker import ensure_topics
+from shared.broker import ensure_topics, make_broker
+from shared.consumer import Consumer, Handler
+from shared.events import Event
 from shared.identity import Caller, vouched
+from shared.inbox import Inbox
+from shared.outbox import Outbox
+from shared.settings import ServiceSettings
 
 T = TypeVar("T")
 
@@ -148,6 +153,24 @@ class AsGateway(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         request.headers.update(vouch(self.stack, self.service, self.caller))
         yield request
+
+
+def subscribed(
+    cfg: ServiceSettings,
+    name: str,
+    sessions: async_sessionmaker[Any],
+    inbox: Inbox,
+    outbox: Outbox,
+    handlers: Mapping[type[Event], Handler],
+) -> tuple[Any, Consumer]:
+    """A broker (client id ``name``) with a consumer of ``handlers``' events through ``inbox``, not
+    started yet: the shared consumer as a service builds it, over a test's scratch schema."""
+    broker = make_broker(cfg, name)
+    consumer = Consumer(
+        settings=cfg, broker=broker, sessions=lambda: sessions, inbox=inbox, outbox=outbox, handlers=handlers
+    )
+    consumer.subscribe()
+    return broker, consumer
 
 
 async def scratch(

@@ -9,8 +9,11 @@ The gateway decides no domain question.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -20,6 +23,7 @@ from services.gateway import schemas as s
 from services.gateway.auth import CallerDep, issue_dev_token
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import Answer, Unavailable, Upstream
+from shared.contract import Body, Empty
 from shared.identity import ASSERTION_HEADER, Assertions, Caller
 from shared.observability import request_id_var
 
@@ -66,6 +70,8 @@ BoardOrAdmin = Annotated[Caller, Depends(role("board", "admin"))]
 Sponsor = Annotated[Caller, Depends(role("sponsor"))]
 Applicant = Annotated[Caller, Depends(role("applicant"))]
 Fellow = Annotated[Caller, Depends(role("applicant"))]
+ApplicantOrBoard = Annotated[Caller, Depends(role("applicant", "board"))]
+Everyone = Annotated[Caller, Depends(role("applicant", "board", "admin"))]
 
 
 async def call(
@@ -101,6 +107,70 @@ async def forward(
         status_code=upstream.status_code,
         media_type=upstream.content_type,
     )
+
+
+PATH_ID = re.compile(r"{(\w+_id)}")
+RESPONSES: dict[int, dict[int | str, dict[str, Any]]] = {200: ERRORS, 201: CREATED, 202: {**ACCEPTED, **ERRORS}}
+
+
+@dataclass(frozen=True)
+class Forward:
+    """A route the gateway only forwards: the caller's role and the body's shape checked, then one call
+    to the owning service, whose answer goes back as it is. ``caller``: one of the role dependencies
+    above; ``body``: the contract's model (``Empty``: no fields, ``{}`` forwarded; None: no body);
+    ``to``: the service's path when it is not the gateway's; ``doc``: the route's description."""
+
+    method: str
+    path: str
+    caller: Any
+    name: str
+    body: type[Body] | None = None
+    status: int = 200
+    doc: str | None = None
+    to: str | None = None
+    model: Any = None
+
+
+def forwards(router: APIRouter, service: str, rows: Sequence[Forward], tags: list[str] | None = None) -> None:
+    """Each row a route of ``router`` forwarded to ``service``, with the signature a hand-written route
+    would have: OpenAPI documents its path ids, body and answers under the row's name."""
+    for row in rows:
+        router.add_api_route(
+            row.path,
+            _forwarding(service, row),
+            methods=[row.method],
+            name=row.name,
+            status_code=row.status,
+            responses={409: ACCEPTED[409], **ERRORS}
+            if row.status == 200 and row.method != "GET"
+            else RESPONSES[row.status],
+            response_model=row.model,
+            description=row.doc,
+            tags=list(tags) if tags else None,
+        )
+
+
+def _forwarding(service: str, row: Forward) -> Callable[..., Awaitable[Response]]:
+    ids = PATH_ID.findall(row.path)
+    if len(ids) != row.path.count("{"):
+        raise ValueError(f"{row.path}: a forwarded route's path parameters are ids (name_id)")
+    target = row.to or row.path
+
+    async def endpoint(request: Request, caller: Caller, body: Body | None = None, **path: uuid.UUID) -> Response:
+        payload = None if row.body is None else {} if body is None or row.body is Empty else body.forwarded()
+        return await forward(request, service, row.method, target.format(**path), caller, payload)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter(i, keyword, annotation=uuid.UUID) for i in ids]
+    params += [inspect.Parameter("request", keyword, annotation=Request)]
+    params += [inspect.Parameter("caller", keyword, annotation=row.caller)]
+    if row.body is Empty:  # an absent body counts as {}
+        params += [inspect.Parameter("body", keyword, annotation=Empty | None, default=None)]
+    elif row.body is not None:
+        params += [inspect.Parameter("body", keyword, annotation=row.body)]
+    endpoint.__signature__ = inspect.Signature(params, return_annotation=Response)  # type: ignore[attr-defined]
+    endpoint.__name__ = endpoint.__qualname__ = row.name
+    return endpoint
 
 
 @router.get("/health", tags=["health"], response_model=s.ServiceHealth, responses={503: {"model": s.ServiceHealth}})
@@ -142,54 +212,7 @@ async def dev_token(body: s.DevTokenRequest, request: Request) -> dict[str, str]
 # --- organisations and cohorts (applications service) ---
 
 
-@router.get("/organisations", response_model=list[s.Organisation], responses=ERRORS, tags=["cohorts"])
-async def organisations(request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "applications", "GET", "/organisations", caller)
-
-
-@router.post("/organisations", status_code=201, responses=CREATED, tags=["cohorts"])
-async def create_organisation(request: Request, caller: Admin, body: s.CreateOrganisation) -> Response:
-    return await forward(request, "applications", "POST", "/organisations", caller, body.forwarded())
-
-
-@router.get("/cohorts", responses=ERRORS, tags=["cohorts"])
-async def list_cohorts(request: Request, caller: CallerDep) -> Response:
-    """Every cohort, newest first, with whether it takes applications now."""
-    return await forward(request, "applications", "GET", "/cohorts", caller)
-
-
-@router.post("/cohorts", status_code=201, responses=CREATED, tags=["cohorts"])
-async def create_cohort(request: Request, caller: Admin, body: s.CreateCohort) -> Response:
-    return await forward(request, "applications", "POST", "/cohorts", caller, body.forwarded())
-
-
-@router.get("/cohorts/{cohort_id}", responses=ERRORS, tags=["cohorts"])
-async def get_cohort(cohort_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}", caller)
-
-
-@router.post("/cohorts/{cohort_id}/close", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["cohorts"])
-async def close_cohort(cohort_id: uuid.UUID, request: Request, caller: Admin, body: s.Empty | None = None) -> Response:
-    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/close", caller, {})
-
-
-@router.get("/cohorts/{cohort_id}/shortlisting", responses=ERRORS, tags=["cohorts"])
-async def shortlisting(cohort_id: uuid.UUID, request: Request, caller: Board) -> Response:
-    """The fair-shortlisting counts (small numbers suppressed)."""
-    return await forward(request, "applications", "GET", f"/cohorts/{cohort_id}/shortlisting", caller)
-
-
-@router.post("/cohorts/{cohort_id}/enrol", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["cohorts"])
-async def enrol(cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Empty | None = None) -> Response:
-    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/enrol", caller, {})
-
-
-# --- applications ---
-
-
-@router.post("/applications", status_code=201, responses=CREATED, tags=["applications"])
-async def submit_application(request: Request, caller: Applicant, body: s.SubmitApplication) -> Response:
-    return await forward(request, "applications", "POST", "/applications", caller, body.forwarded())
+# --- routes that do more than forward ---
 
 
 @router.get("/applications", responses=ERRORS, tags=["applications"])
@@ -207,123 +230,6 @@ async def list_applications(
     return await forward(request, "applications", "GET", "/applications", caller, params=params)
 
 
-@router.get("/applications/{application_id}", responses=ERRORS, tags=["applications"])
-async def get_application(application_id: uuid.UUID, request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "applications", "GET", f"/applications/{application_id}", caller)
-
-
-@router.post(
-    "/applications/{application_id}/endorse", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["applications"]
-)
-async def endorse(
-    application_id: uuid.UUID, request: Request, caller: Sponsor, body: s.Empty | None = None
-) -> Response:
-    return await forward(request, "applications", "POST", f"/applications/{application_id}/endorse", caller, {})
-
-
-@router.post(
-    "/applications/{application_id}/decision", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["applications"]
-)
-async def decide(application_id: uuid.UUID, request: Request, caller: Board, body: s.BoardDecision) -> Response:
-    return await forward(
-        request, "applications", "POST", f"/applications/{application_id}/decision", caller, body.forwarded()
-    )
-
-
-@router.post(
-    "/applications/{application_id}/withdraw", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["applications"]
-)
-async def withdraw(
-    application_id: uuid.UUID,
-    request: Request,
-    caller: Annotated[Caller, Depends(role("applicant", "board"))],
-    body: s.Empty | None = None,
-) -> Response:
-    return await forward(request, "applications", "POST", f"/applications/{application_id}/withdraw", caller, {})
-
-
-# --- pairing ---
-
-
-@router.post("/cohorts/{cohort_id}/pairing", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
-async def request_pairing(
-    cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Empty | None = None
-) -> Response:
-    return await forward(request, "applications", "POST", f"/cohorts/{cohort_id}/pairing", caller, {})
-
-
-@router.get("/cohorts/{cohort_id}/pairing", responses=ERRORS, tags=["pairing"])
-async def pairing_status(cohort_id: uuid.UUID, request: Request, caller: BoardOrAdmin) -> Response:
-    """The round's state and who is left out, with the reason."""
-    return await forward(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairing", caller)
-
-
-@router.get("/cohorts/{cohort_id}/pairs", responses=ERRORS, tags=["pairing"])
-async def list_pairs(
-    cohort_id: uuid.UUID, request: Request, caller: Annotated[Caller, Depends(role("applicant", "board", "admin"))]
-) -> Response:
-    return await forward(request, "pairing", "GET", f"/cohorts/{cohort_id}/pairs", caller)
-
-
-@router.post("/cohorts/{cohort_id}/pairs/swap", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
-async def swap(cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Swap) -> Response:
-    return await forward(request, "pairing", "POST", f"/cohorts/{cohort_id}/pairs/swap", caller, body.forwarded())
-
-
-@router.post("/cohorts/{cohort_id}/pairs/publish", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
-async def publish_pairs(cohort_id: uuid.UUID, request: Request, caller: Board, body: s.Empty | None = None) -> Response:
-    return await forward(request, "pairing", "POST", f"/cohorts/{cohort_id}/pairs/publish", caller, {})
-
-
-@router.get("/pairs/mine", responses=ERRORS, tags=["pairing"])
-async def my_pairs(request: Request, caller: Fellow) -> Response:
-    """The caller's published pairs: partners (organisation, sector, place) and visits."""
-    return await forward(request, "pairing", "GET", "/pairs/mine", caller)
-
-
-@router.post("/pairs/{pair_id}/visits", status_code=201, responses=CREATED, tags=["pairing"])
-async def schedule_visit(pair_id: uuid.UUID, request: Request, caller: Fellow, body: s.ScheduleVisit) -> Response:
-    return await forward(request, "pairing", "POST", f"/pairs/{pair_id}/visits", caller, body.forwarded())
-
-
-@router.post("/visits/{visit_id}/complete", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["pairing"])
-async def complete_visit(
-    visit_id: uuid.UUID, request: Request, caller: Fellow, body: s.Empty | None = None
-) -> Response:
-    return await forward(request, "pairing", "POST", f"/visits/{visit_id}/complete", caller, {})
-
-
-# --- feedback ---
-
-
-@router.post("/pairs/{pair_id}/feedback", status_code=201, responses=CREATED, tags=["feedback"])
-async def give_feedback(pair_id: uuid.UUID, request: Request, caller: Fellow, body: s.GiveFeedback) -> Response:
-    return await forward(request, "feedback", "POST", f"/pairs/{pair_id}/feedback", caller, body.forwarded())
-
-
-@router.put(
-    "/pairs/{pair_id}/feedback/{feedback_id}", status_code=202, responses={**ACCEPTED, **ERRORS}, tags=["feedback"]
-)
-async def correct_feedback(
-    pair_id: uuid.UUID, feedback_id: uuid.UUID, request: Request, caller: Fellow, body: s.Correction
-) -> Response:
-    return await forward(
-        request, "feedback", "PUT", f"/pairs/{pair_id}/feedback/{feedback_id}", caller, body.forwarded()
-    )
-
-
-@router.get("/pairs/{pair_id}/feedback", responses=ERRORS, tags=["feedback"])
-async def my_pair_feedback(pair_id: uuid.UUID, request: Request, caller: Fellow) -> Response:
-    return await forward(request, "feedback", "GET", f"/pairs/{pair_id}/feedback", caller)
-
-
-@router.get("/fellows/{fellow_id}/feedback", responses=ERRORS, tags=["feedback"])
-async def fellow_feedback(
-    fellow_id: uuid.UUID, request: Request, caller: Annotated[Caller, Depends(role("applicant", "board", "admin"))]
-) -> Response:
-    return await forward(request, "feedback", "GET", f"/fellows/{fellow_id}/feedback", caller)
-
-
 @router.get("/cohorts/{cohort_id}/report", responses=ERRORS, tags=["feedback"])
 async def cohort_report(cohort_id: uuid.UUID, request: Request, caller: BoardOrAdmin) -> Response:
     """The evaluation report (feedback) with the kind's own measures (pairing) as ``programme``."""
@@ -336,61 +242,3 @@ async def cohort_report(cohort_id: uuid.UUID, request: Request, caller: BoardOrA
         return Response(content=report.content, status_code=report.status_code, media_type=report.content_type)
     programme = answered(measures, "pairing").json() if measures.status_code == 200 else None
     return JSONResponse(report.json() | {"programme": programme})
-
-
-# --- notifications ---
-
-
-@router.get("/notifications", responses=ERRORS, tags=["notifications"])
-async def notifications(request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "notifications", "GET", "/notifications", caller)
-
-
-@router.get("/notifications/preferences", response_model=s.Preferences, responses=ERRORS, tags=["notifications"])
-async def notification_preferences(request: Request, caller: CallerDep) -> Response:
-    return await forward(request, "notifications", "GET", "/notifications/preferences", caller)
-
-
-@router.put("/notifications/preferences", response_model=s.Preferences, responses=ERRORS, tags=["notifications"])
-async def set_notification_preferences(request: Request, caller: CallerDep, body: s.Preferences) -> Response:
-    return await forward(request, "notifications", "PUT", "/notifications/preferences", caller, body.forwarded())
-
-
-@router.post("/notifications/staff-contacts", status_code=201, responses=CREATED, tags=["notifications"])
-async def register_staff_contact(request: Request, caller: Admin, body: s.StaffContactIn) -> Response:
-    return await forward(request, "notifications", "POST", "/staff-contacts", caller, body.forwarded())
-
-
-@router.get("/notifications/staff-contacts", responses=ERRORS, tags=["notifications"])
-async def staff_contacts(request: Request, caller: Admin) -> Response:
-    return await forward(request, "notifications", "GET", "/staff-contacts", caller)
-
-
-@router.delete(
-    "/notifications/staff-contacts/{staff_id}",
-    status_code=202,
-    responses={**ACCEPTED, **ERRORS},
-    tags=["notifications"],
-)
-async def remove_staff_contact(staff_id: uuid.UUID, request: Request, caller: Admin) -> Response:
-    return await forward(request, "notifications", "DELETE", f"/staff-contacts/{staff_id}", caller)
-
-
-@router.get("/notifications/deliveries/unconfirmed", responses=ERRORS, tags=["notifications"])
-async def unconfirmed_deliveries(request: Request, caller: Admin) -> Response:
-    """Deliveries whose outcome is unknown (the sender stopped while handing them over): id, template,
-    attempts and when, nothing personal."""
-    return await forward(request, "notifications", "GET", "/deliveries/unconfirmed", caller)
-
-
-@router.post(
-    "/notifications/deliveries/{delivery_id}/resend",
-    status_code=202,
-    responses={**ACCEPTED, **ERRORS},
-    tags=["notifications"],
-)
-async def resend_delivery(
-    delivery_id: uuid.UUID, request: Request, caller: Admin, body: s.Empty | None = None
-) -> Response:
-    """Send an unconfirmed delivery again, with the same Message-ID, on an operator's word."""
-    return await forward(request, "notifications", "POST", f"/deliveries/{delivery_id}/resend", caller)

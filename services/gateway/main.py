@@ -18,17 +18,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway import api as routes
 from services.gateway import (
-    board,
     board_pages,
     collaboration,
     console,
     exports,
-    learning,
-    mentoring,
-    organisations,
+    forwarded,
     pages,
     privacy,
-    visits,
 )
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
@@ -96,13 +92,9 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(routes.router)
+    app.include_router(forwarded.router)
     app.include_router(privacy.router)
     app.include_router(collaboration.router)
-    app.include_router(board.router)
-    app.include_router(organisations.router)
-    app.include_router(mentoring.router)
-    app.include_router(learning.router)
-    app.include_router(visits.router)
     app.include_router(console.router)
     app.include_router(board_pages.router)
     app.include_router(exports.router)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from lbb.devstack import Stack
 from shared import topics
-from shared.broker import ensure_topics, make_broker
+from shared.broker import ensure_topics
 from shared.consumer import Consumer, Context
 from shared.db import make_engine, make_sessionmaker, schema_metadata
 from shared.envelope import wrap
@@ -33,7 +33,7 @@ from shared.events import Event
 from shared.inbox import DEAD_LETTERED, Inbox
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
-from tests.conftest import eventually, scratch
+from tests.conftest import eventually, scratch, subscribed
 from tests.faults.conftest import Count, Ledger, fault_n, recover
 
 SCHEMA = "lbb_test_outside"
@@ -112,16 +112,7 @@ async def consuming(
                 writer.close()
         await ctx.session.execute(insert(effect).values(thing_id=event.thing_id))
 
-    broker = make_broker(cfg, cfg.service_name)
-    consumer = Consumer(
-        settings=cfg,
-        broker=broker,
-        sessions=lambda: sessions,
-        inbox=inbox,
-        outbox=outbox,
-        handlers={kind: on_called},
-    )
-    consumer.subscribe()
+    broker, consumer = subscribed(cfg, cfg.service_name, sessions, inbox, outbox, {kind: on_called})
     await broker.start()
     return broker, consumer
 

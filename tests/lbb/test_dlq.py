@@ -21,8 +21,7 @@ from lbb import dlq
 from lbb.cli import app
 from lbb.devstack import Stack
 from shared import topics
-from shared.broker import make_broker
-from shared.consumer import Consumer, Context
+from shared.consumer import Context
 from shared.db import schema_metadata
 from shared.envelope import wrap
 from shared.events import Event
@@ -30,7 +29,7 @@ from shared.inbox import Inbox
 from shared.kafka_metrics import KafkaGauges
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
-from tests.conftest import eventually, scratch
+from tests.conftest import eventually, scratch, subscribed
 
 SCHEMA = "lbb_test_dlq"
 TOPIC = f"lbb.test.dlq-{uuid.uuid4().hex[:8]}.v1"
@@ -78,11 +77,7 @@ async def test_poisoned_listed_fixed_replayed_once_and_purged(stack: Stack, sess
         database_url=stack.database_url or "",
         handler_max_attempts=2,
     )
-    broker = make_broker(cfg, "dlq-test")
-    consumer = Consumer(
-        settings=cfg, broker=broker, sessions=lambda: sessions, inbox=inbox, outbox=outbox, handlers={Mended: on_tested}
-    )
-    consumer.subscribe()
+    broker, consumer = subscribed(cfg, "dlq-test", sessions, inbox, outbox, {Mended: on_tested})
     gauges = KafkaGauges(cfg, "dlq-test", cfg.group_id, [TOPIC])
 
     async def applied(name: str) -> int:

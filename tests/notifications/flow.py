@@ -79,6 +79,15 @@ async def apply_and_decide(api: Api, cohort: Cohort, *decisions: tuple[Person, s
         await endorse_and_decide(api, p, decision)
 
 
+async def ivy_and_jack_shortlisted(api: Api, cohort: Cohort) -> tuple[Person, Person]:
+    """Two applicants of two organisations (a trust's therapist, the fire service's station manager),
+    each endorsed and shortlisted: a two-fellow cohort ready to enrol and pair."""
+    ivy = cohort.person("Ivy", "Occupational Therapist", "RC9", "clinical")
+    jack = cohort.person("Jack", "Fire Station Manager", "E06000032", "non_clinical")
+    await apply_and_decide(api, cohort, (ivy, "shortlist"), (jack, "shortlist"))
+    return ivy, jack
+
+
 async def enrol_pair_and_publish(api: Api, cohort: Cohort) -> dict[str, Any]:
     """Enrol the shortlisted, pair them, publish: the one pair of a two-fellow cohort."""
     await flows.enrol_and_request_pairing(api, cohort.id)

@@ -15,12 +15,12 @@ from lbb.mailsink import MailSink
 from tests.conftest import Api, eventually
 from tests.notifications.flow import (
     Cohort,
-    apply_and_decide,
     call,
     cohort_of,
     email_of,
     enrol_pair_and_publish,
     fetch_rows,
+    ivy_and_jack_shortlisted,
     mail_arrives,
     title,
     visit_day,
@@ -47,9 +47,7 @@ def the_event(calendar: Calendar) -> Any:
 async def test_a_visit_sends_an_invitation_to_both_an_update_when_moved_and_a_cancel_when_cancelled(
     api: Api, mail: MailSink, engine: AsyncEngine, cohort: Cohort
 ) -> None:
-    ivy = cohort.person("Ivy", "Occupational Therapist", "RC9", "clinical")
-    jack = cohort.person("Jack", "Fire Station Manager", "E06000032", "non_clinical")
-    await apply_and_decide(api, cohort, (ivy, "shortlist"), (jack, "shortlist"))
+    ivy, jack = await ivy_and_jack_shortlisted(api, cohort)
     pair = await enrol_pair_and_publish(api, cohort)
 
     first_day, second_day = visit_day(20), visit_day(27)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import aiosmtplib
 
@@ -214,6 +215,11 @@ def test_a_milestone_is_reminded_to_both_a_week_before_it_is_due_until_it_is_don
     )
 
 
+def visit_calendar(sequence: int, method: str, day: str) -> dict[str, Any]:
+    """The calendar part of a visit's message: an all-day entry, revision ``sequence``."""
+    return {"uid": str(VISIT), "sequence": sequence, "method": method, "date": day, "starts_at": None, "minutes": None}
+
+
 def test_a_visit_tells_both_of_the_pair_with_its_calendar_entry_and_a_change_keeps_the_uid() -> None:
     scheduled = ev.ExchangeVisitScheduled(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, date=date(2027, 2, 1))
     first = messages_for(scheduled, Audience(pair_members=[A, B]), Revision(0, When(date(2027, 2, 1))))
@@ -221,37 +227,16 @@ def test_a_visit_tells_both_of_the_pair_with_its_calendar_entry_and_a_change_kee
         (A, "visit_scheduled", True),
         (B, "visit_scheduled", False),
     ]
-    assert first[0].context["calendar"] == {
-        "uid": str(VISIT),
-        "sequence": 0,
-        "method": "REQUEST",
-        "date": "2027-02-01",
-        "starts_at": None,
-        "minutes": None,
-    }
+    assert first[0].context["calendar"] == visit_calendar(0, "REQUEST", "2027-02-01")
     assert first[1].context["partner_ids"] == [str(A)]
     moved = ev.ExchangeVisitMoved(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, date=date(2027, 2, 8), moved_at=NOW)
     (update, _) = messages_for(moved, Audience(pair_members=[A, B]), Revision(1, When(date(2027, 2, 8))))
     assert update.template == "visit_moved"
-    assert update.context["calendar"] == {
-        "uid": str(VISIT),
-        "sequence": 1,
-        "method": "REQUEST",
-        "date": "2027-02-08",
-        "starts_at": None,
-        "minutes": None,
-    }
+    assert update.context["calendar"] == visit_calendar(1, "REQUEST", "2027-02-08")
     cancelled = ev.ExchangeVisitCancelled(visit_id=VISIT, pair_id=PAIR, host_fellow_id=A, cancelled_at=NOW)
     (cancel, _) = messages_for(cancelled, Audience(pair_members=[A, B]), Revision(2, When(date(2027, 2, 8))))
     assert cancel.template == "visit_cancelled"
-    assert cancel.context["calendar"] == {
-        "uid": str(VISIT),
-        "sequence": 2,
-        "method": "CANCEL",
-        "date": "2027-02-08",
-        "starts_at": None,
-        "minutes": None,
-    }
+    assert cancel.context["calendar"] == visit_calendar(2, "CANCEL", "2027-02-08")
 
 
 def test_a_planned_mentoring_meeting_has_a_start_and_a_length_and_keeps_them_when_cancelled() -> None:

@@ -16,9 +16,9 @@ from services.notifications.commands import fire_due
 from tests.conftest import Api, eventually
 from tests.notifications.flow import (
     Cohort,
-    apply_and_decide,
     enrol_pair_and_publish,
     fetch_rows,
+    ivy_and_jack_shortlisted,
     mail_arrives,
     subjects,
     title,
@@ -43,9 +43,7 @@ async def delivery_status(engine: AsyncEngine, event_id: uuid.UUID) -> list[str]
 async def test_reminders_fire_once_however_many_schedulers_run_and_muted_ones_are_not_emailed(
     api: Api, mail: MailSink, engine: AsyncEngine, cohort: Cohort
 ) -> None:
-    ivy = cohort.person("Ivy", "Occupational Therapist", "RC9", "clinical")
-    jack = cohort.person("Jack", "Fire Station Manager", "E06000032", "non_clinical")
-    await apply_and_decide(api, cohort, (ivy, "shortlist"), (jack, "shortlist"))
+    ivy, jack = await ivy_and_jack_shortlisted(api, cohort)
 
     muted = await api.call("PUT", "/api/notifications/preferences", ivy.who, {"mute_reminders": True})
     assert muted.status_code == 200 and muted.json() == {"mute_reminders": True}

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from lbb.devstack import Stack
 from shared import topics
-from shared.broker import make_broker
 from shared.consumer import Batched, Consumer, Context
 from shared.db import schema_metadata
 from shared.envelope import wrap
@@ -27,6 +26,7 @@ from shared.outbox import Outbox, Relay
 from shared.relay_kafka import RelayProducer
 from shared.settings import ServiceSettings
 from tests.conftest import eventually, scratch
+from tests.conftest import subscribed as consumer_of
 
 SCHEMA = "lbb_test_plumbing"
 TOPIC = "lbb.test.things.v1"
@@ -64,17 +64,7 @@ def subscribed(
     cfg: ServiceSettings, name: str, sessions: async_sessionmaker[Any], handler: Any
 ) -> tuple[KafkaBroker, Consumer]:
     """A broker with a consumer of ThingMade through the shared inbox, not started yet."""
-    broker = make_broker(cfg, name)
-    consumer = Consumer(
-        settings=cfg,
-        broker=broker,
-        sessions=lambda: sessions,
-        inbox=inbox,
-        outbox=outbox,
-        handlers={ThingMade: handler},
-    )
-    consumer.subscribe()
-    return broker, consumer
+    return consumer_of(cfg, name, sessions, inbox, outbox, {ThingMade: handler})
 
 
 def ids_on(records: list[Any]) -> list[str]:
