@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-TOOLS = {"pytest", "ruff", "mypy", "hypothesis", "typer", "rich", "matplotlib", "networkx", "aiosmtpd", "playwright"}
+TOOLS = {"pytest", "ruff", "mypy", "hypothesis", "typer", "rich", "networkx", "aiosmtpd", "playwright"}
 
 
 def locked(name: str) -> dict[str, str]:
