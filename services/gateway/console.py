@@ -128,6 +128,8 @@ async def create_cohort(request: Request, csrf: Csrf = "") -> Response:
         "auto_enrol": "auto_enrol" in form.getlist("options"),
         "reciprocal": "reciprocal" in form.getlist("options"),
     }
+    if str(form.get("places_per_organisation", "")).strip():
+        body["places_per_organisation"] = str(form.get("places_per_organisation")).strip()
     if form.get("pairing_mode"):
         body["pairing_mode"] = str(form.get("pairing_mode"))
     return await _post(request, csrf, "/api/cohorts", body, f"Cohort {body['name']} created.")
