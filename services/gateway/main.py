@@ -28,6 +28,7 @@ from services.gateway import (
     organisations,
     pages,
     privacy,
+    privacy_pages,
     visits,
 )
 from services.gateway.auth import JwksKeys
@@ -106,6 +107,7 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.include_router(console.router)
     app.include_router(board_pages.router)
     app.include_router(exports.router)
+    app.include_router(privacy_pages.router)
     if settings.dev_mode:  # in production the dev token route does not exist at all
         app.include_router(routes.dev_router)
     pages.install(app)
