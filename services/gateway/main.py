@@ -29,6 +29,7 @@ from services.gateway import (
     pages,
     privacy,
     privacy_pages,
+    programme_report,
     visits,
 )
 from services.gateway.auth import JwksKeys
@@ -108,6 +109,8 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.include_router(board_pages.router)
     app.include_router(exports.router)
     app.include_router(privacy_pages.router)
+    app.include_router(programme_report.router)
+    app.include_router(programme_report.pages)
     if settings.dev_mode:  # in production the dev token route does not exist at all
         app.include_router(routes.dev_router)
     pages.install(app)

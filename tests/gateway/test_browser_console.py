@@ -21,6 +21,7 @@ from lbb.devstack import Stack
 from shared.registry import NAMES
 from tests import flows
 from tests.conftest import Api
+from tests.feedback.flow import cohort_with_pairs
 from tests.gateway.test_browser import PHONE, Person, browser, pytestmark, sign_in
 
 __all__ = ["browser", "pytestmark"]  # the chromium fixture and the skip without chromium, shared
@@ -264,3 +265,30 @@ async def test_an_admin_exports_and_erases_a_person_from_the_privacy_pages_in_th
     await page.set_viewport_size(PHONE)
     await ada.fits()
     await ada.context.close()
+
+
+@pytest.mark.timeout(600)
+async def test_a_board_member_reads_the_report_across_a_programmes_cohorts_in_the_browser(
+    browser: Browser, stack: Stack, api: Api
+) -> None:
+    """From the home page's list of programmes to the report across its cohorts: a column per cohort
+    and the totals, small numbers suppressed, axe-clean, at phone width too."""
+    tag = uuid.uuid4().hex[:6]
+    programme = f"Exchange {tag}"
+    await cohort_with_pairs(api, 6, name=f"Spring {tag}", programme=programme)
+    await cohort_with_pairs(api, 2, name=f"Autumn {tag}", programme=programme)
+    bea = await sign_in(browser, stack.gateway_url, "programme-report", f"bea-{tag}", "board")
+    page = bea.page
+    await page.get_by_role("link", name=f"The evaluation report of every cohort of {programme}").click()
+    await page.wait_for_url("**/staff/programmes/**/report")
+    main = await text_of(bea)
+    assert f"Evaluation report: {programme}" in main and "All cohorts" in main
+    assert await page.locator("table.programme-measure").count() == 4
+    heads = await page.locator("table.programme-measure").first.locator("thead th").all_inner_texts()
+    assert heads == ["Measure", f"Spring {tag}", f"Autumn {tag}", "All cohorts"]
+    assert "<5" in main
+    await bea.accessible()
+    await bea.shot("programme-report")
+    await page.set_viewport_size(PHONE)
+    await bea.fits()
+    await bea.context.close()
