@@ -63,7 +63,8 @@ async def test_an_admin_sets_up_a_cohort_and_the_board_pairs_publishes_exports_a
 
     await page.get_by_label("Programme", exact=True).fill("Leading Beyond Boundaries")
     await page.get_by_label("Cohort name").fill(cohort_name)
-    await page.get_by_label("Places").fill("10")
+    await page.get_by_label("Places", exact=True).fill("10")
+    await page.get_by_label("Places per organisation (optional)").fill("2")
     await page.get_by_role("button", name="Create the cohort").click()
     assert f"Cohort {cohort_name} created." in await text_of(ada)
 
@@ -110,6 +111,7 @@ async def test_an_admin_sets_up_a_cohort_and_the_board_pairs_publishes_exports_a
     shortlisting = main.split("Fair shortlisting")[1].split("Applications awaiting a decision")[0]
     assert "E06000032" not in shortlisting and "local_authority" not in shortlisting  # names and words
     assert await page.locator("tr.decision").count() == 4 and "Clear goals for Ann Ashby" in main
+    assert await page.locator("tr.places").count() == 4 and "1 / 2" in main  # one place of two per organisation
     await page.get_by_role("button", name="Enrol the shortlisted").click()
     await page.wait_for_url("**message=Enrolled*4*")
     await page.get_by_role("button", name="Pair the fellows").click()
