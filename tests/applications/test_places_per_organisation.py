@@ -16,11 +16,17 @@ from tests.flows import ADMIN, BOARD
 from tests.gateway.test_console import signed_in
 
 
-async def test_a_cap_outside_one_to_the_capacity_is_refused(api: Api) -> None:
+async def test_a_cap_outside_one_to_the_capacity_is_refused(api: Api, stack: Stack) -> None:
     base = {"programme": "Leading Beyond Boundaries", "name": "capped", "capacity": 4, "pairing_mode": "peer"}
     for cap in (0, 5):
         refused = await api.call("POST", "/api/cohorts", ADMIN, base | {"places_per_organisation": cap})
         assert refused.status_code == 422 and "places_per_organisation" in refused.json()["detail"], refused.text
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+        csrf = await signed_in(client, "ada", "admin")
+        form = {"csrf": csrf, "programme": "P", "name": "Capped", "kind": "exchange", "capacity": "4"}
+        page = await client.post("/staff/admin/cohorts", data=form | {"places_per_organisation": "5"})
+    assert "There is a problem" in page.text and "from 1 to the cohort&#39;s capacity (4)" in page.text
+    assert 'value="5"' in page.text  # what was typed is kept
 
 
 def _held(cohort: dict[str, Any]) -> dict[str, int]:

@@ -167,9 +167,9 @@ async def _held_by_organisation(
 
 
 async def _check_organisation_room(s: AsyncSession, application: Application) -> None:
-    """Before the board shortlists: 409 when the application's organisation already holds the places
-    the cohort allows it (``places``); the cohort's row is locked, so two decisions cannot both take the
-    last place."""
+    """Before the board shortlists: 409 when the application's organisation already holds every place
+    the cohort allows one organisation (``places.py``); the cohort's row is locked, so two decisions
+    cannot both take its last place."""
     cap = await s.scalar(select(Cohort.places_per_organisation).where(Cohort.id == application.cohort_id))
     if cap is None or application.state not in domain.TRANSITIONS["shortlist"][0]:
         return
@@ -273,8 +273,7 @@ async def _promote_next(s: AsyncSession, withdrawn: Application, by: str) -> Non
 
 async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID, person_key: bytes) -> dict[str, Any]:
     """Enrol the shortlisted up to the cohort's capacity and each organisation's cap, in decision order;
-    the rest wait. Each
-    fellow's person id is keyed with ``person_key`` (ApplicationsSettings.person_key)."""
+    the rest wait. Each fellow's person id is keyed with ``person_key`` (ApplicationsSettings.person_key)."""
     cohort = await s.get(Cohort, cohort_id)
     if cohort is None:
         raise NotFound("no such cohort")
