@@ -93,7 +93,10 @@ def asyncapi(
 
 @app.command()
 def report(
-    cohort_id: Annotated[str, typer.Argument(help="The cohort to report on")],
+    cohort_id: Annotated[str, typer.Argument(help="The cohort to report on (or --programme)")] = "",
+    programme: Annotated[
+        str, typer.Option("--programme", help="Print the report across every cohort of this programme instead")
+    ] = "",
     out: Annotated[Path, typer.Option(help="Directory for index.html, its SVG charts and report.json")] = Path(
         "report"
     ),
@@ -107,8 +110,17 @@ def report(
         Path | None, typer.Option("--from-json", help="Render a saved report.json instead of asking the gateway")
     ] = None,
 ) -> None:
-    """Write the cohort evaluation report as an HTML page with charts."""
+    """Write the cohort evaluation report as an HTML page with charts; with ``--programme``, print the
+    report across the programme's cohorts (a table per measure, a cohort per column, the totals) and
+    write its JSON into ``--out``."""
     from lbb import report as cohort_report
+
+    if programme:
+        _programme_report(programme, out, gateway, token, from_json)
+        return
+    if not cohort_id:
+        console.print("[red]give a cohort id, or --programme NAME[/]")
+        raise typer.Exit(2)
 
     try:
         data = (
@@ -119,6 +131,35 @@ def report(
         raise typer.Exit(1) from exc
     page = cohort_report.render(data, out)
     console.print(f"report written to {page}")
+
+
+def _programme_report(programme: str, out: Path, gateway: str, token: str, from_json: Path | None) -> None:
+    """Print the report across a programme's cohorts as the staff page shows it (the same tables)."""
+    from lbb import report as cohort_report
+    from services.gateway.programme_report import tables
+
+    try:
+        data = (
+            json.loads(from_json.read_text())
+            if from_json
+            else cohort_report.fetch_programme(gateway, programme, token or None)
+        )
+    except (RuntimeError, OSError, ValueError) as exc:
+        console.print(f"[red]could not get the report:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"Evaluation report: {data['programme']} ({len(data['cohorts'])} cohorts and the totals)")
+    console.print(f"Small numbers are suppressed: {data['suppression']}")
+    for found in tables(data):
+        table = Table(title=found["title"])
+        table.add_column("Measure")
+        for name in found["header"]:
+            table.add_column(name, justify="right")
+        for row in found["rows"]:
+            table.add_row(*row)
+        console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "programme_report.json").write_text(json.dumps(data, indent=2, sort_keys=True))
+    console.print(f"report written to {out / 'programme_report.json'}")
 
 
 schemas = typer.Typer(help="Event schema compatibility (BACKWARD_TRANSITIVE).", no_args_is_help=True)

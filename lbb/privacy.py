@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from jinja2 import Environment, select_autoescape
 
-from lbb.gateway import bearer
+from lbb.gateway import ask, bearer
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Subject access export</title>
@@ -38,16 +38,7 @@ Token subjects: {{ data.person.subjects | join(", ") or "none" }}.</p>
 
 def fetch(gateway_url: str, email: str, token: str | None = None, timeout_s: float = 60) -> dict[str, Any]:
     """The export from the gateway; without a token, a dev-mode admin token is asked for."""
-    try:
-        with httpx.Client(base_url=gateway_url, timeout=timeout_s) as client:
-            headers = bearer(client, token, "lbb-privacy", "admin")
-            answer = client.post("/api/privacy/export", json={"email": email}, headers=headers)
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"could not reach the gateway at {gateway_url}: {exc.__class__.__name__}") from exc
-    if answer.status_code != 200:
-        raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:500]}")
-    data: dict[str, Any] = answer.json()
-    return data
+    return ask(gateway_url, "POST", "/api/privacy/export", ("lbb-privacy", "admin"), token, {"email": email}, timeout_s)
 
 
 def erase(

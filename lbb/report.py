@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from lbb.gateway import bearer
+from lbb.gateway import ask, bearer
 from services.gateway import charts
 
 CHARTS = {
@@ -55,6 +55,16 @@ def _fetch(gateway_url: str, cohort_id: str, token: str | None, timeout_s: float
             found[key] = answer.json()
         report: dict[str, Any] = found.pop("report")
         return report | found
+
+
+def fetch_programme(
+    gateway_url: str, programme: str, token: str | None = None, timeout_s: float = 30
+) -> dict[str, Any]:
+    """The report across a programme's cohorts from the gateway (``GET /api/programmes/{programme}/report``)."""
+    from services.gateway.programme_report import path_of
+
+    path = f"/api/programmes/{path_of(programme)}/report"
+    return ask(gateway_url, "GET", path, ("lbb-report", "board"), token, timeout_s=timeout_s)
 
 
 def render(data: Mapping[str, Any], out: Path) -> Path:

@@ -79,6 +79,13 @@ class CreateCohort(Body):
     )
     reciprocal: bool = Field(default=False, description="Mentoring only: mentor and mentee learn from each other")
     auto_enrol: bool = Field(default=False, description="Enrol an endorsed application at once, no board decision")
+    places_per_organisation: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Where the programme caps them: how many places one organisation may hold (1 to capacity); "
+        "default no cap",
+    )
     opens_at: datetime | None = Field(default=None, description="Default: now")
     closes_at: datetime | None = Field(default=None, description="Default: open until closed")
     exchange_starts: date | None = Field(default=None, description="Default: today")

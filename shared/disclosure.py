@@ -104,20 +104,24 @@ def pinned(shown: Mapping[str, Shown], sums: Iterable[Sum]) -> list[str]:
     return [k for k, v in shown.items() if v in (HIDDEN, SUPPRESSED) and ranges[k][0] == ranges[k][1]]
 
 
-def protect(counts: Mapping[str, int], sums: Iterable[Sum] = ()) -> dict[str, Shown]:
+def protect(
+    counts: Mapping[str, int], sums: Iterable[Sum] = (), published: Mapping[str, Shown] | None = None
+) -> dict[str, Shown]:
     """The counts as they may be published: rounded, small ones hidden, and further cells suppressed
-    until no hidden count can be derived from the sums an outsider knows."""
+    until no hidden count can be derived from the sums an outsider knows. ``published``: cells already
+    published elsewhere as shown there (a cohort's own report beside a programme's): they start as
+    that, so what was suppressed there stays suppressed here, and more may be."""
     sums = list(sums)
-    shown: dict[str, Shown] = {k: rounded(n) for k, n in counts.items()}
+    shown: dict[str, Shown] = {k: rounded(n) for k, n in counts.items()} | dict(published or {})
     while revealed := pinned(shown, sums):
         target = revealed[0]
-        candidates = [
-            k
-            for s in sums
-            if target == s.total or target in s.parts
-            for k in (s.total, *s.parts)
-            if isinstance(shown.get(k), int) and shown[k] != 0
-        ]
+        around = [s for s in sums if target == s.total or target in s.parts]
+        candidates = [k for s in around for k in (s.total, *s.parts) if isinstance(shown.get(k), int) and shown[k] != 0]
+        if not candidates:  # every cell around it is hidden already ("<5" pins 1 to 4 cells that add up
+            # to a small total): widen a total around it, else another cell, from "<5" to "suppressed"
+            candidates = [s.total for s in around if shown.get(s.total) == HIDDEN] or [
+                k for s in around for k in s.parts if k != target and shown.get(k) == HIDDEN
+            ]
         if not candidates:  # nothing left to hide around it: hide the cell's every sum
             candidates = [k for k, v in shown.items() if isinstance(v, int) and v != 0]
         if not candidates:

@@ -46,9 +46,9 @@ async def organisations(api: Api) -> dict[str, dict[str, Any]]:
     return {o["code"]: o for o in answer.json()}
 
 
-async def new_cohort(api: Api, name: str, capacity: int = 28) -> str:
+async def new_cohort(api: Api, name: str, capacity: int = 28, programme: str = "Leading Beyond Boundaries") -> str:
     """A new peer-paired cohort of the programme; its id."""
-    body = {"programme": "Leading Beyond Boundaries", "name": name, "capacity": capacity, "pairing_mode": "peer"}
+    body = {"programme": programme, "name": name, "capacity": capacity, "pairing_mode": "peer"}
     created = await api.call("POST", "/api/cohorts", ADMIN, body)
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
@@ -133,14 +133,16 @@ class Cohort:
     pairs: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def cohort_in_pairing(api: Api, fellows: int, name: str, people: str = "fellow") -> Cohort:
+async def cohort_in_pairing(
+    api: Api, fellows: int, name: str, people: str = "fellow", programme: str = "Leading Beyond Boundaries"
+) -> Cohort:
     """A new cohort of ``fellows`` fellows, each from a different partner organisation and every other
     one clinical: each applies, is endorsed and shortlisted; the cohort is enrolled and its pairing
     requested. Fellow i of the same ``people`` is the same person (e-mail address) in every cohort:
     give a new ``people`` for persons never seen before."""
     assert 2 <= fellows <= len(ORGANISATION_CODES)
     orgs = await organisations(api)
-    cohort = Cohort(id=await new_cohort(api, name))
+    cohort = Cohort(id=await new_cohort(api, name, programme=programme))
     for i in range(fellows):
         organisation = orgs[ORGANISATION_CODES[i]]
         who = (f"{people}-{i}-{cohort.id}", "applicant")

@@ -60,7 +60,7 @@ async def create_cohort(body: CreateCohort, runtime: RuntimeDep, caller: CallerD
 @router.get("/cohorts/{cohort_id}")
 async def get_cohort(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     async with runtime.transaction() as s:
-        return await queries.cohort(s, cohort_id)
+        return await queries.cohort(s, cohort_id, caller)
 
 
 @router.post("/cohorts/{cohort_id}/close", status_code=status.HTTP_202_ACCEPTED)

@@ -61,6 +61,8 @@ class Cohort(Base):
     kind: Mapped[str] = mapped_column(String(20), server_default="exchange")  # shared/programmes.py
     reciprocal: Mapped[bool] = mapped_column(server_default=false())
     auto_enrol: Mapped[bool] = mapped_column(server_default=false())
+    # How many places one organisation may hold in the cohort, where the programme caps them (null: no cap).
+    places_per_organisation: Mapped[int | None] = mapped_column(Integer)
     # When pairing published the cohort's pairs (its first PairAssigned): no pairing round after that.
     pairs_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))

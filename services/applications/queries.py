@@ -73,8 +73,9 @@ async def _cohort(s: AsyncSession, cohort_id: uuid.UUID) -> tuple[Cohort, Progra
     return row[0], row[1]
 
 
-async def cohort(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
-    """A cohort with the number of its applications in each state."""
+async def cohort(s: AsyncSession, cohort_id: uuid.UUID, caller: Caller | None = None) -> dict[str, Any]:
+    """A cohort with the number of its applications in each state; for the board and admins also the
+    places each organisation holds (``places_held``)."""
     c, programme = await _cohort(s, cohort_id)
     counts = dict(
         (
@@ -85,16 +86,33 @@ async def cohort(s: AsyncSession, cohort_id: uuid.UUID) -> dict[str, Any]:
             )
         ).all()
     )
-    return {
+    found = {
         "id": c.id,
         "programme": programme.name,
         **view(
             c,
             "name kind capacity pairing_mode reciprocal auto_enrol opens_at closes_at exchange_starts exchange_ends"
-            " auto_publish pairs_published_at",
+            " auto_publish pairs_published_at places_per_organisation",
         ),
         "counts": {state: counts.get(state, 0) for state in domain.STATES},
     }
+    if caller is not None and caller.role in ("board", "admin"):
+        found["places_held"] = await places_held(s, cohort_id)
+    return found
+
+
+async def places_held(s: AsyncSession, cohort_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Per organisation with an application still open in the cohort, how many of its places it holds
+    (shortlisted or enrolled), by organisation name: what the board and admins check a cap against."""
+    held = func.count().filter(Application.state.in_(domain.PLACE_HOLDING))
+    rows = await s.execute(
+        select(Organisation.id, Organisation.name, held)
+        .join(Application, Application.organisation_id == Organisation.id)
+        .where(Application.cohort_id == cohort_id, Application.state.in_(domain.OPEN_STATES))
+        .group_by(Organisation.id, Organisation.name)
+        .order_by(Organisation.name)
+    )
+    return [{"organisation_id": i, "organisation_name": n, "held": h} for i, n, h in rows.tuples()]
 
 
 async def cohorts(s: AsyncSession) -> list[dict[str, Any]]:
@@ -107,7 +125,7 @@ async def cohorts(s: AsyncSession) -> list[dict[str, Any]]:
         {
             "id": c.id,
             "programme": p.name,
-            **view(c, "name kind capacity pairing_mode opens_at closes_at"),
+            **view(c, "name kind capacity pairing_mode opens_at closes_at places_per_organisation"),
             "open": domain.is_open(now, c.opens_at, c.closes_at),
         }
         for c, p in rows

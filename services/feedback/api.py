@@ -7,9 +7,9 @@ through a list the gateway sends.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from services.feedback import assessment, collaboration, commands, domain, queries, settings
 from shared import privacy
@@ -75,6 +75,17 @@ async def cohort_report(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Calle
     caller.require(*domain.STAFF)
     async with runtime.transaction() as s:
         return await queries.cohort_report(s, cohort_id, now=commands.system_clock())
+
+
+@router.get("/programmes/report")
+async def programme_report(
+    runtime: RuntimeDep, caller: CallerDep, cohort_id: Annotated[list[uuid.UUID], Query(max_length=100)]
+) -> dict[str, Any]:
+    """The report across the cohorts of a programme (board and admin): each cohort's measures side by
+    side and the totals, small numbers suppressed across the whole table."""
+    caller.require(*domain.STAFF)
+    async with runtime.transaction() as s:
+        return await queries.programme_report(s, cohort_id, now=commands.system_clock())
 
 
 # --- self-assessment (paired learning) ---

@@ -119,12 +119,10 @@ async def released_feedback(s: AsyncSession, fellow_id: uuid.UUID) -> list[dict[
     ]
 
 
-async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """The cohort evaluation report, small numbers suppressed (``evaluation.cohort_report``)."""
+async def cohort_facts(s: AsyncSession, cohort_id: uuid.UUID) -> evaluation.CohortFacts:
+    """What a cohort's report is made of: its fellows, pairs, feedback requests, feedback and opportunities."""
     fellows = (await s.scalars(select(Fellow).where(Fellow.cohort_id == cohort_id))).all()
     pairs = (await s.scalars(select(ExchangePair).where(ExchangePair.cohort_id == cohort_id))).all()
-    if not fellows and not pairs:
-        raise NotFound("no fellows or pairs of this cohort yet")
     pair_ids = [p.id for p in pairs]
     requests = (await s.scalars(select(FeedbackRequest).where(FeedbackRequest.pair_id.in_(pair_ids)))).all()
     feedback = (await s.scalars(select(Feedback).where(Feedback.pair_id.in_(pair_ids)))).all()
@@ -133,8 +131,7 @@ async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) ->
             select(CollaborationOpportunity.organisation_ids).where(CollaborationOpportunity.pair_id.in_(pair_ids))
         )
     ).all()
-    report = evaluation.cohort_report(
-        cohort_id,
+    return evaluation.CohortFacts(
         fellows=[fellow_facts(f) for f in fellows],
         pairs=[
             evaluation.PairFacts(p.id, [uuid.UUID(f) for f in p.fellow_ids], p.exchange_completed_at is not None)
@@ -151,10 +148,33 @@ async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) ->
         ],
         opportunities=[tuple(uuid.UUID(o) for o in ids) for ids in opportunities],
     )
+
+
+async def programme_report(s: AsyncSession, cohort_ids: list[uuid.UUID], now: datetime) -> dict[str, Any]:
+    """The report across a programme's cohorts (``evaluation.programme_report``), in the order given."""
+    facts = {str(c): await cohort_facts(s, c) for c in dict.fromkeys(cohort_ids)}
+    return evaluation.programme_report(facts) | {"generated_at": now.isoformat()}
+
+
+async def cohort_report(s: AsyncSession, cohort_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """The cohort evaluation report, small numbers suppressed (``evaluation.cohort_report``)."""
+    facts = await cohort_facts(s, cohort_id)
+    if not facts.fellows and not facts.pairs:
+        raise NotFound("no fellows or pairs of this cohort yet")
+    report = evaluation.cohort_report(
+        cohort_id,
+        fellows=facts.fellows,
+        pairs=facts.pairs,
+        requests=facts.requests,
+        feedback=facts.feedback,
+        opportunities=facts.opportunities,
+    )
     report["self_assessment"] = await assessment.cohort_change(s, cohort_id)
-    learners = {f.id for f in fellows if f.role == domain.LEARNER}
+    learners = set(
+        (await s.scalars(select(Fellow.id).where(Fellow.cohort_id == cohort_id, Fellow.role == domain.LEARNER))).all()
+    )
     if learners:  # shadowing: the learners' reflections to their sharers, counted, never read
-        report["reflections_sent"] = rounded(sum(1 for f in feedback if f.from_fellow_id in learners))
+        report["reflections_sent"] = rounded(sum(1 for f in facts.feedback if f.from_fellow_id in learners))
     report["generated_at"] = now.isoformat()
     return report
 

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/staff/admin", include_in_schema=False)
 PAGE = "/staff/admin"
 
 
-async def _admin(request: Request) -> Session:
+async def admin(request: Request) -> Session:
     me = await signed_in(request)
     if me.caller.role != "admin":
         raise HTTPException(403, detail="the console is for the programme team's administrators")
@@ -47,11 +47,11 @@ async def _page(
 
 @router.get("", response_class=HTMLResponse)
 async def console(request: Request) -> Response:
-    return await _page(request, await _admin(request))
+    return await _page(request, await admin(request))
 
 
 async def _post(request: Request, csrf: str, path: str, body: dict[str, Any], done: str) -> Response:
-    me = await _admin(request)
+    me = await admin(request)
     check_csrf(me, csrf)
     try:
         await me.api("POST", path, body)
@@ -91,12 +91,12 @@ async def _organisation_page(
 
 @router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
 async def organisation_page(organisation_id: uuid.UUID, request: Request) -> Response:
-    return await _organisation_page(request, await _admin(request), organisation_id)
+    return await _organisation_page(request, await admin(request), organisation_id)
 
 
 @router.post("/organisations/{organisation_id}", response_class=HTMLResponse)
 async def change_organisation(organisation_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Response:
-    me = await _admin(request)
+    me = await admin(request)
     check_csrf(me, csrf)
     body = _organisation_form(await request.form())
     try:
@@ -108,7 +108,7 @@ async def change_organisation(organisation_id: uuid.UUID, request: Request, csrf
 
 @router.post("/organisations/{organisation_id}/retire", response_class=HTMLResponse)
 async def retire_organisation(organisation_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Response:
-    me = await _admin(request)
+    me = await admin(request)
     check_csrf(me, csrf)
     try:
         await me.api("POST", f"/api/organisations/{organisation_id}/retire", {})
@@ -128,6 +128,8 @@ async def create_cohort(request: Request, csrf: Csrf = "") -> Response:
         "auto_enrol": "auto_enrol" in form.getlist("options"),
         "reciprocal": "reciprocal" in form.getlist("options"),
     }
+    if str(form.get("places_per_organisation", "")).strip():
+        body["places_per_organisation"] = str(form.get("places_per_organisation")).strip()
     if form.get("pairing_mode"):
         body["pairing_mode"] = str(form.get("pairing_mode"))
     return await _post(request, csrf, "/api/cohorts", body, f"Cohort {body['name']} created.")

@@ -25,6 +25,8 @@ from services.gateway import (
     forwarded,
     pages,
     privacy,
+    privacy_pages,
+    programme_report,
 )
 from services.gateway.auth import JwksKeys
 from services.gateway.middleware import install_middleware
@@ -98,6 +100,9 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     app.include_router(console.router)
     app.include_router(board_pages.router)
     app.include_router(exports.router)
+    app.include_router(privacy_pages.router)
+    app.include_router(programme_report.router)
+    app.include_router(programme_report.pages)
     if settings.dev_mode:  # in production the dev token route does not exist at all
         app.include_router(routes.dev_router)
     pages.install(app)

@@ -13,10 +13,10 @@ from tests.conftest import Api, eventually
 from tests.flows import Cohort
 
 
-async def cohort_with_pairs(api: Api, fellows: int, name: str = "Feedback") -> Cohort:
+async def cohort_with_pairs(api: Api, fellows: int, name: str = "Feedback", **programme: str) -> Cohort:
     """A new cohort of ``fellows`` fellows, each from a different organisation, paired and published;
     the feedback service knows every pair."""
-    cohort = await flows.cohort_in_pairing(api, fellows, name)
+    cohort = await flows.cohort_in_pairing(api, fellows, name, **programme)
     await flows.paired(api, cohort.id, fellows)
     await flows.publish(api, cohort.id)
     cohort.pairs = await flows.paired(api, cohort.id, fellows, published=True)

@@ -3,21 +3,25 @@ driven by playwright, axe-core on every page): an admin adds an organisation, cr
 registers a sponsor and a board member, all through the pages; four people apply through the API;
 a board member enrols and pairs them, swaps two fellows, locks a pair, reads a fellow's alternatives,
 previews a re-run, publishes, exports the cohort as CSV and opens the evaluation report, all through
-the pages. Screenshots go to test-artifacts/browser/ (README shows two of them).
+the pages; and an admin's privacy tasks (what is held about a person, erasure with its progress).
+Screenshots go to test-artifacts/browser/ (README shows some of them).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 
 import pytest
 from playwright.async_api import Browser
 
 from lbb.devstack import Stack
+from shared.registry import NAMES
 from tests import flows
 from tests.conftest import Api
+from tests.feedback.flow import cohort_with_pairs
 from tests.gateway.test_browser import PHONE, Person, browser, pytestmark, sign_in
 
 __all__ = ["browser", "pytestmark"]  # the chromium fixture and the skip without chromium, shared
@@ -59,7 +63,8 @@ async def test_an_admin_sets_up_a_cohort_and_the_board_pairs_publishes_exports_a
 
     await page.get_by_label("Programme", exact=True).fill("Leading Beyond Boundaries")
     await page.get_by_label("Cohort name").fill(cohort_name)
-    await page.get_by_label("Places").fill("10")
+    await page.get_by_label("Places", exact=True).fill("10")
+    await page.get_by_label("Places per organisation (optional)").fill("2")
     await page.get_by_role("button", name="Create the cohort").click()
     assert f"Cohort {cohort_name} created." in await text_of(ada)
 
@@ -106,6 +111,7 @@ async def test_an_admin_sets_up_a_cohort_and_the_board_pairs_publishes_exports_a
     shortlisting = main.split("Fair shortlisting")[1].split("Applications awaiting a decision")[0]
     assert "E06000032" not in shortlisting and "local_authority" not in shortlisting  # names and words
     assert await page.locator("tr.decision").count() == 4 and "Clear goals for Ann Ashby" in main
+    assert await page.locator("tr.places").count() == 4 and "1 / 2" in main  # one place of two per organisation
     await page.get_by_role("button", name="Enrol the shortlisted").click()
     await page.wait_for_url("**message=Enrolled*4*")
     await page.get_by_role("button", name="Pair the fellows").click()
@@ -209,3 +215,82 @@ async def test_an_admin_sets_up_a_cohort_and_the_board_pairs_publishes_exports_a
 
     for person in (ada, bea, ann_browser):
         await person.context.close()
+
+
+@pytest.mark.timeout(600)
+async def test_an_admin_exports_and_erases_a_person_from_the_privacy_pages_in_the_browser(
+    browser: Browser, stack: Stack, api: Api
+) -> None:
+    """The privacy tasks: what each service holds (and the JSON download), a mistyped confirmation
+    refused with an error summary, then the erasure's page until every service has erased the person."""
+    base = stack.gateway_url
+    tag = uuid.uuid4().hex[:6]
+    email = f"pat-{tag}@example.nhs.uk"
+    organisation = (await flows.organisations(api))["RC9"]["id"]
+    cohort_id = await flows.new_cohort(api, f"Privacy {tag}")
+    await flows.apply(api, (f"pat-{tag}", "applicant"), flows.application(cohort_id, organisation, "Pat Price", email))
+
+    ada = await sign_in(browser, base, "console-privacy", f"ada-{tag}", "admin")
+    page = ada.page
+    await ada.goto("/staff/admin")
+    await page.get_by_role("link", name="Privacy tasks: what is held about a person, and erasure").click()
+    await page.wait_for_url("**/staff/privacy")
+    await ada.accessible()
+    await page.get_by_label("E-mail address they applied with").fill(email)
+    await page.get_by_role("button", name="Show what each service holds").click()
+    assert f"What is held about {email}" in await text_of(ada)
+    await ada.accessible()
+    await ada.shot("privacy-export")
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download it all as JSON").click()
+    held = json.loads((await (await download.value).path()).read_text())
+    assert held["services"]["applications"]["application"][0]["name"] == "Pat Price"
+
+    await ada.goto("/staff/privacy")
+    await page.get_by_label("E-mail address of the person to erase").fill(email)
+    await page.get_by_label("Type the e-mail address again to confirm").fill(f"pat@{tag}.example")
+    await page.get_by_role("button", name="Erase this person").click()
+    assert "There is a problem" in await text_of(ada)
+    await ada.accessible()
+    await ada.shot("privacy-confirm-refused")
+    await page.get_by_label("Type the e-mail address again to confirm").fill(email)
+    await page.get_by_role("button", name="Erase this person").click()
+    await page.wait_for_url("**/staff/privacy/erasures/**")
+
+    async def erased() -> bool:
+        return "Erasure complete" in await text_of(ada)
+
+    await ada.until(erased, "every service to erase the person")
+    assert (await text_of(ada)).count("Erased at ") == len(NAMES)
+    await ada.accessible()
+    await ada.shot("privacy-erasure")
+    await page.set_viewport_size(PHONE)
+    await ada.fits()
+    await ada.context.close()
+
+
+@pytest.mark.timeout(600)
+async def test_a_board_member_reads_the_report_across_a_programmes_cohorts_in_the_browser(
+    browser: Browser, stack: Stack, api: Api
+) -> None:
+    """From the home page's list of programmes to the report across its cohorts: a column per cohort
+    and the totals, small numbers suppressed, axe-clean, at phone width too."""
+    tag = uuid.uuid4().hex[:6]
+    programme = f"Exchange {tag}"
+    await cohort_with_pairs(api, 6, name=f"Spring {tag}", programme=programme)
+    await cohort_with_pairs(api, 2, name=f"Autumn {tag}", programme=programme)
+    bea = await sign_in(browser, stack.gateway_url, "programme-report", f"bea-{tag}", "board")
+    page = bea.page
+    await page.get_by_role("link", name=f"The evaluation report of every cohort of {programme}").click()
+    await page.wait_for_url("**/staff/programmes/**/report")
+    main = await text_of(bea)
+    assert f"Evaluation report: {programme}" in main and "All cohorts" in main
+    assert await page.locator("table.programme-measure").count() == 4
+    heads = await page.locator("table.programme-measure").first.locator("thead th").all_inner_texts()
+    assert heads == ["Measure", f"Spring {tag}", f"Autumn {tag}", "All cohorts"]
+    assert "<5" in main
+    await bea.accessible()
+    await bea.shot("programme-report")
+    await page.set_viewport_size(PHONE)
+    await bea.fits()
+    await bea.context.close()

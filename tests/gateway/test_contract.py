@@ -48,6 +48,7 @@ CONTRACT = [
     ("get", "/api/pairs/{pair_id}/feedback"),
     ("get", "/api/fellows/{fellow_id}/feedback"),
     ("get", "/api/cohorts/{cohort_id}/report"),
+    ("get", "/api/programmes/{programme}/report"),
     ("get", "/api/notifications"),
     ("get", "/api/notifications/preferences"),
     ("put", "/api/notifications/preferences"),

@@ -136,3 +136,15 @@ def test_the_solver_finds_what_the_old_publication_gave_away() -> None:
     leaky: dict[str, Shown] = {"total": 9, "a": 6, "b": HIDDEN}
     assert recovered(counts, leaky, [Sum("total", ("a", "b"))], exact_numbers=True) == {"b": 3}
     assert recovered(counts, protect(counts, [Sum("total", ("a", "b"))]), [Sum("total", ("a", "b"))]) == {}
+
+
+def test_four_small_parts_under_a_small_total_are_not_each_pinned_to_one() -> None:
+    """Four ratings of four different scores: the total 4 and every part 1 are all "<5", and four
+    parts of at least 1 under a total of at most 4 are each exactly 1; the total is widened to
+    "suppressed" (it could be anything), so no part is pinned."""
+    counts = {"ratings": 4, "1": 1, "2": 1, "3": 1, "4": 1, "5": 0}
+    sums = [Sum("ratings", ("1", "2", "3", "4", "5"))]
+    assert pinned({k: rounded(n) for k, n in counts.items()}, sums) == ["ratings", "1", "2", "3", "4"]
+    shown = protect(counts, sums)
+    assert shown["ratings"] == SUPPRESSED and [shown[k] for k in "1234"] == [HIDDEN] * 4
+    assert pinned(shown, sums) == []

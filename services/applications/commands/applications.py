@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.applications import domain
+from services.applications import domain, places
 from services.applications.models import Application, Cohort, Decision, Organisation, outbox
 from shared import events as ev
 from shared import programmes
@@ -154,6 +154,31 @@ async def _organisation_code(s: AsyncSession, organisation_id: uuid.UUID) -> str
     return code or ""
 
 
+async def _held_by_organisation(
+    s: AsyncSession, cohort_id: uuid.UUID, states: tuple[str, ...] = domain.PLACE_HOLDING
+) -> dict[uuid.UUID, int]:
+    """How many of the cohort's places each organisation holds (or how many of its applications are in ``states``)."""
+    rows = await s.execute(
+        select(Application.organisation_id, func.count())
+        .where(Application.cohort_id == cohort_id, Application.state.in_(states))
+        .group_by(Application.organisation_id)
+    )
+    return {organisation: count for organisation, count in rows.tuples()}
+
+
+async def _check_organisation_room(s: AsyncSession, application: Application) -> None:
+    """Before the board shortlists: 409 when the application's organisation already holds every place
+    the cohort allows one organisation (``places.py``); the cohort's row is locked, so two decisions
+    cannot both take its last place."""
+    cap = await s.scalar(select(Cohort.places_per_organisation).where(Cohort.id == application.cohort_id))
+    if cap is None or application.state not in domain.TRANSITIONS["shortlist"][0]:
+        return
+    await s.get(Cohort, application.cohort_id, with_for_update=True)
+    held = await _held_by_organisation(s, application.cohort_id)
+    name = await s.scalar(select(Organisation.name).where(Organisation.id == application.organisation_id))
+    places.check_room(held.get(application.organisation_id, 0), cap, name or "this organisation")
+
+
 async def endorse(s: AsyncSession, caller: Caller, application_id: uuid.UUID, person_key: bytes) -> None:
     """The sponsor's yes; in a cohort that enrols endorsed applications at once (``auto_enrol``) the
     application is enrolled in the same transaction while places last, and waits when they are gone."""
@@ -173,12 +198,12 @@ async def endorse(s: AsyncSession, caller: Caller, application_id: uuid.UUID, pe
     if auto_enrol:  # the cohort's row locked only then: one enrolment at a time, endorsements elsewhere free
         cohort = await s.get(Cohort, application.cohort_id, with_for_update=True)
         assert cohort is not None
-        taken = await s.scalar(
-            select(func.count()).where(Application.cohort_id == cohort.id, Application.state.in_(domain.PLACE_HOLDING))
-        )
-        room = domain.room_for_promotion(taken or 0, cohort.capacity)
+        held = await _held_by_organisation(s, cohort.id)
+        own = places.has_room(held.get(application.organisation_id, 0), cohort.places_per_organisation)
+        room = own and domain.room_for_promotion(sum(held.values()), cohort.capacity)
         decision = "shortlist" if room else "waitlist"
-        change = _change(s, application, decision, caller.sub, domain.AUTO_ENROL if room else domain.OVER_CAPACITY)
+        why = domain.AUTO_ENROL if room else domain.OVER_CAPACITY if own else places.OVER_ORGANISATION_PLACES
+        change = _change(s, application, decision, caller.sub, why)
         events.append(domain.decision_event(decision, application, organisation.code, change.decided_at))
         if room:
             change = _change(s, application, "enrol", caller.sub, domain.AUTO_ENROL)
@@ -189,6 +214,8 @@ async def endorse(s: AsyncSession, caller: Caller, application_id: uuid.UUID, pe
 async def decide(s: AsyncSession, caller: Caller, application_id: uuid.UUID, decision: str, reason: str) -> None:
     """A board decision (shortlist, waitlist, decline) with its reason."""
     application = await _readable(s, caller, application_id)
+    if decision == "shortlist":
+        await _check_organisation_room(s, application)
     change = _change(s, application, decision, caller.sub, reason)
     code = await _organisation_code(s, application.organisation_id)
     await outbox.add(s, domain.decision_event(decision, application, code, change.decided_at))
@@ -218,21 +245,25 @@ async def withdraw_application(s: AsyncSession, application: Application, by: st
 
 
 async def _promote_next(s: AsyncSession, withdrawn: Application, by: str) -> None:
-    """A place was freed: the first waitlisted application (in decision order) moves up to shortlisted."""
+    """A place was freed: the first waitlisted application (in decision order) whose organisation has
+    room under the cohort's cap moves up to shortlisted."""
     cohort = await s.get(Cohort, withdrawn.cohort_id, with_for_update=True)
     assert cohort is not None
-    taken = await s.scalar(
-        select(func.count()).where(Application.cohort_id == cohort.id, Application.state.in_(domain.PLACE_HOLDING))
-    )
-    if not domain.room_for_promotion(taken or 0, cohort.capacity):
+    held = await _held_by_organisation(s, cohort.id)
+    if not domain.room_for_promotion(sum(held.values()), cohort.capacity):
         return
-    nxt = await s.scalar(
+    waiting = (
         select(Application)
         .where(Application.cohort_id == cohort.id, Application.state == domain.WAITLISTED)
         .order_by(Application.updated_at, Application.id)
-        .limit(1)
         .with_for_update()
     )
+    if cohort.places_per_organisation is None:
+        nxt = await s.scalar(waiting.limit(1))
+    else:
+        waitlisted = (await s.scalars(waiting)).all()
+        fit, _ = places.within_cap(waitlisted, _organisation_of, held, cohort.places_per_organisation)
+        nxt = fit[0] if fit else None
     if nxt is None:
         return
     change = _change(s, nxt, "promote", by, domain.promotion_reason(withdrawn.id))
@@ -241,8 +272,8 @@ async def _promote_next(s: AsyncSession, withdrawn: Application, by: str) -> Non
 
 
 async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID, person_key: bytes) -> dict[str, Any]:
-    """Enrol the shortlisted up to the cohort's capacity, in decision order; the rest wait. Each
-    fellow's person id is keyed with ``person_key`` (ApplicationsSettings.person_key)."""
+    """Enrol the shortlisted up to the cohort's capacity and each organisation's cap, in decision order;
+    the rest wait. Each fellow's person id is keyed with ``person_key`` (ApplicationsSettings.person_key)."""
     cohort = await s.get(Cohort, cohort_id)
     if cohort is None:
         raise NotFound("no such cohort")
@@ -257,7 +288,11 @@ async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID, person_ke
     enrolled = await s.scalar(
         select(func.count()).where(Application.cohort_id == cohort_id, Application.state == domain.ENROLLED)
     )
-    fellows, overflow = domain.enrolment_split(shortlisted, enrolled or 0, cohort.capacity)
+    enrolled_by_organisation = await _held_by_organisation(s, cohort_id, (domain.ENROLLED,))
+    fit, over_cap = places.within_cap(
+        shortlisted, _organisation_of, enrolled_by_organisation, cohort.places_per_organisation
+    )
+    fellows, overflow = domain.enrolment_split(fit, enrolled or 0, cohort.capacity)
     organisations = {o.id: o for o in (await s.scalars(select(Organisation))).all()}
     # One outbox insert for the whole fan-out after the loops: staged one by one, every event's insert
     # would also flush the application and decision rows before it (docs/decisions/0001).
@@ -269,14 +304,21 @@ async def enrol(s: AsyncSession, caller: Caller, cohort_id: uuid.UUID, person_ke
                 application, organisations[application.organisation_id], change.decided_at, person_key
             )
         )
-    for application in overflow:
-        change = _change(s, application, "overflow", caller.sub, domain.OVER_CAPACITY)
+    for application, why in [(a, places.OVER_ORGANISATION_PLACES) for a in over_cap] + [
+        (a, domain.OVER_CAPACITY) for a in overflow
+    ]:
+        change = _change(s, application, "overflow", caller.sub, why)
         code = organisations[application.organisation_id].code
         events.append(domain.decision_event("waitlist", application, code, change.decided_at))
     await outbox.add(s, *events)
     return {
         "id": cohort_id,
         "enrolled": [a.id for a in fellows],
-        "waitlisted": [a.id for a in overflow],
+        "waitlisted": [a.id for a in [*over_cap, *overflow]],
         "over_capacity": len(overflow),
+        "over_organisation_places": len(over_cap),
     }
+
+
+def _organisation_of(application: Application) -> uuid.UUID:
+    return application.organisation_id

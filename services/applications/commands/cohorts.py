@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.applications import domain, seed
+from services.applications import domain, places, seed
 from services.applications.models import Application, Cohort, Organisation, Programme, outbox
 from shared import events as ev
 from shared import programmes
@@ -80,6 +80,7 @@ class CohortForm(Protocol):
     pairing_mode: ev.PairingMode | None
     reciprocal: bool
     auto_enrol: bool
+    places_per_organisation: int | None
     opens_at: datetime | None
     closes_at: datetime | None
     exchange_starts: date | None
@@ -90,6 +91,7 @@ class CohortForm(Protocol):
 async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> uuid.UUID:
     dates = domain.cohort_dates(utcnow(), form.opens_at, form.closes_at, form.exchange_starts, form.exchange_ends)
     mode = programmes.cohort_settings(form.kind, form.pairing_mode, form.reciprocal)
+    places.check_cap(form.places_per_organisation, form.capacity)
     programme = await s.scalar(select(Programme).where(Programme.name == form.programme))
     if programme is None:
         programme = Programme(id=uuid.uuid4(), name=form.programme)
@@ -100,7 +102,7 @@ async def create_cohort(s: AsyncSession, form: CohortForm, created_by: str) -> u
         programme_id=programme.id,
         created_by=created_by,
         pairing_mode=mode,
-        **view(form, "name capacity auto_publish kind reciprocal auto_enrol"),
+        **view(form, "name capacity auto_publish kind reciprocal auto_enrol places_per_organisation"),
         **asdict(dates),
     )
     s.add(cohort)
