@@ -143,3 +143,41 @@ async def test_an_idea_becomes_an_opportunity_its_owners_follow_through_with_che
 async def on_topic_or_fail(probe: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = await eventually(probe, what="the collaboration events on the feedback topic")
     return found
+
+
+def link_key(cohort: Any, a: str, b: str) -> tuple[str, str]:
+    codes = sorted((cohort.organisation[a]["code"], cohort.organisation[b]["code"]))
+    return codes[0], codes[1]
+
+
+async def test_the_map_of_a_two_cohort_run_links_each_exchange_and_the_work_one_of_them_started(api: Api) -> None:
+    """Two cohorts, one exchange each: each adds one exchange to the link between its two
+    organisations; the second's idea, moved to started by an owner, adds one started there and
+    nothing to the first's link (unless both cohorts paired the same two organisations)."""
+    before = await collaboration_map(api)
+    first, _, a1, b1 = await exchanged_pair(api, "Map one")
+    second, pair, a2, b2 = await exchanged_pair(api, "Map two")
+    key1, key2 = link_key(first, a1, b1), link_key(second, a2, b2)
+    idea = f"A joint discharge pathway {uuid.uuid4().hex[:8]}"
+    await give(api, second, pair["id"], a2, b2, collaboration_ideas=[idea])
+    await give(api, second, pair["id"], b2, a2)
+    await feedback_state(api, second, pair, lambda state: bool(state.get("released_at")))
+    owner = (f"spons-map-{uuid.uuid4().hex[:8]}", "sponsor", second.organisation[a2]["id"])
+    await register_staff(api, "sponsor", owner[0], f"{owner[0]}@example.nhs.uk", owner[2])
+    listed = await api.call("GET", "/api/opportunities", owner)
+    (opportunity,) = [o for o in listed.json() if o["pair_id"] == pair["id"]]
+    for status in ("exploring", "started"):
+        moved = await api.call("POST", f"/api/opportunities/{opportunity['id']}/update", owner, {"status": status})
+        assert moved.status_code == 202, moved.text
+
+    after = await collaboration_map(api)
+
+    def grew(key: tuple[str, str], field: str) -> int:
+        return after.get(key, {}).get(field, 0) - before.get(key, {}).get(field, 0)
+
+    if key1 == key2:  # both cohorts paired the same two organisations: one link carries both
+        assert (grew(key1, "exchanges"), grew(key1, "started")) == (2, 1)
+    else:
+        assert (grew(key1, "exchanges"), grew(key1, "started")) == (1, 0)
+        assert (grew(key2, "exchanges"), grew(key2, "started")) == (1, 1)
+    assert all(grew(k, "exchanges") == 0 for k in after if k not in (key1, key2))
