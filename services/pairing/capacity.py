@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.pairing import scoring
-from services.pairing.assignment import Graph, scan
+from services.pairing.assignment import Graph, masked_scores, scan
 from services.pairing.domain import Fellow, Group, Round, Weights, score_group
 from services.pairing.relaxation import candidates
 
@@ -51,7 +51,7 @@ K = 12  # candidate partners kept per learner and per sharer
 POOL_SLACK = 2 * scoring.SCALE  # pairs within two points of their prices are re-checked cheaply
 MAX_PRICING_ROUNDS = 60
 MAX_CAPACITY = 10
-KEEP_SCORES = 1 << 27  # learners x sharers up to this are scored once and kept (int16: 256 MiB at most)
+KEEP_SCORES = 1 << 27  # learners x sharers up to this are scored once and kept (int32: 512 MiB at most)
 LEARNER = "learner"  # sorts before SHARER: learners come first in the encoded cohort
 SHARER = "sharer"
 
@@ -214,10 +214,10 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
     heaviest = int(cohort.table.max(initial=0)) + int(cohort.interest_lut.max(initial=0))
     big = int(free.sum()) * heaviest + 1
     graph = Graph(n_l, n_s, room, free)
-    full = cohort.rows(0, n_l, slice(n_l, cohort.n)) if n_l * n_s <= KEEP_SCORES else None
+    kept = masked_scores(cohort.rows(0, n_l, slice(n_l, cohort.n))) if n_l * n_s <= KEEP_SCORES else None
     zero = np.zeros(n_s, dtype=np.int64)
     # the first candidates: each learner's best sharers (a scan at zero prices: within a point of its best)
-    _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, full)
+    _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, masked=kept)
     graph.add(*seeded.ends, seeded.weight)
     if k:  # and each sharer's best learners
         mine = candidates(cohort, k, among=slice(n_l, cohort.n))
@@ -228,8 +228,10 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
         rounds += 1
         mates = graph.assign(big)
         u, v = graph.duals(mates, big)
-        found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK, full)
-        if not found.code.size or rounds >= MAX_PRICING_ROUNDS or not graph.add(*found.ends, found.weight):
+        found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK, masked=kept)
+        if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
+            break
+        if not graph.add(*found.ends, found.weight):
             break
         graph.add(*pool.ends, pool.weight)  # the near ones too: fewer rounds of the assignment
     total = graph.total(mates)
