@@ -71,7 +71,7 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
     if n < 2:
         return Solution(np.full(n, -1, dtype=np.int64), 0, 0.0, 0, 0, np.zeros(n, dtype=np.int64))
     edges = candidates(cohort, k)
-    y2, sigma = duals(n, edges)
+    y2, sigma, warm = duals(n, edges)
     rounds = 0
     while True:
         rounds += 1
@@ -80,14 +80,14 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
             break
         edges.add(*found.ends, found.weight)
-        y2, sigma = duals(n, edges)
+        y2, sigma, warm = duals(n, edges, warm)
         while rounds < MAX_PRICING_ROUNDS:  # cheap rounds over the pool before the next full scan
             found = violations(pool, y2)
             if not found.code.size:
                 break
             rounds += 1
             edges.add(*found.ends, found.weight)
-            y2, sigma = duals(n, edges)
+            y2, sigma, warm = duals(n, edges, warm)
     mates = break_cycles(n, edges, sigma)
     weight = weight_of(edges, mates)
     if weight < bound2 // 2:  # odd cycles: augmenting paths on the tight pairs reach the bound, as a rule
