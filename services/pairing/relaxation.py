@@ -159,18 +159,16 @@ def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> 
         fixed[start:stop] = np.maximum(fixed[start:stop], d.max(axis=1))
         d -= prices[start:stop, None]
         np.copyto(d, kind(-slack), where=w == 0)  # not allowed: never in the pool
-        near = d > -slack
-        if per_row and int(np.count_nonzero(near)) > per_row * (stop - start) // 2:  # crowded block only
-            count = near.sum(axis=1)
-            crowded = np.flatnonzero(count > per_row)
-            if crowded.size:  # keep the row's ``per_row`` most violated (ties: any of them)
-                top = np.argpartition(-d[crowded], per_row - 1, axis=1)[:, :per_row]
-                near[crowded] = False
-                near[np.repeat(crowded, per_row), top.reshape(-1)] = True
-                near[crowded] &= d[crowded] > -slack
-            i, j = np.nonzero(near)
+        i, j = np.nonzero(d > -slack)
+        if per_row and i.size > per_row * (stop - start) // 2:  # crowded block only
+            many = np.bincount(i, minlength=stop - start)[i] > per_row
+            if many.any():  # keep the row's ``per_row`` most violated (ties: the lower column)
+                ci, cj = i[many], j[many]
+                order = np.lexsort((-d[ci, cj].astype(np.int64), ci))  # by row, the most violated first
+                ci, cj = ci[order], cj[order]
+                keep = np.arange(ci.size) - np.searchsorted(ci, ci) < per_row  # rank within the row
+                i, j = np.concatenate([i[~many], ci[keep]]), np.concatenate([j[~many], cj[keep]])
         else:
-            i, j = np.nonzero(near)
             keep = i + start < j + cols.start  # each pair once (the matrix is symmetric)
             i, j = i[keep], j[keep]
         parts.append((i.astype(np.int64) + start, j.astype(np.int64) + cols.start, w[i, j].astype(np.int64)))
