@@ -16,11 +16,11 @@ How it stays exact and fast (the same plan as ``matching``):
 1. Candidates: each learner keeps its best sharers (the first scan, at zero prices: those within a point
    of its best, about ``PER_ROW``) and each sharer its ``K`` best learners (``relaxation.candidates``),
    ``O(K (learners + sharers))`` edges instead of ``learners x sharers``. The learners x sharers scores
-   are computed once and kept for every scan when they fit (``KEEP_SCORES``: int16, 160 MiB at
-   20,000 x 4,000), not scored again each round.
+   are computed once and kept for every scan when they fit (``KEEP_SCORES``: int32 as a scan reads
+   them, 320 MiB at 20,000 x 4,000), not scored again each round.
 2. The candidate problem is solved exactly as an assignment (scipy's LAPJVsp): each sharer is copied
-   once per place; a learner may be left out, or a place stay empty, at ``big`` more. The smaller side
-   (places or learners) are the rows.
+   once per place; a learner may be left out, or a place stay empty, at ``big`` more (those columns
+   only when the candidates cannot fill every row). The smaller side (places or learners) are the rows.
 3. Duals: the b-matching LP (max Σ w x, Σ_s x_ls ≤ 1, Σ_l x_ls ≤ c_s) is integral, its dual is
    min Σ u_l + Σ c_s v_s with u_l + v_s ≥ w_ls, u, v ≥ 0. Given the optimal assignment, the sharers'
    prices ``v`` are shortest distances in a small difference-constraint graph over the sharers
