@@ -149,15 +149,21 @@ def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> 
     kind = np.int32 if wide else cohort.dtype
     prices = y2.astype(kind)
     parts: list[tuple[Ints, Ints, Ints]] = []
+    square = cohort.mode != "bipartite"
     for start, stop, cols in cohort.partner_blocks():
+        if square:  # each pair once: the rows' partners from the block's first row on
+            cols = slice(start, cols.stop)
         if cols.stop <= cols.start:
             continue
         w = cohort.rows(start, stop, cols)
         d = w.astype(prices.dtype, copy=True)
         d *= 2
         d -= prices[None, cols]
-        fixed[start:stop] = np.maximum(fixed[start:stop], d.max(axis=1))
-        d -= prices[start:stop, None]
+        d -= prices[start:stop, None]  # 2 w - y_i - y_j
+        # cover: y_i raised to max_j 2 w - y_j over the row, and (the pairs seen once) over the column
+        fixed[start:stop] = np.maximum(fixed[start:stop], d.max(axis=1) + y2[start:stop])
+        if square:
+            fixed[cols] = np.maximum(fixed[cols], d.max(axis=0) + y2[cols])
         np.copyto(d, kind(-slack), where=w == 0)  # not allowed: never in the pool
         i, j = np.nonzero(d > -slack)
         if per_row and i.size > per_row * (stop - start) // 2:  # crowded block only
