@@ -135,7 +135,16 @@ def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, I
     return y2, sigma, (u, v)  # u per row, v per column: cost - u[row] - v[col] >= 0, 0 on the assignment
 
 
-def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> tuple[Edges, Edges, Ints]:
+KEEP_BYTES = 512 << 20  # a peer cohort's scores up to this are kept between scans (400 MB at 20,000)
+
+
+def scan(
+    cohort: scoring.Cohort,
+    y2: Ints,
+    slack: int = 0,
+    per_row: int = 0,
+    kept: list[npt.NDArray[np.signedinteger]] | None = None,
+) -> tuple[Edges, Edges, Ints]:
     """Pairs of the full graph whose weight beats their prices (and those within ``slack`` of it, the
     pool for the next rounds), and the prices raised just enough to cover every pair (a valid bound).
 
@@ -143,19 +152,28 @@ def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> 
     brings at most ``per_row``, the most violated: when one organisation sends 40 % of a cohort the first
     prices are beaten by a million pairs at 5,000 fellows, and solving with all of them cost ten times
     more than the rounds that find the few that matter. An even cohort brings one or two a fellow and
-    keeps them all (capping there only added rounds)."""
+    keeps them all (capping there only added rounds).
+
+    ``kept``: a list the first scan fills with each block's scores and later scans read (scoring is a
+    third of a scan), ``None`` to score every block again."""
     fixed = y2.copy()
     wide = int(y2.max(initial=0)) + slack >= np.iinfo(cohort.dtype).max // 2
     kind = np.int32 if wide else cohort.dtype
     prices = y2.astype(kind)
     parts: list[tuple[Ints, Ints, Ints]] = []
     square = cohort.mode != "bipartite"
-    for start, stop, cols in cohort.partner_blocks():
+    reuse = kept is not None and len(kept) > 0
+    for block, (start, stop, cols) in enumerate(cohort.partner_blocks()):
         if square:  # each pair once: the rows' partners from the block's first row on
             cols = slice(start, cols.stop)
+        if reuse and kept is not None:
+            w = kept[block]
+        else:
+            w = cohort.rows(start, stop, cols)
+            if kept is not None:
+                kept.append(w)
         if cols.stop <= cols.start:
             continue
-        w = cohort.rows(start, stop, cols)
         d = w.astype(prices.dtype, copy=True)
         d *= 2
         d -= prices[None, cols]
