@@ -11,8 +11,12 @@ from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from services.pairing import scoring
 from services.pairing.relaxation import Edges
+from services.pairing.scoring import SCALE
 
-PER_ROW = 16  # at most this many of a learner's pairs join the pool of a scan (the most violated)
+NONE = -(1 << 29)  # a pair not allowed, in a scan's int32 arithmetic
+NONE_WIDE = -(1 << 40)  # the same when the prices need int64
+PER_ROW = 8  # at most this many of a learner's pairs join the pool of a scan (the most violated; 16 made the
+# assignment a third larger and slower, 2-3 rounds either way)
 
 Ints = npt.NDArray[np.int64]
 
@@ -52,20 +56,28 @@ class Graph:
         place = first[si[rep]] + (np.arange(rep.size) - np.repeat(np.cumsum(per) - per, per))
         top = int(w.max()) + 1
         owner = np.repeat(np.arange(self.n_s), self.room)
-        cost = np.concatenate([(top - w[rep]).astype(np.float64), np.full(min(places, used.size), float(top + big))])
+        real = (top - w[rep]).astype(np.float64)
         if places <= used.size:  # places as rows, each may stay empty (a column of its own)
-            rows = np.concatenate([place, np.arange(places)])
-            cols = np.concatenate([column[li[rep]], used.size + np.arange(places)])
-            matrix = sparse.csr_matrix((cost, (rows, cols)), shape=(places, used.size + places))
-            row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
-            taken = col_ind < used.size
-            mates[used[col_ind[taken]]] = owner[row_ind[taken]]
+            rows, cols, shape = place, column[li[rep]], (places, used.size)
         else:  # learners as rows, each may be left out (a column of its own)
-            rows = np.concatenate([column[li[rep]], np.arange(used.size)])
-            cols = np.concatenate([place, places + np.arange(used.size)])
-            matrix = sparse.csr_matrix((cost, (rows, cols)), shape=(used.size, places + used.size))
+            rows, cols, shape = column[li[rep]], place, (used.size, places)
+        try:  # every row taken on the candidate pairs (as a rule): without the columns of their own, which
+            # LAPJVsp would reset for every row (its rectangular case skips Jonker-Volgenant's start)
+            row_ind, col_ind = min_weight_full_bipartite_matching(sparse.csr_matrix((real, (rows, cols)), shape=shape))
+        except ValueError:  # no full matching: a row may take its own column, at ``big`` more
+            k = shape[0]
+            matrix = sparse.csr_matrix(
+                (
+                    np.concatenate([real, np.full(k, float(top + big))]),
+                    (np.concatenate([rows, np.arange(k)]), np.concatenate([cols, shape[1] + np.arange(k)])),
+                ),
+                shape=(k, shape[1] + k),
+            )
             row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
-            taken = col_ind < places
+        taken = col_ind < shape[1]
+        if places <= used.size:
+            mates[used[col_ind[taken]]] = owner[row_ind[taken]]
+        else:
             mates[used[row_ind[taken]]] = owner[col_ind[taken]]
         return mates
 
@@ -128,12 +140,15 @@ def scan(
     big: int,
     slack: int,
     full: npt.NDArray[np.signedinteger] | None = None,
+    masked: npt.NDArray[np.int32] | None = None,
 ) -> tuple[Edges, Edges, Ints, npt.NDArray[np.bool_]]:
     """One pass over the full learners x sharers matrix against the duals: the allowed pairs with
     w + big > u_l + v_s, the pool of those within ``slack`` of it (at most ``PER_ROW`` a learner, the
     most violated first), each learner's price raised to cover its row (Σ cover + Σ room·v is a valid
     bound whatever the duals) and which learners have any allowed sharer at all. ``full``: the learners x
-    sharers weights scored once (``capacity.solve`` keeps them when they fit), else each block is scored."""
+    sharers weights scored once (``capacity.solve`` keeps them when they fit), else each block is scored;
+    ``masked``: the same as int32 with ``NONE`` where a pair is not allowed (``masked_scores``), which saves
+    three of a scan's passes over the matrix."""
     n_s = room.size
     n_l = cohort.n - n_s
     cover = np.where(free, u, 0)
@@ -141,41 +156,54 @@ def scan(
     reachable = np.zeros(n_l, dtype=bool)
     wide = big + int(v.max(initial=0)) >= 1 << 28
     kind = np.int64 if wide else np.int32
-    none = -(1 << (40 if wide else 29))  # far below any w - v_s: marks a pair that is not allowed
-    price = np.where(room > 0, v, -none).astype(kind)  # a sharer without room takes no one
+    none = NONE_WIDE if wide else NONE  # far below any w - v_s: marks a pair that is not allowed
+    price: npt.NDArray[np.signedinteger] = np.where(room > 0, v, -none).astype(kind)  # no room: takes no one
     step = max(1, scoring.BLOCK_ELEMENTS // n_s)
     width = min(PER_ROW, n_s - 1)
+    never = np.iinfo(kind).max
     parts: list[tuple[Ints, Ints, Ints]] = []
     for start in range(0, n_l, step):
         stop = min(n_l, start + step)
-        w = full[start:stop] if full is not None else cohort.rows(start, stop, slice(n_l, cohort.n))
-        d = w.astype(kind)
-        np.copyto(d, kind(none), where=w == 0)
-        np.subtract(d, price[None, :], out=d)  # w - v_s
-        best = d.max(axis=1).astype(np.int64)
+        if masked is not None and not wide:  # w with ``none`` where not allowed, prepared once
+            d: npt.NDArray[np.signedinteger] = masked[start:stop] - price[None, :]  # w - v_s
+        else:
+            w = full[start:stop] if full is not None else cohort.rows(start, stop, slice(n_l, cohort.n))
+            d = w.astype(kind)
+            np.copyto(d, kind(none), where=w == 0)
+            np.subtract(d, price[None, :], out=d)
+        best = d.max(axis=1)
         at = np.arange(start, stop)
         reachable[start:stop] = best > none
         mine = free[start:stop]
-        cover[start:stop] = np.where(mine, np.maximum(cover[start:stop], best + big), 0)
+        best64 = best.astype(np.int64)
+        cover[start:stop] = np.where(mine, np.maximum(cover[start:stop], best64 + big), 0)
         threshold = u[start:stop] - big  # w - v_s > u_l - big: the pair beats its prices
-        near = np.flatnonzero(mine & (best > threshold - slack))
-        if not near.size:
+        near = mine & (best64 > threshold - slack)
+        if not near.any():
             continue
-        g = d[near]
-        np.subtract(g, threshold[near, None].astype(kind), out=g)  # > 0: violated
-        top = g.max(axis=1)
-        level = np.maximum(top - scoring.SCALE, -slack + 1).astype(kind)  # within a point of the row's best
-        r, c = np.nonzero(g >= level[:, None])
-        count = np.bincount(r, minlength=near.size)
+        # within a point of the row's best (and within ``slack`` of its price), the near rows only
+        level = np.maximum(best64 - SCALE, threshold - slack + 1)
+        cut: npt.NDArray[np.signedinteger] = np.where(near, level, never).astype(kind)
+        r, c = np.nonzero(d >= cut[:, None])
+        count = np.bincount(r, minlength=stop - start)
         if (count > width).any():  # then about ``width`` of them, in a window of sharers that starts per row
-            turn = (at[near] * 40503) % n_s
-            keep = ((c - turn[r]) % n_s) * count[r] < width * n_s
-            keep |= g[r, c] == top[r]
+            turn = (at[r] * 40503) % n_s
+            keep = ((c - turn) % n_s) * count[r] < width * n_s
+            keep |= d[r, c] == best[r]
             r, c = r[keep], c[keep]
-        parts.append((at[near][r], c.astype(np.int64), w[near[r], c].astype(np.int64)))
+        c = c.astype(np.int64)
+        weight = d[r, c].astype(np.int64) + price[c]  # w = (w - v_s) + v_s
+        parts.append((at[r], c, weight))
     if parts:
         add_pairs(pool, *(np.concatenate([p[k] for p in parts]) for k in range(3)))
     return violations(pool, u, v, big), pool, np.maximum(cover, 0), reachable
+
+
+def masked_scores(full: npt.NDArray[np.signedinteger]) -> npt.NDArray[np.int32]:
+    """The kept learners x sharers weights as a scan reads them: int32, ``NONE`` where not allowed."""
+    masked = full.astype(np.int32)
+    masked[full == 0] = NONE
+    return masked
 
 
 def violations(pool: Edges, u: Ints, v: Ints, big: int) -> Edges:

@@ -16,11 +16,11 @@ How it stays exact and fast (the same plan as ``matching``):
 1. Candidates: each learner keeps its best sharers (the first scan, at zero prices: those within a point
    of its best, about ``PER_ROW``) and each sharer its ``K`` best learners (``relaxation.candidates``),
    ``O(K (learners + sharers))`` edges instead of ``learners x sharers``. The learners x sharers scores
-   are computed once and kept for every scan when they fit (``KEEP_SCORES``: int16, 160 MiB at
-   20,000 x 4,000), not scored again each round.
+   are computed once and kept for every scan when they fit (``KEEP_SCORES``: int32 as a scan reads
+   them, 320 MiB at 20,000 x 4,000), not scored again each round.
 2. The candidate problem is solved exactly as an assignment (scipy's LAPJVsp): each sharer is copied
-   once per place; a learner may be left out, or a place stay empty, at ``big`` more. The smaller side
-   (places or learners) are the rows.
+   once per place; a learner may be left out, or a place stay empty, at ``big`` more (those columns
+   only when the candidates cannot fill every row). The smaller side (places or learners) are the rows.
 3. Duals: the b-matching LP (max Σ w x, Σ_s x_ls ≤ 1, Σ_l x_ls ≤ c_s) is integral, its dual is
    min Σ u_l + Σ c_s v_s with u_l + v_s ≥ w_ls, u, v ≥ 0. Given the optimal assignment, the sharers'
    prices ``v`` are shortest distances in a small difference-constraint graph over the sharers
@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.pairing import scoring
-from services.pairing.assignment import Graph, scan
+from services.pairing.assignment import Graph, masked_scores, scan
 from services.pairing.domain import Fellow, Group, Round, Weights, score_group
 from services.pairing.relaxation import candidates
 
@@ -51,7 +51,7 @@ K = 12  # candidate partners kept per learner and per sharer
 POOL_SLACK = 2 * scoring.SCALE  # pairs within two points of their prices are re-checked cheaply
 MAX_PRICING_ROUNDS = 60
 MAX_CAPACITY = 10
-KEEP_SCORES = 1 << 27  # learners x sharers up to this are scored once and kept (int16: 256 MiB at most)
+KEEP_SCORES = 1 << 27  # learners x sharers up to this are scored once and kept (int32: 512 MiB at most)
 LEARNER = "learner"  # sorts before SHARER: learners come first in the encoded cohort
 SHARER = "sharer"
 
@@ -214,10 +214,10 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
     heaviest = int(cohort.table.max(initial=0)) + int(cohort.interest_lut.max(initial=0))
     big = int(free.sum()) * heaviest + 1
     graph = Graph(n_l, n_s, room, free)
-    full = cohort.rows(0, n_l, slice(n_l, cohort.n)) if n_l * n_s <= KEEP_SCORES else None
+    kept = masked_scores(cohort.rows(0, n_l, slice(n_l, cohort.n))) if n_l * n_s <= KEEP_SCORES else None
     zero = np.zeros(n_s, dtype=np.int64)
     # the first candidates: each learner's best sharers (a scan at zero prices: within a point of its best)
-    _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, full)
+    _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, masked=kept)
     graph.add(*seeded.ends, seeded.weight)
     if k:  # and each sharer's best learners
         mine = candidates(cohort, k, among=slice(n_l, cohort.n))
@@ -228,8 +228,10 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
         rounds += 1
         mates = graph.assign(big)
         u, v = graph.duals(mates, big)
-        found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK, full)
-        if not found.code.size or rounds >= MAX_PRICING_ROUNDS or not graph.add(*found.ends, found.weight):
+        found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK, masked=kept)
+        if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
+            break
+        if not graph.add(*found.ends, found.weight):
             break
         graph.add(*pool.ends, pool.weight)  # the near ones too: fewer rounds of the assignment
     total = graph.total(mates)

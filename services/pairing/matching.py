@@ -27,10 +27,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from services.pairing import scoring, tight
 from services.pairing.domain import RULED_OUT, Fellow, Group, Round, Weights, allowed, score_group
 from services.pairing.relaxation import (
+    KEEP_BYTES,
     Edges,
     Ints,
     blossom,
@@ -39,7 +41,6 @@ from services.pairing.relaxation import (
     duals,
     most_pairs,
     scan,
-    violations,
     weight_of,
 )
 from services.pairing.trios import TRIO_NOTE, why_alone, with_trio
@@ -71,23 +72,21 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
     if n < 2:
         return Solution(np.full(n, -1, dtype=np.int64), 0, 0.0, 0, 0, np.zeros(n, dtype=np.int64))
     edges = candidates(cohort, k)
-    y2, sigma = duals(n, edges)
+    y2, sigma, warm = duals(n, edges)
     rounds = 0
+    size = np.dtype(cohort.dtype).itemsize
+    kept: list[npt.NDArray[np.signedinteger]] | None = [] if n * n // 2 * size <= KEEP_BYTES else None
     while True:
         rounds += 1
-        found, pool, fixed = scan(cohort, y2, POOL_SLACK, PER_ROW)
+        found, pool, fixed = scan(cohort, y2, POOL_SLACK, PER_ROW, kept)
         bound2 = int(fixed.sum())
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
             break
-        edges.add(*found.ends, found.weight)
-        y2, sigma = duals(n, edges)
-        while rounds < MAX_PRICING_ROUNDS:  # cheap rounds over the pool before the next full scan
-            found = violations(pool, y2)
-            if not found.code.size:
-                break
-            rounds += 1
-            edges.add(*found.ends, found.weight)
-            y2, sigma = duals(n, edges)
+        # the whole pool (the violated pairs and those near their prices): one re-solve where adding
+        # only the violated ones took a dozen at 5,000 fellows, each finding a few more in the pool
+        edges.add(*pool.ends, pool.weight)
+        y2, sigma, warm = duals(n, edges, warm)
+    kept = None  # the scores' memory back before the rounding
     mates = break_cycles(n, edges, sigma)
     weight = weight_of(edges, mates)
     if weight < bound2 // 2:  # odd cycles: augmenting paths on the tight pairs reach the bound, as a rule

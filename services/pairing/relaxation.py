@@ -76,12 +76,23 @@ def candidates(cohort: scoring.Cohort, k: int, among: slice | None = None) -> Ed
     return edges
 
 
-def duals(n: int, edges: Edges) -> tuple[Ints, Ints]:
+Potentials = tuple[Ints, Ints]  # an optimal assignment's row and column potentials (cost - u - v >= 0)
+
+
+def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, Ints, Potentials]:
     """Twice the optimal fractional-matching duals of the candidate graph: y2[i] + y2[j] >= 2 w(i, j), y2 >= 0.
 
-    Also returns the assignment ``sigma`` (row -> column), a cycle cover of the candidate graph.
-    Solves the double-cover assignment (costs ``top + 1 - w``, a self-loop of weight 0 for staying alone)
-    and recovers the column prices as shortest distances in its residual graph (Bellman-Ford, vectorised).
+    Also returns the assignment ``sigma`` (row -> column), a cycle cover of the candidate graph, and its
+    potentials. Solves the double-cover assignment (costs ``top + 1 - w``, a self-loop of weight 0 for
+    staying alone) and recovers the column prices as shortest distances in its residual graph
+    (Bellman-Ford, vectorised).
+
+    ``warm``: the potentials of the last round's assignment (fewer edges). Every perfect assignment's cost
+    changes by the same constant when each row and column loses its potential, so the solver is given
+    those reduced costs (shifted to be at least 1: scipy drops explicit zeros): the last optimum is
+    nearly optimal there, and LAPJVsp's start (column reduction, augmenting row reduction) leaves few
+    rows to augment. At 20,000 fellows a solve from scratch took 1.5-2 s of CPU, a dozen of them most
+    of the round.
     """
     i, j = edges.ends
     top = int(edges.weight.max(initial=0)) + 1
@@ -89,7 +100,11 @@ def duals(n: int, edges: Edges) -> tuple[Ints, Ints]:
     rows = np.concatenate([i, j, diag])
     cols = np.concatenate([j, i, diag])
     cost = np.concatenate([top - edges.weight, top - edges.weight, np.full(n, top, dtype=np.int64)])
-    matrix = sparse.csr_matrix((cost.astype(np.float64), (rows, cols)), shape=(n, n))
+    given = cost
+    if warm is not None:
+        reduced = cost - warm[0][rows] - warm[1][cols]
+        given = reduced + (1 - int(reduced.min(initial=1)))
+    matrix = sparse.csr_matrix((given.astype(np.float64), (rows, cols)), shape=(n, n))
     row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
     sigma = np.empty(n, dtype=np.int64)
     sigma[row_ind] = col_ind
@@ -117,10 +132,19 @@ def duals(n: int, edges: Edges) -> tuple[Ints, Ints]:
         raise RuntimeError("the assignment's residual graph has a negative cycle")
     u = c_assigned - v[sigma]
     y2: Ints = top - u - v
-    return y2, sigma
+    return y2, sigma, (u, v)  # u per row, v per column: cost - u[row] - v[col] >= 0, 0 on the assignment
 
 
-def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> tuple[Edges, Edges, Ints]:
+KEEP_BYTES = 512 << 20  # a peer cohort's scores up to this are kept between scans (400 MB at 20,000)
+
+
+def scan(
+    cohort: scoring.Cohort,
+    y2: Ints,
+    slack: int = 0,
+    per_row: int = 0,
+    kept: list[npt.NDArray[np.signedinteger]] | None = None,
+) -> tuple[Edges, Edges, Ints]:
     """Pairs of the full graph whose weight beats their prices (and those within ``slack`` of it, the
     pool for the next rounds), and the prices raised just enough to cover every pair (a valid bound).
 
@@ -128,34 +152,47 @@ def scan(cohort: scoring.Cohort, y2: Ints, slack: int = 0, per_row: int = 0) -> 
     brings at most ``per_row``, the most violated: when one organisation sends 40 % of a cohort the first
     prices are beaten by a million pairs at 5,000 fellows, and solving with all of them cost ten times
     more than the rounds that find the few that matter. An even cohort brings one or two a fellow and
-    keeps them all (capping there only added rounds)."""
+    keeps them all (capping there only added rounds).
+
+    ``kept``: a list the first scan fills with each block's scores and later scans read (scoring is a
+    third of a scan), ``None`` to score every block again."""
     fixed = y2.copy()
     wide = int(y2.max(initial=0)) + slack >= np.iinfo(cohort.dtype).max // 2
     kind = np.int32 if wide else cohort.dtype
     prices = y2.astype(kind)
     parts: list[tuple[Ints, Ints, Ints]] = []
-    for start, stop, cols in cohort.partner_blocks():
+    square = cohort.mode != "bipartite"
+    reuse = kept is not None and len(kept) > 0
+    for block, (start, stop, cols) in enumerate(cohort.partner_blocks()):
+        if square:  # each pair once: the rows' partners from the block's first row on
+            cols = slice(start, cols.stop)
+        if reuse and kept is not None:
+            w = kept[block]
+        else:
+            w = cohort.rows(start, stop, cols)
+            if kept is not None:
+                kept.append(w)
         if cols.stop <= cols.start:
             continue
-        w = cohort.rows(start, stop, cols)
         d = w.astype(prices.dtype, copy=True)
         d *= 2
         d -= prices[None, cols]
-        fixed[start:stop] = np.maximum(fixed[start:stop], d.max(axis=1))
-        d -= prices[start:stop, None]
+        d -= prices[start:stop, None]  # 2 w - y_i - y_j
+        # cover: y_i raised to max_j 2 w - y_j over the row, and (the pairs seen once) over the column
+        fixed[start:stop] = np.maximum(fixed[start:stop], d.max(axis=1) + y2[start:stop])
+        if square:
+            fixed[cols] = np.maximum(fixed[cols], d.max(axis=0) + y2[cols])
         np.copyto(d, kind(-slack), where=w == 0)  # not allowed: never in the pool
-        near = d > -slack
-        if per_row and int(np.count_nonzero(near)) > per_row * (stop - start) // 2:  # crowded block only
-            count = near.sum(axis=1)
-            crowded = np.flatnonzero(count > per_row)
-            if crowded.size:  # keep the row's ``per_row`` most violated (ties: any of them)
-                top = np.argpartition(-d[crowded], per_row - 1, axis=1)[:, :per_row]
-                near[crowded] = False
-                near[np.repeat(crowded, per_row), top.reshape(-1)] = True
-                near[crowded] &= d[crowded] > -slack
-            i, j = np.nonzero(near)
+        i, j = np.nonzero(d > -slack)
+        if per_row and i.size > per_row * (stop - start) // 2:  # crowded block only
+            many = np.bincount(i, minlength=stop - start)[i] > per_row
+            if many.any():  # keep the row's ``per_row`` most violated (ties: the lower column)
+                ci, cj = i[many], j[many]
+                order = np.lexsort((-d[ci, cj].astype(np.int64), ci))  # by row, the most violated first
+                ci, cj = ci[order], cj[order]
+                keep = np.arange(ci.size) - np.searchsorted(ci, ci) < per_row  # rank within the row
+                i, j = np.concatenate([i[~many], ci[keep]]), np.concatenate([j[~many], cj[keep]])
         else:
-            i, j = np.nonzero(near)
             keep = i + start < j + cols.start  # each pair once (the matrix is symmetric)
             i, j = i[keep], j[keep]
         parts.append((i.astype(np.int64) + start, j.astype(np.int64) + cols.start, w[i, j].astype(np.int64)))

@@ -77,7 +77,7 @@ def test_every_loss_equals_brute_force_on_tiny_cohorts(seed: int) -> None:
     for reach in (0, forcing.REACH, 100 * forcing.REACH):
         found = alternatives.Forcing(cohort)
         if found.residual is not None:
-            found.residual = forcing.Residual(cohort, found.mates, found.y2, reach)
+            found.residual = forcing.Residual(found.solved, found.full_mates, found.prices, reach)
         assert (found.base.pairs, found.base.weight) == (top_pairs, top_weight)
         for f in range(n):
             for v in range(n):
@@ -134,3 +134,36 @@ def test_the_fellows_answer_names_five_partners_with_scores_reasons_and_losses()
     assert not {a.fellow_id for a in again} & locked
     with pytest.raises(KeyError):
         alternatives.alternatives(fellows, "peer", WEIGHTS, uuid.uuid4(), earlier)
+
+
+@pytest.mark.parametrize("n", [27, 201])
+def test_an_odd_cohort_has_tight_prices_through_its_stand_in(n: int) -> None:
+    """Without the stand-in the relaxation of an odd cohort is fractional and every loss was solved again;
+    with it the prices are tight, the losses come from shortest chains and equal solving again."""
+    fellows, earlier = synthetic.cohort(n, 5)
+    cohort = scoring.encode(fellows, "peer", WEIGHTS, earlier)
+    found = alternatives.Forcing(cohort)
+    assert found.residual is not None and found.gap2 == 0
+    base, _ = alternatives.optimum(cohort)
+    assert (found.base.pairs, found.base.weight) == (base.pairs, base.weight) and base.pairs == n // 2
+    assert (found.mates < 0).sum() == 1 and found.mates.size == n
+    for f in range(n):
+        found.best(f)
+    assert len(found.known) >= 5 * n // 2 and found.solved_again <= max(1, len(found.known) // 50)
+    for (f, v), (lost, points, exact) in list(found.known.items())[:: max(1, len(found.known) // 40)]:
+        [(loss, pairs_lost, _)] = alternatives.losses(cohort, f, [v], found.base, found.mates)
+        assert exact and pairs_lost == lost and loss == pytest.approx(found.board_loss((lost, points, exact)))
+
+
+def test_the_stand_in_adds_its_weight_and_one_pair_to_every_optimum() -> None:
+    for seed in range(10):
+        cohort, w = tiny(seed)
+        made = alternatives.with_stand_in(cohort)
+        if cohort.mode == "bipartite" or cohort.n % 2 == 0:
+            assert made is None
+            continue
+        assert made is not None
+        solved, g = made
+        (pairs, weight), _ = optima(cohort.n, w)
+        (more, heavier), _ = optima(solved.n, solved.rows(0, solved.n).astype(np.int64))
+        assert (more, heavier) == (pairs + 1, weight + g) and g > w.max()
