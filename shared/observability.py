@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -124,3 +126,18 @@ class HttpMiddleware:
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
+
+
+@contextmanager
+def settled_heap() -> Iterator[None]:
+    """While a process serves, after it has started (its app, routes, models and clients built):
+    collect once, then move every object alive into the permanent generation (``gc.freeze``), so the
+    cyclic collector's full passes walk only what serving allocates, not the whole app, and no longer
+    pause the event loop for a long while (docs/decisions/0012). On the way out ``gc.unfreeze``
+    gives them back: an app started in a test process leaves nothing uncollectable behind."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

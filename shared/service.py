@@ -33,7 +33,14 @@ from shared.errors import install_error_handlers
 from shared.events import Event, contract_events
 from shared.inbox import Inbox
 from shared.kafka_metrics import KafkaGauges
-from shared.observability import HttpMiddleware, asgi_header, configure_logging, count_request, request_id_var
+from shared.observability import (
+    HttpMiddleware,
+    asgi_header,
+    configure_logging,
+    count_request,
+    request_id_var,
+    settled_heap,
+)
 from shared.outbox import Outbox, Relay
 from shared.relay_kafka import RelayProducer
 from shared.settings import ServiceSettings, refuse_default_secrets
@@ -211,7 +218,8 @@ class ServiceRuntime:
             app.state.runtime = self
             await self.start()
             try:
-                yield
+                with settled_heap():
+                    yield
             finally:
                 await self.stop()
 

@@ -35,7 +35,7 @@ from services.gateway.startup import refuse_unsafe_start
 from services.gateway.upstream import Upstream
 from shared import tracing
 from shared.identity import Assertions
-from shared.observability import configure_logging
+from shared.observability import configure_logging, settled_heap
 
 
 def readable(exc: RequestValidationError) -> str:
@@ -79,7 +79,8 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
             async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:  # the identity provider
                 app.state.upstream = upstream
                 app.state.jwks = JwksKeys(settings, client) if settings.oidc_issuer else None
-                yield
+                with settled_heap():
+                    yield
         finally:
             await upstream.close()
             if traces is not None:

@@ -7,11 +7,13 @@ from alembic import op
 revision = "0010"
 down_revision = "0009"
 
+CHECK = "ck_cohort_places_per_organisation_positive"
+
 
 def upgrade() -> None:
     op.add_column("cohort", sa.Column("places_per_organisation", sa.Integer(), nullable=True), schema="applications")
     op.create_check_constraint(
-        "cohort_places_per_organisation_positive",
+        op.f(CHECK),  # the full name: the metadata's naming convention would prefix it again
         "cohort",
         "places_per_organisation IS NULL OR places_per_organisation >= 1",
         schema="applications",
@@ -19,5 +21,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_constraint("cohort_places_per_organisation_positive", "cohort", schema="applications")
+    op.drop_constraint(op.f(CHECK), "cohort", schema="applications", type_="check")
     op.drop_column("cohort", "places_per_organisation", schema="applications")
