@@ -118,11 +118,16 @@ def feedback_rows(report: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
+def file_stem(text: str) -> str:
+    """A download's file name from ``text``: letters and digits kept (lower case), the rest ``-``."""
+    return "".join(c if c.isalnum() else "-" for c in text).lower()
+
+
 @router.get("/{cohort_id}/export/{part}.csv")
 async def export(cohort_id: uuid.UUID, part: str, request: Request) -> Response:
     me = await board_or_admin(request)
     cohort = await me.api("GET", f"/api/cohorts/{cohort_id}")
-    stem = "".join(c if c.isalnum() else "-" for c in f"{cohort['programme']}-{cohort['name']}").lower()
+    stem = file_stem(f"{cohort['programme']}-{cohort['name']}")
     if part == "feedback":
         report = await me.api("GET", f"/api/cohorts/{cohort_id}/report")
         return streamed(f"{stem}-feedback.csv", ["measure", "value"], feedback_rows(report))

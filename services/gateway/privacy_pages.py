@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from services.gateway.console import admin
+from services.gateway.exports import file_stem
 from services.gateway.sessions import ApiError, Csrf, Session, back, check_csrf, render
 
 router = APIRouter(prefix="/staff/privacy", include_in_schema=False)
@@ -54,7 +55,7 @@ async def export(request: Request, csrf: Csrf = "") -> Response:
     except ApiError as exc:
         return _page(request, me, [{"text": exc.detail, "href": "#export-email"}], export_email=email)
     if form.get("as") == "download":
-        name = "".join(c if c.isalnum() else "-" for c in email.lower())
+        name = file_stem(email)
         return Response(
             json.dumps(found, indent=2, ensure_ascii=False),
             media_type="application/json",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from services.notifications import commands, queries
 from shared import privacy
+from shared.contract import Created, Preferences, StaffContactIn
 from shared.identity import CallerDep
 from shared.service import RuntimeDep
 
@@ -25,14 +25,6 @@ async def my_notifications(runtime: RuntimeDep, caller: CallerDep) -> list[dict[
         return await queries.inbox(s, caller.sub)
 
 
-class Preferences(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    mute_reminders: bool = Field(
-        description="Do not e-mail non-essential reminders. Essential messages (decisions, pair assignment) always go."
-    )
-
-
 @router.get("/notifications/preferences")
 async def my_preferences(runtime: RuntimeDep, caller: CallerDep) -> Preferences:
     async with runtime.transaction() as s:
@@ -44,20 +36,6 @@ async def set_preferences(body: Preferences, runtime: RuntimeDep, caller: Caller
     async with runtime.transaction() as s:
         await commands.set_preferences(s, caller.sub, mute_reminders=body.mute_reminders, now=datetime.now(UTC))
     return body
-
-
-class StaffContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    role: Literal["sponsor", "board"]
-    subject: str = Field(min_length=1, max_length=200, description="The person's token subject")
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    organisation_id: uuid.UUID | None = Field(default=None, description="Required for a sponsor")
-
-
-class Created(BaseModel):
-    id: uuid.UUID
 
 
 @router.post("/staff-contacts", status_code=status.HTTP_201_CREATED)

@@ -7,11 +7,12 @@ from a header.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.pairing import (
     board,
@@ -30,6 +31,8 @@ from shared import privacy
 from shared.contract import (
     AddMilestone,
     CloseMentoring,
+    Created,
+    Empty,
     Exclusion,
     Lock,
     MentoringAgreement,
@@ -40,35 +43,23 @@ from shared.contract import (
     PairingWeights,
     PlanMeeting,
     Presentation,
+    ScheduleVisit,
     ShadowingReflection,
     StartProject,
+    Swap,
 )
-from shared.identity import CallerDep
+from shared.identity import Caller, CallerDep
 from shared.service import RuntimeDep, ServiceRuntime
 
 router = APIRouter()
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Empty(Strict):
-    pass
-
-
-class Swap(Strict):
-    fellow_a: uuid.UUID
-    fellow_b: uuid.UUID
-
-
-class ScheduleVisit(Strict):
-    host_fellow_id: uuid.UUID
-    date: date
-
-
-class Created(BaseModel):
-    id: uuid.UUID
+@asynccontextmanager
+async def as_fellow(runtime: ServiceRuntime, caller: Caller) -> AsyncIterator[tuple[AsyncSession, set[uuid.UUID]]]:
+    """A transaction, and the fellows the caller is in it (none for someone who is not one): what
+    every route of a pair's own members starts with; the route's command answers 404 for the rest."""
+    async with runtime.transaction() as s:
+        yield s, await queries.fellow_ids_of(s, caller.sub)
 
 
 def _settings(runtime: ServiceRuntime) -> PairingSettings:
@@ -167,31 +158,29 @@ async def fellow_alternatives(
 
 @router.post("/pairs/{pair_id}/visits", status_code=status.HTTP_201_CREATED)
 async def schedule_visit(pair_id: uuid.UUID, body: ScheduleVisit, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         visit_id = await visits.schedule_visit(s, pair_id, mine, body.host_fellow_id, body.date, caller.sub)
     return Created(id=visit_id)
 
 
 @router.post("/visits/{visit_id}/complete", status_code=status.HTTP_202_ACCEPTED)
 async def complete_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         await visits.complete_visit(s, visit_id, mine)
     return Created(id=visit_id)
 
 
 @router.post("/visits/{visit_id}/move", status_code=status.HTTP_202_ACCEPTED)
 async def move_visit(visit_id: uuid.UUID, body: MoveVisit, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        await visits.move_visit(s, visit_id, await queries.fellow_ids_of(s, caller.sub), body.date)
+    async with as_fellow(runtime, caller) as (s, mine):
+        await visits.move_visit(s, visit_id, mine, body.date)
     return Created(id=visit_id)
 
 
 @router.post("/visits/{visit_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
 async def cancel_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        await visits.cancel_visit(s, visit_id, await queries.fellow_ids_of(s, caller.sub))
+    async with as_fellow(runtime, caller) as (s, mine):
+        await visits.cancel_visit(s, visit_id, mine)
     return Created(id=visit_id)
 
 
@@ -203,60 +192,55 @@ router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/ex
 
 @router.post("/pairs/{pair_id}/agreement", status_code=status.HTTP_202_ACCEPTED)
 async def agree(pair_id: uuid.UUID, body: MentoringAgreement, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         await mentoring.agree(s, pair_id, mine, body.goals, body.meet_every_weeks, caller.sub)
     return Created(id=pair_id)
 
 
 @router.post("/pairs/{pair_id}/meetings", status_code=status.HTTP_201_CREATED)
 async def log_meeting(pair_id: uuid.UUID, body: MentoringMeeting, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         return Created(id=await mentoring.log_meeting(s, pair_id, mine, body.date, body.minutes, body.notes))
 
 
 @router.get("/pairs/{pair_id}/meetings")
 async def meetings(pair_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     """The pair's agreement and meetings with their notes: the mentor and the mentee alone."""
-    async with runtime.transaction() as s:
-        return await mentoring.meetings(s, pair_id, await queries.fellow_ids_of(s, caller.sub))
+    async with as_fellow(runtime, caller) as (s, mine):
+        return await mentoring.meetings(s, pair_id, mine)
 
 
 @router.post("/pairs/{pair_id}/meetings/planned", status_code=status.HTTP_201_CREATED)
 async def plan_meeting(pair_id: uuid.UUID, body: PlanMeeting, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         return Created(id=await meeting_plans.plan(s, pair_id, mine, body.date, body.starts_at, body.minutes))
 
 
 @router.post("/meetings/{meeting_id}/move", status_code=status.HTTP_202_ACCEPTED)
 async def move_meeting(meeting_id: uuid.UUID, body: MoveMeeting, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         await meeting_plans.move(s, meeting_id, mine, body.date, body.starts_at)
     return Created(id=meeting_id)
 
 
 @router.post("/meetings/{meeting_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
 async def cancel_meeting(meeting_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        await meeting_plans.cancel(s, meeting_id, await queries.fellow_ids_of(s, caller.sub))
+    async with as_fellow(runtime, caller) as (s, mine):
+        await meeting_plans.cancel(s, meeting_id, mine)
     return Created(id=meeting_id)
 
 
 @router.post("/pairs/{pair_id}/check-ins", status_code=status.HTTP_201_CREATED)
 async def check_in(pair_id: uuid.UUID, body: MentoringCheckIn, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         await mentoring.check_in(s, pair_id, mine, body.month, body.working, body.comment)
     return Created(id=pair_id)
 
 
 @router.post("/pairs/{pair_id}/close", status_code=status.HTTP_202_ACCEPTED)
 async def close(pair_id: uuid.UUID, body: CloseMentoring, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
-    async with runtime.transaction() as s:
-        closed = await mentoring.close(s, pair_id, await queries.fellow_ids_of(s, caller.sub), body.reflection)
+    async with as_fellow(runtime, caller) as (s, mine):
+        closed = await mentoring.close(s, pair_id, mine, body.reflection)
     return {"id": pair_id, "closed": closed}
 
 
@@ -281,21 +265,19 @@ async def cohort_measures(cohort_id: uuid.UUID, runtime: RuntimeDep, caller: Cal
 
 @router.post("/pairs/{pair_id}/project", status_code=status.HTTP_201_CREATED)
 async def start_project(pair_id: uuid.UUID, body: StartProject, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         return Created(id=await projects.start(s, pair_id, mine, body.title, body.aim, body.measure, caller.sub))
 
 
 @router.get("/pairs/{pair_id}/project")
 async def project(pair_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
-    async with runtime.transaction() as s:
-        return await projects.of_pair(s, pair_id, await queries.fellow_ids_of(s, caller.sub))
+    async with as_fellow(runtime, caller) as (s, mine):
+        return await projects.of_pair(s, pair_id, mine)
 
 
 @router.post("/pairs/{pair_id}/project/milestones", status_code=status.HTTP_201_CREATED)
 async def add_milestone(pair_id: uuid.UUID, body: AddMilestone, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         return Created(id=await projects.add_milestone(s, pair_id, mine, body.title, body.due))
 
 
@@ -303,15 +285,15 @@ async def add_milestone(pair_id: uuid.UUID, body: AddMilestone, runtime: Runtime
 async def milestone_done(
     pair_id: uuid.UUID, milestone_id: uuid.UUID, body: Empty, runtime: RuntimeDep, caller: CallerDep
 ) -> Created:
-    async with runtime.transaction() as s:
-        await projects.milestone_done(s, pair_id, await queries.fellow_ids_of(s, caller.sub), milestone_id)
+    async with as_fellow(runtime, caller) as (s, mine):
+        await projects.milestone_done(s, pair_id, mine, milestone_id)
     return Created(id=milestone_id)
 
 
 @router.post("/pairs/{pair_id}/project/presentation", status_code=status.HTTP_202_ACCEPTED)
 async def present(pair_id: uuid.UUID, body: Presentation, runtime: RuntimeDep, caller: CallerDep) -> Created:
-    async with runtime.transaction() as s:
-        await projects.present(s, pair_id, await queries.fellow_ids_of(s, caller.sub), body.date, body.summary)
+    async with as_fellow(runtime, caller) as (s, mine):
+        await projects.present(s, pair_id, mine, body.date, body.summary)
     return Created(id=pair_id)
 
 
@@ -322,8 +304,7 @@ async def present(pair_id: uuid.UUID, body: Presentation, runtime: RuntimeDep, c
 async def share_reflection(
     pair_id: uuid.UUID, body: ShadowingReflection, runtime: RuntimeDep, caller: CallerDep
 ) -> Created:
-    async with runtime.transaction() as s:
-        mine = await queries.fellow_ids_of(s, caller.sub)
+    async with as_fellow(runtime, caller) as (s, mine):
         await reflections.share(s, pair_id, mine, body.learnt, body.take_back)
     return Created(id=pair_id)
 
@@ -331,5 +312,5 @@ async def share_reflection(
 @router.get("/pairs/{pair_id}/reflection")
 async def reflection(pair_id: uuid.UUID, runtime: RuntimeDep, caller: CallerDep) -> dict[str, Any]:
     """The learner's reflection: the learner and the sharer alone."""
-    async with runtime.transaction() as s:
-        return await reflections.of_pair(s, pair_id, await queries.fellow_ids_of(s, caller.sub))
+    async with as_fellow(runtime, caller) as (s, mine):
+        return await reflections.of_pair(s, pair_id, mine)
