@@ -81,9 +81,13 @@ class Lease:
         return True
 
     async def keep(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        """While a batch is out: renew the lease every third of its length (a frozen process does not)."""
+        """While a batch is out: renew the lease every third of its length (a frozen process does not).
+        Once it has run out (the process was frozen or starved past it), this stops rather than take it
+        again: the batch is stopping, and another relay may be taking over; the next batch asks anew."""
         while True:
             await asyncio.sleep(self.lease_s / 3)
+            if not self.holding:
+                return
             try:
                 async with sessions() as session, session.begin():
                     held = await self.take(session)
