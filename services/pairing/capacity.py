@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from services.pairing import scoring
-from services.pairing.assignment import Graph, masked_scores, scan
+from services.pairing import bmatch, scoring
+from services.pairing.assignment import NONE, Graph, masked_scores, scan
 from services.pairing.domain import Fellow, Group, Round, Weights, score_group
 from services.pairing.relaxation import candidates
 
@@ -219,15 +219,16 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
     # the first candidates: each learner's best sharers (a scan at zero prices: within a point of its best)
     _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, masked=kept)
     graph.add(*seeded.ends, seeded.weight)
-    if k:  # and each sharer's best learners
+    if k and kept is not None:  # and each sharer's best learners
+        graph.add(*bmatch.column_tops(kept, NONE, k))
+    elif k:
         mine = candidates(cohort, k, among=slice(n_l, cohort.n))
         lo, hi = mine.ends
         graph.add(lo, hi - n_l, mine.weight)
     rounds = 0
     while True:
         rounds += 1
-        mates = graph.assign(big)
-        u, v = graph.duals(mates, big)
+        mates, u, v = graph.solve(big)
         found, pool, cover, reachable = scan(cohort, free, room, u, v, big, POOL_SLACK, masked=kept)
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
             break
