@@ -74,11 +74,12 @@ def scan(
     masked: npt.NDArray[np.int32] | None = None,
 ) -> tuple[Edges, Edges, Ints, npt.NDArray[np.bool_]]:
     """One pass over the full learners x sharers matrix against the duals (``bmatch.scan_rows``): the
-    allowed pairs with w + big > u_l + v_s, the pool of those within ``slack`` of it (at most ``PER_ROW`` a
-    learner, the most violated first), each learner's price raised to cover its row (Σ cover + Σ room·v is
-    a valid bound whatever the duals) and which learners have any allowed sharer at all. ``masked``: the
-    learners x sharers weights scored once, int32 with ``NONE`` where a pair is not allowed
-    (``masked_scores``; ``capacity.solve`` keeps them when they fit), else each block is scored."""
+    allowed pairs with w + big > u_l + v_s, the pool of each learner that has one (its pairs within
+    ``slack`` of it, at most ``PER_ROW``, the most violated first), each learner's price raised to cover
+    its row (Σ cover + Σ room·v is a valid bound whatever the duals) and which learners have any allowed
+    sharer at all. ``masked``: the learners x sharers weights scored once, int32 with ``NONE`` where a pair
+    is not allowed (``kept_scores``; ``capacity.solve`` keeps them when they fit), else each block is
+    scored."""
     n_s = room.size
     n_l = cohort.n - n_s
     cover = np.zeros(n_l, dtype=np.int64)
@@ -99,6 +100,37 @@ def scan(
     pool = Edges(n_s)
     add_pairs(pool, *(np.concatenate([p[k] for p in parts]) for k in range(3)))
     return violations(pool, u, v, big), pool, cover, reachable
+
+
+def kept_scores(cohort: scoring.Cohort, n_l: int) -> npt.NDArray[np.int32]:
+    """The learners x sharers weights of a bipartite cohort (learners first) as a scan reads them (the same
+    as ``masked_scores(cohort.rows(0, n_l, sharers))``), scored in one compiled pass (``bmatch.kept_scores``)
+    instead of the gathers of a profile table's rows and columns that ``rows`` does (35-45 ms at
+    5,000 x 1,000)."""
+    n = cohort.n
+    words = np.stack([np.asarray(word, dtype=np.uint64) for word in cohort.interests])
+    organisation = cohort.organisation.astype(np.int32)
+    masked = bmatch.kept_scores(
+        cohort.table,
+        cohort.profile[:n_l],
+        cohort.profile[n_l:],
+        np.ascontiguousarray(words[:, :n_l]),
+        np.ascontiguousarray(words[:, n_l:]),
+        cohort.interest_lut.astype(np.int64),
+        organisation[:n_l],
+        organisation[n_l:],
+        NONE,
+    )
+    for codes, points in ((cohort.history, cohort.history_points), (cohort.forbidden, None)):
+        row, col = np.divmod(codes, n)
+        here = (row < n_l) & (col >= n_l)
+        row, col = row[here], col[here] - n_l
+        allowed = masked[row, col] != NONE
+        if points is None:
+            masked[row, col] = NONE
+        else:
+            masked[row[allowed], col[allowed]] -= points
+    return masked
 
 
 def masked_scores(full: npt.NDArray[np.signedinteger]) -> npt.NDArray[np.int32]:

@@ -384,11 +384,12 @@ def scan_rows(
 ) -> int:
     """One pass over rows ``first:first + len(masked)`` of the learners x sharers weights (``none``: not
     allowed) against the prices: each learner's ``cover`` (its price raised to cover its row: with
-    Σ room·v a bound whatever the prices), whether it has any allowed sharer, and its pool: the pairs
-    within a ``point`` of its best w - v and within ``slack`` of beating their prices
-    (w + big > u + v), at most ``per_row``, the best first; ties go to the sharers met first from a
-    starting place that turns with the learner, so that learners alike do not all ask the same sharers.
-    Writes the pool to ``out`` (learner, sharer, w) and returns its size."""
+    Σ room·v a bound whatever the prices), whether it has any allowed sharer, and, when a pair of the row
+    beats its prices (w + big > u + v), its pool: the pairs within a ``point`` of its best w - v and within
+    ``slack`` of beating their prices, at most ``per_row``, the best first (a row whose pairs all keep to
+    their prices brings none: its near pairs made rounds fewer but each scan dearer, 20 % in all). Ties
+    go to the sharers met first from a starting place that turns with the learner, so that learners
+    alike do not all ask the same sharers. Writes the pool to ``out`` (learner, sharer, w); its size."""
     rows, n_s = masked.shape
     out_l, out_s, out_w = out
     keep_d = np.empty(per_row, np.int64)
@@ -415,29 +416,28 @@ def scan_rows(
             continue
         cover[lo] = max(u[lo], best + big) if best > -INF else u[lo]
         threshold = u[lo] - big  # w - v > threshold: the pair beats its prices
-        if best == -INF or best <= threshold - slack:
+        if best == -INF or best <= threshold:  # nothing beats its prices: the row brings no pairs
             continue
         level = max(best - point, threshold - slack + 1)
         k = 0
         turn = (lo * 40503) % n_s
-        for j in range(n_s):
-            s = turn + j
-            if s >= n_s:
-                s -= n_s
-            x = np.int64(row[s])
-            d = (x if x > none else FAR) - price[s]
-            if d < level or (k == per_row and d <= keep_d[k - 1]):
-                continue
-            at = k if k < per_row else per_row - 1
-            while at > 0 and keep_d[at - 1] < d:
-                if at < per_row:
-                    keep_d[at] = keep_d[at - 1]
-                    keep_s[at] = keep_s[at - 1]
-                at -= 1
-            keep_d[at] = d
-            keep_s[at] = s
-            if k < per_row:
-                k += 1
+        for part in range(2):  # sharers turn..n_s - 1, then 0..turn - 1
+            first_s, last_s = (turn, n_s) if part == 0 else (0, turn)
+            for s in range(first_s, last_s):
+                x = np.int64(row[s])
+                d = (x if x > none else FAR) - price[s]
+                if d < level or (k == per_row and d <= keep_d[k - 1]):
+                    continue
+                at = k if k < per_row else per_row - 1
+                while at > 0 and keep_d[at - 1] < d:
+                    if at < per_row:
+                        keep_d[at] = keep_d[at - 1]
+                        keep_s[at] = keep_s[at - 1]
+                    at -= 1
+                keep_d[at] = d
+                keep_s[at] = s
+                if k < per_row:
+                    k += 1
         for t in range(k):
             out_l[n] = lo
             out_s[n] = keep_s[t]
@@ -488,3 +488,43 @@ def column_tops(masked: npt.NDArray[np.int32], none: int, k: int) -> tuple[Ints,
                 out_w[n] = key[s, t] >> 20
                 n += 1
     return out_l, out_s, out_w
+
+
+@njit(cache=CACHE)
+def _popcount(x: np.uint64) -> int:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=CACHE)
+def kept_scores(
+    table: npt.NDArray[np.signedinteger],
+    profile_l: npt.NDArray[np.int32],
+    profile_s: npt.NDArray[np.int32],
+    words_l: npt.NDArray[np.uint64],
+    words_s: npt.NDArray[np.uint64],
+    lut: Ints,
+    organisation_l: npt.NDArray[np.int32],
+    organisation_s: npt.NDArray[np.int32],
+    none: int,
+) -> npt.NDArray[np.int32]:
+    """The learners x sharers weights as ``scoring.Cohort.rows`` scores them (the profile table, the
+    shared interests' points; ``none`` for two of one organisation), int32 as a scan reads them, in one
+    pass; earlier pairings and ruled-out pairs are few and are set afterwards. ``words_*``: the interest
+    bit masks, a row per word."""
+    n_l, n_s = profile_l.size, profile_s.size
+    out = np.empty((n_l, n_s), np.int32)
+    n_words = words_l.shape[0] if lut.size else 0
+    for i in range(n_l):
+        row = table[profile_l[i]]
+        for j in range(n_s):
+            x = np.int64(row[profile_s[j]])
+            if n_words:
+                shared = 0
+                for k in range(n_words):
+                    shared += _popcount(words_l[k, i] & words_s[k, j])
+                x += lut[shared]
+            out[i, j] = x if organisation_l[i] != organisation_s[j] else none
+    return out

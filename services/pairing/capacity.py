@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.pairing import bmatch, scoring
-from services.pairing.assignment import NONE, Graph, masked_scores, scan
+from services.pairing.assignment import NONE, Graph, kept_scores, scan
 from services.pairing.domain import Fellow, Group, Round, Weights, score_group
 from services.pairing.relaxation import candidates
 
@@ -214,7 +214,7 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
     heaviest = int(cohort.table.max(initial=0)) + int(cohort.interest_lut.max(initial=0))
     big = int(free.sum()) * heaviest + 1
     graph = Graph(n_l, n_s, room, free)
-    kept = masked_scores(cohort.rows(0, n_l, slice(n_l, cohort.n))) if n_l * n_s <= KEEP_SCORES else None
+    kept = kept_scores(cohort, n_l) if n_l * n_s <= KEEP_SCORES else None
     zero = np.zeros(n_s, dtype=np.int64)
     # the first candidates: each learner's best sharers (a scan at zero prices: within a point of its best)
     _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, masked=kept)

@@ -4,11 +4,15 @@ against the same arithmetic in numpy. Pure."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from services.pairing import bmatch
-from services.pairing.assignment import NONE
+from bench import capacity as bench
+from services.pairing import bmatch, capacity
+from services.pairing.assignment import NONE, kept_scores, masked_scores
+from services.pairing.domain import Fellow, Weights
 from tests.pairing.test_capacity import ortools_best
 
 Ints = np.ndarray
@@ -97,6 +101,8 @@ def test_the_scan_prices_every_row_as_numpy_does() -> None:
     assert (wi == w[li, si]).all() and free[li].all() and open_[si].all()
     assert (np.bincount(li, minlength=n_l) <= per_row).all()
     beats = free & some & (row_best + big > u)
+    assert beats.any() and not beats.all()
+    assert set(li.tolist()) == set(np.flatnonzero(beats).tolist())  # a row whose pairs keep to their prices: none
     for lo in np.flatnonzero(beats).tolist():  # a row with a pair beating its prices brings its best one
         mine = si[li == lo]
         assert mine.size and (w[lo, mine] - v[mine]).max() == row_best[lo]
@@ -113,3 +119,23 @@ def test_each_sharers_best_learners() -> None:
     for s in range(30):
         mine = np.sort(wi[si == s])[::-1]
         assert (mine == np.sort(w[:, s][w[:, s] > 0])[::-1][:5]).all()
+
+
+@pytest.mark.parametrize("interests", [5, 20, 80])  # one word of interest bits, or two
+def test_kept_scores_are_the_cohorts_own(interests: int) -> None:
+    """The compiled learners x sharers weights equal ``Cohort.rows`` masked: profiles, shared interests,
+    earlier pairings, conflicts and organisations."""
+    learners, sharers, _, earlier, forbidden = bench.cohort(300, 60, 5, 0.4, seed=interests)
+    names = [f"interest {k}" for k in range(interests)]
+    rng = np.random.default_rng(interests)
+
+    def wanting(f: Fellow) -> Fellow:
+        return dataclasses.replace(f, interests=frozenset(rng.choice(names, size=3, replace=False).tolist()))
+
+    learners, sharers = [wanting(f) for f in learners], [wanting(f) for f in sharers]
+    cohort, _, _ = capacity.encode(learners, sharers, Weights(), earlier, forbidden)
+    n_l = len(learners)
+    expected = masked_scores(cohort.rows(0, n_l, slice(n_l, cohort.n)))
+    assert (kept_scores(cohort, n_l) == expected).all()
+    assert (expected == NONE).any() and cohort.history.size and cohort.forbidden.size
+    assert len(cohort.interests) == (2 if interests > 64 else 1)

@@ -15,7 +15,7 @@ from ortools.graph.python import min_cost_flow
 
 from bench import capacity as bench
 from bench import synthetic
-from services.pairing import capacity
+from services.pairing import assignment, capacity
 from services.pairing.domain import Fellow, Weights
 from shared.events import SECTORS
 
@@ -257,3 +257,17 @@ def test_bad_input_is_refused_with_a_clear_reason(
 def test_a_shared_id_is_refused() -> None:
     with pytest.raises(capacity.CapacityRefused, match="an id of its own"):
         capacity.place([person(0, org=1)], [person(0, org=2)], [1], WEIGHTS)
+
+
+def test_a_cohort_too_large_to_keep_its_scores_is_scored_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``KEEP_SCORES`` pairs each scan scores its blocks afresh (and relaxation picks each sharer's
+    candidates): the same optimum, proven."""
+    learners, sharers, caps, earlier, forbidden = bench.cohort(300, 60, 5, 0.40, seed=3)
+    w = weights_of(learners, sharers, earlier, forbidden)
+    kept = capacity.place(learners, sharers, caps, WEIGHTS, earlier, forbidden)
+    monkeypatch.setattr(capacity, "KEEP_SCORES", 0)
+    monkeypatch.setattr(assignment, "SCAN_BLOCK", 60 * 7)  # 7 learners a block: 43 blocks a scan
+    result = capacity.place(learners, sharers, caps, WEIGHTS, earlier, forbidden)
+    check(learners, sharers, caps, result, w)
+    assert (result.placed, result.total) == (kept.placed, kept.total) == ortools_best(w, caps)
+    assert result.optimal and result.bound == result.total
