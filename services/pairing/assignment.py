@@ -1,6 +1,6 @@
-"""The capacity matcher's machinery (``capacity`` uses it): the candidate pairs solved exactly as an
-assignment on the sharers' places (scipy's LAPJVsp), the duals that price every pair, and the scan of
-the full learners x sharers matrix for pairs that beat their prices. Pure, no I/O."""
+"""The capacity matcher's machinery (``capacity`` uses it): the candidate pairs solved exactly with the
+duals that price every pair (``bmatch.solve``), the kept scores and the scan of the full learners x
+sharers matrix for pairs that beat their prices (``bmatch``'s compiled kernels). Pure, no I/O."""
 
 from __future__ import annotations
 

@@ -14,23 +14,23 @@ pair + 1) to every allowed pair: one more learner placed then always outweighs a
 How it stays exact and fast (the same plan as ``matching``):
 
 1. Candidates: each learner keeps its best sharers (the first scan, at zero prices: those within a point
-   of its best, about ``PER_ROW``) and each sharer its ``K`` best learners (``relaxation.candidates``),
-   ``O(K (learners + sharers))`` edges instead of ``learners x sharers``. The learners x sharers scores
-   are computed once and kept for every scan when they fit (``KEEP_SCORES``: int32 as a scan reads
-   them, 320 MiB at 20,000 x 4,000), not scored again each round.
-2. The candidate problem is solved exactly as an assignment (scipy's LAPJVsp): each sharer is copied
-   once per place; a learner may be left out, or a place stay empty, at ``big`` more (those columns
-   only when the candidates cannot fill every row). The smaller side (places or learners) are the rows.
-3. Duals: the b-matching LP (max Σ w x, Σ_s x_ls ≤ 1, Σ_l x_ls ≤ c_s) is integral, its dual is
-   min Σ u_l + Σ c_s v_s with u_l + v_s ≥ w_ls, u, v ≥ 0. Given the optimal assignment, the sharers'
-   prices ``v`` are shortest distances in a small difference-constraint graph over the sharers
-   (Bellman-Ford, vectorised), and ``u_l`` is what remains of a placed learner's weight.
-4. Pricing: a scan of the full learners x sharers matrix in numpy blocks finds every allowed pair with
-   w + big > u_l + v_s, and those within ``POOL_SLACK`` of it (up to ``PER_ROW`` a learner); they join the
-   candidates and the assignment is solved again, until no pair beats its prices (2-3 rounds at
-   5,000 x 1,000). Then the duals are feasible on the full graph and Σ u + Σ c v equals the total: the placement is
-   **proven optimal** for the whole cohort. Every scan also gives a valid bound on its own (each u_l
-   raised to cover its row), reported with the ``optimal`` flag.
+   of its best, about ``PER_ROW``) and each sharer its ``K`` best learners (``bmatch.column_tops``; past
+   ``KEEP_SCORES``, ``relaxation.candidates``), ``O(K (learners + sharers))`` edges instead of
+   ``learners x sharers``. The learners x sharers scores are computed once (``bmatch.kept_scores``) and
+   kept for every scan when they fit (``KEEP_SCORES``: int32 as a scan reads them, 320 MiB at
+   20,000 x 4,000), not scored again each round.
+2. The candidate problem is solved exactly by a compiled primal-dual b-matching (``bmatch.solve``: the
+   Hungarian method with each sharer one node with its capacity, no copies of its places), which keeps
+   the LP's duals all along: the b-matching LP (max Σ w x, Σ_s x_ls ≤ 1, Σ_l x_ls ≤ c_s) is integral,
+   its dual is min Σ u_l + Σ c_s v_s with u_l + v_s ≥ w_ls, u, v ≥ 0. Each later round starts from the
+   last one's placement and duals: only the learners whose new pairs upset them are searched again.
+3. Pricing: a compiled scan of the full learners x sharers matrix (``bmatch.scan_rows``) finds the
+   allowed pairs with w + big > u_l + v_s (for each learner that has one, its pairs within ``POOL_SLACK``
+   of it, up to ``PER_ROW``); they join the candidates and the b-matching is solved again, until no pair
+   beats its prices (3-6 rounds at 5,000 x 1,000). Then the duals are feasible on the full graph and
+   Σ u + Σ c v equals the total: the placement is **proven optimal** for the whole cohort. Every scan
+   also gives a valid bound on its own (each u_l raised to cover its row), reported with the ``optimal``
+   flag.
 """
 
 from __future__ import annotations
