@@ -5,6 +5,9 @@ against the same arithmetic in numpy. Pure."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -139,3 +142,13 @@ def test_kept_scores_are_the_cohorts_own(interests: int) -> None:
     assert (kept_scores(cohort, n_l) == expected).all()
     assert (expected == NONE).any() and cohort.history.size and cohort.forbidden.size
     assert len(cohort.interests) == (2 if interests > 64 else 1)
+
+
+def test_imports_where_numba_cannot_keep_its_cache() -> None:
+    """The image's file system is read-only: with nowhere to write its cache numba refuses ``cache=True``
+    at import; bmatch then compiles in each process instead. (No locator but IPython's stands in for it.)"""
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}
+    probe = "from services.pairing import bmatch; print(bmatch.CACHE)"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    assert bmatch.CACHE  # here, the worktree's __pycache__ can be written
