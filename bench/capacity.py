@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import random
-import resource
 import sys
 import time
 import uuid
@@ -33,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import synthetic
+from bench.measure import figures_table, in_child, peak_mib
 from services.pairing.domain import Fellow
 from shared.events import PLACES, SECTORS
 
@@ -90,10 +89,6 @@ def full_graph(made: Cohort) -> tuple[Any, Any, Any, Any]:
     return i.astype(np.int64), j.astype(np.int64), w[i, j], np.asarray(caps, dtype=np.int64)
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def ours(spec: tuple[int, int, int, float], seed: int) -> dict[str, Any]:
     from services.pairing import capacity
     from services.pairing.main import PairingSettings
@@ -113,7 +108,7 @@ def ours(spec: tuple[int, int, int, float], seed: int) -> dict[str, Any]:
         "optimal": result.optimal,
         "rounds": result.pricing_rounds,
         "edges": result.edges,
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
     }
 
 
@@ -165,17 +160,7 @@ def networkx(spec: tuple[int, int, int, float], seed: int) -> dict[str, Any]:
     }
 
 
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        result: dict[str, Any] = pool.apply(target, args)
-    return result
-
-
 def main(argv: list[str] | None = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(f"{a}x{b}" for a, b in SIZES), help="learners x sharers, ...")
     parser.add_argument("--capacities", default="5,10", help="largest capacities (each sharer takes 1 to it)")
@@ -193,32 +178,33 @@ def main(argv: list[str] | None = None) -> None:
         for c in args.capacities.split(",")
         for share in args.largest.split(",")
     ]
-    console = Console(width=max(200, Console().width))
-    table = Table(title=f"Matching with capacities, seed {args.seed} (seconds; CPU seconds in brackets)")
-    for column in (
-        "learners x sharers",
-        "capacity",
-        "largest",
-        "ours s",
-        "placed",
-        "total",
-        "proven",
-        "rounds",
-        "peak MiB",
-        "OR-tools solve s",
-        "OR-tools / ours",
-        "networkx s",
-        "equal totals",
-    ):
-        table.add_column(column, justify="right")
+    console, table = figures_table(
+        f"Matching with capacities, seed {args.seed} (seconds; CPU seconds in brackets)",
+        (
+            "learners x sharers",
+            "capacity",
+            "largest",
+            "ours s",
+            "placed",
+            "total",
+            "proven",
+            "rounds",
+            "peak MiB",
+            "OR-tools solve s",
+            "OR-tools / ours",
+            "networkx s",
+            "equal totals",
+        ),
+        width=200,
+    )
     for spec in specs:
         n_l, n_s, most, share = spec
-        mine = _in_child(ours, spec, args.seed)
+        mine = in_child(ours, spec, args.seed)
         refs = {}
         if n_l <= ORTOOLS_MAX:
-            refs["ortools"] = _in_child(ortools, spec, args.seed)
+            refs["ortools"] = in_child(ortools, spec, args.seed)
         if n_l <= NETWORKX_MAX and not args.no_networkx:
-            refs["networkx"] = _in_child(networkx, spec, args.seed)
+            refs["networkx"] = in_child(networkx, spec, args.seed)
         same = [ref["total"] == mine["total"] and ref["placed"] == mine["placed"] for ref in refs.values()]
         tools = refs.get("ortools")
         nxr = refs.get("networkx")
