@@ -97,6 +97,12 @@ def drop_index(schema: str, table: str, column: str) -> None:
     op.drop_index(op.f(f"ix_{schema}_{table}_{column}"), table_name=table, schema=schema)
 
 
+def drop_tables(schema: str, *tables: str) -> None:
+    """``op.drop_table`` for each in turn: list a table before those it refers to. Its indexes go with it."""
+    for table in tables:
+        op.drop_table(table, schema=schema)
+
+
 def add_columns(schema: str, *added: AddedColumn) -> None:
     """``op.add_column`` for each (table, column) in turn. A copy of each column is added, so that a
     revision can run again in the same process (a downgrade and upgrade in tests)."""

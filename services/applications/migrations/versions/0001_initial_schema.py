@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import JSON, TZ, create_index, create_outbox_and_inbox, drop_outbox_and_inbox
+from shared.migrations import JSON, TZ, create_index, create_outbox_and_inbox, drop_outbox_and_inbox, drop_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -91,8 +91,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """The tables in the reverse order (their indexes go with them)."""
-    for table in ("decision", "application", "cohort", "programme"):
-        op.drop_table(table, schema=S)
+    drop_tables(S, "decision", "application", "cohort", "programme", "organisation")
     drop_outbox_and_inbox(S)
-    op.drop_table("organisation", schema=S)

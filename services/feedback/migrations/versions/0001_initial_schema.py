@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import JSON, TZ, create_index, create_outbox_and_inbox, drop_outbox_and_inbox
+from shared.migrations import JSON, TZ, create_index, create_outbox_and_inbox, drop_outbox_and_inbox, drop_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -66,8 +66,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """The tables in the reverse order (their indexes go with them)."""
-    for table in ("collaboration_opportunity", "feedback_request", "feedback"):
-        op.drop_table(table, schema=S)
+    drop_tables(S, "collaboration_opportunity", "feedback_request", "feedback", "exchange_pair")
     drop_outbox_and_inbox(S)
-    op.drop_table("exchange_pair", schema=S)

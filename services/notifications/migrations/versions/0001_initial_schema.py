@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import JSON, TZ, create_outbox_and_inbox, drop_outbox_and_inbox
+from shared.migrations import JSON, TZ, create_outbox_and_inbox, drop_outbox_and_inbox, drop_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -50,8 +50,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """The tables in the reverse order (their indexes go with them)."""
-    op.drop_table("pair_member", schema=S)
+    drop_tables(S, "pair_member", "delivery", "contact")
     drop_outbox_and_inbox(S)
-    op.drop_table("delivery", schema=S)
-    op.drop_table("contact", schema=S)

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import JSON, TZ, add_columns, drop_columns
+from shared.migrations import JSON, TZ, add_columns, drop_columns, drop_tables
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -74,5 +74,4 @@ def downgrade() -> None:
     for name, table, _column, _where in reversed(PARTIAL):
         op.drop_index(name, table_name=table, schema=S)
     drop_columns(S, *DELIVERY)
-    for table in ("staff_contact", "reminder", "preference"):
-        op.drop_table(table, schema=S)
+    drop_tables(S, "staff_contact", "reminder", "preference")

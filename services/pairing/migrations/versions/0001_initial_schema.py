@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from shared.migrations import JSON, TZ, create_outbox_and_inbox, drop_outbox_and_inbox
+from shared.migrations import JSON, TZ, create_outbox_and_inbox, drop_outbox_and_inbox, drop_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -70,8 +70,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """The tables in the reverse order (their indexes go with them)."""
-    for table in ("visit", "pair", "pairing_round"):
-        op.drop_table(table, schema=S)
+    drop_tables(S, "visit", "pair", "pairing_round", "fellow")
     drop_outbox_and_inbox(S)
-    op.drop_table("fellow", schema=S)
