@@ -79,6 +79,9 @@ def run_env(metadata: MetaData) -> None:
 
 
 # --- helpers for the revisions themselves -----------------------------------------------------
+# Revisions that have run anywhere build with these: changing what one of them builds changes an old
+# revision. Add a helper instead (tests/shared/test_migrations_match_models.py checks the schema at head
+# against the models, and that each downgrade undoes its upgrade).
 
 # The column types the revisions repeat: a timestamp with time zone, and JSON stored as jsonb.
 TZ = sa.DateTime(timezone=True)
