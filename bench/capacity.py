@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing
 import random
-import resource
 import sys
 import time
 import uuid
@@ -38,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import synthetic
+from bench.measure import figures_table, in_child, peak_mib
 from services.pairing.domain import Fellow
 from shared.events import PLACES, SECTORS
 from shared.observability import settled_heap
@@ -96,10 +95,6 @@ def full_graph(made: Cohort) -> tuple[Any, Any, Any, Any]:
     return i.astype(np.int64), j.astype(np.int64), w[i, j], np.asarray(caps, dtype=np.int64)
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def ours(spec: tuple[int, int, int, float], seed: int) -> dict[str, Any]:
     from services.pairing import capacity
     from services.pairing.main import PairingSettings
@@ -121,7 +116,7 @@ def ours(spec: tuple[int, int, int, float], seed: int) -> dict[str, Any]:
         "optimal": result.optimal,
         "rounds": result.pricing_rounds,
         "edges": result.edges,
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
     }
 
 
@@ -173,21 +168,14 @@ def networkx(spec: tuple[int, int, int, float], seed: int) -> dict[str, Any]:
     }
 
 
-def _in_child(target: Any, *args: Any, repeat: int = 1) -> dict[str, Any]:
-    """``target(*args)`` in a fresh process, ``repeat`` times: the run with the fewest CPU seconds."""
-    context = multiprocessing.get_context("spawn")
-    runs = []
-    for _ in range(repeat):
-        with context.Pool(1) as pool:
-            runs.append(pool.apply(target, args))
-    best: dict[str, Any] = min(runs, key=lambda run: run["cpu"])
-    return best
+def best_of(repeat: int, target: Any, *args: Any) -> dict[str, Any]:
+    """``target(*args)`` in a fresh process (``in_child``) ``repeat`` times: the run with the fewest CPU
+    seconds."""
+    runs = [in_child(target, *args) for _ in range(repeat)]
+    return min(runs, key=lambda run: float(run["cpu"]))
 
 
 def main(argv: list[str] | None = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(f"{a}x{b}" for a, b in SIZES), help="learners x sharers, ...")
     parser.add_argument("--capacities", default="5,10", help="largest capacities (each sharer takes 1 to it)")
@@ -206,34 +194,33 @@ def main(argv: list[str] | None = None) -> None:
         for c in args.capacities.split(",")
         for share in args.largest.split(",")
     ]
-    console = Console(width=max(200, Console().width))
-    table = Table(
-        title=f"Matching with capacities, seed {args.seed}, best of {args.repeat} (seconds; CPU seconds in brackets)"
+    console, table = figures_table(
+        f"Matching with capacities, seed {args.seed}, best of {args.repeat} (seconds; CPU seconds in brackets)",
+        (
+            "learners x sharers",
+            "capacity",
+            "largest",
+            "ours s",
+            "placed",
+            "total",
+            "proven",
+            "rounds",
+            "peak MiB",
+            "OR-tools solve s",
+            "OR-tools / ours",
+            "networkx s",
+            "equal totals",
+        ),
+        width=200,
     )
-    for column in (
-        "learners x sharers",
-        "capacity",
-        "largest",
-        "ours s",
-        "placed",
-        "total",
-        "proven",
-        "rounds",
-        "peak MiB",
-        "OR-tools solve s",
-        "OR-tools / ours",
-        "networkx s",
-        "equal totals",
-    ):
-        table.add_column(column, justify="right")
     for spec in specs:
         n_l, n_s, most, share = spec
-        mine = _in_child(ours, spec, args.seed, repeat=args.repeat)
+        mine = best_of(args.repeat, ours, spec, args.seed)
         refs = {}
         if n_l <= ORTOOLS_MAX:
-            refs["ortools"] = _in_child(ortools, spec, args.seed, repeat=args.repeat)
+            refs["ortools"] = best_of(args.repeat, ortools, spec, args.seed)
         if n_l <= NETWORKX_MAX and not args.no_networkx:
-            refs["networkx"] = _in_child(networkx, spec, args.seed)
+            refs["networkx"] = in_child(networkx, spec, args.seed)
         same = [ref["total"] == mine["total"] and ref["placed"] == mine["placed"] for ref in refs.values()]
         tools = refs.get("ortools")
         nxr = refs.get("networkx")

@@ -22,9 +22,8 @@ RUSTWORKX_MAX = 2000
 
 
 def run(n: int, mix: str, seed: int, mode: str) -> dict[str, Any]:
-    import resource
-
     from bench import synthetic
+    from bench.measure import peak_mib
     from bench.pairing import _weights
     from services.pairing import matching
 
@@ -46,7 +45,7 @@ def run(n: int, mix: str, seed: int, mode: str) -> dict[str, Any]:
         "trios": sum(len(g.fellow_ids) == 3 for g in result.groups),
         "unpaired": len(result.unpaired),
         "reason": reasons[0] if reasons else "",
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": peak_mib(),
     }
 
 
@@ -76,13 +75,10 @@ def reference(n: int, mix: str, seed: int, mode: str) -> dict[str, Any]:
     return {"seconds": seconds, "weight": sum(int(w[a, b]) for a, b in matched) + locked_weight}
 
 
-def table(sizes: list[int], mixes: list[str], modes: list[str], seed: int, in_child: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def table(sizes: list[int], mixes: list[str], modes: list[str], seed: int) -> None:
+    from bench.measure import figures_table, in_child
 
-    console = Console(width=max(200, Console().width))
     title = f"Pairing round by organisation mix, seed {seed}: 1 % of pairs excluded, 5 % locked (times in seconds)"
-    out = Table(title=title)
     columns = (
         "mode",
         "n",
@@ -97,8 +93,7 @@ def table(sizes: list[int], mixes: list[str], modes: list[str], seed: int, in_ch
         "pairs",
         "trios",
     )
-    for column in (*columns, "alone", "rustworkx s", "rustworkx total"):
-        out.add_column(column, justify="right")
+    console, out = figures_table(title, (*columns, "alone", "rustworkx s", "rustworkx total"), width=200)
     for mode in modes:
         for n in sizes:
             for mix in mixes:

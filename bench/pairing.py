@@ -27,14 +27,14 @@ with the same integer edge weights and maximum cardinality. Weights are the serv
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.measure import figures_table, in_child, peak_mib
 
 SIZES = (28, 200, 1000, 2000, 5000, 20000)
 RUSTWORKX_MAX = 2000
@@ -45,10 +45,6 @@ def _weights() -> Any:
     from services.pairing.main import PairingSettings
 
     return PairingSettings().pairing_weights
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def ours(n: int, seed: int, mode: str) -> dict[str, Any]:
@@ -67,7 +63,7 @@ def ours(n: int, seed: int, mode: str) -> dict[str, Any]:
         "weight": result.weight,
         "bound": result.bound,
         "optimal": result.optimal,
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
         "orgs": synthetic.organisations_for(n),
     }
 
@@ -122,22 +118,19 @@ def alternatives_run(n: int, seed: int, mode: str, sample: int) -> dict[str, Any
         "exact": all(exact for _, exact in losses),
         "pairs": len(forcing.known),
         "solved_again": forcing.solved_again,
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
     }
 
 
 def alternatives_table(sizes: list[int], seed: int, mode: str, sample: int) -> None:
     """Every fellow's alternatives, timed: measured on all fellows, or on ``sample`` and extrapolated."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=max(180, Console().width))
-    table = Table(title=f"Alternatives: five best other partners and the exact loss of each, {mode} mode")
     columns = ("n", "fellows timed", "losses", "of them 0", "exact", "pairs found", "solved again", "s (CPU s)")
-    for column in (*columns, "s per fellow", "all fellows s", "peak MiB"):
-        table.add_column(column, justify="right")
+    console, table = figures_table(
+        f"Alternatives: five best other partners and the exact loss of each, {mode} mode",
+        (*columns, "s per fellow", "all fellows s", "peak MiB"),
+    )
     for n in sizes:
-        got = _in_child(alternatives_run, n, seed, mode, sample)
+        got = in_child(alternatives_run, n, seed, mode, sample)
         per = got["seconds"] / max(1, got["fellows"])
         whole = f"{got['seconds']:.2f}" if got["fellows"] == n else f"{per * n:.0f} (extrapolated)"
         row = [
@@ -163,21 +156,12 @@ def alternatives_table(sizes: list[int], seed: int, mode: str, sample: int) -> N
     )
 
 
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        result: dict[str, Any] = pool.apply(target, args)
-    return result
-
-
 def main() -> None:
     if "--capacity" in sys.argv[1:]:  # learners x sharers with capacities; bench/capacity.py reads the other flags
         from bench import capacity
 
         return capacity.main([a for a in sys.argv[1:] if a != "--capacity"])
-    from rich.console import Console
     from rich.progress import Progress
-    from rich.table import Table
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated cohort sizes")
@@ -197,25 +181,25 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
-    console = Console(width=max(180, Console().width))
-    table = Table(title=f"Pairing round, {args.mode} mode, seed {args.seed} (times in seconds)")
-    for column in (
-        "n",
-        "orgs",
-        "ours s",
-        "ours total",
-        "peak MiB",
-        "upper bound",
-        "gap %",
-        "proven",
-        "rustworkx s",
-        "rustworkx total",
-        "rustworkx s / ours s",
-        "networkx s",
-        "networkx total",
-        "networkx s / ours s",
-    ):
-        table.add_column(column, justify="right")
+    console, table = figures_table(
+        f"Pairing round, {args.mode} mode, seed {args.seed} (times in seconds)",
+        (
+            "n",
+            "orgs",
+            "ours s",
+            "ours total",
+            "peak MiB",
+            "upper bound",
+            "gap %",
+            "proven",
+            "rustworkx s",
+            "rustworkx total",
+            "rustworkx s / ours s",
+            "networkx s",
+            "networkx total",
+            "networkx s / ours s",
+        ),
+    )
     steps = sum(
         1 + (n <= RUSTWORKX_MAX and not args.no_rustworkx) + (n <= NETWORKX_MAX and not args.quick) for n in sizes
     )
@@ -223,7 +207,7 @@ def main() -> None:
         task = progress.add_task("benchmarking", total=steps)
         for n in sizes:
             progress.update(task, description=f"n = {n}: ours")
-            mine = _in_child(ours, n, args.seed, args.mode)
+            mine = in_child(ours, n, args.seed, args.mode)
             progress.advance(task)
             refs: dict[str, dict[str, Any]] = {}
             for library, limit, skip in (
@@ -232,7 +216,7 @@ def main() -> None:
             ):
                 if n <= limit and not skip:
                     progress.update(task, description=f"n = {n}: {library} on the full graph")
-                    refs[library] = _in_child(reference, n, args.seed, args.mode, library)
+                    refs[library] = in_child(reference, n, args.seed, args.mode, library)
                     progress.advance(task)
             gap = 100 * (mine["bound"] - mine["weight"]) / mine["bound"] if mine["bound"] else 0.0
             row = [
@@ -267,7 +251,7 @@ def main() -> None:
     if mix_sizes:
         from bench import mixes
 
-        mixes.table(mix_sizes, args.mixes.split(","), args.mix_modes.split(","), args.seed, _in_child)
+        mixes.table(mix_sizes, args.mixes.split(","), args.mix_modes.split(","), args.seed)
 
 
 if __name__ == "__main__":

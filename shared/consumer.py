@@ -218,6 +218,7 @@ class Consumer:
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            fetch_min_bytes=self.settings.kafka_fetch_min_bytes,
             decoder=_undecoded,
             title=f"{self.settings.service_name}:events",
             description=f"Contract events the {self.settings.service_name} service consumes",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -77,30 +79,76 @@ def run_env(metadata: MetaData) -> None:
 
 
 # --- helpers for the revisions themselves -----------------------------------------------------
+# Revisions that have run anywhere build with these: changing what one of them builds changes an old
+# revision. Add a helper instead (tests/shared/test_migrations_match_models.py checks the schema at head
+# against the models, and that each downgrade undoes its upgrade).
+
+# The column types the revisions repeat: a timestamp with time zone, and JSON stored as jsonb.
+TZ = sa.DateTime(timezone=True)
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+
+AddedColumn = tuple[str, "sa.Column[Any]"]  # (table, column)
+Steps = tuple[Callable[[], None], Callable[[], None]]  # a revision's ``upgrade`` and ``downgrade``
+
+
+def create_index(schema: str, table: str, column: str) -> None:
+    """The index a model's ``index=True`` makes: ``ix_<schema>_<table>_<column>`` (shared/db.py's convention)."""
+    op.create_index(op.f(f"ix_{schema}_{table}_{column}"), table, [column], unique=False, schema=schema)
+
+
+def drop_index(schema: str, table: str, column: str) -> None:
+    op.drop_index(op.f(f"ix_{schema}_{table}_{column}"), table_name=table, schema=schema)
+
+
+def drop_tables(schema: str, *tables: str) -> None:
+    """``op.drop_table`` for each in turn: list a table before those it refers to. Its indexes go with it."""
+    for table in tables:
+        op.drop_table(table, schema=schema)
+
+
+def add_columns(schema: str, *added: AddedColumn) -> None:
+    """``op.add_column`` for each (table, column) in turn. A copy of each column is added, so that a
+    revision can run again in the same process (a downgrade and upgrade in tests)."""
+    for table, column in added:
+        op.add_column(table, column._copy(), schema=schema)
+
+
+def drop_columns(schema: str, *added: AddedColumn) -> None:
+    """Undo ``add_columns``: the same columns dropped in the reverse order."""
+    for table, column in reversed(added):
+        op.drop_column(table, column.name, schema=schema)
+
+
+def columns_added(schema: str, *added: AddedColumn) -> Steps:
+    """``upgrade`` and ``downgrade`` of a revision that adds columns, each ``(table, sa.Column(...))``."""
+    return (lambda: add_columns(schema, *added)), (lambda: drop_columns(schema, *added))
+
+
+def timestamp_added(schema: str, table: str, column: str) -> Steps:
+    """``upgrade`` and ``downgrade`` of a revision that adds one nullable timestamptz column (when
+    something happened to the row, null until it has)."""
+    return columns_added(schema, (table, sa.Column(column, TZ, nullable=True)))
 
 
 def create_outbox_and_inbox(schema: str) -> None:
     """The outbox and inbox every service has (shared/outbox.py, shared/inbox.py), in ``schema``."""
     op.create_table(
         "inbox",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("event_id", sa.Uuid(), primary_key=True),
         sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_inbox")),
+        sa.Column("received_at", TZ, nullable=False),
         schema=schema,
     )
     op.create_table(
         "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), primary_key=True),
+        sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
         sa.Column("event_type", sa.String(length=100), nullable=False),
         sa.Column("topic", sa.String(length=200), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("sent_at", TZ, nullable=True),
         schema=schema,
     )
     op.create_index(
@@ -136,7 +184,7 @@ def drop_notify_on_insert(schema: str, table: str) -> None:
     op.execute(f'DROP FUNCTION IF EXISTS "{schema}".{channel}_notify()')
 
 
-def wake_triggers(schema: str, *tables: str) -> tuple[Callable[[], None], Callable[[], None]]:
+def wake_triggers(schema: str, *tables: str) -> Steps:
     """``upgrade`` and ``downgrade`` of a revision that adds NOTIFY triggers to ``tables``."""
 
     def upgrade() -> None:
@@ -167,12 +215,12 @@ def drop_applicants(schema: str) -> None:
     op.drop_table("applicant", schema=schema)
 
 
-def applicants_table(schema: str) -> tuple[Callable[[], None], Callable[[], None]]:
+def applicants_table(schema: str) -> Steps:
     """``upgrade`` and ``downgrade`` of the revision that adds the ``applicant`` projection."""
     return (lambda: create_applicants(schema)), (lambda: drop_applicants(schema))
 
 
-def relay_lease_and_inbox_status(schema: str) -> tuple[Callable[[], None], Callable[[], None]]:
+def relay_lease_and_inbox_status(schema: str) -> Steps:
     """``upgrade`` and ``downgrade`` of the revision that adds the relay's lease (shared/outbox.py: one
     relay publishes at a time without a transaction open across broker I/O) and the inbox's status
     (shared/inbox.py: dead-lettered events are recorded so a redelivery skips their handler)."""
@@ -180,10 +228,9 @@ def relay_lease_and_inbox_status(schema: str) -> tuple[Callable[[], None], Calla
     def upgrade() -> None:
         op.create_table(
             "relay_lease",
-            sa.Column("name", sa.String(length=100), nullable=False),
+            sa.Column("name", sa.String(length=100), primary_key=True),
             sa.Column("holder", sa.String(length=200), nullable=False),
-            sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-            sa.PrimaryKeyConstraint("name", name=op.f("pk_relay_lease")),
+            sa.Column("expires_at", TZ, nullable=False),
             schema=schema,
         )
         op.add_column(

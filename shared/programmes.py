@@ -39,33 +39,38 @@ class Kind:
         return self.host is not None
 
 
+def _hosted(
+    name: ProgrammeKind, title: str, seed: str, *, guest: Role, host: Role, places: tuple[int, int], visits: int
+) -> Kind:
+    """A kind in which each ``guest`` is matched to one ``host`` with places: bipartite only, and a run
+    after the matches are published fills the places left."""
+    return Kind(
+        name,
+        title,
+        seed,
+        (guest, host),
+        host=host,
+        guest=guest,
+        places=places,
+        pairing_modes=("bipartite",),
+        visits_per_match=visits,
+        reruns_after_publishing=True,
+    )
+
+
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         Kind("exchange", "Leading Beyond Boundaries exchange", "000", ("fellow",)),
-        Kind(
-            "shadowing",
-            "Stepping into my shoes",
-            "004",
-            ("learner", "sharer"),
-            host="sharer",
-            guest="learner",
-            places=(1, 10),
-            pairing_modes=("bipartite",),
-            visits_per_match=1,
-            reruns_after_publishing=True,
-        ),
-        Kind(
+        _hosted("shadowing", "Stepping into my shoes", "004", guest="learner", host="sharer", places=(1, 10), visits=1),
+        _hosted(
             "mentoring",
             "Mentoring for diversity / reciprocal mentoring",
             "002, 004",
-            ("mentee", "mentor"),
-            host="mentor",
             guest="mentee",
+            host="mentor",
             places=(1, 3),
-            pairing_modes=("bipartite",),
-            visits_per_match=0,
-            reruns_after_publishing=True,
+            visits=0,
         ),
         Kind("paired_learning", "Paired learning", "003", ("fellow",), pairing_modes=("bipartite",)),
     )

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # How long the broker may hold a fetch that finds nothing new: latency against idle polling on
     # the embedded broker (docs/decisions/0003).
     kafka_fetch_max_wait_ms: int = Field(default=100, gt=0)
+    # How much a fetch waits to gather (up to ``kafka_fetch_max_wait_ms``): 1 answers with the first
+    # event. A service off the request's path (a projection) gathers more, so one transaction applies
+    # several events (docs/decisions/0013).
+    kafka_fetch_min_bytes: int = Field(default=1, gt=0)
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

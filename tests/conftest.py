@@ -14,9 +14,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -256,20 +256,43 @@ class TopicReader:
             await self.consumer.stop()
 
 
+class Startable(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+Started = TypeVar("Started", bound=Startable)
+P = ParamSpec("P")
+
+
+@asynccontextmanager
+async def stopped_at_the_end(build: Callable[P, Started]) -> AsyncIterator[Callable[P, Awaitable[Started]]]:
+    """``make(...)``: ``build(...)``, started; everything made is stopped when the block ends (a fixture's
+    ``async with ... as make: yield make`` stops them when the test ends)."""
+    running: list[Started] = []
+
+    async def make(*args: P.args, **kwargs: P.kwargs) -> Started:
+        thing = build(*args, **kwargs)
+        await thing.start()
+        running.append(thing)
+        return thing
+
+    try:
+        yield make
+    finally:
+        for thing in running:
+            await thing.stop()
+
+
 @pytest.fixture
 async def topic_reader(stack: Stack) -> AsyncIterator[Callable[[list[str]], Awaitable[TopicReader]]]:
-    readers: list[TopicReader] = []
-
-    async def make(topics: list[str]) -> TopicReader:
+    def reader(topics: list[str]) -> TopicReader:
         assert stack.kafka_bootstrap_servers
-        reader = TopicReader(stack.kafka_bootstrap_servers, topics)
-        await reader.start()
-        readers.append(reader)
-        return reader
+        return TopicReader(stack.kafka_bootstrap_servers, topics)
 
-    yield make
-    for reader in readers:
-        await reader.stop()
+    async with stopped_at_the_end(reader) as make:
+        yield make
 
 
 class Api:

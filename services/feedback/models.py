@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from shared.applicants import Applicants
 from shared.db import Json, schema_metadata
@@ -62,13 +62,21 @@ class Fellow(Base):
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class FeedbackRequest(Base):
-    __tablename__ = "feedback_request"
-    __table_args__ = (UniqueConstraint("pair_id", "from_fellow_id", "to_fellow_id"),)
+class _FromFellowToFellow:
+    """What feedback and the request for it share: in an exchange pair, from one fellow to the other."""
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exchange_pair.id"), index=True)
-    from_fellow_id: Mapped[uuid.UUID]
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
+        return (UniqueConstraint("pair_id", "from_fellow_id", "to_fellow_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, sort_order=-3)
+    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exchange_pair.id"), index=True, sort_order=-2)
+    from_fellow_id: Mapped[uuid.UUID] = mapped_column(sort_order=-1)
+
+
+class FeedbackRequest(_FromFellowToFellow, Base):
+    __tablename__ = "feedback_request"
+
     to_fellow_id: Mapped[uuid.UUID]
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -76,13 +84,9 @@ class FeedbackRequest(Base):
     missing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Feedback(Base):
+class Feedback(_FromFellowToFellow, Base):
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("pair_id", "from_fellow_id", "to_fellow_id"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    pair_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("exchange_pair.id"), index=True)
-    from_fellow_id: Mapped[uuid.UUID]
     to_fellow_id: Mapped[uuid.UUID] = mapped_column(index=True)
     strengths: Mapped[dict[str, int]] = mapped_column(Json)
     top_strengths: Mapped[list[str]] = mapped_column(Json, server_default="[]")

@@ -12,7 +12,18 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.gateway.sessions import ApiError, Csrf, Session, back, check_csrf, render, signed_in, templates, words
+from services.gateway.sessions import (
+    ApiError,
+    Csrf,
+    Session,
+    back,
+    check_csrf,
+    post,
+    render,
+    signed_in,
+    templates,
+    words,
+)
 from shared.contract import PairingWeights
 from shared.events import PLACES, SECTORS
 
@@ -66,12 +77,7 @@ async def pair_action(cohort_id: uuid.UUID, action: str, request: Request, csrf:
     if action not in calls:
         raise HTTPException(404)
     path, body, done = calls[action]
-    page = f"/staff/cohorts/{cohort_id}"
-    try:
-        await me.api("POST", f"/api/cohorts/{cohort_id}/{path}", body)
-    except ApiError as exc:
-        return back(page, error=exc.detail)
-    return back(page, message=done)
+    return await post(me, csrf, f"/api/cohorts/{cohort_id}/{path}", body, f"/staff/cohorts/{cohort_id}", done)
 
 
 @router.post("/{cohort_id}/pairing/weights")
@@ -84,11 +90,8 @@ async def set_weights(cohort_id: uuid.UUID, request: Request, csrf: Csrf = "") -
         body = {k: float(str(form.get(k, "")).strip()) for k in WEIGHTS}
     except ValueError:
         return back(page, error="every weight is a number from 0 to 20")
-    try:
-        await me.api("PUT", f"/api/cohorts/{cohort_id}/weights", body)
-    except ApiError as exc:
-        return back(page, error=exc.detail)
-    return back(page, message="Weights saved: the cohort's next run uses them.")
+    done = "Weights saved: the cohort's next run uses them."
+    return await post(me, csrf, f"/api/cohorts/{cohort_id}/weights", body, page, done, method="PUT")
 
 
 @router.post("/{cohort_id}/pairing/preview")

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.gateway import pages_roles, sessions
-from services.gateway.sessions import HERE, NHSUK, ApiError, Csrf, back, check_csrf, render, session, signed_in
+from services.gateway.sessions import HERE, NHSUK, ApiError, Csrf, back, check_csrf, post, render, session, signed_in
 from shared.events import LEADERSHIP_DIMENSIONS
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -130,12 +130,8 @@ async def application_action(application_id: uuid.UUID, action: str, request: Re
         body = {"decision": str(form.get("decision", "")), "reason": str(form.get("reason", ""))}
     elif action not in ("endorse", "withdraw"):
         raise HTTPException(404)
-    try:
-        await me.api("POST", f"/api/applications/{application_id}/{action}", body)
-    except ApiError as exc:
-        return back(target, error=exc.detail)
     done = {"endorse": "Endorsed.", "withdraw": "Withdrawn.", "decision": "Decision recorded."}[action]
-    return back(target, message=done)
+    return await post(me, csrf, f"/api/applications/{application_id}/{action}", body, target, done)
 
 
 @router.get("/pair", response_class=HTMLResponse)
@@ -157,23 +153,15 @@ async def schedule_visit(
     date: Annotated[str, Form()] = "",
 ) -> Response:
     me = await signed_in(request)
-    check_csrf(me, csrf)
-    try:
-        await me.api("POST", f"/api/pairs/{pair_id}/visits", {"host_fellow_id": host_fellow_id, "date": date})
-    except ApiError as exc:
-        return back("/staff/pair", error=exc.detail)
-    return back("/staff/pair", message="Visit scheduled. Your partner has been told.")
+    body = {"host_fellow_id": host_fellow_id, "date": date}
+    done = "Visit scheduled. Your partner has been told."
+    return await post(me, csrf, f"/api/pairs/{pair_id}/visits", body, "/staff/pair", done)
 
 
 @router.post("/visits/{visit_id}/complete")
 async def complete_visit(visit_id: uuid.UUID, request: Request, csrf: Csrf = "") -> Response:
     me = await signed_in(request)
-    check_csrf(me, csrf)
-    try:
-        await me.api("POST", f"/api/visits/{visit_id}/complete", {})
-    except ApiError as exc:
-        return back("/staff/pair", error=exc.detail)
-    return back("/staff/pair", message="Visit marked complete.")
+    return await post(me, csrf, f"/api/visits/{visit_id}/complete", {}, "/staff/pair", "Visit marked complete.")
 
 
 # In shadowing the learner's feedback is a reflection, a thank-you to the sharer (DESIGN.md "Programme kinds").

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.gateway.sessions import ApiError, Csrf, Session, back, check_csrf, render, signed_in
+from services.gateway.sessions import ApiError, Csrf, Session, post, render, signed_in
 from shared.events import LEADERSHIP_DIMENSIONS
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -28,16 +28,6 @@ async def my_pair(me: Session, pair_id: uuid.UUID) -> dict[str, Any]:
     if found is None:
         raise ApiError(404, "no such pair")
     return dict(found)
-
-
-async def post(me: Session, csrf: str, path: str, body: Any, page: str, done: str) -> Response:
-    """Send a form's body to the API and go back to ``page``, with ``done`` or the refusal."""
-    check_csrf(me, csrf)
-    try:
-        await me.api("POST", path, body)
-    except ApiError as exc:
-        return back(page, error=exc.detail)
-    return back(page, message=done)
 
 
 def lines(typed: object) -> list[str]:

@@ -190,6 +190,16 @@ def check_csrf(me: Session, csrf: str) -> None:
         raise HTTPException(403, detail="the form has expired; reload the page and try again")
 
 
+async def post(me: Session, csrf: str, path: str, body: Any, page: str, done: str, *, method: str = "POST") -> Response:
+    """Send a form's body to the API and go back to ``page``, with ``done`` or the refusal."""
+    check_csrf(me, csrf)
+    try:
+        await me.api(method, path, body)
+    except ApiError as exc:
+        return back(page, error=exc.detail)
+    return back(page, message=done)
+
+
 Csrf = Annotated[str, Form()]  # missing or forged: 403 either way (check_csrf)
 
 

@@ -159,6 +159,20 @@ def _profile_table(facts: Sequence[tuple[str, str, str, frozenset[str]]], weight
     return table
 
 
+def _both_ways(pairs: Iterable[frozenset[uuid.UUID]], position: dict[int, int], n: int) -> list[int]:
+    """The codes ``i * n + j`` and ``j * n + i`` of each pair of two whose ends both have a ``position``
+    (keyed by the id's integer)."""
+    codes: list[int] = []
+    for pair in pairs:
+        if len(pair) != 2:
+            continue
+        a, b = pair
+        i, j = position.get(a.int, -1), position.get(b.int, -1)
+        if i >= 0 and j >= 0:
+            codes += [i * n + j, j * n + i]
+    return codes
+
+
 def encode(
     fellows: Iterable[Fellow],
     mode: str,
@@ -202,24 +216,8 @@ def encode(
         words = [every[:, k].astype(word_type) for k in range(len(words))]
     lut = np.minimum(np.arange(65 * len(words)), MAX_INTERESTS) * _points(weights.shared_interest)
     # keyed by the ids' integers: hashed in C (a UUID's hash is Python code, a third of the encoding)
-    person = {(f.person_id or f.id).int: k for k, f in enumerate(ordered)}
-    codes: list[int] = []
-    for pair in earlier:
-        if len(pair) != 2:
-            continue
-        a, b = pair
-        i, j = person.get(a.int, -1), person.get(b.int, -1)
-        if i >= 0 and j >= 0:
-            codes += [i * n + j, j * n + i]
-    index = {f.id.int: k for k, f in enumerate(ordered)}
-    ruled: list[int] = []
-    for pair in forbidden:
-        if len(pair) != 2:
-            continue
-        a, b = pair
-        i, j = index.get(a.int, -1), index.get(b.int, -1)
-        if i >= 0 and j >= 0:
-            ruled += [i * n + j, j * n + i]
+    codes = _both_ways(earlier, {(f.person_id or f.id).int: k for k, f in enumerate(ordered)}, n)
+    ruled = _both_ways(forbidden, {f.id.int: k for k, f in enumerate(ordered)}, n)
     side = _codes([side_of[k] for k in at])
     return Cohort(
         fellows=ordered,

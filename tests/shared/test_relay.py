@@ -17,7 +17,7 @@ from lbb.devstack import Stack
 from shared.outbox import Relay
 from shared.relay_kafka import RelayProducer
 from shared.settings import Settings
-from tests.conftest import eventually, scratch
+from tests.conftest import eventually, scratch, stopped_at_the_end
 from tests.relaying import SCHEMA, TOPIC, TopicCheck, metadata, numbered, outbox, stage
 
 
@@ -29,17 +29,8 @@ async def sessions(stack: Stack, engine: AsyncEngine) -> async_sessionmaker[Asyn
 @pytest.fixture
 async def producers(stack: Stack) -> AsyncIterator[Callable[[], Awaitable[RelayProducer]]]:
     settings = Settings(kafka_bootstrap_servers=stack.kafka_bootstrap_servers or "", database_url="")
-    running: list[RelayProducer] = []
-
-    async def make() -> RelayProducer:
-        producer = RelayProducer(settings, "relay-test")
-        await producer.start()
-        running.append(producer)
-        return producer
-
-    yield make
-    for producer in running:
-        await producer.stop()
+    async with stopped_at_the_end(lambda: RelayProducer(settings, "relay-test")) as make:
+        yield make
 
 
 @pytest.fixture

@@ -1,17 +1,7 @@
 """when the pairs of a cohort were published (from PairAssigned) (revision 0002, after 0001)."""
 
-import sqlalchemy as sa
-from alembic import op
+from shared.migrations import timestamp_added
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-
-
-def upgrade() -> None:
-    op.add_column(
-        "cohort", sa.Column("pairs_published_at", sa.DateTime(timezone=True), nullable=True), schema="applications"
-    )
-
-
-def downgrade() -> None:
-    op.drop_column("cohort", "pairs_published_at", schema="applications")
+upgrade, downgrade = timestamp_added("applications", "cohort", "pairs_published_at")

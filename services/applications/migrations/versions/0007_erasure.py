@@ -3,12 +3,12 @@ confirmation, and an outbox payload that may be NULL (a tombstone for the compac
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from shared.migrations import JSON, drop_tables
 
 revision = "0007"
 down_revision = "0006"
 SCHEMA = "applications"
-JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
 def upgrade() -> None:
@@ -39,7 +39,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("erasure_confirmation", schema=SCHEMA)
-    op.drop_table("erasure", schema=SCHEMA)
+    drop_tables(SCHEMA, "erasure_confirmation", "erasure")
     op.execute(f"DELETE FROM {SCHEMA}.outbox WHERE payload IS NULL")
     op.alter_column("outbox", "payload", nullable=False, schema=SCHEMA)

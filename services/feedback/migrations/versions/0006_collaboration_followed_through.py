@@ -5,23 +5,24 @@ before this revision start as ideas, their check-ins counted from when they were
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import TZ, add_columns, create_index, drop_columns, drop_index
+
 revision = "0006"
 down_revision = "0005"
 
 S = "feedback"
-TZ = sa.DateTime(timezone=True)
+FOLLOWED = [
+    ("collaboration_opportunity", sa.Column("status", sa.String(20), nullable=False, server_default="idea")),
+    ("collaboration_opportunity", sa.Column("next_step", sa.Text, nullable=True)),
+    ("collaboration_opportunity", sa.Column("dropped_reason", sa.Text, nullable=True)),
+    ("collaboration_opportunity", sa.Column("updated_at", TZ, nullable=True)),
+    ("collaboration_opportunity", sa.Column("updated_by", sa.String(200), nullable=True)),
+]
 
 
 def upgrade() -> None:
-    add = op.add_column
-    add(
-        "collaboration_opportunity", sa.Column("status", sa.String(20), nullable=False, server_default="idea"), schema=S
-    )
-    add("collaboration_opportunity", sa.Column("next_step", sa.Text, nullable=True), schema=S)
-    add("collaboration_opportunity", sa.Column("dropped_reason", sa.Text, nullable=True), schema=S)
-    add("collaboration_opportunity", sa.Column("updated_at", TZ, nullable=True), schema=S)
-    add("collaboration_opportunity", sa.Column("updated_by", sa.String(200), nullable=True), schema=S)
-    op.create_index("ix_feedback_collaboration_opportunity_status", "collaboration_opportunity", ["status"], schema=S)
+    add_columns(S, *FOLLOWED)
+    create_index(S, "collaboration_opportunity", "status")
     op.create_table(
         "collaboration_check_in",
         sa.Column("opportunity_id", sa.Uuid, sa.ForeignKey(f"{S}.collaboration_opportunity.id"), primary_key=True),
@@ -33,7 +34,7 @@ def upgrade() -> None:
         sa.Column("update", sa.Text, nullable=True),
         schema=S,
     )
-    op.create_index("ix_feedback_collaboration_check_in_due_at", "collaboration_check_in", ["due_at"], schema=S)
+    create_index(S, "collaboration_check_in", "due_at")
     for months in (3, 6, 12):
         op.execute(
             f"INSERT INTO {S}.collaboration_check_in (opportunity_id, month, due_at) "
@@ -43,6 +44,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("collaboration_check_in", schema=S)
-    op.drop_index("ix_feedback_collaboration_opportunity_status", table_name="collaboration_opportunity", schema=S)
-    for column in ("updated_by", "updated_at", "dropped_reason", "next_step", "status"):
-        op.drop_column("collaboration_opportunity", column, schema=S)
+    drop_index(S, "collaboration_opportunity", "status")
+    drop_columns(S, *FOLLOWED)

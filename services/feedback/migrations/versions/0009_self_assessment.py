@@ -3,7 +3,8 @@ and after the programme, private to them."""
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from shared.migrations import JSON
 
 revision = "0009"
 down_revision = "0008"
@@ -15,7 +16,7 @@ def upgrade() -> None:
         sa.Column("fellow_id", sa.Uuid, primary_key=True),
         sa.Column("stage", sa.String(10), primary_key=True),
         sa.Column("cohort_id", sa.Uuid, nullable=False, index=True),
-        sa.Column("strengths", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("strengths", JSON, nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         schema="feedback",
     )

@@ -2,17 +2,11 @@
 to the sharer needs no ratings, and only the learner writes."""
 
 import sqlalchemy as sa
-from alembic import op
+
+from shared.migrations import columns_added
 
 revision = "0010"
 down_revision = "0009"
-
-
-def upgrade() -> None:
-    op.add_column(
-        "fellow", sa.Column("role", sa.String(20), nullable=False, server_default="fellow"), schema="feedback"
-    )
-
-
-def downgrade() -> None:
-    op.drop_column("fellow", "role", schema="feedback")
+upgrade, downgrade = columns_added(
+    "feedback", ("fellow", sa.Column("role", sa.String(20), nullable=False, server_default="fellow"))
+)

@@ -2,19 +2,13 @@
 delivery worker's SMTP span continues the trace of the event that caused the e-mail."""
 
 import sqlalchemy as sa
-from alembic import op
+
+from shared.migrations import columns_added
 
 revision = "0006"
 down_revision = "0005"
-
-SCHEMA = "notifications"
-
-
-def upgrade() -> None:
-    op.add_column("delivery", sa.Column("traceparent", sa.String(55)), schema=SCHEMA)
-    op.add_column("delivery", sa.Column("tracestate", sa.String(512)), schema=SCHEMA)
-
-
-def downgrade() -> None:
-    op.drop_column("delivery", "tracestate", schema=SCHEMA)
-    op.drop_column("delivery", "traceparent", schema=SCHEMA)
+upgrade, downgrade = columns_added(
+    "notifications",
+    ("delivery", sa.Column("traceparent", sa.String(55))),
+    ("delivery", sa.Column("tracestate", sa.String(512))),
+)

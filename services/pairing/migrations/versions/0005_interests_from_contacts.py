@@ -3,18 +3,17 @@
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from shared.migrations import JSON
 
 revision = "0005"
 down_revision = "0004"
-
-JSONB = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
 def _move(source: str, target: str, source_key: str, target_key: str) -> None:
     """The interests column from one table to the other, values and all."""
     op.add_column(
-        target, sa.Column("interests", JSONB, server_default=sa.text("'[]'"), nullable=False), schema="pairing"
+        target, sa.Column("interests", JSON, server_default=sa.text("'[]'"), nullable=False), schema="pairing"
     )
     op.execute(
         f"UPDATE pairing.{target} t SET interests = s.interests FROM pairing.{source} s"

@@ -3,12 +3,11 @@ declared conflicts (person pseudonyms, from ContactRecorded) (revision 0006, aft
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from shared.migrations import JSON, drop_tables
 
 revision = "0006"
 down_revision = "0005"
-
-JSONB = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
 def _pair_table(name: str) -> None:
@@ -25,14 +24,14 @@ def _pair_table(name: str) -> None:
 
 def upgrade() -> None:
     op.add_column(
-        "applicant", sa.Column("conflicts", JSONB, server_default=sa.text("'[]'"), nullable=False), schema="pairing"
+        "applicant", sa.Column("conflicts", JSON, server_default=sa.text("'[]'"), nullable=False), schema="pairing"
     )
     _pair_table("exclusion")
     _pair_table("pair_lock")
     op.create_table(
         "cohort_weights",
         sa.Column("cohort_id", sa.Uuid(), primary_key=True),
-        sa.Column("weights", JSONB, nullable=False),
+        sa.Column("weights", JSON, nullable=False),
         sa.Column("updated_by", sa.String(200), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         schema="pairing",
@@ -40,7 +39,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("cohort_weights", schema="pairing")
-    op.drop_table("pair_lock", schema="pairing")
-    op.drop_table("exclusion", schema="pairing")
+    drop_tables("pairing", "cohort_weights", "pair_lock", "exclusion")
     op.drop_column("applicant", "conflicts", schema="pairing")

@@ -3,27 +3,15 @@
 fellows with one place, which the server defaults say."""
 
 import sqlalchemy as sa
-from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from shared.migrations import JSON, columns_added
 
 revision = "0008"
 down_revision = "0007"
-
-S = "pairing"
-
-
-def upgrade() -> None:
-    op.add_column("fellow", sa.Column("role", sa.String(10), nullable=False, server_default="fellow"), schema=S)
-    op.add_column("fellow", sa.Column("capacity", sa.Integer, nullable=False, server_default="1"), schema=S)
-    op.add_column(
-        "pairing_round", sa.Column("kind", sa.String(20), nullable=False, server_default="exchange"), schema=S
-    )
-    roles = sa.Column("roles", postgresql.JSONB(astext_type=sa.Text()), nullable=False, server_default=sa.text("'{}'"))
-    op.add_column("pair", roles, schema=S)
-
-
-def downgrade() -> None:
-    op.drop_column("pair", "roles", schema=S)
-    op.drop_column("pairing_round", "kind", schema=S)
-    op.drop_column("fellow", "capacity", schema=S)
-    op.drop_column("fellow", "role", schema=S)
+upgrade, downgrade = columns_added(
+    "pairing",
+    ("fellow", sa.Column("role", sa.String(10), nullable=False, server_default="fellow")),
+    ("fellow", sa.Column("capacity", sa.Integer, nullable=False, server_default="1")),
+    ("pairing_round", sa.Column("kind", sa.String(20), nullable=False, server_default="exchange")),
+    ("pair", sa.Column("roles", JSON, nullable=False, server_default=sa.text("'{}'"))),
+)

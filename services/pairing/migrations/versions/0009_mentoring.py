@@ -3,13 +3,13 @@ the 3- and 6-month check-ins and each fellow's closure with a reflection."""
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from shared.migrations import JSON, TZ, drop_tables
 
 revision = "0009"
 down_revision = "0008"
 
 S = "pairing"
-TZ = sa.DateTime(timezone=True)
 
 
 def _pair() -> sa.Column:  # type: ignore[type-arg]
@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "mentoring_agreement",
         _pair(),
-        sa.Column("goals", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("goals", JSON, nullable=False),
         sa.Column("meet_every_weeks", sa.Integer, nullable=False),
         sa.Column("agreed_by", sa.String(200), nullable=False),
         sa.Column("agreed_at", TZ, nullable=False),
@@ -58,5 +58,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("mentoring_closure", "mentoring_check_in", "mentoring_meeting", "mentoring_agreement"):
-        op.drop_table(table, schema=S)
+    drop_tables(S, "mentoring_closure", "mentoring_check_in", "mentoring_meeting", "mentoring_agreement")

@@ -4,6 +4,8 @@ its presentation."""
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import drop_tables
+
 revision = "0010"
 down_revision = "0009"
 
@@ -38,5 +40,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("project_milestone", schema=S)
-    op.drop_table("project", schema=S)
+    drop_tables(S, "project_milestone", "project")

@@ -5,6 +5,8 @@ calendar invitations)."""
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import drop_tables
+
 revision = "0011"
 down_revision = "0010"
 
@@ -36,5 +38,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("mentoring_meeting_plan", schema=S)
-    op.drop_table("shadowing_reflection", schema=S)
+    drop_tables(S, "mentoring_meeting_plan", "shadowing_reflection")
