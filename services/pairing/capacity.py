@@ -35,6 +35,7 @@ How it stays exact and fast (the same plan as ``matching``):
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -301,3 +302,15 @@ def round_of(
     for g, why in placement.left_out.items():
         result.unpaired[guests[g].id] = why
     return result
+
+
+def warm() -> float:
+    """Compile the capacity matcher's kernels (``bmatch``) on a cohort of three, with the types a real
+    round passes them, so that the service's first round does not wait for numba (about 5 s on these
+    machines, under a second from numba's cache); the seconds it took."""
+    started = time.perf_counter()
+    org = [uuid.UUID(int=k + 1) for k in range(3)]
+    days = frozenset({"Monday", "Tuesday"})
+    people = [Fellow(uuid.UUID(int=100 + k), org[k], "nhs_trust", "north", "clinical", days) for k in range(3)]
+    place(people[:2], people[2:], [1], Weights())
+    return time.perf_counter() - started
