@@ -27,14 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from services.pairing import scoring, tight
 from services.pairing.domain import RULED_OUT, Fellow, Group, Round, Weights, allowed, score_group
 from services.pairing.relaxation import (
-    KEEP_BYTES,
+    PARTIAL_SHARE,
     Edges,
     Ints,
+    Scores,
     blossom,
     break_cycles,
     candidates,
@@ -73,20 +73,24 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
         return Solution(np.full(n, -1, dtype=np.int64), 0, 0.0, 0, 0, np.zeros(n, dtype=np.int64))
     edges = candidates(cohort, k)
     y2, sigma, warm = duals(n, edges)
+    scores: Scores | None = Scores(cohort)
+    touched = None  # the first scan reads every pair, the next ones those of fellows whose prices fell
     rounds = 0
-    size = np.dtype(cohort.dtype).itemsize
-    kept: list[npt.NDArray[np.signedinteger]] | None = [] if n * n // 2 * size <= KEEP_BYTES else None
-    while True:
+    while scores is not None:
         rounds += 1
-        found, pool, fixed = scan(cohort, y2, POOL_SLACK, PER_ROW, kept)
+        found, pool, fixed, left_out = scan(scores, y2, POOL_SLACK, PER_ROW, touched)
         bound2 = int(fixed.sum())
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
             break
         # the whole pool (the violated pairs and those near their prices): one re-solve where adding
         # only the violated ones took a dozen at 5,000 fellows, each finding a few more in the pool
         edges.add(*pool.ends, pool.weight)
+        last = y2
         y2, sigma, warm = duals(n, edges, warm)
-    kept = None  # the scores' memory back before the rounding
+        touched = (y2 < last) | left_out
+        if int(touched.sum()) * PARTIAL_SHARE > n:
+            touched = None
+    scores = None  # the scores' memory back before the rounding
     mates = break_cycles(n, edges, sigma)
     weight = weight_of(edges, mates)
     if weight < bound2 // 2:  # odd cycles: augmenting paths on the tight pairs reach the bound, as a rule

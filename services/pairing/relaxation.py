@@ -7,6 +7,8 @@ a matching, the closed-form most pairs of a cohort, and the exact blossom algori
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 import rustworkx as rx
@@ -76,7 +78,7 @@ def candidates(cohort: scoring.Cohort, k: int, among: slice | None = None) -> Ed
     return edges
 
 
-Potentials = tuple[Ints, Ints]  # an optimal assignment's row and column potentials (cost - u - v >= 0)
+Potentials = tuple[Ints, Ints, Ints]  # an optimal assignment's row and column potentials and the assignment
 
 
 def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, Ints, Potentials]:
@@ -87,12 +89,17 @@ def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, I
     staying alone) and recovers the column prices as shortest distances in its residual graph
     (Bellman-Ford, vectorised).
 
-    ``warm``: the potentials of the last round's assignment (fewer edges). Every perfect assignment's cost
-    changes by the same constant when each row and column loses its potential, so the solver is given
-    those reduced costs (shifted to be at least 1: scipy drops explicit zeros): the last optimum is
-    nearly optimal there, and LAPJVsp's start (column reduction, augmenting row reduction) leaves few
-    rows to augment. At 20,000 fellows a solve from scratch took 1.5-2 s of CPU, a dozen of them most
-    of the round.
+    ``warm``: the potentials and assignment of the last round's solve (fewer edges). Every perfect
+    assignment's cost changes by the same constant when each row and column loses its potential, so the
+    solver is given those reduced costs (shifted to be at least 1: scipy drops explicit zeros), doubled,
+    with 1 more on every entry the last assignment did not use. The last optimum is then nearly optimal
+    and, above all, each column's cheapest entry as a rule: LAPJVsp's start (column reduction, augmenting
+    row reduction) keeps most of it where, with the many ties of reduced costs, it left thousands of rows
+    to augment one by one (0.75-1 s a solve at 20,000 fellows; 0.05-0.6 s so). The tie-break may cost
+    exactness (an assignment with fewer new entries could win by less than half a point), so the result
+    counts only when its column prices settle within ``SETTLE`` rounds of Bellman-Ford: prices that
+    satisfy every edge's constraint prove the assignment optimal for the true costs (complementary
+    slackness); otherwise it is solved again without the tie-break.
     """
     i, j = edges.ends
     top = int(edges.weight.max(initial=0)) + 1
@@ -100,18 +107,39 @@ def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, I
     rows = np.concatenate([i, j, diag])
     cols = np.concatenate([j, i, diag])
     cost = np.concatenate([top - edges.weight, top - edges.weight, np.full(n, top, dtype=np.int64)])
-    given = cost
     if warm is not None:
         reduced = cost - warm[0][rows] - warm[1][cols]
-        given = reduced + (1 - int(reduced.min(initial=1)))
-    matrix = sparse.csr_matrix((given.astype(np.float64), (rows, cols)), shape=(n, n))
+        given = 2 * (reduced + (1 - int(reduced.min(initial=1)))) + (cols != warm[2][rows])
+        sigma = _assign(n, rows, cols, given)
+        priced = _column_prices(n, rows, cols, cost, sigma, SETTLE)
+        if priced is not None:
+            return _prices(top, *priced, sigma)
+    sigma = _assign(n, rows, cols, cost)
+    priced = _column_prices(n, rows, cols, cost, sigma, n + 1)
+    if priced is None:  # pragma: no cover - an optimal assignment has no negative cycle
+        raise RuntimeError("the assignment's residual graph has a negative cycle")
+    return _prices(top, *priced, sigma)
+
+
+SETTLE = 500  # Bellman-Ford rounds a tie-broken assignment's prices may take (20-30 here) before it is redone
+
+
+def _assign(n: int, rows: Ints, cols: Ints, cost: Ints) -> Ints:
+    """The min-cost perfect assignment of the sparse (positive) costs: row -> column."""
+    matrix = sparse.csr_matrix((cost.astype(np.float64), (rows, cols)), shape=(n, n))
     row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
     sigma = np.empty(n, dtype=np.int64)
     sigma[row_ind] = col_ind
+    return sigma
+
+
+def _column_prices(n: int, rows: Ints, cols: Ints, cost: Ints, sigma: Ints, limit: int) -> tuple[Ints, Ints] | None:
+    """Column prices v with v[j] <= v[sigma(r)] + cost(r, j) - cost(r, sigma(r)) on every edge (r, j), by
+    Bellman-Ford from 0, and each row's assigned cost; ``None`` when they have not settled in ``limit``
+    rounds (a negative cycle: ``sigma`` is not optimal)."""
     assigned = cols == sigma[rows]
     c_assigned = np.empty(n, dtype=np.int64)
     c_assigned[rows[assigned]] = cost[assigned]
-    # column prices v: v[j] <= v[sigma(r)] + cost(r, j) - cost(r, sigma(r)) for every edge (r, j)
     src = sigma[rows[~assigned]]
     dst = cols[~assigned]
     length = cost[~assigned] - c_assigned[rows[~assigned]]
@@ -119,89 +147,157 @@ def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, I
     src, dst, length = src[order], dst[order], length[order]
     targets, starts = np.unique(dst, return_index=True)
     v = np.zeros(n, dtype=np.int64)
-    for _ in range(n + 1):
+    for _ in range(limit):
         if not targets.size:
-            break
+            return v, c_assigned
         best = np.minimum.reduceat(v[src] + length, starts)
-        current = v[targets]
-        better = best < current
+        better = best < v[targets]
         if not better.any():
-            break
+            return v, c_assigned
         v[targets[better]] = best[better]
-    else:  # pragma: no cover - an optimal assignment has no negative cycle
-        raise RuntimeError("the assignment's residual graph has a negative cycle")
+    return None
+
+
+def _prices(top: int, v: Ints, c_assigned: Ints, sigma: Ints) -> tuple[Ints, Ints, Potentials]:
     u = c_assigned - v[sigma]
     y2: Ints = top - u - v
-    return y2, sigma, (u, v)  # u per row, v per column: cost - u[row] - v[col] >= 0, 0 on the assignment
+    return y2, sigma, (u, v, sigma)  # u per row, v per column: cost - u[row] - v[col] >= 0, 0 on the assignment
 
 
-KEEP_BYTES = 512 << 20  # a peer cohort's scores up to this are kept between scans (400 MB at 20,000)
+KEEP_BYTES = 512 << 20  # a cohort's scores up to this are kept between scans (400 MB at 20,000 peer)
+PARTIAL_SHARE = 3  # a scan reads only the pairs of fellows whose prices fell when they are under 1/3 of them
+
+Bools = npt.NDArray[np.bool_]
+Index = slice | Ints
+
+
+class Scores:
+    """Each pair's weight as a scan reads it: doubled, and ``none`` where the pair is not allowed, so that a
+    scan only subtracts the two prices (no mask, no doubling: a third of a scan's passes). Each pair once:
+    blocks of rows against the partners from the block's first row on (peer mode) or one side's rows
+    against the other side (bipartite). Kept, scored once, while they fit in ``KEEP_BYTES`` (scoring was a
+    third of each scan), else scored again block by block."""
+
+    def __init__(self, cohort: scoring.Cohort) -> None:
+        self.cohort = cohort
+        n = cohort.n
+        self.dtype: type[np.signedinteger] = cohort.dtype
+        self.none = -(int(np.iinfo(self.dtype).max) // 2 + 1)  # 2 w < -none (scoring's choice of dtype)
+        split = int(np.searchsorted(cohort.side, cohort.side[-1])) if cohort.mode == "bipartite" and n else 0
+        last = split or n
+        step = max(1, scoring.BLOCK_ELEMENTS // max(1, n - split))
+        self.blocks = [(start, min(last, start + step), slice(split or start, n)) for start in range(0, last, step)]
+        size = sum((stop - start) * (cols.stop - cols.start) for start, stop, cols in self.blocks)
+        self.kept: list[npt.NDArray[np.signedinteger]] | None = (
+            [] if size * np.dtype(self.dtype).itemsize <= KEEP_BYTES else None
+        )
+
+    def _doubled(self, start: int, stop: int, cols: Index, at: Ints | None = None) -> npt.NDArray[np.signedinteger]:
+        w = self.cohort.rows(start, stop, cols, at)
+        not_allowed = w == 0
+        w *= 2
+        np.copyto(w, self.dtype(self.none), where=not_allowed)
+        return w
+
+    def pieces(self, touched: Bools | None = None) -> Iterator[tuple[Index, Index, npt.NDArray[np.signedinteger]]]:
+        """(rows, columns, doubled weights): every pair once, or (``touched``) every pair of a touched fellow
+        (each at least once): a block's touched rows against all its partners, its rows against its touched
+        partners."""
+        kept = self.kept
+        for k, (start, stop, cols) in enumerate(self.blocks):
+            if touched is None:
+                if kept is not None and len(kept) > k:
+                    yield slice(start, stop), cols, kept[k]
+                    continue
+                block = self._doubled(start, stop, cols)
+                if kept is not None:
+                    kept.append(block)
+                yield slice(start, stop), cols, block
+                continue
+            rows = start + np.flatnonzero(touched[start:stop])
+            if rows.size:
+                given = kept[k][rows - start] if kept is not None else self._doubled(start, stop, cols, rows)
+                yield rows, cols, given
+            partners = cols.start + np.flatnonzero(touched[cols])
+            if partners.size:
+                given = kept[k][:, partners - cols.start] if kept is not None else self._doubled(start, stop, partners)
+                yield slice(start, stop), partners, given
+
+    def kind(self, y2: Ints, slack: int) -> type[np.signedinteger]:
+        """The narrowest integer type in which 2 w - y_i - y_j cannot overflow, ``none`` included."""
+        need = -self.none + 2 * (int(y2.max(initial=0)) + slack)
+        for kind in (np.int16, np.int32):
+            if np.iinfo(kind).max >= np.iinfo(self.dtype).max and need <= np.iinfo(kind).max:
+                return kind
+        return np.int64
 
 
 def scan(
-    cohort: scoring.Cohort,
-    y2: Ints,
-    slack: int = 0,
-    per_row: int = 0,
-    kept: list[npt.NDArray[np.signedinteger]] | None = None,
-) -> tuple[Edges, Edges, Ints]:
+    scores: Scores, y2: Ints, slack: int = 0, per_row: int = 0, touched: Bools | None = None
+) -> tuple[Edges, Edges, Ints, Bools]:
     """Pairs of the full graph whose weight beats their prices (and those within ``slack`` of it, the
-    pool for the next rounds), and the prices raised just enough to cover every pair (a valid bound).
+    pool for the next rounds), the prices raised just enough to cover every pair (a valid bound), and the
+    fellows of which a violated pair was left out of the pool (see ``per_row``).
 
-    With ``per_row``, in a block of rows that brings more than ``per_row / 2`` pairs a fellow, a fellow
-    brings at most ``per_row``, the most violated: when one organisation sends 40 % of a cohort the first
-    prices are beaten by a million pairs at 5,000 fellows, and solving with all of them cost ten times
-    more than the rounds that find the few that matter. An even cohort brings one or two a fellow and
-    keeps them all (capping there only added rounds).
+    With ``per_row``, in a piece that brings more than ``per_row / 2`` pairs a row, a row brings at most
+    ``per_row``, the most violated: when one organisation sends 40 % of a cohort the first prices are
+    beaten by a million pairs at 5,000 fellows, and solving with all of them cost ten times more than the
+    rounds that find the few that matter. An even cohort brings one or two a fellow and keeps them all.
 
-    ``kept``: a list the first scan fills with each block's scores and later scans read (scoring is a
-    third of a scan), ``None`` to score every block again."""
+    ``touched``: read only the pairs of these fellows. Exact when the rest cannot beat the prices: a pair
+    that was neither in the pool nor beating the last scan's prices, of two fellows whose prices have not
+    fallen since, beats none now (the pairs of the pool are in the candidate graph, which the prices
+    cover). So the caller touches the fellows whose prices fell and those of which a violated pair was
+    left out."""
+    n = y2.size
     fixed = y2.copy()
-    wide = int(y2.max(initial=0)) + slack >= np.iinfo(cohort.dtype).max // 2
-    kind = np.int32 if wide else cohort.dtype
+    left_out = np.zeros(n, dtype=bool)
+    kind = scores.kind(y2, slack)
     prices = y2.astype(kind)
     parts: list[tuple[Ints, Ints, Ints]] = []
-    square = cohort.mode != "bipartite"
-    reuse = kept is not None and len(kept) > 0
-    for block, (start, stop, cols) in enumerate(cohort.partner_blocks()):
-        if square:  # each pair once: the rows' partners from the block's first row on
-            cols = slice(start, cols.stop)
-        if reuse and kept is not None:
-            w = kept[block]
-        else:
-            w = cohort.rows(start, stop, cols)
-            if kept is not None:
-                kept.append(w)
-        if cols.stop <= cols.start:
+    for rows, cols, doubled in scores.pieces(touched):
+        d = np.subtract(doubled, prices[rows, None], dtype=kind)
+        d -= prices[None, cols]  # 2 w - y_i - y_j
+        # cover: y_i raised to max_j 2 w - y_j over its row (y_j >= its own price covers the pair)
+        fixed[rows] = np.maximum(fixed[rows], d.max(axis=1) + y2[rows])
+        flat = np.flatnonzero(d > -slack)
+        if not flat.size:
             continue
-        d = w.astype(prices.dtype, copy=True)
-        d *= 2
-        d -= prices[None, cols]
-        d -= prices[start:stop, None]  # 2 w - y_i - y_j
-        # cover: y_i raised to max_j 2 w - y_j over the row, and (the pairs seen once) over the column
-        fixed[start:stop] = np.maximum(fixed[start:stop], d.max(axis=1) + y2[start:stop])
-        if square:
-            fixed[cols] = np.maximum(fixed[cols], d.max(axis=0) + y2[cols])
-        np.copyto(d, kind(-slack), where=w == 0)  # not allowed: never in the pool
-        i, j = np.nonzero(d > -slack)
-        if per_row and i.size > per_row * (stop - start) // 2:  # crowded block only
-            many = np.bincount(i, minlength=stop - start)[i] > per_row
-            if many.any():  # keep the row's ``per_row`` most violated (ties: the lower column)
-                ci, cj = i[many], j[many]
-                order = np.lexsort((-d[ci, cj].astype(np.int64), ci))  # by row, the most violated first
-                ci, cj = ci[order], cj[order]
-                keep = np.arange(ci.size) - np.searchsorted(ci, ci) < per_row  # rank within the row
-                i, j = np.concatenate([i[~many], ci[keep]]), np.concatenate([j[~many], cj[keep]])
-        else:
-            keep = i + start < j + cols.start  # each pair once (the matrix is symmetric)
-            i, j = i[keep], j[keep]
-        parts.append((i.astype(np.int64) + start, j.astype(np.int64) + cols.start, w[i, j].astype(np.int64)))
-    i = np.concatenate([p[0] for p in parts])
-    j = np.concatenate([p[1] for p in parts])
-    weight = np.concatenate([p[2] for p in parts])
-    pool = Edges(cohort.n)
-    pool.add(i, j, weight)
-    return violations(pool, y2), pool, fixed
+        i, j = np.divmod(flat, d.shape[1])
+        if per_row and i.size > per_row * d.shape[0] // 2:  # a crowded piece
+            i, j, dropped = most_violated(i, j, d[i, j], slack, per_row)
+            left_out[_at(rows, dropped)] = True
+        parts.append((_at(rows, i), _at(cols, j), doubled[i, j].astype(np.int64) // 2))
+    pool = Edges(n)
+    if parts:
+        pool.add(*(np.concatenate([p[k] for p in parts]) for k in range(3)))
+    return violations(pool, y2), pool, fixed, left_out
+
+
+def _at(index: Index, local: Ints) -> Ints:
+    return local.astype(np.int64) + index.start if isinstance(index, slice) else index[local]
+
+
+def most_violated(
+    i: Ints, j: Ints, d: npt.NDArray[np.signedinteger], slack: int, per_row: int
+) -> tuple[Ints, Ints, Ints]:
+    """Of near pairs (row ``i`` ascending, column ``j``, ``d`` = 2 w - y_i - y_j > -slack), the ``per_row``
+    most violated of each row (ties: the lower column), and the rows whose pairs left out include a
+    violated one. One sort of packed keys (row, how far from the most violated, column): a lexsort of the
+    22 M near pairs of the first scan at 45 % took two seconds."""
+    many = np.bincount(i)[i] > per_row
+    if not many.any():
+        return i, j, np.zeros(0, dtype=np.int64)
+    ci, cj, cd = i[many].astype(np.int64), j[many].astype(np.int64), d[many].astype(np.int64)
+    behind = np.minimum((1 << 20) - 1 - (cd + slack), (1 << 20) - 1).clip(0)  # 0: the most violated
+    key = np.sort(ci << 42 | behind << 22 | cj)
+    ci, cj = key >> 42, key & ((1 << 22) - 1)
+    start = np.r_[True, ci[1:] != ci[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(ci.size), 0))
+    keep = np.arange(ci.size) - first < per_row
+    violated = ((1 << 20) - 1 - ((key >> 22) & ((1 << 20) - 1))) > slack
+    dropped = np.unique(ci[~keep & violated])
+    return np.concatenate([i[~many], ci[keep]]), np.concatenate([j[~many], cj[keep]]), dropped
 
 
 def violations(pool: Edges, y2: Ints) -> Edges:

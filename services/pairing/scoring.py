@@ -57,12 +57,12 @@ class Cohort:
         return len(self.fellows)
 
     def rows(
-        self, start: int, stop: int, cols: npt.NDArray[np.int64] | slice | None = None
+        self, start: int, stop: int, cols: npt.NDArray[np.int64] | slice | None = None, at: IntArray | None = None
     ) -> npt.NDArray[np.signedinteger]:
-        """Edge weights of fellows ``start:stop`` against every fellow (or the sorted ``cols``); 0 where
-        the hard rule forbids."""
+        """Edge weights of fellows ``start:stop`` (or the sorted fellows ``at``) against every fellow (or the
+        sorted ``cols``); 0 where the hard rule forbids."""
         n = self.n
-        r = slice(start, stop)
+        r: slice | IntArray = slice(start, stop) if at is None else at
         c: slice | npt.NDArray[np.int64] = slice(0, n) if cols is None else cols
         w = np.take(self.table[self.profile[r]], self.profile[c], axis=1)
         if self.interest_lut.size:
@@ -72,10 +72,10 @@ class Cohort:
                 shared = count if shared is None else shared + count
             w += self.interest_lut[shared]
         if self.history.size:
-            row, col = self._hits(self.history, start, stop, c)
+            row, col = self._hits(self.history, r, c)
             w[row, col] -= w.dtype.type(self.history_points)
         if self.forbidden.size:
-            row, col = self._hits(self.forbidden, start, stop, c)
+            row, col = self._hits(self.forbidden, r, c)
             w[row, col] = 0
         ruled_out = self.organisation[r, None] == self.organisation[None, c]
         if self.mode == "bipartite":
@@ -84,12 +84,19 @@ class Cohort:
         return w
 
     def _hits(
-        self, codes: IntArray, start: int, stop: int, c: npt.NDArray[np.int64] | slice
+        self, codes: IntArray, r: slice | IntArray, c: npt.NDArray[np.int64] | slice
     ) -> tuple[IntArray, IntArray]:
         """The (row, column) places of a block where sorted pair ``codes`` (``i * n + j``) fall."""
         n = self.n
-        lo, hi = np.searchsorted(codes, [start * n, stop * n])
-        row, col = np.divmod(codes[lo:hi] - start * n, n)
+        if isinstance(r, slice):
+            lo, hi = np.searchsorted(codes, [r.start * n, r.stop * n])
+            row, col = np.divmod(codes[lo:hi] - r.start * n, n)
+        else:  # each row's codes: a range of the sorted codes
+            first, last = np.searchsorted(codes, r * n), np.searchsorted(codes, (r + 1) * n)
+            count = last - first
+            row = np.repeat(np.arange(r.size), count)
+            at = np.repeat(first - np.cumsum(count) + count, count) + np.arange(row.size)
+            col = codes[at] - r[row] * n
         if isinstance(c, slice):
             hit = (col >= c.start) & (col < c.stop)
             return row[hit], col[hit] - c.start
