@@ -66,21 +66,23 @@ class Cohort:
         c: slice | npt.NDArray[np.int64] = slice(0, n) if cols is None else cols
         w = np.take(self.table[self.profile[r]], self.profile[c], axis=1)
         if self.interest_lut.size:
-            shared = None
-            for column in self.interests:
-                count = np.bitwise_count(column[r, None] & column[None, c])
-                shared = count if shared is None else shared + count
-            w += self.interest_lut[shared]
+            shared = np.bitwise_count(self.interests[0][r, None] & self.interests[0][None, c])
+            for column in self.interests[1:]:
+                shared += np.bitwise_count(column[r, None] & column[None, c])
+            # the lut is min(shared, MAX_INTERESTS) x points (``encode``): computed so, where a gather from
+            # it took a third of the scoring
+            np.minimum(shared, MAX_INTERESTS, out=shared)
+            w += np.multiply(shared, self.interest_lut[1], dtype=w.dtype)
         if self.history.size:
             row, col = self._hits(self.history, r, c)
             w[row, col] -= w.dtype.type(self.history_points)
         if self.forbidden.size:
             row, col = self._hits(self.forbidden, r, c)
             w[row, col] = 0
-        ruled_out = self.organisation[r, None] == self.organisation[None, c]
+        allowed = self.organisation[r, None] != self.organisation[None, c]
         if self.mode == "bipartite":
-            ruled_out |= self.side[r, None] == self.side[None, c]
-        np.copyto(w, 0, where=ruled_out)
+            allowed &= self.side[r, None] != self.side[None, c]
+        w *= allowed  # a multiply: copying 0 where the scattered pairs are ruled out took three times longer
         return w
 
     def _hits(
