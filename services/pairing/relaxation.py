@@ -143,7 +143,7 @@ def _column_prices(n: int, rows: Ints, cols: Ints, cost: Ints, sigma: Ints, limi
     src = sigma[rows[~assigned]]
     dst = cols[~assigned]
     length = cost[~assigned] - c_assigned[rows[~assigned]]
-    order = np.argsort(dst, kind="stable")
+    order = np.argsort(dst.astype(np.uint16) if n <= 1 << 16 else dst, kind="stable")  # 16 bits: a radix sort
     src, dst, length = src[order], dst[order], length[order]
     targets, starts = np.unique(dst, return_index=True)
     v = np.zeros(n, dtype=np.int64)
