@@ -73,10 +73,10 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
         return Solution(np.full(n, -1, dtype=np.int64), 0, 0.0, 0, 0, np.zeros(n, dtype=np.int64))
     edges = candidates(cohort, k)
     y2, sigma, warm = duals(n, edges)
-    scores: Scores | None = Scores(cohort)
+    scores = Scores(cohort)
     touched = None  # the first scan reads every pair, the next ones those of fellows whose prices fell
     rounds = 0
-    while scores is not None:
+    while True:
         rounds += 1
         found, pool, fixed, left_out = scan(scores, y2, POOL_SLACK, PER_ROW, touched)
         bound2 = int(fixed.sum())
@@ -90,7 +90,7 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
         touched = (y2 < last) | left_out
         if int(touched.sum()) * PARTIAL_SHARE > n:
             touched = None
-    scores = None  # the scores' memory back before the rounding
+    del scores  # the scores' memory back before the rounding
     mates = break_cycles(n, edges, sigma)
     weight = weight_of(edges, mates)
     if weight < bound2 // 2:  # odd cycles: augmenting paths on the tight pairs reach the bound, as a rule

@@ -203,24 +203,21 @@ class Scores:
         """(rows, columns, doubled weights): every pair once, or (``touched``) every pair of a touched fellow
         (each at least once): a block's touched rows against all its partners, its rows against its touched
         partners."""
-        kept = self.kept
         for k, (start, stop, cols) in enumerate(self.blocks):
+            block = self.kept[k] if self.kept is not None and len(self.kept) > k else None
             if touched is None:
-                if kept is not None and len(kept) > k:
-                    yield slice(start, stop), cols, kept[k]
-                    continue
-                block = self._doubled(start, stop, cols)
-                if kept is not None:
-                    kept.append(block)
+                if block is None:
+                    block = self._doubled(start, stop, cols)
+                    if self.kept is not None and len(self.kept) == k:
+                        self.kept.append(block)
                 yield slice(start, stop), cols, block
                 continue
             rows = start + np.flatnonzero(touched[start:stop])
             if rows.size:
-                given = kept[k][rows - start] if kept is not None else self._doubled(start, stop, cols, rows)
-                yield rows, cols, given
+                yield rows, cols, block[rows - start] if block is not None else self._doubled(start, stop, cols, rows)
             partners = cols.start + np.flatnonzero(touched[cols])
             if partners.size:
-                given = kept[k][:, partners - cols.start] if kept is not None else self._doubled(start, stop, partners)
+                given = block[:, partners - cols.start] if block is not None else self._doubled(start, stop, partners)
                 yield slice(start, stop), partners, given
 
     def kind(self, y2: Ints, slack: int) -> type[np.signedinteger]:

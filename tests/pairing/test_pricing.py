@@ -92,6 +92,40 @@ def test_the_final_prices_cover_every_pair_of_the_cohort(
         assert solution.optimal and solution.weight == rustworkx_total(cohort) == int(solution.bound)
 
 
+@pytest.mark.parametrize("mode", ["peer", "bipartite"])
+def test_every_violated_pair_the_cap_leaves_out_has_a_fellow_read_again(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Crowded rows keep a few of their pairs; a violated pair left out (below the row's level or past its
+    cap) must name one of its fellows for the next scan, or a later scan that reads only the fellows whose
+    prices fell could miss it. The raised prices cover every pair either way."""
+    monkeypatch.setattr(scoring, "BLOCK_ELEMENTS", 20000)
+    cohort = mixed_cohort(300, "45%", mode)
+    n = cohort.n
+    w = cohort.rows(0, n).astype(np.int64)
+    rng = np.random.default_rng(3)
+    edges = relaxation.candidates(cohort, 1)
+    solved, _, _ = relaxation.duals(n, edges)
+    some = rng.random(n) < 0.3
+    for y2, touched in (
+        (np.zeros(n, dtype=np.int64), None),
+        (rng.integers(0, 2 * int(w.max()), n), None),
+        (solved, None),
+        (solved, some),
+    ):
+        found, pool, fixed, left_out = relaxation.scan(relaxation.Scores(cohort), y2, matching.POOL_SLACK, 4, touched)
+        beaten = np.triu((2 * w > y2[:, None] + y2[None, :]) & (w > 0), 1)
+        if touched is not None:
+            beaten &= touched[:, None] | touched[None, :]
+        i, j = np.nonzero(beaten)
+        pooled = np.isin(i * n + j, pool.code)
+        assert pooled.any() and not pooled.all()  # the cap left some out
+        assert (left_out[i[~pooled]] | left_out[j[~pooled]]).all()
+        assert violated(found) == set((i[pooled] * n + j[pooled]).tolist())
+        if touched is None:
+            assert (fixed[:, None] + fixed[None, :] >= 2 * w).all()
+
+
 def test_a_tie_broken_solve_whose_prices_do_not_settle_is_solved_again(monkeypatch: pytest.MonkeyPatch) -> None:
     cohort = mixed_cohort(300, "40%", "peer")
     edges = relaxation.candidates(cohort, 2)
