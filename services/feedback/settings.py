@@ -14,8 +14,8 @@ from shared.settings import ServiceSettings
 class FeedbackSettings(ServiceSettings):
     service_name: str = "feedback"
     db_schema: str = SCHEMA
-    # Off the request's path (projections, rounds): a fetch gathers up to 64 KiB or 250 ms, so one
-    # transaction applies a run of ContactRecorded instead of one each (docs/decisions/0013).
+    # Off the request's path (projections): a fetch gathers up to 64 KiB or 250 ms, so one transaction
+    # applies a run of ContactRecorded instead of one each (docs/decisions/0013).
     kafka_fetch_min_bytes: int = 1 << 16
     kafka_fetch_max_wait_ms: int = 250
     feedback_due_days: float = Field(default=14, gt=0, description="Days after the exchange that feedback is due")
