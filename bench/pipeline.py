@@ -259,6 +259,20 @@ class System:
             )
             return {r[0]: (r[1], r[2]) for r in rows}
 
+    async def stages(self, ids: list[str]) -> dict[str, tuple[datetime, datetime | None, datetime | None]]:
+        """Per application: when applications staged its ApplicationSubmitted in the outbox, when the relay
+        marked it sent (after the broker's acknowledgement) and when notifications' inbox took it in."""
+        async with self.engine.connect() as c:
+            rows = await c.execute(
+                text(
+                    "SELECT o.key, o.created_at, o.sent_at, i.received_at FROM applications.outbox o"
+                    " LEFT JOIN notifications.inbox i ON i.event_id = o.event_id"
+                    " WHERE o.event_type = 'ApplicationSubmitted' AND o.key = ANY(CAST(:ids AS text[]))"
+                ),
+                {"ids": ids},
+            )
+            return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     async def count_fellows(self, cohort_id: str) -> int:
         async with self.engine.connect() as c:
             found = await c.scalar(
@@ -298,6 +312,9 @@ class Load:
     e2e_ms: list[float] = field(default_factory=list)
     email_ms: list[float] = field(default_factory=list)
     http_ms: list[float] = field(default_factory=list)
+    # Where the time goes, per application (ms): scheduled start → staged in the outbox; staged → marked
+    # sent by the relay; staged → taken into notifications' inbox; inbox → delivery row.
+    stages: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -386,6 +403,16 @@ async def open_loop(system: System, rate: float, seconds: float, progress: Progr
     rows = await system.deliveries(ids)
     load.e2e_ms = [(rows[i][0].timestamp() - scheduled[i]) * 1000 for i in ids]
     load.email_ms = [(sent.timestamp() - scheduled[i]) * 1000 for i in ids if (sent := rows[i][1])]
+    staged = await system.stages(ids)
+    for i, (created, sent, received) in staged.items():
+        spans = {"staged": created.timestamp() - scheduled[i]}
+        if sent is not None:
+            spans["relayed"] = (sent - created).total_seconds()
+        if received is not None:
+            spans["inbox"] = (received - created).total_seconds()
+            spans["delivery"] = (rows[i][0] - received).total_seconds()
+        for name, seconds in spans.items():
+            load.stages.setdefault(name, []).append(seconds * 1000)
     return load
 
 
@@ -524,6 +551,9 @@ def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) ->
             f"{pct(load.http_ms, 50):.0f} / {pct(load.http_ms, 99):.0f} ms",
             f"mean {statistics.fmean(load.http_ms):.0f} ms",
         )
+        for name, note in STAGES.items():
+            if spans := load.stages.get(name):
+                table.add_row(f"  {note} p50 / p99", f"{pct(spans, 50):.0f} / {pct(spans, 99):.0f} ms", "")
     if figures.enrolled:
         table.add_row(
             "enrolment fan-out: FellowEnrolled → pairing",
@@ -545,9 +575,26 @@ def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) ->
         "ratio": round(ratio, 4),
         "http_ceiling_per_s": round(figures.ceiling_per_s, 1),
         "p99_ms_by_rate": {f"{ld.rate:.0f}": round(pct(ld.e2e_ms, 99), 1) for ld in figures.loads if ld.e2e_ms},
+        # p50 and p99 of the whole path and of each stage, for comparing runs by script
+        "stages_ms_by_rate": {
+            f"{ld.rate:.0f}": {
+                name: [round(pct(spans, 50), 1), round(pct(spans, 99), 1)]
+                for name, spans in {"e2e": ld.e2e_ms, **ld.stages}.items()
+                if spans
+            }
+            for ld in figures.loads
+        },
+        "cpu_s": {w.name: round(w.cpu(), 2) for w in monitor.watched},
     }
     console.print_json(json.dumps(summary))
 
+
+STAGES = {
+    "staged": "scheduled start → staged in the outbox",
+    "relayed": "staged → marked sent (relay, broker ack)",
+    "inbox": "staged → notifications' inbox",
+    "delivery": "inbox → delivery row",
+}
 
 SINK = (
     "import sys, threading; from lbb.mailsink import SmtpServer;"

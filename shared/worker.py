@@ -85,7 +85,7 @@ class Worker:
                 await self._stoppable_sleep(backoff)
                 backoff = backoff_after(backoff, self.backoff_max_s)
                 continue
-            if more:
+            if more or self._wake.is_set():  # woken while the step ran: that commit has waited enough
                 continue
             if await self._pause(self.poll_interval_s) and self.linger_s and not self.stopping:
                 await asyncio.sleep(self.linger_s)  # woken by a commit: let a few more arrive

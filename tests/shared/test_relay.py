@@ -134,9 +134,10 @@ async def test_a_relay_paused_past_its_lease_writes_nothing_it_had_buffered(
     on, its producer writes none of them (the lease is gone), and the relay that takes over publishes
     every event once, in order.
 
-    The producer's sender may have written some of the wave's first four sends before the pause (its
-    linger is 5 ms; on a loaded machine the sends are that far apart): those were written while the
-    lease was held, are acknowledged and marked by the first relay, and are not published again."""
+    The producer's sender may have written some of the wave's first four sends before the pause (it
+    lingers for none, and a send that waits on metadata or buffer space lets it run): those were
+    written while the lease was held, are acknowledged and marked by the first relay, and are not
+    published again."""
     lease_s = 1.0
     pa, pb = await producers(), await producers()
     rounds = numbered(streams=10, per_stream=3)

@@ -56,6 +56,27 @@ async def test_stop_lets_the_step_in_flight_finish() -> None:
     assert finished.is_set()
 
 
+async def test_a_wake_up_while_idle_lingers_and_one_during_a_step_does_not() -> None:
+    """The linger gathers commits that come close together; a commit that came while a step ran has
+    waited for that step already, so the next step runs at once."""
+    calls: list[float] = []
+    worker: Worker
+
+    async def step() -> bool:
+        calls.append(asyncio.get_running_loop().time())
+        if len(calls) == 2:
+            worker.wake()  # a commit while this step runs
+        return False
+
+    worker = Worker("lingering", step, poll_interval_s=30, linger_s=0.5)
+    async with worker.running():
+        await eventually(lambda: asyncio.sleep(0, len(calls) >= 1 or None), timeout_s=5, what="the first step")
+        worker.wake()  # a commit while the worker is idle
+        await eventually(lambda: asyncio.sleep(0, len(calls) >= 3 or None), timeout_s=5, what="two more steps")
+    assert calls[1] - calls[0] >= 0.5  # idle: lingered
+    assert calls[2] - calls[1] < 0.5  # woken during the step: no linger
+
+
 async def test_a_commit_in_this_process_wakes_the_channel_at_once(engine: AsyncEngine) -> None:
     steps = 0
 
