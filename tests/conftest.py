@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -153,6 +154,15 @@ class AsGateway(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         request.headers.update(vouch(self.stack, self.service, self.caller))
         yield request
+
+
+class _NamedThing(Event):
+    """A plumbing test's event: a thing (its id the key) and a name. A test module's subclass gives it
+    the module's scratch topic; the leading underscore keeps this base out of the event registry."""
+
+    key_field = "thing_id"
+    thing_id: uuid.UUID
+    name: str
 
 
 def subscribed(

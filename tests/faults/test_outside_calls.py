@@ -15,7 +15,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -92,29 +92,37 @@ async def sessions(stack: Stack, engine: AsyncEngine) -> AsyncIterator[async_ses
     await own.dispose()
 
 
-async def consuming(
-    stack: Stack, sessions: async_sessionmaker[AsyncSession], outside: tuple[str, int], kind: type[Called] = Called
-) -> tuple[KafkaBroker, Consumer]:
-    cfg = ServiceSettings(
-        service_name=f"outside-test-{uuid.uuid4().hex[:8]}",
-        kafka_bootstrap_servers=stack.kafka_bootstrap_servers or "",
-        database_url=stack.database_url or "",
-        handler_max_attempts=3,
-        consumer_retry_budget_s=RETRY_BUDGET_S,
-    )
+Consuming = Callable[[type[Called]], Awaitable[tuple[KafkaBroker, Consumer]]]
 
-    async def on_called(ctx: Context, event: Called) -> None:
-        if event.outside:  # the call times out: a hung server, not the database
-            reader, writer = await asyncio.open_connection(*outside)
-            try:
-                await asyncio.wait_for(reader.read(1), timeout=CALL_TIMEOUT_S)
-            finally:
-                writer.close()
-        await ctx.session.execute(insert(effect).values(thing_id=event.thing_id))
 
-    broker, consumer = subscribed(cfg, cfg.service_name, sessions, inbox, outbox, {kind: on_called})
-    await broker.start()
-    return broker, consumer
+@pytest.fixture
+def consuming(stack: Stack, sessions: async_sessionmaker[AsyncSession], silent_server: tuple[str, int]) -> Consuming:
+    """Starts a consumer of an event kind in the test process, on the fault stack, its outside calls
+    going to the silent server."""
+
+    async def start(kind: type[Called]) -> tuple[KafkaBroker, Consumer]:
+        cfg = ServiceSettings(
+            service_name=f"outside-test-{uuid.uuid4().hex[:8]}",
+            kafka_bootstrap_servers=stack.kafka_bootstrap_servers or "",
+            database_url=stack.database_url or "",
+            handler_max_attempts=3,
+            consumer_retry_budget_s=RETRY_BUDGET_S,
+        )
+
+        async def on_called(ctx: Context, event: Called) -> None:
+            if event.outside:  # the call times out: a hung server, not the database
+                reader, writer = await asyncio.open_connection(*silent_server)
+                try:
+                    await asyncio.wait_for(reader.read(1), timeout=CALL_TIMEOUT_S)
+                finally:
+                    writer.close()
+            await ctx.session.execute(insert(effect).values(thing_id=event.thing_id))
+
+        broker, consumer = subscribed(cfg, cfg.service_name, sessions, inbox, outbox, {kind: on_called})
+        await broker.start()
+        return broker, consumer
+
+    return start
 
 
 async def send(broker: KafkaBroker, events: list[Called]) -> set[str]:
@@ -141,17 +149,13 @@ def dead_ids(records: list[Any]) -> list[str]:
 
 
 async def test_an_outside_call_that_times_out_for_every_event_is_dead_lettered_and_the_partition_moves_on(
-    stack: Stack,
-    sessions: async_sessionmaker[AsyncSession],
-    silent_server: tuple[str, int],
-    topic_reader: Any,
-    ledger: Ledger,
+    sessions: async_sessionmaker[AsyncSession], consuming: Consuming, topic_reader: Any, ledger: Ledger
 ) -> None:
     n = fault_n()
     hung = [Called(thing_id=uuid.uuid4(), outside=True) for _ in range(n)]
     later = [Called(thing_id=uuid.uuid4(), outside=False) for _ in range(n // 10 or 1)]
     dlq = await topic_reader([topics.dlq(TOPIC)])
-    broker, consumer = await consuming(stack, sessions, silent_server)
+    broker, consumer = await consuming(Called)
     try:
         started = time.monotonic()
         hung_ids = await send(broker, hung)
@@ -187,11 +191,7 @@ async def test_an_outside_call_that_times_out_for_every_event_is_dead_lettered_a
 
 
 async def test_postgresql_away_holds_the_partition_and_nothing_is_dead_lettered(
-    stack: Stack,
-    sessions: async_sessionmaker[AsyncSession],
-    silent_server: tuple[str, int],
-    topic_reader: Any,
-    ledger: Ledger,
+    stack: Stack, sessions: async_sessionmaker[AsyncSession], consuming: Consuming, topic_reader: Any, ledger: Ledger
 ) -> None:
     down_s = float(os.environ.get("LBB_FAULT_PG_DOWN_S", "15"))
     postgres = stack.postgres
@@ -200,7 +200,7 @@ async def test_postgresql_away_holds_the_partition_and_nothing_is_dead_lettered(
     events: list[Called] = [Waited(thing_id=uuid.uuid4(), outside=False) for _ in range(n)]
     things = {e.thing_id for e in events}
     dlq = await topic_reader([topics.dlq(AWAY_TOPIC)])
-    broker, consumer = await consuming(stack, sessions, silent_server, Waited)
+    broker, consumer = await consuming(Waited)
     loop = asyncio.get_running_loop()
     try:
         sent = await send(broker, events[:1])

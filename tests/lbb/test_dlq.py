@@ -24,22 +24,18 @@ from shared import topics
 from shared.consumer import Context
 from shared.db import schema_metadata
 from shared.envelope import wrap
-from shared.events import Event
 from shared.inbox import Inbox
 from shared.kafka_metrics import KafkaGauges
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
-from tests.conftest import eventually, scratch, subscribed
+from tests.conftest import _NamedThing, eventually, scratch, subscribed
 
 SCHEMA = "lbb_test_dlq"
 TOPIC = f"lbb.test.dlq-{uuid.uuid4().hex[:8]}.v1"
 
 
-class Mended(Event):
+class Mended(_NamedThing):
     topic = TOPIC
-    key_field = "thing_id"
-    thing_id: uuid.UUID
-    name: str
 
 
 metadata: MetaData = schema_metadata(SCHEMA)

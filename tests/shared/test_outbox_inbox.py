@@ -20,23 +20,19 @@ from shared import topics
 from shared.consumer import Batched, Consumer, Context
 from shared.db import schema_metadata
 from shared.envelope import wrap
-from shared.events import Event
 from shared.inbox import Inbox
 from shared.outbox import Outbox, Relay
 from shared.relay_kafka import RelayProducer
 from shared.settings import ServiceSettings
-from tests.conftest import eventually, scratch
+from tests.conftest import _NamedThing, eventually, scratch
 from tests.conftest import subscribed as consumer_of
 
 SCHEMA = "lbb_test_plumbing"
 TOPIC = "lbb.test.things.v1"
 
 
-class ThingMade(Event):
+class ThingMade(_NamedThing):
     topic = TOPIC
-    key_field = "thing_id"
-    thing_id: uuid.UUID
-    name: str
 
 
 metadata: MetaData = schema_metadata(SCHEMA)
@@ -67,6 +63,18 @@ def subscribed(
     return consumer_of(cfg, name, sessions, inbox, outbox, {ThingMade: handler})
 
 
+async def relay_all(stack: Stack, staged: Outbox, sessions: async_sessionmaker[Any], name: str) -> None:
+    """Publish every row staged in ``staged`` as the service's relay ``name`` would, until none is left."""
+    producer = RelayProducer(settings(stack), name)
+    await producer.start()
+    try:
+        relay = Relay(staged, sessions, producer.send)
+        while await relay.publish_batch():
+            pass
+    finally:
+        await producer.stop()
+
+
 def ids_on(records: list[Any]) -> list[str]:
     return [json.loads(r.value)["data"]["thing_id"] for r in records if r.topic == TOPIC]
 
@@ -84,15 +92,7 @@ async def test_a_rolled_back_state_change_publishes_no_event(
         await s.execute(insert(thing).values(id=kept, name="kept"))
         await outbox.add(s, ThingMade(thing_id=kept, name="kept"))
 
-    producer = RelayProducer(settings(stack), "plumbing-test")
-    await producer.start()
-    try:
-        relay = Relay(outbox, sessions, producer.send)
-        while await relay.publish_batch():
-            pass
-    finally:
-        await producer.stop()
-
+    await relay_all(stack, outbox, sessions, "plumbing-test")
     reader = await topic_reader([TOPIC])
 
     async def kept_seen() -> list[str]:
@@ -374,14 +374,7 @@ async def test_forget_replaces_a_keys_rows_with_a_tombstone_the_relay_sends_as_a
         rows = (await s.execute(select(forgetful.table.c.key, forgetful.table.c.payload))).all()
     assert sorted((k, p is None) for k, p in rows) == sorted([(str(gone), True), (str(kept), False)])
 
-    producer = RelayProducer(settings(stack), "forget-test")
-    await producer.start()
-    try:
-        relay = Relay(forgetful, sessions, producer.send)
-        while await relay.publish_batch():
-            pass
-    finally:
-        await producer.stop()
+    await relay_all(stack, forgetful, sessions, "forget-test")
     reader = await topic_reader([TOPIC])
 
     async def both() -> list[Any]:
