@@ -41,7 +41,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -246,32 +245,30 @@ class System:
             raise RuntimeError(f"application refused: {answer.status_code} {answer.content.decode()}")
         return str(answer.json()["id"]), time.perf_counter() - started
 
-    async def deliveries(self, ids: list[str]) -> dict[str, tuple[datetime, datetime | None]]:
-        """Per application: when notifications recorded its delivery, and when the e-mail was sent."""
+    async def _by_application(self, query: str, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+        """The rows of ``query`` (its first column the application id, ``:ids`` the ids asked for) by id."""
         async with self.engine.connect() as c:
-            rows = await c.execute(
-                text(
-                    "SELECT recipient_id::text, min(created_at), max(sent_at) FROM notifications.delivery"
-                    " WHERE template = 'application_submitted' AND recipient_id = ANY(CAST(:ids AS uuid[]))"
-                    " GROUP BY recipient_id"
-                ),
-                {"ids": ids},
-            )
-            return {r[0]: (r[1], r[2]) for r in rows}
+            rows = await c.execute(text(query), {"ids": ids})
+            return {r[0]: tuple(r[1:]) for r in rows}
 
-    async def stages(self, ids: list[str]) -> dict[str, tuple[datetime, datetime | None, datetime | None]]:
+    async def deliveries(self, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+        """Per application: when notifications recorded its delivery, and when the e-mail was sent."""
+        return await self._by_application(
+            "SELECT recipient_id::text, min(created_at), max(sent_at) FROM notifications.delivery"
+            " WHERE template = 'application_submitted' AND recipient_id = ANY(CAST(:ids AS uuid[]))"
+            " GROUP BY recipient_id",
+            ids,
+        )
+
+    async def stages(self, ids: list[str]) -> dict[str, tuple[Any, ...]]:
         """Per application: when applications staged its ApplicationSubmitted in the outbox, when the relay
         marked it sent (after the broker's acknowledgement) and when notifications' inbox took it in."""
-        async with self.engine.connect() as c:
-            rows = await c.execute(
-                text(
-                    "SELECT o.key, o.created_at, o.sent_at, i.received_at FROM applications.outbox o"
-                    " LEFT JOIN notifications.inbox i ON i.event_id = o.event_id"
-                    " WHERE o.event_type = 'ApplicationSubmitted' AND o.key = ANY(CAST(:ids AS text[]))"
-                ),
-                {"ids": ids},
-            )
-            return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        return await self._by_application(
+            "SELECT o.key, o.created_at, o.sent_at, i.received_at FROM applications.outbox o"
+            " LEFT JOIN notifications.inbox i ON i.event_id = o.event_id"
+            " WHERE o.event_type = 'ApplicationSubmitted' AND o.key = ANY(CAST(:ids AS text[]))",
+            ids,
+        )
 
     async def count_fellows(self, cohort_id: str) -> int:
         async with self.engine.connect() as c:
