@@ -65,6 +65,21 @@ async def _fellows(s: AsyncSession, where: Any, mode: str) -> dict[uuid.UUID, tu
     return {row.id: (row, _as_domain(row, mode, interests or ())) for row, interests in rows}
 
 
+async def _contacts_missing(s: AsyncSession, ids: Sequence[uuid.UUID]) -> bool:
+    """Whether a fellow here has no contact yet (ContactRecorded: their interests and declared conflicts,
+    which the round scores and rules on). An erased fellow (no person any more) and one who withdrew are
+    not waited for."""
+    table = applicants.table
+    missing = (
+        select(Fellow.id)
+        .outerjoin(table, table.c.application_id == Fellow.id)
+        .where(Fellow.id.in_(ids), Fellow.person_id.is_not(None), Fellow.withdrawn.is_(False))
+        .where(table.c.application_id.is_(None))
+        .limit(1)
+    )
+    return await s.scalar(missing) is not None
+
+
 async def earlier_pairs(s: AsyncSession, people: Iterable[uuid.UUID]) -> set[frozenset[uuid.UUID]]:
     """Which of these people were in one published pair before (any cohort)."""
     wanted = list(set(people))
@@ -91,11 +106,26 @@ async def enrol_fellows(s: AsyncSession, events: Sequence[ev.FellowEnrolled], se
     for loaded in list(s.identity_map.values()):  # loaded earlier in the batch: now stale
         if isinstance(loaded, Fellow) and loaded.id in enrolled:
             s.expire(loaded)
-    for cohort_id in dict.fromkeys(e.cohort_id for e in events):
+    await _run_waiting(s, dict.fromkeys(e.cohort_id for e in events), settings)
+
+
+async def record_contacts(s: AsyncSession, events: Sequence[ev.ContactRecorded], settings: PairingSettings) -> None:
+    """A run of ContactRecorded kept (subject, interests, declared conflicts), then every waiting round
+    that was waiting for one of them looked at: the contacts topic and the applications topic are read
+    apart, so a contact may come after its fellow's enrolment and the cohort's pairing request."""
+    await applicants.record(s, events)
+    arrived = {str(e.person_id) for e in events}
+    waiting = (await s.execute(select(PairingRound.cohort_id, PairingRound.fellow_ids).where(_WAITING))).all()
+    await _run_waiting(s, [cohort for cohort, fellows in waiting if arrived.intersection(fellows)], settings)
+
+
+_WAITING = PairingRound.status == domain.WAITING
+
+
+async def _run_waiting(s: AsyncSession, cohort_ids: Iterable[uuid.UUID], settings: PairingSettings) -> None:
+    for cohort_id in cohort_ids:
         waiting = await s.scalar(
-            select(PairingRound)
-            .where(PairingRound.cohort_id == cohort_id, PairingRound.status == domain.WAITING)
-            .with_for_update()
+            select(PairingRound).where(PairingRound.cohort_id == cohort_id, _WAITING).with_for_update()
         )
         if waiting is not None:
             await run_if_ready(s, waiting, settings)
@@ -135,7 +165,7 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: P
         return False
     wanted = [uuid.UUID(f) for f in pairing_round.fellow_ids]
     rows = await _fellows(s, Fellow.id.in_(wanted), pairing_round.pairing_mode)
-    if len(rows) < len(wanted):
+    if len(rows) < len(wanted) or await _contacts_missing(s, wanted):
         pairing_round.status = domain.WAITING
         return False
     fellows = [fellow for row, fellow in rows.values() if not row.withdrawn]

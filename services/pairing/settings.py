@@ -14,4 +14,8 @@ class PairingSettings(ServiceSettings):
 
     service_name: str = "pairing"
     db_schema: str = SCHEMA
+    # Off the request's path (projections, rounds the board waits minutes for): a fetch gathers up to
+    # 64 KiB or 250 ms, so one transaction applies a run of ContactRecorded (docs/decisions/0013).
+    kafka_fetch_min_bytes: int = 1 << 16
+    kafka_fetch_max_wait_ms: int = 250
     pairing_weights: Weights = Weights()  # e.g. PAIRING_WEIGHTS__DIFFERENT_SECTOR=5

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lbb.devstack import Stack
 from shared import events as ev
@@ -80,27 +80,16 @@ def enrolled(fellow: uuid.UUID, cohort: uuid.UUID, organisation: uuid.UUID, plac
 
 async def put_pair(stack: Stack, cohort: uuid.UUID, contacts: dict[uuid.UUID, ev.ContactRecorded]) -> None:
     """Two fellows' contacts, their enrolment (in Bedford and Luton) and the cohort's pairing request
-    (published at once), as the applications service would put them."""
+    (published at once), as the applications service would put them: the contacts first, as in life
+    (recorded at submission, long before enrolment)."""
+    await put(stack, *contacts.values())
+    await put_request(stack, cohort, contacts)
+
+
+async def put_request(stack: Stack, cohort: uuid.UUID, contacts: dict[uuid.UUID, ev.ContactRecorded]) -> None:
+    """The two fellows' enrolment and the cohort's pairing request."""
     fellow, partner = contacts
     today = datetime.now(UTC).date()
-    # The contacts first, as in life (recorded at submission, long before enrolment): the contacts topic
-    # and the applications topic are read apart, so a round run before the contacts arrive would score
-    # no shared interests.
-    await put(stack, *contacts.values())
-    engine = create_async_engine(stack.database_url or "")
-    try:
-
-        async def projected() -> bool:
-            async with engine.connect() as c:
-                found = await c.scalar(
-                    text("SELECT count(*) FROM pairing.applicant WHERE application_id IN (:a, :b)"),
-                    {"a": fellow, "b": partner},
-                )
-            return found == 2
-
-        await eventually(projected, what="pairing to have the two contacts")
-    finally:
-        await engine.dispose()
     await put(
         stack,
         enrolled(fellow, cohort, contacts[fellow].organisation_id, "Bedford"),
@@ -221,3 +210,41 @@ async def test_shared_interests_come_from_the_contacts_topic_and_leave_as_a_code
     (event,) = await eventually(assigned, timeout_s=30, what="PairAssigned on the topic")
     assert "shared_interests" in event["data"]["reasons"] and set(event["data"]["reasons"]) <= set(ev.PAIR_REASONS)
     assert interest not in json.dumps(event)
+
+
+async def test_a_round_requested_before_its_fellows_contacts_arrive_waits_for_them(
+    stack: Stack, engine: AsyncEngine, pairing: httpx.AsyncClient
+) -> None:
+    """The contacts topic and the applications topic are read apart (and pairing gathers its fetches), so
+    a contact can come after its fellow's enrolment and the pairing request. The round waits for it: it
+    scores the interests and rules on the declared conflicts a contact carries."""
+    cohort = uuid.uuid4()
+    fellow, partner = uuid.uuid4(), uuid.uuid4()
+    interest = f"interest-{uuid.uuid4().hex}"
+    contacts = {f: contact(f, f"s-{f}", uuid.uuid4(), [interest]) for f in (fellow, partner)}
+    await put(stack, contacts[fellow])
+    await put_request(stack, cohort, contacts)
+
+    async def waiting() -> bool:
+        async with engine.connect() as c:
+            status = await c.scalar(
+                text("SELECT status FROM pairing.pairing_round WHERE cohort_id = :c"), {"c": cohort}
+            )
+            known = await c.scalar(
+                text("SELECT count(*) FROM pairing.applicant WHERE application_id = :f"), {"f": fellow}
+            )
+        return status == "waiting" and known == 1
+
+    await eventually(waiting, timeout_s=60, what="the round to wait with one contact of two")
+    board = AsGateway(stack, "pairing", Caller("bea", "board"))
+    assert (await pairing.get(f"/cohorts/{cohort}/pairs", auth=board)).json() == []
+
+    await put(stack, contacts[partner])
+
+    async def pairs() -> list[dict[str, Any]]:
+        answer = await pairing.get(f"/cohorts/{cohort}/pairs", auth=board)
+        found: list[dict[str, Any]] = answer.json() if answer.status_code == 200 else []
+        return found
+
+    (pair,) = await eventually(pairs, timeout_s=60, what="the pair once the second contact came")
+    assert f"shared interests: {interest}" in pair["reasons"]
