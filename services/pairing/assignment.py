@@ -13,8 +13,8 @@ from services.pairing.scoring import SCALE
 
 NONE = -(1 << 29)  # a pair not allowed, in the kept int32 scores
 SCAN_BLOCK = 1 << 22  # pair scores a block of a scan scores at a time when they are not kept
-PER_ROW = 8  # at most this many of a learner's pairs join the pool of a scan (the most violated; 4 and 16
-# were within 10 % of it at 5,000 x 1,000: fewer pairs, more rounds, or the other way round)
+PER_ROW = 8  # at most this many of a learner's pairs join the pool of a scan (the most violated; fewer
+# pairs make more rounds, more make dearer ones, and neither won clearly: docs/decisions/0014)
 
 Ints = npt.NDArray[np.int64]
 
@@ -106,7 +106,7 @@ def kept_scores(cohort: scoring.Cohort, n_l: int) -> npt.NDArray[np.int32]:
     """The learners x sharers weights of a bipartite cohort (learners first) as a scan reads them (the same
     as ``masked_scores(cohort.rows(0, n_l, sharers))``), scored in one compiled pass
     (``matrix_kernels.kept_scores``) instead of the gathers of a profile table's rows and columns that
-    ``rows`` does (35-45 ms at 5,000 x 1,000)."""
+    ``rows`` does (twice as long: docs/decisions/0014)."""
     n = cohort.n
     words = np.stack([np.asarray(word, dtype=np.uint64) for word in cohort.interests])
     organisation = cohort.organisation.astype(np.int32)

@@ -18,7 +18,7 @@ How it stays exact and fast (the same plan as ``matching``):
    (``matrix_kernels.column_tops``; past ``KEEP_SCORES``, ``relaxation.candidates``),
    ``O(K (learners + sharers))`` edges instead of ``learners x sharers``. The learners x sharers scores
    are computed once (``matrix_kernels.kept_scores``) and kept for every scan when they fit
-   (``KEEP_SCORES``: int32 as a scan reads them, 320 MiB at 20,000 x 4,000), not scored again each round.
+   (``KEEP_SCORES``, int32 as a scan reads them), not scored again each round.
 2. The candidate problem is solved exactly by a compiled primal-dual b-matching (``bmatch.solve``: the
    Hungarian method with each sharer one node with its capacity, no copies of its places), which keeps
    the LP's duals all along: the b-matching LP (max Σ w x, Σ_s x_ls ≤ 1, Σ_l x_ls ≤ c_s) is integral,
@@ -27,10 +27,13 @@ How it stays exact and fast (the same plan as ``matching``):
 3. Pricing: a compiled scan of the full learners x sharers matrix (``matrix_kernels.scan_rows``) finds
    the allowed pairs with w + big > u_l + v_s (for each learner that has one, its pairs within
    ``POOL_SLACK`` of it, up to ``PER_ROW``); they join the candidates and the b-matching is solved again,
-   until no pair beats its prices (3-6 rounds at 5,000 x 1,000). Then the duals are feasible on the full graph and
+   until no pair beats its prices (a few rounds). Then the duals are feasible on the full graph and
    Σ u + Σ c v equals the total: the placement is **proven optimal** for the whole cohort. Every scan
    also gives a valid bound on its own (each u_l raised to cover its row), reported with the ``optimal``
    flag.
+
+The figures behind these choices (rounds, ``PER_ROW``, the kept scores, the compiled kernels, warming
+them at start), and how to measure them again: docs/decisions/0014.
 """
 
 from __future__ import annotations
@@ -306,8 +309,8 @@ def round_of(
 
 def warm() -> float:
     """Compile the capacity matcher's kernels (``bmatch``, ``matrix_kernels``) on a cohort of three, with
-    the types a real round passes them, so that the service's first round does not wait for numba (about 5 s on these
-    machines, under a second from numba's cache); the seconds it took."""
+    the types a real round passes them, so that the service's first round does not wait for numba
+    (seconds of compiling, far less from numba's cache: docs/decisions/0014); the seconds it took."""
     started = time.perf_counter()
     org = [uuid.UUID(int=k + 1) for k in range(3)]
     days = frozenset({"Monday", "Tuesday"})

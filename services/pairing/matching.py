@@ -73,7 +73,7 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
             break
         # the whole pool (the violated pairs and those near their prices): one re-solve where adding
-        # only the violated ones took a dozen at 5,000 fellows, each finding a few more in the pool
+        # only the violated ones took many, each finding a few more in the pool (docs/decisions/0014)
         edges.add(*pool.ends, pool.weight)
         last = y2
         y2, sigma, warm = duals(n, edges, warm)

@@ -40,7 +40,7 @@ def scan_rows(
     Σ room·v a bound whatever the prices), whether it has any allowed sharer, and, when a pair of the row
     beats its prices (w + big > u + v), its pool: the pairs within a ``point`` of its best w - v and within
     ``slack`` of beating their prices, at most ``per_row``, the best first (a row whose pairs all keep to
-    their prices brings none: its near pairs made rounds fewer but each scan dearer, 20 % in all). Ties
+    their prices brings none: its near pairs made rounds fewer but each scan dearer, slower in all). Ties
     go to the sharers met first from a starting place that turns with the learner, so that learners
     alike do not all ask the same sharers. Writes the pool to ``out`` (learner, sharer, w); its size."""
     rows, n_s = masked.shape

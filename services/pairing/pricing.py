@@ -13,7 +13,7 @@ import numpy.typing as npt
 from services.pairing import scoring
 from services.pairing.relaxation import Edges, Ints
 
-KEEP_BYTES = 512 << 20  # a cohort's scores up to this are kept between scans (400 MB at 20,000 peer)
+KEEP_BYTES = 512 << 20  # a cohort's scores up to this are kept between scans (a peer cohort of 20,000 fits)
 PARTIAL_SHARE = 3  # a scan reads only the pairs of fellows whose prices fell when they are under 1/3 of them
 
 Bools = npt.NDArray[np.bool_]
@@ -22,10 +22,10 @@ Index = slice | Ints
 
 class Scores:
     """Each pair's weight as a scan reads it: doubled, and ``none`` where the pair is not allowed, so that a
-    scan only subtracts the two prices (no mask, no doubling: a third of a scan's passes). Each pair once:
-    blocks of rows against the partners from the block's first row on (peer mode) or one side's rows
-    against the other side (bipartite). Kept, scored once, while they fit in ``KEEP_BYTES`` (scoring was a
-    third of each scan), else scored again block by block."""
+    scan only subtracts the two prices (no mask, no doubling: fewer passes). Each pair once: blocks of rows
+    against the partners from the block's first row on (peer mode) or one side's rows against the other
+    side (bipartite). Kept, scored once, while they fit in ``KEEP_BYTES`` (scoring them again was much of
+    each scan: docs/decisions/0014), else scored again block by block."""
 
     def __init__(self, cohort: scoring.Cohort) -> None:
         self.cohort = cohort
@@ -86,9 +86,10 @@ def scan(
     fellows of which a violated pair was left out of the pool (see ``per_row``).
 
     With ``per_row``, in a piece that brings more than ``per_row / 2`` pairs a row, a row brings at most
-    ``per_row``, the most violated: when one organisation sends 40 % of a cohort the first prices are
-    beaten by a million pairs at 5,000 fellows, and solving with all of them cost ten times more than the
-    rounds that find the few that matter. An even cohort brings one or two a fellow and keeps them all.
+    ``per_row``, the most violated: when one organisation sends a large share of a cohort the first prices
+    are beaten by a great many pairs, and solving with all of them cost far more than the rounds that find
+    the few that matter (docs/decisions/0014). An even cohort brings one or two a fellow and keeps them
+    all.
 
     ``touched``: read only the pairs of these fellows. Exact when the rest cannot beat the prices: a pair
     that was neither in the pool nor beating the last scan's prices, of two fellows whose prices have not
@@ -112,8 +113,8 @@ def scan(
         if not flat.size:
             continue
         if per_row and flat.size > per_row * d.shape[0] // 2:  # a crowded piece
-            # a crowded row's pairs within a point of its best only (of 22 M near pairs in the first scan
-            # at 45 %, sorting all took a second), then its ``per_row`` most violated of those
+            # a crowded row's pairs within a point of its best only (sorting all the near pairs of a
+            # crowded first scan was slow), then its ``per_row`` most violated of those
             many = np.count_nonzero(near, axis=1) > per_row
             level = np.where(many, np.maximum(best.astype(np.int64) - 2 * scoring.SCALE, 1 - slack), 1 - slack)
             flat = np.flatnonzero(d >= level[:, None].astype(kind))
@@ -139,8 +140,8 @@ def most_violated(
 ) -> tuple[Ints, Ints, Ints]:
     """Of near pairs (row ``i`` ascending, column ``j``, ``d`` = 2 w - y_i - y_j > -slack), the ``per_row``
     most violated of each row (ties: the lower column), and the rows whose pairs left out include a
-    violated one. One sort of packed keys (row, how far from the most violated, column): a lexsort of the
-    22 M near pairs of the first scan at 45 % took two seconds."""
+    violated one. One sort of packed keys (row, how far from the most violated, column): a lexsort of a
+    crowded first scan's near pairs was much slower (docs/decisions/0014)."""
     many = np.bincount(i)[i] > per_row
     if not many.any():
         return i, j, np.zeros(0, dtype=np.int64)

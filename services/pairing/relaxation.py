@@ -92,12 +92,12 @@ def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, I
     solver is given those reduced costs (shifted to be at least 1: scipy drops explicit zeros), doubled,
     with 1 more on every entry the last assignment did not use. The last optimum is then nearly optimal
     and, above all, each column's cheapest entry as a rule: LAPJVsp's start (column reduction, augmenting
-    row reduction) keeps most of it where, with the many ties of reduced costs, it left thousands of rows
-    to augment one by one (0.75-1 s a solve at 20,000 fellows; 0.05-0.6 s so). The tie-break may cost
-    exactness (an assignment with fewer new entries could win by less than half a point), so the result
-    counts only when its column prices settle within ``SETTLE`` rounds of Bellman-Ford: prices that
-    satisfy every edge's constraint prove the assignment optimal for the true costs (complementary
-    slackness); otherwise it is solved again without the tie-break.
+    row reduction) keeps most of it where, with the many ties of reduced costs, it left many rows to
+    augment one by one (docs/decisions/0014). The tie-break may cost exactness (an assignment with fewer
+    new entries could win by less than half a point), so the result counts only when its column prices
+    settle within ``SETTLE`` rounds of Bellman-Ford: prices that satisfy every edge's constraint prove the
+    assignment optimal for the true costs (complementary slackness); otherwise it is solved again without
+    the tie-break.
     """
     i, j = edges.ends
     top = int(edges.weight.max(initial=0)) + 1
@@ -119,7 +119,7 @@ def duals(n: int, edges: Edges, warm: Potentials | None = None) -> tuple[Ints, I
     return _prices(top, *priced, sigma)
 
 
-SETTLE = 500  # Bellman-Ford rounds a tie-broken assignment's prices may take (20-30 here) before it is redone
+SETTLE = 500  # Bellman-Ford rounds a tie-broken assignment's prices may take before it is redone (ample)
 
 
 def _assign(n: int, rows: Ints, cols: Ints, cost: Ints) -> Ints:
