@@ -1,20 +1,20 @@
 """The capacity matcher's machinery (``capacity`` uses it): the candidate pairs solved exactly with the
 duals that price every pair (``bmatch.solve``), the kept scores and the scan of the full learners x
-sharers matrix for pairs that beat their prices (``bmatch``'s compiled kernels). Pure, no I/O."""
+sharers matrix for pairs that beat their prices (``matrix_kernels``' compiled passes). Pure, no I/O."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
-from services.pairing import bmatch, scoring
+from services.pairing import bmatch, matrix_kernels, scoring
 from services.pairing.relaxation import Edges
 from services.pairing.scoring import SCALE
 
 NONE = -(1 << 29)  # a pair not allowed, in the kept int32 scores
 SCAN_BLOCK = 1 << 22  # pair scores a block of a scan scores at a time when they are not kept
-PER_ROW = 8  # at most this many of a learner's pairs join the pool of a scan (the most violated; 4 and 16
-# were within 10 % of it at 5,000 x 1,000: fewer pairs, more rounds, or the other way round)
+PER_ROW = 8  # at most this many of a learner's pairs join the pool of a scan (the most violated; fewer
+# pairs make more rounds, more make dearer ones, and neither won clearly: docs/decisions/0014)
 
 Ints = npt.NDArray[np.int64]
 
@@ -73,8 +73,8 @@ def scan(
     slack: int,
     masked: npt.NDArray[np.int32] | None = None,
 ) -> tuple[Edges, Edges, Ints, npt.NDArray[np.bool_]]:
-    """One pass over the full learners x sharers matrix against the duals (``bmatch.scan_rows``): the
-    allowed pairs with w + big > u_l + v_s, the pool of each learner that has one (its pairs within
+    """One pass over the full learners x sharers matrix against the duals (``matrix_kernels.scan_rows``):
+    the allowed pairs with w + big > u_l + v_s, the pool of each learner that has one (its pairs within
     ``slack`` of it, at most ``PER_ROW``, the most violated first), each learner's price raised to cover
     its row (Σ cover + Σ room·v is a valid bound whatever the duals) and which learners have any allowed
     sharer at all. ``masked``: the learners x sharers weights scored once, int32 with ``NONE`` where a pair
@@ -93,7 +93,7 @@ def scan(
         block = masked if masked is not None else masked_scores(cohort.rows(start, stop, slice(n_l, cohort.n)))
         ends = np.empty((3, (stop - start) * width), dtype=np.int64)
         out = (ends[0], ends[1], ends[2])
-        got = bmatch.scan_rows(
+        got = matrix_kernels.scan_rows(
             block, start, NONE, free, room > 0, u, v, big, slack, SCALE, width, out, cover, reachable
         )
         parts.append((out[0][:got], out[1][:got], out[2][:got]))
@@ -104,13 +104,13 @@ def scan(
 
 def kept_scores(cohort: scoring.Cohort, n_l: int) -> npt.NDArray[np.int32]:
     """The learners x sharers weights of a bipartite cohort (learners first) as a scan reads them (the same
-    as ``masked_scores(cohort.rows(0, n_l, sharers))``), scored in one compiled pass (``bmatch.kept_scores``)
-    instead of the gathers of a profile table's rows and columns that ``rows`` does (35-45 ms at
-    5,000 x 1,000)."""
+    as ``masked_scores(cohort.rows(0, n_l, sharers))``), scored in one compiled pass
+    (``matrix_kernels.kept_scores``) instead of the gathers of a profile table's rows and columns that
+    ``rows`` does (twice as long: docs/decisions/0014)."""
     n = cohort.n
     words = np.stack([np.asarray(word, dtype=np.uint64) for word in cohort.interests])
     organisation = cohort.organisation.astype(np.int32)
-    masked = bmatch.kept_scores(
+    masked = matrix_kernels.kept_scores(
         cohort.table,
         cohort.profile[:n_l],
         cohort.profile[n_l:],

@@ -14,23 +14,26 @@ pair + 1) to every allowed pair: one more learner placed then always outweighs a
 How it stays exact and fast (the same plan as ``matching``):
 
 1. Candidates: each learner keeps its best sharers (the first scan, at zero prices: those within a point
-   of its best, about ``PER_ROW``) and each sharer its ``K`` best learners (``bmatch.column_tops``; past
-   ``KEEP_SCORES``, ``relaxation.candidates``), ``O(K (learners + sharers))`` edges instead of
-   ``learners x sharers``. The learners x sharers scores are computed once (``bmatch.kept_scores``) and
-   kept for every scan when they fit (``KEEP_SCORES``: int32 as a scan reads them, 320 MiB at
-   20,000 x 4,000), not scored again each round.
+   of its best, about ``PER_ROW``) and each sharer its ``K`` best learners
+   (``matrix_kernels.column_tops``; past ``KEEP_SCORES``, ``relaxation.candidates``),
+   ``O(K (learners + sharers))`` edges instead of ``learners x sharers``. The learners x sharers scores
+   are computed once (``matrix_kernels.kept_scores``) and kept for every scan when they fit
+   (``KEEP_SCORES``, int32 as a scan reads them), not scored again each round.
 2. The candidate problem is solved exactly by a compiled primal-dual b-matching (``bmatch.solve``: the
    Hungarian method with each sharer one node with its capacity, no copies of its places), which keeps
    the LP's duals all along: the b-matching LP (max Σ w x, Σ_s x_ls ≤ 1, Σ_l x_ls ≤ c_s) is integral,
    its dual is min Σ u_l + Σ c_s v_s with u_l + v_s ≥ w_ls, u, v ≥ 0. Each later round starts from the
    last one's placement and duals: only the learners whose new pairs upset them are searched again.
-3. Pricing: a compiled scan of the full learners x sharers matrix (``bmatch.scan_rows``) finds the
-   allowed pairs with w + big > u_l + v_s (for each learner that has one, its pairs within ``POOL_SLACK``
-   of it, up to ``PER_ROW``); they join the candidates and the b-matching is solved again, until no pair
-   beats its prices (3-6 rounds at 5,000 x 1,000). Then the duals are feasible on the full graph and
+3. Pricing: a compiled scan of the full learners x sharers matrix (``matrix_kernels.scan_rows``) finds
+   the allowed pairs with w + big > u_l + v_s (for each learner that has one, its pairs within
+   ``POOL_SLACK`` of it, up to ``PER_ROW``); they join the candidates and the b-matching is solved again,
+   until no pair beats its prices (a few rounds). Then the duals are feasible on the full graph and
    Σ u + Σ c v equals the total: the placement is **proven optimal** for the whole cohort. Every scan
    also gives a valid bound on its own (each u_l raised to cover its row), reported with the ``optimal``
    flag.
+
+The figures behind these choices (rounds, ``PER_ROW``, the kept scores, the compiled kernels, warming
+them at start), and how to measure them again: docs/decisions/0014.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from services.pairing import bmatch, scoring
+from services.pairing import matrix_kernels, scoring
 from services.pairing.assignment import NONE, Graph, kept_scores, scan
 from services.pairing.domain import Fellow, Group, Round, Weights, score_group
 from services.pairing.relaxation import candidates
@@ -221,7 +224,7 @@ def solve(cohort: scoring.Cohort, room: Ints, free: npt.NDArray[np.bool_], k: in
     _, seeded, _, _ = scan(cohort, free, room, np.zeros(n_l, dtype=np.int64), zero, big, POOL_SLACK, masked=kept)
     graph.add(*seeded.ends, seeded.weight)
     if k and kept is not None:  # and each sharer's best learners
-        graph.add(*bmatch.column_tops(kept, NONE, k))
+        graph.add(*matrix_kernels.column_tops(kept, NONE, k))
     elif k:
         mine = candidates(cohort, k, among=slice(n_l, cohort.n))
         lo, hi = mine.ends
@@ -305,9 +308,9 @@ def round_of(
 
 
 def warm() -> float:
-    """Compile the capacity matcher's kernels (``bmatch``) on a cohort of three, with the types a real
-    round passes them, so that the service's first round does not wait for numba (about 5 s on these
-    machines, under a second from numba's cache); the seconds it took."""
+    """Compile the capacity matcher's kernels (``bmatch``, ``matrix_kernels``) on a cohort of three, with
+    the types a real round passes them, so that the service's first round does not wait for numba
+    (seconds of compiling, far less from numba's cache: docs/decisions/0014); the seconds it took."""
     started = time.perf_counter()
     org = [uuid.UUID(int=k + 1) for k in range(3)]
     days = frozenset({"Monday", "Tuesday"})

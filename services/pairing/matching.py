@@ -1,6 +1,7 @@
 """A pairing round: maximum-weight matching over the cohort under the hard rule (pure, no I/O).
 
-The pieces live in ``relaxation`` (steps 1-3) and ``trios`` (step 4); ``solve`` and ``pair`` put them together.
+The pieces live in ``relaxation`` (steps 1-3), ``pricing`` (step 2's scans) and ``trios`` (step 4); ``solve``
+and ``pair`` put them together.
 
 How it stays exact and fast (see README, "How the matcher works"):
 
@@ -30,19 +31,8 @@ import numpy as np
 
 from services.pairing import scoring, tight
 from services.pairing.domain import RULED_OUT, Fellow, Group, Round, Weights, allowed, score_group
-from services.pairing.relaxation import (
-    PARTIAL_SHARE,
-    Edges,
-    Ints,
-    Scores,
-    blossom,
-    break_cycles,
-    candidates,
-    duals,
-    most_pairs,
-    scan,
-    weight_of,
-)
+from services.pairing.pricing import PARTIAL_SHARE, Scores, scan
+from services.pairing.relaxation import Edges, Ints, blossom, break_cycles, candidates, duals, most_pairs, weight_of
 from services.pairing.trios import TRIO_NOTE, why_alone, with_trio
 
 K = 12  # candidate partners kept per fellow
@@ -83,7 +73,7 @@ def solve(cohort: scoring.Cohort, k: int = K) -> Solution:
         if not found.code.size or rounds >= MAX_PRICING_ROUNDS:
             break
         # the whole pool (the violated pairs and those near their prices): one re-solve where adding
-        # only the violated ones took a dozen at 5,000 fellows, each finding a few more in the pool
+        # only the violated ones took many, each finding a few more in the pool (docs/decisions/0014)
         edges.add(*pool.ends, pool.weight)
         last = y2
         y2, sigma, warm = duals(n, edges, warm)

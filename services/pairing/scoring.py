@@ -8,6 +8,7 @@ Scoring a block of rows costs a handful of whole-array operations: the sector, p
 availability terms come from one small table indexed by each fellow's *profile* (the distinct
 combinations of those four facts in the cohort), the interests from a popcount of bit masks, the hard
 rule from comparing organisation (and side) codes, and earlier pairings from a short sorted list.
+What each of these passes was measured against, and how to measure it again: docs/decisions/0014.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Cohort:
             for column in self.interests[1:]:
                 shared += np.bitwise_count(column[r, None] & column[None, c])
             # the lut is min(shared, MAX_INTERESTS) x points (``encode``): computed so, where a gather from
-            # it took a third of the scoring
+            # it was much of the scoring
             np.minimum(shared, MAX_INTERESTS, out=shared)
             w += np.multiply(shared, self.interest_lut[1], dtype=w.dtype)
         if self.history.size:
@@ -82,7 +83,7 @@ class Cohort:
         allowed = self.organisation[r, None] != self.organisation[None, c]
         if self.mode == "bipartite":
             allowed &= self.side[r, None] != self.side[None, c]
-        w *= allowed  # a multiply: copying 0 where the scattered pairs are ruled out took three times longer
+        w *= allowed  # a multiply: copying 0 where the scattered pairs are ruled out was slower
         return w
 
     def _hits(
@@ -193,7 +194,7 @@ def encode(
     ``forbidden`` the pairs of fellows (``Fellow.id``) that must not be paired (conflicts, exclusions);
     ``sides``, when given, the side of each fellow in place of ``Fellow.side`` (no copies of the fellows)."""
     # by id (deterministic); in bipartite mode each side first, so a side's partners are one column range
-    # (by the id's integer: the same order, compared in C; comparing UUIDs took 0.1 s for 6,000 fellows)
+    # (by the id's integer: the same order, compared in C, where UUIDs compare in Python code)
     given = list(fellows)
     side_of = [f.side for f in given] if sides is None else list(sides)
     keys = [(side_of[k] if mode == "bipartite" else "", f.id.int) for k, f in enumerate(given)]
@@ -219,11 +220,11 @@ def encode(
         for name in interests:
             parts[bit[name] // 64] |= 1 << (bit[name] % 64)
         masks[interests] = tuple(parts)
-    if n:  # one array of every fellow's words (a numpy store per fellow took a fifth of the encoding)
+    if n:  # one array of every fellow's words (a numpy store per fellow was much of the encoding)
         every = np.array([masks[f.interests] for f in ordered], dtype=np.uint64).reshape(n, len(words))
         words = [every[:, k].astype(word_type) for k in range(len(words))]
     lut = np.minimum(np.arange(65 * len(words)), MAX_INTERESTS) * _points(weights.shared_interest)
-    # keyed by the ids' integers: hashed in C (a UUID's hash is Python code, a third of the encoding)
+    # keyed by the ids' integers: hashed in C (a UUID's hash is Python code, much of the encoding)
     codes = _both_ways(earlier, {(f.person_id or f.id).int: k for k, f in enumerate(ordered)}, n)
     ruled = _both_ways(forbidden, {f.id.int: k for k, f in enumerate(ordered)}, n)
     side = _codes([side_of[k] for k in at])
@@ -252,8 +253,8 @@ def pair_weight(a: Fellow, b: Fellow, mode: str, weights: Weights, earlier: Iter
 def pairs_weight(
     pairs: Iterable[tuple[Fellow, Fellow]], mode: str, weights: Weights, earlier: Iterable[frozenset[uuid.UUID]] = ()
 ) -> int:
-    """The summed edge weights of several pairs (the board's locks), encoded once: 500 locks one by one
-    took longer than the round."""
+    """The summed edge weights of several pairs (the board's locks), encoded once: a board's locks
+    encoded one by one took longer than the round."""
     pairs = list(pairs)
     coded = encode([f for p in pairs for f in p], mode, weights, earlier)
     index = {f.id: k for k, f in enumerate(coded.fellows)}

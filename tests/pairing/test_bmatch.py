@@ -1,6 +1,6 @@
-"""The capacity matcher's compiled kernels on their own (``services/pairing/bmatch.py``): the b-matching
-against OR-tools' min-cost flow from scratch and warm-started, its duals as a certificate, and the scan
-against the same arithmetic in numpy. Pure."""
+"""The capacity matcher's compiled kernels on their own (``services/pairing/bmatch.py`` and
+``matrix_kernels.py``): the b-matching against OR-tools' min-cost flow from scratch and warm-started, its
+duals as a certificate, and the scan against the same arithmetic in numpy. Pure."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import capacity as bench
-from services.pairing import bmatch, capacity
+from services.pairing import bmatch, capacity, matrix_kernels
 from services.pairing.assignment import NONE, kept_scores, masked_scores
 from services.pairing.domain import Fellow, Weights
 from tests.pairing.test_capacity import ortools_best
@@ -92,7 +92,7 @@ def test_the_scan_prices_every_row_as_numpy_does() -> None:
     v = rng.integers(0, 2 * big, n_s).astype(np.int64)
     ends = np.empty((3, n_l * per_row), dtype=np.int64)
     cover, reachable = np.zeros(n_l, dtype=np.int64), np.zeros(n_l, dtype=bool)
-    got = bmatch.scan_rows(
+    got = matrix_kernels.scan_rows(
         masked, 0, NONE, free, open_, u, v, big, slack, point, per_row, (ends[0], ends[1], ends[2]), cover, reachable
     )
     li, si, wi = ends[:, :got]
@@ -117,7 +117,7 @@ def test_each_sharers_best_learners() -> None:
     w = (rng.integers(1, 50, (200, 30)) * 100).astype(np.int64)
     w[rng.random(w.shape) < 0.4] = 0
     masked = np.where(w > 0, w, NONE).astype(np.int32)
-    li, si, wi = bmatch.column_tops(masked, NONE, 5)
+    li, si, wi = matrix_kernels.column_tops(masked, NONE, 5)
     assert (wi == w[li, si]).all()
     for s in range(30):
         mine = np.sort(wi[si == s])[::-1]

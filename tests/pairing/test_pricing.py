@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench import synthetic
-from services.pairing import matching, relaxation, scoring
+from services.pairing import matching, pricing, relaxation, scoring
 from services.pairing.domain import Weights
 from tests.pairing.test_optimality import rustworkx_total
 
@@ -47,19 +47,19 @@ def test_a_scan_of_the_fellows_whose_prices_fell_finds_every_violated_pair(
     fellow whose price fell: the partial scan finds exactly what the full scan finds (no cap), in blocks
     of a few rows, the scores kept or scored again."""
     monkeypatch.setattr(scoring, "BLOCK_ELEMENTS", 5000)
-    monkeypatch.setattr(relaxation, "KEEP_BYTES", 1 << 30 if keep else 0)
+    monkeypatch.setattr(pricing, "KEEP_BYTES", 1 << 30 if keep else 0)
     cohort = mixed_cohort(500, mix, mode)
     edges = relaxation.candidates(cohort, 1)
     y2, _, warm = relaxation.duals(cohort.n, edges)
-    scores = relaxation.Scores(cohort)
+    scores = pricing.Scores(cohort)
     assert (scores.kept is not None) == keep and len(scores.blocks) > 5
     checked = 0
     touched = None
     for _ in range(6):
-        found, pool, fixed, left_out = relaxation.scan(scores, y2, matching.POOL_SLACK, 0, touched)
+        found, pool, fixed, left_out = pricing.scan(scores, y2, matching.POOL_SLACK, 0, touched)
         assert not left_out.any()
         if touched is not None:
-            full, _, full_fixed, _ = relaxation.scan(relaxation.Scores(cohort), y2, matching.POOL_SLACK)
+            full, _, full_fixed, _ = pricing.scan(pricing.Scores(cohort), y2, matching.POOL_SLACK)
             assert violated(found) == violated(full)
             assert (full_fixed == y2).all() == (fixed == y2).all()
             checked += 1
@@ -81,7 +81,7 @@ def test_the_final_prices_cover_every_pair_of_the_cohort(
     """From a poor first guess (one candidate a fellow), several partial scans later: the prices cover
     every pair of the full matrix and the total is rustworkx's, proven."""
     monkeypatch.setattr(scoring, "BLOCK_ELEMENTS", 20000)
-    monkeypatch.setattr(relaxation, "KEEP_BYTES", 1 << 30 if keep else 0)
+    monkeypatch.setattr(pricing, "KEEP_BYTES", 1 << 30 if keep else 0)
     for mix in ("even", "40%"):
         cohort = mixed_cohort(400, mix, mode, seed=2)
         solution = matching.solve(cohort, k=1)
@@ -113,7 +113,7 @@ def test_every_violated_pair_the_cap_leaves_out_has_a_fellow_read_again(
         (solved, None),
         (solved, some),
     ):
-        found, pool, fixed, left_out = relaxation.scan(relaxation.Scores(cohort), y2, matching.POOL_SLACK, 4, touched)
+        found, pool, fixed, left_out = pricing.scan(pricing.Scores(cohort), y2, matching.POOL_SLACK, 4, touched)
         beaten = np.triu((2 * w > y2[:, None] + y2[None, :]) & (w > 0), 1)
         if touched is not None:
             beaten &= touched[:, None] | touched[None, :]
@@ -150,6 +150,6 @@ def test_a_crowded_row_keeps_its_most_violated_pairs_and_says_when_a_violated_on
     i = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2], dtype=np.int64)
     j = np.array([5, 6, 7, 8, 5, 9, 1, 3, 4], dtype=np.int64)
     d = np.array([-10, 30, 30, 5, 0, -1, 7, -3, -50], dtype=np.int16)
-    ki, kj, dropped = relaxation.most_violated(i, j, d, 100, 2)
+    ki, kj, dropped = pricing.most_violated(i, j, d, 100, 2)
     assert sorted(zip(ki.tolist(), kj.tolist(), strict=True)) == [(0, 6), (0, 7), (1, 5), (1, 9), (2, 1), (2, 3)]
     assert dropped.tolist() == [0]  # row 0 left (0, 8) out, which beats its prices; row 2 only near ones
