@@ -106,8 +106,8 @@ def with_stand_in(cohort: scoring.Cohort) -> tuple[scoring.Cohort, int] | None:
     leaves someone alone, so the optima with the stand-in are exactly ``g`` and one pair more than the
     cohort's own, forced pairs or not; but the relaxation of the even cohort is as a rule integral, so
     its prices are tight and the losses follow from shortest chains (without it the relaxation is
-    fractional, 7.5-8 points above the optimum at 27, 29, 201 and 2,001 fellows, and every loss was
-    solved again). ``g`` above every pair's weight makes the relaxation cover the stand-in whole."""
+    fractional, points above the optimum, and every loss was solved again: docs/decisions/0014). ``g``
+    above every pair's weight makes the relaxation cover the stand-in whole."""
     n = cohort.n
     if cohort.mode != "peer" or n < 3 or n % 2 == 0:
         return None
