@@ -43,6 +43,7 @@ from shared.observability import (
 )
 from shared.outbox import Outbox, Relay
 from shared.relay_kafka import RelayProducer
+from shared.routing import add_routes
 from shared.settings import ServiceSettings, refuse_default_secrets
 from shared.worker import Listener, Worker
 
@@ -237,8 +238,7 @@ class ServiceRuntime:
             """Liveness: the process answers. Touches no dependency (readiness is /health)."""
             return {"status": "ok"}
 
-        for router in (*self.routers, *routers):
-            app.include_router(router)
+        add_routes(app, *self.routers, *routers)
         return app
 
     def asyncapi_app(self) -> FastStream:

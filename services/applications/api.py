@@ -22,6 +22,7 @@ from shared.contract import (
     SubmitApplication,
 )
 from shared.identity import CallerDep
+from shared.routing import add_routes
 from shared.service import RuntimeDep
 
 router = APIRouter()
@@ -182,7 +183,7 @@ async def withdraw(application_id: uuid.UUID, body: Empty, runtime: RuntimeDep, 
     return Created(id=application_id)
 
 
-router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
+add_routes(router, privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
 
 
 @router.post("/privacy/people")

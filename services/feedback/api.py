@@ -17,6 +17,7 @@ from shared.contract import Correction, Created, GiveFeedback, SelfAssessment, U
 from shared.errors import NotFound
 from shared.events import CollaborationStatus
 from shared.identity import CallerDep
+from shared.routing import add_routes
 from shared.service import RuntimeDep
 
 router = APIRouter()
@@ -147,4 +148,4 @@ async def collaboration_map(runtime: RuntimeDep, caller: CallerDep) -> dict[str,
         return await queries.collaboration_map(s)
 
 
-router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
+add_routes(router, privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)

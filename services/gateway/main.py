@@ -36,6 +36,7 @@ from services.gateway.upstream import Upstream
 from shared import tracing
 from shared.identity import Assertions
 from shared.observability import configure_logging, settled_heap
+from shared.routing import add_routes
 
 
 def readable(exc: RequestValidationError) -> str:
@@ -94,18 +95,21 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _invalid)
-    app.include_router(routes.router)
-    app.include_router(forwarded.router)
-    app.include_router(privacy.router)
-    app.include_router(collaboration.router)
-    app.include_router(console.router)
-    app.include_router(board_pages.router)
-    app.include_router(exports.router)
-    app.include_router(privacy_pages.router)
-    app.include_router(programme_report.router)
-    app.include_router(programme_report.pages)
+    add_routes(
+        app,
+        routes.router,
+        forwarded.router,
+        privacy.router,
+        collaboration.router,
+        console.router,
+        board_pages.router,
+        exports.router,
+        privacy_pages.router,
+        programme_report.router,
+        programme_report.pages,
+    )
     if settings.dev_mode:  # in production the dev token route does not exist at all
-        app.include_router(routes.dev_router)
+        add_routes(app, routes.dev_router)
     pages.install(app)
 
     @app.get("/metrics", include_in_schema=False)

@@ -18,15 +18,14 @@ from fastapi.staticfiles import StaticFiles
 from services.gateway import pages_roles, sessions
 from services.gateway.sessions import HERE, NHSUK, ApiError, Csrf, back, check_csrf, post, render, session, signed_in
 from shared.events import LEADERSHIP_DIMENSIONS
+from shared.routing import add_routes
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
 
 def install(app: FastAPI) -> None:
     """The pages' routes, their static files, and an error page for refusals the API gave them."""
-    app.include_router(sessions.router)
-    app.include_router(router)
-    app.include_router(pages_roles.router)
+    add_routes(app, sessions.router, router, pages_roles.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # The NHS design system's icons, where its stylesheet looks for them (``make assets`` copies them).
     app.mount("/assets", StaticFiles(directory=NHSUK / "assets", check_dir=False), name="assets")

@@ -13,6 +13,7 @@ from services.notifications import commands, queries
 from shared import privacy
 from shared.contract import Created, Preferences, StaffContactIn
 from shared.identity import CallerDep
+from shared.routing import add_routes
 from shared.service import RuntimeDep
 
 router = APIRouter()
@@ -88,4 +89,4 @@ async def resend_delivery(delivery_id: uuid.UUID, runtime: RuntimeDep, caller: C
     return Created(id=delivery_id)
 
 
-router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
+add_routes(router, privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)

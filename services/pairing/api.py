@@ -49,6 +49,7 @@ from shared.contract import (
     Swap,
 )
 from shared.identity import Caller, CallerDep
+from shared.routing import add_routes
 from shared.service import RuntimeDep, ServiceRuntime
 
 router = APIRouter()
@@ -184,7 +185,7 @@ async def cancel_visit(visit_id: uuid.UUID, body: Empty, runtime: RuntimeDep, ca
     return Created(id=visit_id)
 
 
-router.include_router(privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
+add_routes(router, privacy.routes(queries.PERSONAL_DATA))  # POST /privacy/export (admins)
 
 
 # --- mentoring: agreement, meetings, check-ins, closure (mentoring.py) -------------------------
