@@ -9,15 +9,16 @@ over. A relay that finds its lease expired sends nothing more, and its producer
 (``shared.relay_kafka``) writes nothing more: sends buffered before a freeze fail unwritten.
 
 A batch goes out in waves: the first unsent row of every key of a topic, pipelined, then (once those are
-acknowledged) the second of every key, and so on, so a key's events reach the broker one after the
-other while different keys share round trips. When a send fails, that key stops there (its later
-events wait for the next batch); every acknowledged row is marked sent and never sent again (if the
-marking fails, with the next poll). A relay that takes over a lease left to run out reads the topics
-back and marks sent what its predecessor published but did not mark (docs/decisions/0010). Delivery
-stays at least once where no fence reaches (a freeze between the fence's check and the socket write,
-a write held in a kernel buffer by a hung connection), and consumers dedupe on the envelope id
-through their inbox. Sent rows are kept for a retention period
-(for audit and replay by hand), then pruned in batches.
+acknowledged) the second of every key, and so on, so a key's events reach the broker one after the other
+while different keys share round trips. When a send fails, that key stops there (its later events wait
+for the next batch); every acknowledged row is marked sent and never sent again: in a transaction of its
+own, or, when a commit woke the relay while it sent, in the next batch's claim, which runs at once (and,
+if the marking fails, with the next poll). A relay that takes over a lease left to run out reads the
+topics back and marks sent what its predecessor published but did not mark (docs/decisions/0010).
+Delivery stays at least once where no fence reaches (a freeze between the fence's check and the socket
+write, a write held in a kernel buffer by a hung connection), and consumers dedupe on the envelope id
+through their inbox. Sent rows are kept for a retention period (for audit and replay by hand), then
+pruned in batches.
 
 With tracing on (shared/tracing.py), ``Outbox.add`` puts the current trace context into each envelope
 (``traceparent``, ``tracestate``), and the relay sends each row in a producer span of that trace,
@@ -207,26 +208,32 @@ class Relay:
         """Give the lease up (a clean stop): another instance takes over at once, not when it expires."""
         await self.lease.release(self.sessions)
 
-    async def publish_batch(self) -> int:
+    async def publish_batch(self, *, defer: bool = False) -> int:
         """Publish up to one batch of unsent rows while holding the lease; return how many were published.
 
+        Every acknowledged row is marked sent before this returns, except with ``defer`` (the worker's
+        step) when a commit woke the worker during the batch: then the last wave's rows are marked in
+        the next batch's transaction, which runs at once (one transaction a batch instead of two).
         Raises the first send failure after marking what was acknowledged (the worker backs off)."""
         table = self.outbox.table
         marking = list(self._unmarked)
         async with self.sessions() as session, session.begin():
-            # renewed here once half of it has gone: most polls of the holder are the one select
-            if self.lease.due and not await self.lease.take(session):
-                return 0
-            if marking:  # on the topic already: marked, so the select below leaves them out
+            if marking:  # on the topic already, whoever holds the lease: marked, so the select leaves them out
                 await self._mark(session, marking)
+            # renewed here once half of it has gone: most polls of the holder are the one select
+            held = not self.lease.due or await self.lease.take(session)
             rows = (
-                await session.execute(
-                    select(table.c.seq, table.c.topic, table.c.key, table.c.payload, table.c.event_type)
-                    .where(table.c.sent_at.is_(None))
-                    .order_by(table.c.seq)
-                    .limit(self.batch_size)
-                )
-            ).all()
+                (
+                    await session.execute(
+                        select(table.c.seq, table.c.topic, table.c.key, table.c.payload, table.c.event_type)
+                        .where(table.c.sent_at.is_(None))
+                        .order_by(table.c.seq)
+                        .limit(self.batch_size)
+                    )
+                ).all()
+                if held
+                else []
+            )
         if marking:
             del self._unmarked[: len(marking)]
             self._count(marking)
@@ -237,7 +244,7 @@ class Relay:
             return 0
         renewing = asyncio.create_task(self.lease.keep(self.sessions))
         try:
-            published = await self._send_in_key_order(rows)
+            published = await self._send_in_key_order(rows, defer)
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -251,13 +258,18 @@ class Relay:
         )
 
     async def _mark_sent(self, rows: list[Any]) -> None:
-        try:
-            async with self.sessions() as session, session.begin():
-                await self._mark(session, rows)
-        except Exception:  # acknowledged all the same: never sent again, marked with the next poll
-            self._unmarked.extend(rows)
-            raise
-        self._count(rows)
+        self._unmarked.extend(rows)  # acknowledged: never sent again; if this fails, marked with the next poll
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Mark what was acknowledged and is not marked yet, in a transaction of its own."""
+        marking = list(self._unmarked)
+        if not marking:
+            return
+        async with self.sessions() as session, session.begin():
+            await self._mark(session, marking)
+        del self._unmarked[: len(marking)]
+        self._count(marking)
 
     def _count(self, rows: Sequence[Any]) -> None:
         self.published += len(rows)
@@ -291,7 +303,7 @@ class Relay:
         done = {c.seq for c in found}
         return [r for r in rows if r.seq not in done]
 
-    async def _send_in_key_order(self, rows: Sequence[Any]) -> int:
+    async def _send_in_key_order(self, rows: Sequence[Any], defer: bool = False) -> int:
         """Send in waves: the next row of every key, pipelined, then wait for their acknowledgements and
         mark those sent (so a relay frozen later never has them sent again). A key stops at its first
         failure, and everything stops once the lease is not surely held. Returns how many were
@@ -335,7 +347,10 @@ class Relay:
                     queues.pop((r.topic, r.key), None)  # this key's later events wait for the next batch
                 else:
                     acked.append(r)
-            if acked:
+            if acked and not queues and error is None and defer and self.worker.woken:
+                self._unmarked.extend(acked)  # the last wave: marked with the next batch, which runs at once
+                published += len(acked)
+            elif acked:
                 await self._mark_sent(acked)
                 published += len(acked)
         if error is not None:
@@ -399,8 +414,8 @@ class Relay:
 
     async def step(self) -> bool:
         """One round: a batch published (and, when the backlog is drained, the periodic chores)."""
-        if await self.publish_batch() == self.batch_size:
-            return True
+        if await self.publish_batch(defer=True) == self.batch_size or self._unmarked:
+            return True  # more rows, or rows acknowledged and waiting to be marked with the next batch
         await self._housekeeping()
         return False
 
@@ -408,5 +423,9 @@ class Relay:
         self.worker.start()
 
     async def stop(self) -> None:
-        """Finish the batch in flight, then stop."""
+        """Finish the batch in flight and mark what it had acknowledged, then stop."""
         await self.worker.stop()
+        try:
+            await self._flush()
+        except Exception:  # sent all the same; a relay that takes over reads the topics back
+            log.exception("marking %d sent events of %s failed at stop", len(self._unmarked), self.outbox.service)

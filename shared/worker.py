@@ -64,6 +64,11 @@ class Worker:
         """Run the next step now instead of at the end of the poll interval."""
         self._wake.set()
 
+    @property
+    def woken(self) -> bool:
+        """Whether a wake-up came since this step began (the next step will run at once)."""
+        return self._wake.is_set()
+
     async def _pause(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for a wake-up or a stop; True when woken."""
         with contextlib.suppress(TimeoutError):
@@ -85,7 +90,7 @@ class Worker:
                 await self._stoppable_sleep(backoff)
                 backoff = backoff_after(backoff, self.backoff_max_s)
                 continue
-            if more or self._wake.is_set():  # woken while the step ran: that commit has waited enough
+            if more or self.woken:  # woken while the step ran: that commit has waited enough
                 continue
             if await self._pause(self.poll_interval_s) and self.linger_s and not self.stopping:
                 await asyncio.sleep(self.linger_s)  # woken by a commit: let a few more arrive

@@ -101,9 +101,9 @@ async def _run(bootstrap: str, database_url: str, lease_s: float, freeze_at: int
         return await real(topic, key, value)
 
     class Reporting(Relay):
-        async def publish_batch(self) -> int:
+        async def publish_batch(self, *, defer: bool = False) -> int:
             try:
-                n = await super().publish_batch()
+                n = await super().publish_batch(defer=defer)
             except Exception as exc:
                 print(f"failed {type(exc).__name__}", flush=True)
                 raise

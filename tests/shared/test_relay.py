@@ -201,3 +201,44 @@ async def test_taking_over_a_lease_left_to_run_out_marks_what_is_on_the_topic_al
     await stage(sessions, numbered(streams=2, per_stream=1)[0])
     assert await Relay(outbox, sessions, producer.send, readback=readback).publish_batch() == 2
     assert len(read) == 1  # a released lease: nothing read back
+
+
+async def test_a_commit_during_a_batch_has_that_batch_marked_with_the_next_claim(
+    sessions: async_sessionmaker[AsyncSession], producer: RelayProducer, topic_reader: Any
+) -> None:
+    """The worker's relay: a commit that wakes it while it sends leaves that batch's acknowledged rows to
+    be marked in the next batch's transaction, which runs at once; a batch that nobody woke it during is
+    marked in a transaction of its own. Every event is published once, in order, and marked."""
+    rounds = numbered(streams=3, per_stream=2)
+    await stage(sessions, rounds[0])
+    sends = 0
+
+    async def send(topic: str, key: bytes, value: bytes | None) -> Any:
+        nonlocal sends
+        sends += 1
+        if sends == 1:  # a commit while the first batch is sent: it wakes the relay
+            await stage(sessions, rounds[1])
+        return await producer.send(topic, key, value)
+
+    flushes = 0
+
+    class Counting(Relay):
+        async def _flush(self) -> None:
+            nonlocal flushes
+            flushes += bool(self._unmarked)
+            await super()._flush()
+
+    relay = Counting(outbox, sessions, send)
+    relay.start()
+    try:
+
+        async def all_marked() -> bool:
+            return await unsent(sessions) == set() and not relay._unmarked
+
+        await eventually(all_marked, what="every event marked sent")
+    finally:
+        await relay.stop()
+    assert relay.published == 6 and sends == 6
+    assert flushes == 1  # the second batch alone; the first was marked with the second's claim
+    check = await on_topic(await topic_reader([TOPIC]), rounds, 6)
+    assert (check.found, check.out_of_order) == (6, 0)
