@@ -23,37 +23,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.gateway import api as routes
-from services.gateway import (
-    board_pages,
-    collaboration,
-    console,
-    exports,
-    forwarded,
-    pages,
-    pages_roles,
-    privacy,
-    privacy_pages,
-    programme_report,
-    sessions,
-)
+from services.gateway import main as gateway
+from services.gateway import pages
 from shared.routing import add_routes
 
-ROUTERS = (
-    routes.router,
-    forwarded.router,
-    privacy.router,
-    collaboration.router,
-    console.router,
-    board_pages.router,
-    exports.router,
-    privacy_pages.router,
-    programme_report.router,
-    programme_report.pages,
-    sessions.router,
-    pages.router,
-    pages_roles.router,
-)
+ROUTERS = (*gateway.ROUTERS, *pages.ROUTERS)  # in the order the gateway matches them
 # Answered by the gateway itself: no bearer token (401) or no staff session (a redirect), and a miss.
 PATHS = (
     ("POST", "/api/applications"),

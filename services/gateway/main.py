@@ -64,6 +64,22 @@ def not_ready(app: FastAPI, settings: GatewaySettings) -> list[str]:
     return problems
 
 
+# The API's and the staff pages' routers, in the order their routes are matched (pages.install adds the
+# sign-in and the remaining pages after them).
+ROUTERS = (
+    routes.router,
+    forwarded.router,
+    privacy.router,
+    collaboration.router,
+    console.router,
+    board_pages.router,
+    exports.router,
+    privacy_pages.router,
+    programme_report.router,
+    programme_report.pages,
+)
+
+
 def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> FastAPI:
     traces = tracing.provider("gateway")  # None unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
@@ -95,19 +111,7 @@ def create_app(settings: GatewaySettings, *, configure_logs: bool = True) -> Fas
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, _invalid)
-    add_routes(
-        app,
-        routes.router,
-        forwarded.router,
-        privacy.router,
-        collaboration.router,
-        console.router,
-        board_pages.router,
-        exports.router,
-        privacy_pages.router,
-        programme_report.router,
-        programme_report.pages,
-    )
+    add_routes(app, *ROUTERS)
     if settings.dev_mode:  # in production the dev token route does not exist at all
         add_routes(app, routes.dev_router)
     pages.install(app)

@@ -23,9 +23,12 @@ from shared.routing import add_routes
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
 
+ROUTERS = (sessions.router, router, pages_roles.router)  # after the gateway's own (main.ROUTERS)
+
+
 def install(app: FastAPI) -> None:
     """The pages' routes, their static files, and an error page for refusals the API gave them."""
-    add_routes(app, sessions.router, router, pages_roles.router)
+    add_routes(app, *ROUTERS)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # The NHS design system's icons, where its stylesheet looks for them (``make assets`` copies them).
     app.mount("/assets", StaticFiles(directory=NHSUK / "assets", check_dir=False), name="assets")
