@@ -270,6 +270,20 @@ class System:
             ids,
         )
 
+    async def database_work(self) -> dict[str, int]:
+        """PostgreSQL's counters so far: transactions committed, and rows written by each schema."""
+        async with self.engine.connect() as c:
+            commits = await c.scalar(
+                text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+            )
+            rows = await c.execute(
+                text(
+                    "SELECT schemaname, sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables"
+                    " GROUP BY schemaname"
+                )
+            )
+            return {"commits": int(commits or 0)} | {f"rows {r[0]}": int(r[1] or 0) for r in rows}
+
     async def count_fellows(self, cohort_id: str) -> int:
         async with self.engine.connect() as c:
             found = await c.scalar(
@@ -312,6 +326,8 @@ class Load:
     # Where the time goes, per application (ms): scheduled start → staged in the outbox; staged → marked
     # sent by the relay; staged → taken into notifications' inbox; inbox → delivery row.
     stages: dict[str, list[float]] = field(default_factory=dict)
+    # PostgreSQL's work over the load, per application: transactions committed, and rows written by schema
+    database: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -371,6 +387,7 @@ async def open_loop(system: System, rate: float, seconds: float, progress: Progr
     tokens = [await system.token(f"bench-o{rate:.0f}-{i}", "applicant") for i in range(n)]
     scheduled: dict[str, float] = {}
     task = progress.add_task(f"open loop: {rate:.0f} applications/s for {seconds:.0f} s", total=n)
+    before = await system.database_work()
     t0 = time.time() + 0.5
     gate = asyncio.Semaphore(in_flight)  # beyond this many connections the gateway's backlog overflows
 
@@ -397,6 +414,8 @@ async def open_loop(system: System, rate: float, seconds: float, progress: Progr
         return sum(1 for _, sent in (await system.deliveries(ids)).values() if sent is not None)
 
     await wait_for(emailed, len(ids), "…consumed and e-mailed", 300, progress)
+    after = await system.database_work()
+    load.database = {k: (v - before.get(k, 0)) / max(1, len(ids)) for k, v in after.items()}
     rows = await system.deliveries(ids)
     load.e2e_ms = [(rows[i][0].timestamp() - scheduled[i]) * 1000 for i in ids]
     load.email_ms = [(sent.timestamp() - scheduled[i]) * 1000 for i in ids if (sent := rows[i][1])]
@@ -548,6 +567,12 @@ def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) ->
             f"{pct(load.http_ms, 50):.0f} / {pct(load.http_ms, 99):.0f} ms",
             f"mean {statistics.fmean(load.http_ms):.0f} ms",
         )
+        if load.database:
+            table.add_row(
+                "  PostgreSQL per application: commits; rows written",
+                f"{load.database.get('commits', 0):.1f}",
+                ", ".join(f"{k[5:]} {v:.1f}" for k, v in sorted(load.database.items()) if k.startswith("rows ") and v),
+            )
         for name, note in STAGES.items():
             if spans := load.stages.get(name):
                 table.add_row(f"  {note} p50 / p99", f"{pct(spans, 50):.0f} / {pct(spans, 99):.0f} ms", "")
@@ -582,6 +607,9 @@ def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) ->
             for ld in figures.loads
         },
         "cpu_s": {w.name: round(w.cpu(), 2) for w in monitor.watched},
+        "database_per_application_by_rate": {
+            f"{ld.rate:.0f}": {k: round(v, 2) for k, v in ld.database.items() if v} for ld in figures.loads
+        },
     }
     console.print_json(json.dumps(summary))
 
