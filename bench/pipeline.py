@@ -282,7 +282,13 @@ class System:
                     " GROUP BY schemaname"
                 )
             )
-            return {"commits": int(commits or 0)} | {f"rows {r[0]}": int(r[1] or 0) for r in rows}
+            found = {"commits": int(commits or 0)} | {f"rows {r[0]}": int(r[1] or 0) for r in rows}
+        for name, process in self.stack.processes.items():  # each service's own count (lbb_db_commits_total)
+            metrics = await self.client.request("GET", f"{process.url}/metrics")
+            for line in metrics.content.decode().splitlines():
+                if line.startswith("lbb_db_commits_total{"):
+                    found[f"commits {name}"] = int(float(line.rsplit(" ", 1)[1]))
+        return found
 
     async def count_fellows(self, cohort_id: str) -> int:
         async with self.engine.connect() as c:
@@ -569,9 +575,14 @@ def report(figures: Figures, monitor: Monitor, wall_s: float, raw_count: int) ->
         )
         if load.database:
             table.add_row(
-                "  PostgreSQL per application: commits; rows written",
+                "  PostgreSQL per application: commits (by service); rows written",
                 f"{load.database.get('commits', 0):.1f}",
-                ", ".join(f"{k[5:]} {v:.1f}" for k, v in sorted(load.database.items()) if k.startswith("rows ") and v),
+                "; ".join(
+                    ", ".join(
+                        f"{k.split(' ', 1)[1]} {v:.1f}" for k, v in sorted(load.database.items()) if k.startswith(kind)
+                    )
+                    for kind in ("commits ", "rows ")
+                ),
             )
         for name, note in STAGES.items():
             if spans := load.stages.get(name):

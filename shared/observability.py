@@ -13,6 +13,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 event_id_var: ContextVar[str | None] = ContextVar("lbb_event_id", default=None)
@@ -42,6 +44,7 @@ HANDLER_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 DEAD_LETTERS = Counter("lbb_dead_letters_total", "Messages sent to a dead-letter topic", ["service", "topic"])
+DB_COMMITS = Counter("lbb_db_commits_total", "Transactions this service committed in PostgreSQL", ["service"])
 HTTP_REQUESTS = Counter(
     "lbb_http_requests_total", "HTTP requests answered, by method and status code", ["service", "method", "code"]
 )
@@ -141,3 +144,10 @@ def settled_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def count_commits(engine: AsyncEngine, service: str) -> None:
+    """Every transaction the engine commits in ``lbb_db_commits_total`` (bench/pipeline.py reads it to
+    say which service commits how often per application)."""
+    committed = DB_COMMITS.labels(service)
+    event.listen(engine.sync_engine, "commit", lambda _connection: committed.inc())

@@ -37,6 +37,7 @@ from shared.observability import (
     HttpMiddleware,
     asgi_header,
     configure_logging,
+    count_commits,
     count_request,
     request_id_var,
     settled_heap,
@@ -144,6 +145,7 @@ class ServiceRuntime:
             self.settings.database_url, idle_in_transaction_timeout_s=self.settings.db_idle_in_transaction_timeout_s
         )
         tracing.instrument_engine(self._engine, self.tracer_provider)
+        count_commits(self._engine, self.name)
         self._sessions = make_sessionmaker(self._engine)
         self.relay_producer = RelayProducer(self.settings, f"{self.name}-relay")
         self.relay = Relay(
