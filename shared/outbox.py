@@ -234,9 +234,7 @@ class Relay:
                 if held
                 else []
             )
-        if marking:
-            del self._unmarked[: len(marking)]
-            self._count(marking)
+        self._marked(marking)
         if self.lease.taken_over and self.readback is not None:
             rows = await self._reconcile(rows) if rows else []
             self.lease.taken_over = False
@@ -268,10 +266,11 @@ class Relay:
             return
         async with self.sessions() as session, session.begin():
             await self._mark(session, marking)
-        del self._unmarked[: len(marking)]
-        self._count(marking)
+        self._marked(marking)
 
-    def _count(self, rows: Sequence[Any]) -> None:
+    def _marked(self, rows: list[Any]) -> None:
+        """``rows``, the first of ``_unmarked``, are marked sent now: no longer waiting, and counted."""
+        del self._unmarked[: len(rows)]
         self.published += len(rows)
         for r in rows:
             EVENTS_PUBLISHED.labels(self.outbox.service, r.event_type).inc()
@@ -414,8 +413,9 @@ class Relay:
 
     async def step(self) -> bool:
         """One round: a batch published (and, when the backlog is drained, the periodic chores)."""
-        if await self.publish_batch(defer=True) == self.batch_size or self._unmarked:
-            return True  # more rows, or rows acknowledged and waiting to be marked with the next batch
+        # rows left to mark with the next batch were left because a commit woke the worker: it runs at once
+        if await self.publish_batch(defer=True) == self.batch_size:
+            return True
         await self._housekeeping()
         return False
 

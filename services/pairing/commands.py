@@ -164,8 +164,13 @@ async def run_if_ready(s: AsyncSession, pairing_round: PairingRound, settings: P
     if not domain.may_pair_again(pairing_round.status, pairing_round.kind):
         return False
     wanted = [uuid.UUID(f) for f in pairing_round.fellow_ids]
-    rows = await _fellows(s, Fellow.id.in_(wanted), pairing_round.pairing_mode)
-    if len(rows) < len(wanted) or await _contacts_missing(s, wanted):
+    # the one-row check first: a round waiting for contacts is looked at with every run of them
+    rows = (
+        {}
+        if await _contacts_missing(s, wanted)
+        else await _fellows(s, Fellow.id.in_(wanted), pairing_round.pairing_mode)
+    )
+    if len(rows) < len(wanted):
         pairing_round.status = domain.WAITING
         return False
     fellows = [fellow for row, fellow in rows.values() if not row.withdrawn]
