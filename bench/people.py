@@ -47,4 +47,4 @@ async def record_submitted(s: AsyncSession, person_id: uuid.UUID, now: datetime)
     message = Message(
         person_id, "application_submitted", PERSON, {"application_id": str(person_id), "organisation_code": "RC9"}
     )
-    await commands.record(s, event_id=uuid.uuid4(), event_type="ApplicationSubmitted", message=message, now=now)
+    await commands.record(s, [(uuid.uuid4(), "ApplicationSubmitted", message)], now)

@@ -60,6 +60,12 @@ class Context:
     envelope: Envelope
     outbox: Outbox
     settings: ServiceSettings
+    run: tuple[Envelope, ...] = ()  # a ``Batched`` run's envelopes, in the order of its events
+
+    @property
+    def envelopes(self) -> tuple[Envelope, ...]:
+        """The envelopes of the events a handler was given: a run's, or the one event's."""
+        return self.run or (self.envelope,)
 
     async def publish(self, *events: Event) -> None:
         await self.outbox.add(self.session, *events)
@@ -73,7 +79,8 @@ class Batched:
     """A handler that applies several events of its type at once (one statement for all, say).
 
     Consecutive events of a fetched batch that it handles come to ``apply`` together, in order, in
-    the batch's transaction (their inbox ids already recorded). Called with one event it is an
+    the batch's transaction (their inbox ids already recorded; ``ctx.envelopes`` has their envelopes,
+    in the same order). Called with one event it is an
     ordinary ``Handler``: that is how the batch is retried event by event after a failure. For
     effects on the service's own tables only; a handler that publishes events stays a ``Handler``.
     """
@@ -337,7 +344,9 @@ class Consumer:
                     await first.handler(self._context(session, first.envelope), first.event)
                 else:
                     assert isinstance(first.handler, Batched)
-                    await first.handler.apply(self._context(session, first.envelope), [item.event for item in run])
+                    ctx = self._context(session, first.envelope)
+                    ctx.run = tuple(item.envelope for item in run)
+                    await first.handler.apply(ctx, [item.event for item in run])
         except Exception as exc:
             if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits
                 raise

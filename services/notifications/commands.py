@@ -34,6 +34,7 @@ from shared import events as ev
 from shared import privacy, tracing
 from shared.clock import utcnow
 from shared.db import upsert
+from shared.envelope import Envelope
 from shared.errors import Conflict, Invalid, NotFound
 from shared.retention import BATCH
 from shared.worker import channel_name, wake_on_commit
@@ -45,30 +46,21 @@ DELIVERIES = channel_name(models.SCHEMA, "delivery")
 # --- recording deliveries ----------------------------------------------------------------------------
 
 DELIVERY: Table = Delivery.__table__  # type: ignore[assignment]
-# Built once (Core, not an ORM bulk insert): the statement's cache key is computed once, not per call.
+# Built once (Core, not an ORM bulk insert): the statement's cache key is computed once, not per call;
+# run with a list of rows (executemany), one prepared statement whatever their number.
 _RECORD_PENDING = (
     insert(DELIVERY)
     .values(status=PENDING, next_attempt_at=func.now())  # due at once, whatever clock ``now`` came from
     .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
-    .returning(DELIVERY.c.id)
 )
 _RECORD_MUTED = (
     insert(DELIVERY)
     .values(status=MUTED, next_attempt_at=None)
     .on_conflict_do_nothing(index_elements=["event_id", "recipient_id"])
-    .returning(DELIVERY.c.id)
 )
 
 
-async def record(
-    session: AsyncSession, *, event_id: uuid.UUID, event_type: str, message: domain.Message, now: datetime
-) -> bool:
-    """Record one delivery, once per (event, recipient); False if it was recorded before.
-
-    A non-essential message to someone who muted reminders is recorded as ``muted``: it shows in
-    their in-app inbox but is never e-mailed.
-    """
-    muted = not message.essential and await queries.is_muted(session, message.recipient_id, message.recipient_kind)
+def _delivery(event_id: uuid.UUID, event_type: str, message: domain.Message, now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": uuid.uuid4(),
         "event_id": event_id,
@@ -85,20 +77,33 @@ async def record(
     }
     if tracing.ON:  # the e-mail's SMTP span continues the trace this delivery is recorded in
         row |= tracing.current()
-    result = await session.execute(_RECORD_MUTED if muted else _RECORD_PENDING, row)
-    recorded = result.scalar_one_or_none() is not None
-    if recorded and not muted:
+    return row
+
+
+Caused = tuple[uuid.UUID, str, domain.Message]  # a message and the event (id and type) it comes from
+
+
+async def record(session: AsyncSession, messages: list[Caused], now: datetime) -> None:
+    """Record deliveries, once per (event, recipient): one statement for those to e-mail, one for the
+    muted; a delivery recorded before is left as it is.
+
+    A non-essential message to someone who muted reminders is recorded as ``muted``: it shows in
+    their in-app inbox but is never e-mailed.
+    """
+    pending: list[dict[str, Any]] = []
+    muted: list[dict[str, Any]] = []
+    for event_id, event_type, message in messages:
+        mute = not message.essential and await queries.is_muted(session, message.recipient_id, message.recipient_kind)
+        (muted if mute else pending).append(_delivery(event_id, event_type, message, now))
+    for statement, rows in ((_RECORD_PENDING, pending), (_RECORD_MUTED, muted)):
+        if rows:  # executemany: one prepared statement, whatever the number of rows
+            await session.execute(statement, rows)
+    if pending:  # a message recorded before wakes the worker for nothing: it finds no more due
         wake_on_commit(session, DELIVERIES)
-    return recorded
 
 
 async def notify(
-    session: AsyncSession,
-    event_id: uuid.UUID,
-    event_type: str,
-    event: ev.Event,
-    rules: reminders.ReminderRules,
-    now: datetime,
+    session: AsyncSession, envelope: Envelope, event: ev.Event, rules: reminders.ReminderRules, now: datetime
 ) -> None:
     """Record who hears about ``event`` (and a pair's members, from PairAssigned), and set or settle
     the reminders it causes. E-mail goes out later, from the delivery worker."""
@@ -110,11 +115,24 @@ async def notify(
         )
     who = await queries.audience(session, event)
     revision = await revise_calendar(session, event, now) if isinstance(event, diary.CalendarEvent) else None
-    for message in domain.messages_for(event, who, revision):
-        await record(session, event_id=event_id, event_type=event_type, message=message, now=now)
+    await record(session, [(envelope.id, envelope.type, m) for m in domain.messages_for(event, who, revision)], now)
     planned, settled = reminders.reminders_for(event, who.pair_members, rules)
     await settle(session, settled, now)
     await plan(session, planned, now)
+
+
+async def notify_submitted(
+    session: AsyncSession, submitted: list[tuple[Envelope, ev.ApplicationSubmitted]], now: datetime
+) -> None:
+    """A run of submissions, as ``notify`` records each, in a few statements: the sponsors of all their
+    organisations in one query, every delivery in one insert (a submission sets no reminders)."""
+    sponsors = await queries.sponsors_of(session, {event.organisation_id for _, event in submitted})
+    messages = [
+        (envelope.id, envelope.type, message)
+        for envelope, event in submitted
+        for message in domain.messages_for(event, domain.Audience(sponsors=sponsors.get(event.organisation_id, [])))
+    ]
+    await record(session, messages, now)
 
 
 async def revise_calendar(session: AsyncSession, event: diary.CalendarEvent, now: datetime) -> diary.Revision:
@@ -217,9 +235,9 @@ async def fire_due(
     if subjects is not None:
         query = query.where(Reminder.subject_id.in_(list(subjects)))
     due = (await session.scalars(query)).all()
+    messages = [(r.id, "Reminder", reminders.reminder_message(r.kind, r.recipient_id, dict(r.context))) for r in due]
+    await record(session, messages, now)
     for reminder in due:
-        message = reminders.reminder_message(reminder.kind, reminder.recipient_id, dict(reminder.context))
-        await record(session, event_id=reminder.id, event_type="Reminder", message=message, now=now)
         reminder.status, reminder.fired_at = REMINDER_FIRED, now
     return len(due)
 

@@ -23,7 +23,12 @@ async def contacts_recorded(ctx: Context, events: list[ev.ContactRecorded]) -> N
 
 async def notify(ctx: Context, event: Any) -> None:
     rules = cast(NotificationsSettings, ctx.settings).reminder_rules()
-    await commands.notify(ctx.session, ctx.envelope.id, ctx.envelope.type, event, rules, datetime.now(UTC))
+    await commands.notify(ctx.session, ctx.envelope, event, rules, datetime.now(UTC))
+
+
+async def applications_submitted(ctx: Context, events: list[ev.ApplicationSubmitted]) -> None:
+    """A run of submissions in a few statements (the busiest event: one per application)."""
+    await commands.notify_submitted(ctx.session, list(zip(ctx.envelopes, events, strict=True)), datetime.now(UTC))
 
 
 NOTIFIED: tuple[type[ev.Event], ...] = (
@@ -65,4 +70,5 @@ HANDLERS: dict[type[ev.Event], Handler] = {
     ev.ContactRecorded: Batched(contacts_recorded),
     ev.PersonErasureRequested: erasure_requested,
     **dict.fromkeys(NOTIFIED, notify),
+    ev.ApplicationSubmitted: Batched(applications_submitted),
 }

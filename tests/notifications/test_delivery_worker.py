@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -18,19 +18,16 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.people import add_contacts, email, record_submitted
-from lbb.devstack import Stack, free_port
+from lbb.devstack import free_port
 from lbb.mailsink import Hooks, MailSink
 from services.notifications import domain
 from services.notifications.mailer import Mailer, NotDelivered, SmtpConfig
 from services.notifications.sending import Job
 from services.notifications.settings import DeliveryConfig
 from services.notifications.worker import DeliveryWorker, _Write
-from shared.db import make_engine, make_sessionmaker
-from shared.migrations import upgrade
 from tests.conftest import eventually
 
 SENDER = "Beyond Boundaries <no-reply@example.nhs.uk>"
@@ -169,26 +166,7 @@ async def test_idle_connections_are_closed(smtp: tuple[CountingSink, int]) -> No
     await m.close()
 
 
-# --- the worker, on a database of its own -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def sessions(stack: Stack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    assert stack.database_url
-    name = f"lbb_worker_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(stack.database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as c:
-        await c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(stack.database_url).set(database=name).render_as_string(hide_password=False)
-    await asyncio.to_thread(upgrade, "notifications", url)
-    engine = make_engine(url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-        async with admin.connect() as c:
-            await c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+# --- the worker, on a database of its own (the ``sessions`` fixture) -------------------------------
 
 
 async def pending(sessions: async_sessionmaker[AsyncSession], count: int) -> list[uuid.UUID]:

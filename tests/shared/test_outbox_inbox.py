@@ -318,12 +318,16 @@ async def test_a_batched_handler_gets_its_runs_whole_and_a_failing_run_is_retrie
     stack: Stack, sessions: async_sessionmaker[Any]
 ) -> None:
     """Consecutive events for a ``Batched`` handler come in one call, in order, after the inbox has
-    dropped duplicates; when the call fails, each event is applied alone and only the bad one is
-    dead-lettered (none was charged an attempt for the failed run)."""
+    dropped duplicates, with their envelopes in the same order; when the call fails, each event is
+    applied alone and only the bad one is dead-lettered (none was charged an attempt for the failed run)."""
     runs: list[list[uuid.UUID]] = []
     bad: set[uuid.UUID] = set()
+    envelope_ids: dict[uuid.UUID, set[uuid.UUID]] = {}  # thing -> the envelope ids it came with
 
     async def things_made(ctx: Context, events: list[ThingMade]) -> None:
+        assert len(ctx.envelopes) == len(events) and ctx.envelopes[0] == ctx.envelope
+        for envelope, e in zip(ctx.envelopes, events, strict=True):
+            envelope_ids.setdefault(e.thing_id, set()).add(envelope.id)
         runs.append([e.thing_id for e in events])
         await ctx.session.execute(insert(effect), [{"thing_id": e.thing_id} for e in events])
         if bad & {e.thing_id for e in events}:
@@ -332,8 +336,12 @@ async def test_a_batched_handler_gets_its_runs_whole_and_a_failing_run_is_retrie
     cfg = settings(stack)
     _, consumer = subscribed(cfg, "plumbing-test-batched", sessions, Batched(things_made))
 
+    sent: dict[uuid.UUID, uuid.UUID] = {}  # thing -> the envelope id it was published with
+
     def record(thing_id: uuid.UUID) -> Any:
-        return SimpleNamespace(value=wrap(ThingMade(thing_id=thing_id, name="n"), "t").to_bytes(), topic=TOPIC)
+        envelope = wrap(ThingMade(thing_id=thing_id, name="n"), "t")
+        sent[thing_id] = envelope.id
+        return SimpleNamespace(value=envelope.to_bytes(), topic=TOPIC)
 
     async def effects(*things: uuid.UUID) -> list[int]:
         async with sessions() as s:
@@ -356,6 +364,7 @@ async def test_a_batched_handler_gets_its_runs_whole_and_a_failing_run_is_retrie
     assert runs == [[d, e, f], [d], [e], [f], [e]]
     assert [json.loads(r.value)["data"]["thing_id"] for r, _ in dead] == [str(e)]
     assert await effects(d, e, f, b) == [1, 0, 1, 1]
+    assert envelope_ids == {thing: {envelope_id} for thing, envelope_id in sent.items()}
 
 
 async def test_forget_replaces_a_keys_rows_with_a_tombstone_the_relay_sends_as_a_null(
