@@ -80,7 +80,7 @@ async def call(
     settings = _settings(request)
     upstream: Upstream = request.app.state.upstream
     assertions: Assertions = request.app.state.assertions
-    url = settings.service_urls()[service] + path
+    url = settings.service_urls[service] + path
     # The service believes only this: who is calling, signed by the gateway for that service alone.
     headers = {ASSERTION_HEADER: assertions.for_service(caller, service), "X-Request-Id": request_id_var.get() or ""}
     try:
@@ -188,7 +188,7 @@ async def health(request: Request) -> JSONResponse:
             status_ = f"unreachable: {exc.__class__.__name__}"
         return name, status_
 
-    results = dict(await asyncio.gather(*(check(n, u) for n, u in settings.service_urls().items())))
+    results = dict(await asyncio.gather(*(check(n, u) for n, u in settings.service_urls.items())))
     ok = all(v == "ok" for v in results.values())
     return JSONResponse(
         {"status": "ok" if ok else "degraded", "services": results},

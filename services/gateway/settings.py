@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -96,5 +97,7 @@ class GatewaySettings(Settings):
             signing_key(pem.get_secret_value())  # a key that cannot be read stops the gateway at once
         return pem
 
+    @cached_property
     def service_urls(self) -> dict[str, str]:
+        """Each service's base URL by name (read on every forwarded request: made once)."""
         return {name: str(getattr(self, f"{name}_url")) for name in NAMES}
