@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import JSON, MetaData, Table
+from sqlalchemy import JSON, MetaData, Table, event
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -41,13 +41,37 @@ def make_engine(database_url: str, *, pool_size: int = 8, idle_in_transaction_ti
     transaction cannot hold its row locks for ever.
     """
     timeout_ms = str(int(idle_in_transaction_timeout_s * 1000))
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=4,
         hide_parameters=True,
         connect_args={"server_settings": {"idle_in_transaction_session_timeout": timeout_ms}},
     )
+    for name, forget in (("close", _forget), ("close_detached", _forget), ("invalidate", _forget)):
+        event.listen(engine.sync_engine, name, forget)
+    event.listen(engine.sync_engine, "connect", _remember)
+    return engine
+
+
+# The server process ids of this process's pooled connections. A NOTIFY that one of them sent comes from
+# a commit that has already woken this process's workers (shared/worker.py), so the listener skips it.
+OWN_BACKENDS: set[int] = set()
+
+
+def _server_pid(dbapi_connection: Any) -> int | None:
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    return driver.get_server_pid() if driver is not None else None
+
+
+def _remember(dbapi_connection: Any, _record: Any) -> None:
+    pid = _server_pid(dbapi_connection)
+    if pid is not None:
+        OWN_BACKENDS.add(pid)
+
+
+def _forget(dbapi_connection: Any, *_: Any) -> None:  # closed or invalidated: its pid may be another's next
+    OWN_BACKENDS.discard(_server_pid(dbapi_connection) or 0)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

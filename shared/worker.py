@@ -11,8 +11,9 @@ Wake-ups (``Wakeups``): a transaction that makes work calls ``wake_on_commit(ses
 when it commits, the workers of that channel in this process wake at once, and a statement-level
 trigger on the table (``shared.migrations.notify_on_insert``) sends ``NOTIFY channel`` at the same
 commit, which a ``Listener`` in every other process (another replica, a second instance) turns into
-the same wake-up. The poll interval stays as the fallback, so a lost notification costs latency,
-never work.
+the same wake-up (a notification of this process's own commit is skipped: it has woken them already,
+and a second wake-up would only run an empty step). The poll interval stays as the fallback, so a
+lost notification costs latency, never work.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+
+from shared.db import OWN_BACKENDS
 
 log = logging.getLogger(__name__)
 
@@ -187,12 +190,16 @@ class Listener:
     def __init__(self, engine: AsyncEngine, wakeups: Wakeups = WAKEUPS, *, name: str = "listener") -> None:
         self.engine = engine
         self.wakeups = wakeups
-        self.notified = 0
+        self.notified = 0  # notifications from other processes, each a wake-up
+        self.own = 0  # notifications of this process's own commits, skipped
         self.connected = asyncio.Event()
         self.worker = Worker(f"{name}-notify-listener", self._listen, poll_interval_s=1.0, backoff_max_s=5.0)
         self._lost = asyncio.Event()
 
-    def _on_notify(self, _connection: Any, _pid: int, channel: str, _payload: str) -> None:
+    def _on_notify(self, _connection: Any, pid: int, channel: str, _payload: str) -> None:
+        if pid in OWN_BACKENDS:  # this process's commit: it woke the workers already, after its commit
+            self.own += 1
+            return
         self.notified += 1
         self.wakeups.wake(channel)
 

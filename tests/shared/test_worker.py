@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from lbb.devstack import Stack
+from shared.db import make_engine, make_sessionmaker
 from shared.migrations import notify_on_insert
 from shared.worker import WAKEUPS, Listener, Worker, backoff_after, channel_name, wake_on_commit
 from tests.conftest import eventually
@@ -151,3 +152,31 @@ async def test_a_commit_in_another_process_wakes_the_worker_through_notify(
         finally:
             await listener.stop()
             await other_process.dispose()
+
+
+async def test_a_commit_of_this_process_wakes_its_workers_once_its_own_notify_is_skipped(
+    stack: Stack, notifying_table: str
+) -> None:
+    """The committing process wakes its workers after the commit; the NOTIFY of that same commit, sent
+    from one of its own pooled connections, would only wake them again for an empty step."""
+    own = make_engine(stack.database_url or "")
+    other_process = create_async_engine(stack.database_url or "")
+    worker = Worker("own", lambda: asyncio.sleep(0, False), poll_interval_s=3600, channels=(notifying_table,))
+    listener = Listener(own, name="test-own")
+    async with worker.running():
+        listener.start()
+        try:
+            await asyncio.wait_for(listener.connected.wait(), 10)
+            async with make_sessionmaker(own)() as s, s.begin():
+                await s.execute(text(f"INSERT INTO {SCHEMA}.job DEFAULT VALUES"))
+                wake_on_commit(s, notifying_table)
+            async with other_process.begin() as c:  # committed after ours: its notification comes after
+                await c.execute(text(f"INSERT INTO {SCHEMA}.job DEFAULT VALUES"))
+            await eventually(
+                lambda: asyncio.sleep(0, listener.notified >= 1 or None), timeout_s=5, what="the other commit's NOTIFY"
+            )
+            assert (listener.own, listener.notified) == (1, 1)
+        finally:
+            await listener.stop()
+            await other_process.dispose()
+            await own.dispose()
