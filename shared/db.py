@@ -28,7 +28,9 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(database_url: str, *, pool_size: int = 8, idle_in_transaction_timeout_s: float = 60) -> AsyncEngine:
+def make_engine(
+    database_url: str, *, pool_size: int = 8, idle_in_transaction_timeout_s: float = 60, application_name: str = ""
+) -> AsyncEngine:
     """A pooled engine without a ping on checkout: the ping is a round trip per transaction.
 
     When PostgreSQL restarts, the first statement on a stale connection fails as a disconnect and
@@ -38,15 +40,19 @@ def make_engine(database_url: str, *, pool_size: int = 8, idle_in_transaction_ti
 
     Every session ends a transaction left idle longer than ``idle_in_transaction_timeout_s``
     (PostgreSQL's ``idle_in_transaction_session_timeout``): a process frozen or hung inside a
-    transaction cannot hold its row locks for ever.
+    transaction cannot hold its row locks for ever. ``application_name`` (the service's) names its
+    connections in ``pg_stat_activity`` and the server's logs.
     """
     timeout_ms = str(int(idle_in_transaction_timeout_s * 1000))
+    server_settings = {"idle_in_transaction_session_timeout": timeout_ms}
+    if application_name:
+        server_settings["application_name"] = application_name
     engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=4,
         hide_parameters=True,
-        connect_args={"server_settings": {"idle_in_transaction_session_timeout": timeout_ms}},
+        connect_args={"server_settings": server_settings},
     )
     for name, forget in (("close", _forget), ("close_detached", _forget), ("invalidate", _forget)):
         event.listen(engine.sync_engine, name, forget)

@@ -142,7 +142,9 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self._engine = make_engine(
-            self.settings.database_url, idle_in_transaction_timeout_s=self.settings.db_idle_in_transaction_timeout_s
+            self.settings.database_url,
+            idle_in_transaction_timeout_s=self.settings.db_idle_in_transaction_timeout_s,
+            application_name=self.name,
         )
         tracing.instrument_engine(self._engine, self.tracer_provider)
         count_commits(self._engine, self.name)
