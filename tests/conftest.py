@@ -134,7 +134,10 @@ async def database(stack: Stack) -> AsyncIterator[AsyncEngine]:
 
 async def gateway_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the stack's gateway."""
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as client:
+    # a pooled connection is dropped after 2 s idle, before uvicorn closes it at 5 s: reusing one
+    # the server is closing at that moment fails the request with ReadError('')
+    limits = httpx.Limits(keepalive_expiry=2)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, limits=limits) as client:
         yield client
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -77,8 +78,12 @@ class Person:
         assert overflow <= 0, f"{self.page.url} is {overflow}px wider than the screen: {wide[:5]}"
 
     async def until(self, check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60) -> None:
-        """Reload the page (a person pressing F5) until ``check`` holds."""
-        url = self.page.url.split("?")[0]
+        """Reload the page (a person pressing F5) until ``check`` holds. The reload keeps the page's own
+        query (``?role=learner`` words the feedback page as a reflection) and drops a redirect's
+        one-off ``message``."""
+        parts = urlsplit(self.page.url)
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "message"])
+        url = urlunsplit(parts._replace(query=query))
 
         async def probe() -> bool:
             await self.page.goto(url)
