@@ -206,8 +206,8 @@ class Consumer:
         self.dead_lettered = 0
         self.tracer: Tracer | None = None  # with tracing on: a process span per event (``_processing``)
 
-    def _context(self, session: AsyncSession, envelope: Envelope) -> Context:
-        return Context(session=session, envelope=envelope, outbox=self.outbox, settings=self.settings)
+    def _context(self, session: AsyncSession, envelope: Envelope, run: tuple[Envelope, ...] = ()) -> Context:
+        return Context(session=session, envelope=envelope, outbox=self.outbox, settings=self.settings, run=run)
 
     def subscribe(self) -> None:
         if not self.handlers:
@@ -344,8 +344,7 @@ class Consumer:
                     await first.handler(self._context(session, first.envelope), first.event)
                 else:
                     assert isinstance(first.handler, Batched)
-                    ctx = self._context(session, first.envelope)
-                    ctx.run = tuple(item.envelope for item in run)
+                    ctx = self._context(session, first.envelope, tuple(item.envelope for item in run))
                     await first.handler.apply(ctx, [item.event for item in run])
         except Exception as exc:
             if unavailable(exc):  # the database is away: not the event's fault, the whole batch waits

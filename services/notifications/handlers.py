@@ -70,5 +70,7 @@ HANDLERS: dict[type[ev.Event], Handler] = {
     ev.ContactRecorded: Batched(contacts_recorded),
     ev.PersonErasureRequested: erasure_requested,
     **dict.fromkeys(NOTIFIED, notify),
+    # submissions come in bursts when a window opens: a run of them finds its sponsors in one query
+    # and records its deliveries in one statement (README, "Before and after issue 16's refactor")
     ev.ApplicationSubmitted: Batched(applications_submitted),
 }

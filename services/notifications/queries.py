@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+from typing import cast as cast_type
 
 from sqlalchemy import Uuid, and_, any_, bindparam, cast, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -73,14 +74,14 @@ async def is_muted(session: AsyncSession, recipient_id: uuid.UUID, kind: str) ->
     return subject is not None and await mutes_reminders(session, subject)
 
 
-_STAFF_QUERY = select(StaffContact.id).where(StaffContact.role == bindparam("role"), StaffContact.active.is_(True))
-# Built once with parameters: the statement's cache key is computed once, not per event.
-_BOARD = _STAFF_QUERY.order_by(StaffContact.subject)
+# Built once: the statements' cache keys are computed once, not per event.
+_ACTIVE = StaffContact.active.is_(True)
+_BOARD = select(StaffContact.id).where(StaffContact.role == "board", _ACTIVE).order_by(StaffContact.subject)
 _SPONSORS = (
     select(StaffContact.organisation_id, StaffContact.id)
     .where(
         StaffContact.role == "sponsor",
-        StaffContact.active.is_(True),
+        _ACTIVE,
         StaffContact.organisation_id == any_(cast(bindparam("organisation_ids"), ARRAY(Uuid))),
     )
     .order_by(StaffContact.subject)
@@ -95,9 +96,8 @@ async def sponsors_of(
     found: dict[uuid.UUID, list[uuid.UUID]] = {}
     if organisation_ids:
         rows = await session.execute(_SPONSORS, {"organisation_ids": list(organisation_ids)})
-        for organisation_id, staff_id in rows:
-            if organisation_id is not None:  # always, given the query; for the type checker
-                found.setdefault(organisation_id, []).append(staff_id)
+        for organisation_id, staff_id in rows:  # the query admits no NULL organisation
+            found.setdefault(cast_type(uuid.UUID, organisation_id), []).append(staff_id)
     return found
 
 
@@ -120,11 +120,7 @@ async def audience(session: AsyncSession, event: Any) -> domain.Audience:
         ids = [event.organisation_id] if isinstance(event, ev.ApplicationSubmitted) else event.organisation_ids
         by_organisation = await sponsors_of(session, ids)
         sponsors = [s for organisation_id in ids for s in by_organisation.get(organisation_id, [])]
-    board = (
-        list((await session.scalars(_BOARD, {"role": "board"})).all())
-        if isinstance(event, ev.ApplicationEndorsed)
-        else []
-    )
+    board = list((await session.scalars(_BOARD)).all()) if isinstance(event, ev.ApplicationEndorsed) else []
     return domain.Audience(pair_members=members, sponsors=sponsors, board=board)
 
 
