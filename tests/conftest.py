@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
@@ -154,7 +154,7 @@ class AsGateway(httpx.Auth):
     def __init__(self, stack: Stack, service: str, caller: Caller) -> None:
         self.stack, self.service, self.caller = stack, service, caller
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers.update(vouch(self.stack, self.service, self.caller))
         yield request
 

@@ -155,3 +155,18 @@ async def cohort_in_pairing(
         await decide(api, fellow_id)
     await enrol_and_request_pairing(api, cohort.id)
     return cohort
+
+
+async def known_to_feedback(api: Api, fellow_id: str, who: Any) -> None:
+    """Wait until the feedback service knows the fellow (FellowEnrolled) and who they are
+    (ContactRecorded): both come from its topics in its own time, and until then it answers 404, as it
+    does to anyone but the fellow. The probe asks to save an "after" self-assessment before any
+    "before" one, which changes nothing: 409 once the fellow is known."""
+
+    async def known() -> tuple[int, str] | None:
+        body = {"stage": "after", "strengths": {"leading_with_care": 3}}
+        answer = await api.call("POST", f"/api/fellows/{fellow_id}/self-assessments", who, body)
+        return (answer.status_code, answer.text) if answer.status_code != 404 else None
+
+    status, text = await eventually(known, timeout_s=60, what="the feedback service to know the fellow")
+    assert status == 409, text

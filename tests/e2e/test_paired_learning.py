@@ -68,6 +68,7 @@ async def test_a_pair_runs_its_project_and_each_fellow_assesses_themselves_in_pr
     # self-assessment: the fellow's own, before then after, once each; nobody else's
     mine = f"/api/fellows/{fellow['RC9']}/self-assessments"
     rating = {"leading_with_care": 2, "sharing_the_vision": 3}
+    await flows.known_to_feedback(api, fellow["RC9"], me)
     await call("POST", mine, me, {"stage": "after", "strengths": rating}, 409)  # before comes first
     await call("POST", mine, me, {"stage": "before", "strengths": rating}, 201)
     await call("POST", mine, me, {"stage": "before", "strengths": rating}, 409)

@@ -179,6 +179,7 @@ async def test_a_paired_learning_fellow_runs_the_joint_project_and_assesses_hers
     fellow_id, fellow_who = await join(api, cohort_id, orgs, "RC9", {"staff_group": "clinical"})
     _, partner_who = await join(api, cohort_id, orgs, "E06000032", {"staff_group": "non_clinical"})
     (pair,) = await matched(api, cohort_id, 1)
+    await flows.known_to_feedback(api, fellow_id, fellow_who)
 
     pia = await on_phone(browser, stack, "paired-fellow", fellow_who)
     await pia.goto("/staff/pair")
