@@ -90,10 +90,12 @@ async def record(session: AsyncSession, messages: list[Caused], now: datetime) -
     A non-essential message to someone who muted reminders is recorded as ``muted``: it shows in
     their in-app inbox but is never e-mailed.
     """
+    optional = {(m.recipient_id, m.recipient_kind) for _, _, m in messages if not m.essential}
+    mutes = await queries.muted(session, optional) if optional else set()
     pending: list[dict[str, Any]] = []
     muted: list[dict[str, Any]] = []
     for event_id, event_type, message in messages:
-        mute = not message.essential and await queries.is_muted(session, message.recipient_id, message.recipient_kind)
+        mute = (message.recipient_id, message.recipient_kind) in mutes  # only a non-essential one is asked
         (muted if mute else pending).append(_delivery(event_id, event_type, message, now))
     for statement, rows in ((_RECORD_PENDING, pending), (_RECORD_MUTED, muted)):
         if rows:  # executemany: one prepared statement, whatever the number of rows

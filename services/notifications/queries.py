@@ -57,21 +57,23 @@ async def staff_contacts(session: AsyncSession, ids: Collection[uuid.UUID]) -> d
     return {r.id: ContactDetails(r.email, r.name, Person(r.name)) for r in rows}
 
 
-async def subject_of(session: AsyncSession, recipient_id: uuid.UUID, kind: str) -> str | None:
-    """The token subject of a recipient (a person or a staff contact), if known."""
-    table: Any = Contact if kind == domain.PERSON else StaffContact
-    key = table.person_id if kind == domain.PERSON else table.id
-    subject: str | None = await session.scalar(select(table.subject).where(key == recipient_id))
-    return subject
-
-
 async def mutes_reminders(session: AsyncSession, subject: str) -> bool:
     return bool(await session.scalar(select(Preference.mute_reminders).where(Preference.subject == subject)))
 
 
-async def is_muted(session: AsyncSession, recipient_id: uuid.UUID, kind: str) -> bool:
-    subject = await subject_of(session, recipient_id, kind)
-    return subject is not None and await mutes_reminders(session, subject)
+async def muted(session: AsyncSession, recipients: Collection[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
+    """The (recipient id, kind) among ``recipients`` whose subject muted reminders: one query a kind."""
+    found: set[tuple[uuid.UUID, str]] = set()
+    kinds = ((domain.PERSON, Contact, Contact.person_id), (domain.STAFF, StaffContact, StaffContact.id))
+    for kind, table, key in kinds:
+        if ids := {r for r, k in recipients if k == kind}:
+            rows = await session.scalars(
+                select(key)
+                .join(Preference, Preference.subject == table.subject)
+                .where(_any(key, ids), Preference.mute_reminders.is_(True))
+            )
+            found |= {(r, kind) for r in rows}
+    return found
 
 
 # Built once: the statements' cache keys are computed once, not per event.

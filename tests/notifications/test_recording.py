@@ -3,14 +3,18 @@ records exactly what recording each submission alone does."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.people import contact_recorded
 from services.notifications import commands, reminders
+from services.notifications.domain import PERSON, STAFF, Message
 from services.notifications.models import Delivery
 from shared import events as ev
 from shared.envelope import Envelope, wrap
@@ -45,6 +49,23 @@ async def deliveries(sessions: async_sessionmaker[AsyncSession], run: list[Submi
     return sorted((index[r.event_id], r.recipient_id, r.template, r.status) for r in rows)
 
 
+@contextlib.asynccontextmanager
+async def counted(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[list[str]]:
+    """The statements sent to the database while the block runs."""
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    async with sessions() as s:
+        engine = s.bind.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 async def test_a_run_of_submissions_records_what_each_alone_would_in_a_few_statements(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -70,19 +91,8 @@ async def test_a_run_of_submissions_records_what_each_alone_would_in_a_few_state
     run = [submitted(org) for org in (big, big, small, big, unsponsored, small)]
     alone = [submitted(org) for org in (big, big, small, big, unsponsored, small)]
 
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    async with sessions() as s:
-        engine = s.bind.sync_engine  # type: ignore[union-attr]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        async with sessions() as s, s.begin():
-            await commands.notify_submitted(s, run, now)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    async with counted(sessions) as statements, sessions() as s, s.begin():
+        await commands.notify_submitted(s, run, now)
     async with sessions() as s, s.begin():
         for envelope, one in alone:
             await commands.notify(s, envelope, one, reminders.ReminderRules(), now)
@@ -105,3 +115,45 @@ async def test_a_run_of_submissions_records_what_each_alone_would_in_a_few_state
     async with sessions() as s, s.begin():  # the run delivered again: nothing more, nothing changed
         await commands.notify_submitted(s, run, now)
     assert await deliveries(sessions, run) == recorded
+
+
+async def test_mutes_are_looked_up_once_for_a_whole_sweep_of_people_and_staff(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A sweep of reminders asks who muted them in one query a kind of recipient (not two a message):
+    a muted person's and a muted staff contact's are recorded ``muted``, the others' ``pending``."""
+    now = datetime.now(UTC)
+    people = [uuid.uuid4() for _ in range(4)]
+    async with sessions() as s, s.begin():
+        await commands.record_contacts(s, [contact_recorded(p, i, uuid.uuid4()) for i, p in enumerate(people)], now)
+        board = [f"board-{uuid.uuid4()}" for _ in range(2)]
+        staff = [
+            await commands.register_staff_contact(
+                s, role="board", subject=b, name="B", email="b@x.nhs.uk", organisation_id=None, now=now
+            )
+            for b in board
+        ]
+        await commands.set_preferences(s, f"person-{people[0]}", mute_reminders=True, now=now)
+        await commands.set_preferences(s, f"person-{people[1]}", mute_reminders=False, now=now)
+        await commands.set_preferences(s, board[0], mute_reminders=True, now=now)
+    sweep = [
+        (uuid.uuid4(), "Reminder", Message(r, "reminder_schedule_visit", kind))
+        for r, kind in [(p, PERSON) for p in people] + [(b, STAFF) for b in staff]
+    ]
+
+    async with counted(sessions) as statements, sessions() as s, s.begin():
+        await commands.record(s, sweep, now)
+
+    async with sessions() as s:
+        rows = await s.execute(
+            select(Delivery.recipient_id, Delivery.status).where(Delivery.event_id.in_([e for e, _, _ in sweep]))
+        )
+        status = {recipient: state for recipient, state in rows}
+    assert status == {
+        **{p: "pending" for p in people[1:]},
+        people[0]: "muted",
+        staff[0]: "muted",
+        staff[1]: "pending",
+    }
+    # who muted: one query for the people, one for the staff; then one insert each for pending and muted
+    assert len(statements) == 4, statements
